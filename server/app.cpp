@@ -1,0 +1,435 @@
+#include "server/app.hpp"
+
+#include "adapters/store/database.hpp"
+#include "core/log.hpp"
+#include "server/connection.hpp"
+#include "adapters/file_io/file_ring.hpp"  // NOLINT
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-id128.h>
+
+#include <filesystem>
+#include <linux/magic.h>
+
+namespace sc::server {
+
+namespace asio = boost::asio;
+using generic_acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
+
+struct app::listeners {
+  struct entry {
+    generic_acceptor acceptor;
+    http::peer_info::transport kind;
+    std::string description;
+  };
+  std::list<entry> entries;
+  asio::steady_timer watchdog;
+  asio::steady_timer shutdown_timer;
+  explicit listeners(asio::io_context& io) : watchdog(io), shutdown_timer(io) {}
+};
+
+namespace {
+
+std::string make_boot_id() {
+  sd_id128_t id;
+  if (sd_id128_randomize(&id) < 0) return {};
+  char text[SD_ID128_UUID_STRING_MAX];
+  return sd_id128_to_uuid_string(id, text);
+}
+
+void log_exception(std::string_view what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log::error(std::string(what) + ": " + ex.what());
+  } catch (...) {
+    log::error(std::string(what) + ": unknown exception");
+  }
+}
+
+http::peer_info describe_peer(int fd, http::peer_info::transport kind) {
+  http::peer_info peer;
+  peer.kind = kind;
+  if (kind == http::peer_info::transport::unix_socket) {
+    ucred credentials{};
+    socklen_t length = sizeof credentials;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0) peer.uid = static_cast<int>(credentials.uid);
+    peer.address = "unix";
+    return peer;
+  }
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return peer;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+    ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+    peer.loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+  } else if (address.ss_family == AF_INET6) {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+    bool mapped = IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr);
+    peer.loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr) || (mapped && v6->sin6_addr.s6_addr[12] == 127);
+  }
+  peer.address = text;
+  return peer;
+}
+
+// A connection over the limit gets a short 503 written without waiting, then is closed.
+void refuse(asio::generic::stream_protocol::socket& socket) {
+  static constexpr std::string_view busy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n"
+      "Connection: close\r\nContent-Length: 121\r\n\r\n"
+      "{\"type\":\"about:blank#503\",\"title\":\"Service Unavailable\",\"status\":503,"
+      "\"detail\":\"too many connections, try again\"}\n";
+  [[maybe_unused]] auto n = ::send(socket.native_handle(), busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  boost::system::error_code ignored;
+  socket.close(ignored);
+}
+
+asio::awaitable<void> accept_loop(app& application, generic_acceptor& acceptor, http::peer_info::transport kind) {
+  asio::steady_timer backoff(acceptor.get_executor());
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(io_result);
+    if (ec == asio::error::operation_aborted || application.stopping()) co_return;
+    if (ec) {
+      // EMFILE and friends: back off instead of spinning on a listener that stays readable.
+      log::warning("accept: " + ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(io_result);
+      continue;
+    }
+    int fd = socket.native_handle();
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // Asio does not; children must not inherit client sockets
+    if (kind == http::peer_info::transport::tcp) {
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (static_cast<std::size_t>(application.counters().open_connections()) >= application.settings().max_connections) {
+      application.counters().connection_refused();
+      refuse(socket);
+      continue;
+    }
+    http::peer_info peer = describe_peer(fd, kind);
+    asio::co_spawn(acceptor.get_executor(), serve_connection(application, std::move(socket), std::move(peer)),
+                   [](std::exception_ptr e) { log_exception("connection", e); });
+  }
+}
+
+asio::awaitable<void> watchdog_loop(asio::steady_timer& timer, std::chrono::microseconds interval) {
+  for (;;) {
+    sd_notify(0, "WATCHDOG=1");
+    timer.expires_after(interval / 2);
+    auto [ec] = co_await timer.async_wait(io_result);
+    if (ec) co_return;
+  }
+}
+
+result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return problem::bad_request("listen address must be HOST:PORT: " + listen);
+  std::string host = listen.substr(0, colon);
+  std::string port = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  unsigned value = 0;
+  try {
+    std::size_t used = 0;
+    value = static_cast<unsigned>(std::stoul(port, &used));
+    if (used != port.size() || value > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    return problem::bad_request("bad port in listen address: " + listen);
+  }
+  return std::pair{host, static_cast<std::uint16_t>(value)};
+}
+
+}  // namespace
+
+app::app(asio::io_context& io, config settings)
+    : io_(io),
+      settings_(std::move(settings)),
+      router_(build_routes()),
+      metrics_(router_.routes().size()),
+      boot_id_(make_boot_id()),
+      started_(std::chrono::steady_clock::now()),
+      start_time_unix_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
+  auth_.validate_token = [](std::string_view) { return std::optional<principal>{}; };
+  auth_.bootstrap_open = [] { return true; };
+}
+
+app::~app() = default;
+
+result<void> app::open() {
+  auto opened = store::database::open(settings_.database);
+  if (!opened) return opened.error();
+  database_ = std::move(*opened);
+  log::info(std::string("event loop: sockets on Asio's ") +
+#if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
+            "io_uring backend"
+#else
+            "epoll reactor"
+#endif
+            + "; file I/O ring: " + file_io_backend_name());
+  log::info("database " + settings_.database + " at schema version " + std::to_string(database_->schema_version()));
+  return {};
+}
+
+result<void> app::serve() {
+  listeners_ = std::make_unique<listeners>(io_);
+  auto add = [this](generic_acceptor acceptor, http::peer_info::transport kind, std::string description) {
+    listeners_->entries.push_back({std::move(acceptor), kind, std::move(description)});
+  };
+
+  int activated = sd_listen_fds(1);
+  for (int i = 0; i < activated; ++i) {
+    int fd = SD_LISTEN_FDS_START + i;
+    generic_acceptor acceptor(io_);
+    boost::system::error_code ec;
+    if (sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0) {
+      acceptor.assign(asio::generic::stream_protocol(AF_UNIX, 0), fd, ec);
+      if (!ec) add(std::move(acceptor), http::peer_info::transport::unix_socket, "unix:(activated fd " + std::to_string(fd) + ")");
+    } else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0) {
+      sockaddr_storage address{};
+      socklen_t length = sizeof address;
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+      acceptor.assign(asio::generic::stream_protocol(address.ss_family, IPPROTO_TCP), fd, ec);
+      if (!ec) add(std::move(acceptor), http::peer_info::transport::tcp, "tcp:(activated fd " + std::to_string(fd) + ")");
+    }
+    if (ec) return problem::internal_error("socket activation fd " + std::to_string(fd) + ": " + ec.message());
+  }
+
+  if (activated <= 0 && !settings_.listen.empty()) {
+    auto host_port = split_host_port(settings_.listen);
+    if (!host_port) return host_port.error();
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host_port->first, ec);
+    if (ec) return problem::bad_request("bad listen host " + host_port->first + ": " + ec.message());
+    asio::ip::tcp::endpoint tcp_endpoint(address, host_port->second);
+    asio::generic::stream_protocol::endpoint endpoint(tcp_endpoint);
+    generic_acceptor acceptor(io_);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return problem::internal_error("listen on " + settings_.listen + ": " + ec.message());
+    ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
+    add(std::move(acceptor), http::peer_info::transport::tcp, "tcp:" + settings_.listen);
+  }
+
+  if (activated <= 0 && !settings_.socket_path.empty()) {
+    std::filesystem::path path(settings_.socket_path);
+    std::error_code fs_ec;
+    std::filesystem::create_directories(path.parent_path(), fs_ec);
+    struct stat existing {};
+    if (::lstat(path.c_str(), &existing) == 0) {
+      if (!S_ISSOCK(existing.st_mode)) {
+        return problem::internal_error(settings_.socket_path + " exists and is not a socket; refusing to replace it");
+      }
+      ::unlink(path.c_str());
+    }
+    boost::system::error_code ec;
+    asio::local::stream_protocol::endpoint local_endpoint(settings_.socket_path);
+    asio::generic::stream_protocol::endpoint endpoint(local_endpoint);
+    generic_acceptor acceptor(io_);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return problem::internal_error("listen on " + settings_.socket_path + ": " + ec.message());
+    ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
+    // Anyone local may connect; privilege comes from SO_PEERCRED (root), not from reaching the socket.
+    ::chmod(path.c_str(), 0666);
+    add(std::move(acceptor), http::peer_info::transport::unix_socket, "unix:" + settings_.socket_path);
+  }
+
+  if (listeners_->entries.empty()) return problem::bad_request("no listener configured (--listen and --socket are both off)");
+  for (auto& entry : listeners_->entries) {
+    asio::co_spawn(io_, accept_loop(*this, entry.acceptor, entry.kind),
+                   [](std::exception_ptr e) { log_exception("accept loop", e); });
+  }
+  for (const auto& address : bound_addresses()) log::info("listening on " + address);
+
+  std::uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    asio::co_spawn(io_, watchdog_loop(listeners_->watchdog, std::chrono::microseconds(watchdog_usec)), asio::detached);
+  }
+  sd_notify(0, "READY=1\nSTATUS=serving");
+  return {};
+}
+
+std::vector<std::string> app::bound_addresses() const {
+  std::vector<std::string> out;
+  if (!listeners_) return out;
+  for (const auto& entry : listeners_->entries) {
+    boost::system::error_code ec;
+    auto endpoint = entry.acceptor.local_endpoint(ec);
+    if (ec) continue;
+    if (entry.kind == http::peer_info::transport::unix_socket) {
+      out.push_back(entry.description);
+      continue;
+    }
+    const sockaddr* address = endpoint.data();
+    char text[INET6_ADDRSTRLEN] = {};
+    std::uint16_t port = 0;
+    if (address->sa_family == AF_INET) {
+      auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+      ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+      port = ntohs(v4->sin_port);
+      out.push_back("tcp:" + std::string(text) + ":" + std::to_string(port));
+    } else if (address->sa_family == AF_INET6) {
+      auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+      ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+      port = ntohs(v6->sin6_port);
+      out.push_back("tcp:[" + std::string(text) + "]:" + std::to_string(port));
+    }
+  }
+  return out;
+}
+
+void app::request_stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  sd_notify(0, "STOPPING=1");
+  log::info("stopping: no new connections; in-flight requests have " +
+            std::to_string(settings_.shutdown_grace.count()) + " ms");
+  if (listeners_) {
+    for (auto& entry : listeners_->entries) {
+      boost::system::error_code ignored;
+      entry.acceptor.close(ignored);
+    }
+    listeners_->watchdog.cancel();
+  }
+  for (connection* c : connections_) {
+    if (c->state == connection::phase::idle) {
+      boost::system::error_code ignored;
+      c->stream->socket().close(ignored);
+    } else if (c->state == connection::phase::streaming && c->stop_stream) {
+      c->stop_stream();
+    }
+  }
+  if (!listeners_) return;
+  connection_finished();
+  if (stopped_) return;
+  // After the grace period, whatever is still open is closed hard.
+  listeners_->shutdown_timer.expires_after(settings_.shutdown_grace);
+  listeners_->shutdown_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    for (connection* c : connections_) {
+      boost::system::error_code ignored;
+      c->stream->socket().close(ignored);
+    }
+  });
+}
+
+void app::connection_finished() {
+  if (!stopping_ || stopped_ || !connections_.empty()) return;
+  stopped_ = true;
+  if (listeners_) {
+    listeners_->shutdown_timer.cancel();
+    listeners_->watchdog.cancel();
+  }
+  if (on_stopped_) on_stopped_();
+}
+
+std::vector<std::pair<std::string, std::string>> app::readiness() {
+  std::vector<std::pair<std::string, std::string>> checks;
+  if (!database_) {
+    checks.emplace_back("database", "not open");
+  } else if (auto ok = database_->check(); !ok) {
+    checks.emplace_back("database", ok.error().detail);
+  } else {
+    checks.emplace_back("database", "");
+  }
+  struct statfs info {};
+  if (::statfs(settings_.btrfs_root.c_str(), &info) != 0) {
+    checks.emplace_back("btrfs", settings_.btrfs_root + ": " + std::strerror(errno));
+  } else if (info.f_type != BTRFS_SUPER_MAGIC) {
+    checks.emplace_back("btrfs", settings_.btrfs_root + " is not a btrfs filesystem");
+  } else {
+    checks.emplace_back("btrfs", "");
+  }
+  return checks;
+}
+
+asio::awaitable<http::response> app::dispatch(request_context& context) {
+  const unsigned version = context.request.version();
+  router::match found = router_.find(context.request.method(), context.path);
+  if (found.found == nullptr) {
+    if (found.status == 405) {
+      http::response res = http::problem_response(problem::method_not_allowed(), version);
+      res.set(boost::beast::http::field::allow, found.allow);
+      co_return res;
+    }
+    co_return http::problem_response(problem::not_found("Not Found"), version);
+  }
+  context.route_index = found.index;
+  const route& r = *found.found;
+
+  // Who is calling: the local root peer needs no token; otherwise a Bearer token (exact prefix).
+  bool local = context.peer.local_root() || (settings_.trust_loopback && context.peer.loopback);
+  bool had_token = false;
+  std::string_view authorization = context.request[boost::beast::http::field::authorization];
+  if (authorization.starts_with("Bearer ")) {
+    had_token = true;
+    context.caller = auth_.validate_token(authorization.substr(7));
+  }
+  if (!context.caller && local) context.caller = principal{"", "", true, true};
+
+  auto unauthenticated = [&] {
+    return http::problem_response(
+        problem::unauthorized(had_token ? "invalid session" : "missing authorization token"), version);
+  };
+  switch (r.auth) {
+    case auth_level::public_access: break;
+    case auth_level::local_only:
+      if (!local) co_return http::problem_response(problem::forbidden("only available to root on the local socket"), version);
+      break;
+    case auth_level::authenticated:
+    case auth_level::local_or_authenticated:
+      if (!context.caller) co_return unauthenticated();
+      break;
+    case auth_level::admin:
+    case auth_level::local_or_admin:
+      if (!context.caller) co_return unauthenticated();
+      if (!context.caller->admin) co_return http::problem_response(problem::forbidden("admin access required"), version);
+      break;
+    case auth_level::bootstrap_or_admin:
+      if (auth_.bootstrap_open()) break;
+      if (!context.caller) co_return unauthenticated();
+      if (!context.caller->admin) co_return http::problem_response(problem::forbidden("admin access required"), version);
+      break;
+  }
+
+  std::optional<problem> failure;
+  try {
+    http::response res = co_await r.fn(context);
+    res.version(version);
+    co_return res;
+  } catch (const problem_exception& e) {
+    failure = e.problem_;
+  } catch (const std::exception& e) {
+    failure = problem::internal_error(std::string(r.path) + ": " + e.what());
+  }
+  if (failure->status >= 500 && !failure->internal.empty()) log::error(failure->internal);
+  co_return http::problem_response(*failure, version);
+}
+
+}  // namespace sc::server

@@ -1,0 +1,92 @@
+#pragma once
+// The running controller: configuration, the adapters it owns, the route table, counters, and the
+// dispatcher that turns a request into a response (route → auth → handler → problem mapping).
+// Everything here lives on the one loop thread.
+
+#include "server/config.hpp"
+#include "server/metrics.hpp"
+#include "server/router.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace sc::store {
+class database;
+}
+
+namespace sc::server {
+
+struct connection;
+
+// How sessions are checked. The accounts layer installs these; until then no token is valid and
+// the bootstrap window is open.
+struct auth_hooks {
+  std::function<std::optional<principal>(std::string_view token)> validate_token;
+  std::function<bool()> bootstrap_open;
+};
+
+class app {
+ public:
+  app(boost::asio::io_context& io, config settings);
+  ~app();
+  app(const app&) = delete;
+  app& operator=(const app&) = delete;
+
+  // Opens the store and connects the adapters. Listeners are started by `serve`.
+  result<void> open();
+  // Binds the listeners (socket activation, TCP, Unix) and starts accepting.
+  result<void> serve();
+  // Graceful stop: stop accepting, let in-flight requests finish within the grace period, end
+  // streams, then close what is left. Completes by letting io.run() return.
+  void request_stop();
+  bool stopping() const noexcept { return stopping_; }
+  // Called once, when stopping and the last connection has closed (main cancels its signal set).
+  void on_stopped(std::function<void()> callback) { on_stopped_ = std::move(callback); }
+  // A connection closed; finishes the stop when it was the last one (server/connection.cpp).
+  void connection_finished();
+
+  boost::asio::awaitable<http::response> dispatch(request_context& context);
+
+  boost::asio::io_context& io() noexcept { return io_; }
+  const config& settings() const noexcept { return settings_; }
+  const router& routes() const noexcept { return router_; }
+  metrics& counters() noexcept { return metrics_; }
+  store::database& database() noexcept { return *database_; }
+  auth_hooks& auth() noexcept { return auth_; }
+  const std::string& boot_id() const noexcept { return boot_id_; }
+  std::chrono::steady_clock::time_point started() const noexcept { return started_; }
+  double start_time_unix() const noexcept { return start_time_unix_; }
+
+  // Readiness of each dependency: name → empty when healthy, else what is wrong.
+  std::vector<std::pair<std::string, std::string>> readiness();
+
+  // Connection registry, for graceful shutdown (server/connection.cpp).
+  std::list<connection*>& connections() noexcept { return connections_; }
+  // Where the listeners are bound (after serve()); tests connect here.
+  std::vector<std::string> bound_addresses() const;
+
+ private:
+  struct listeners;
+  boost::asio::io_context& io_;
+  config settings_;
+  router router_;
+  metrics metrics_;
+  auth_hooks auth_;
+  std::unique_ptr<store::database> database_;
+  std::unique_ptr<listeners> listeners_;
+  std::list<connection*> connections_;
+  std::string boot_id_;
+  std::chrono::steady_clock::time_point started_;
+  double start_time_unix_ = 0;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::function<void()> on_stopped_;
+};
+
+}  // namespace sc::server

@@ -1,0 +1,95 @@
+#include "server/config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
+
+namespace sc::server {
+
+std::string usage() {
+  return "usage: systemcontroller [options]\n"
+         "  --listen HOST:PORT     TCP listen address (default 0.0.0.0:5309; 'none' disables)\n"
+         "  --socket PATH          Unix socket (default /run/town-os/systemcontroller.sock; 'none' disables)\n"
+         "  --state-dir DIR        state directory (default /var/lib/town-os)\n"
+         "  --db PATH              SQLite database (default STATE/system.db)\n"
+         "  --bus ADDRESS          'system' or a D-Bus address (default system)\n"
+         "  --btrfs-root DIR       btrfs root (default STATE/btrfs)\n"
+         "  --unit-dir DIR         where unit files are written (default /etc/systemd/system)\n"
+         "  --trust-loopback       loopback TCP peers count as local root (unsafe behind a proxy)\n"
+         "  --max-connections N    concurrent connections (default 4096)\n"
+         "  --body-limit BYTES     JSON request body limit (default 1048576)\n"
+         "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
+         "SC_BTRFS_ROOT, SC_UNIT_DIR. Systemd socket activation (LISTEN_FDS) replaces both listeners.\n";
+}
+
+namespace {
+
+void from_env(std::string& target, const char* name) {
+  if (const char* v = std::getenv(name); v != nullptr && *v != '\0') target = v;
+}
+
+result<std::size_t> parse_size(std::string_view flag, std::string_view text) {
+  std::size_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || value == 0) {
+    return problem::bad_request(std::string(flag) + ": expected a positive integer, got '" + std::string(text) + "'");
+  }
+  return value;
+}
+
+}  // namespace
+
+result<config> parse_config(int argc, const char* const* argv) {
+  config c;
+  from_env(c.listen, "TOWN_OS_LISTEN");
+  from_env(c.listen, "SC_LISTEN");
+  from_env(c.socket_path, "SC_SOCKET");
+  from_env(c.state_dir, "SC_STATE_DIR");
+  from_env(c.database, "SC_DB");
+  from_env(c.bus, "SC_BUS_ADDRESS");
+  from_env(c.btrfs_root, "SC_BTRFS_ROOT");
+  from_env(c.unit_dir, "SC_UNIT_DIR");
+
+  for (int i = 1; i < argc; ++i) {
+    std::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") return problem::bad_request(usage());
+    if (flag == "--trust-loopback") {
+      c.trust_loopback = true;
+      continue;
+    }
+    if (i + 1 >= argc) return problem::bad_request(std::string(flag) + ": missing value\n" + usage());
+    std::string value = argv[++i];
+    if (flag == "--listen") {
+      c.listen = value;
+    } else if (flag == "--socket") {
+      c.socket_path = value;
+    } else if (flag == "--state-dir") {
+      c.state_dir = value;
+    } else if (flag == "--db") {
+      c.database = value;
+    } else if (flag == "--bus") {
+      c.bus = value;
+    } else if (flag == "--btrfs-root") {
+      c.btrfs_root = value;
+    } else if (flag == "--unit-dir") {
+      c.unit_dir = value;
+    } else if (flag == "--max-connections") {
+      auto n = parse_size(flag, value);
+      if (!n) return n.error();
+      c.max_connections = *n;
+    } else if (flag == "--body-limit") {
+      auto n = parse_size(flag, value);
+      if (!n) return n.error();
+      c.body_limit = *n;
+    } else {
+      return problem::bad_request("unknown option " + std::string(flag) + "\n" + usage());
+    }
+  }
+  if (c.listen == "none") c.listen.clear();
+  if (c.socket_path == "none") c.socket_path.clear();
+  if (c.database.empty()) c.database = c.state_dir + "/system.db";
+  if (c.btrfs_root.empty()) c.btrfs_root = c.state_dir + "/btrfs";
+  return c;
+}
+
+}  // namespace sc::server

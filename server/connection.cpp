@@ -1,0 +1,159 @@
+#include "server/connection.hpp"
+
+#include "core/log.hpp"
+#include "server/app.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
+
+#include <optional>
+
+namespace sc::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
+
+namespace {
+
+// Splits the request target into path and decoded query parameters; null when unparsable.
+bool split_target(std::string_view target, std::string_view& path, query_params& query) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return false;
+  path = parsed->encoded_path();
+  if (parsed->has_query()) {
+    for (auto param : parsed->params()) query.items.emplace_back(param.key, param.value);
+  }
+  return true;
+}
+
+// A response to a request we could not read properly; the connection closes after it.
+asio::awaitable<void> reject(http::stream& stream, const problem& p, std::chrono::milliseconds timeout) {
+  http::response res = http::problem_response(p);
+  res.keep_alive(false);
+  stream.expires_after(timeout);
+  co_await bhttp::async_write(stream, res, io_result);
+}
+
+std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
+  if (ec == bhttp::error::header_limit) return problem(431, "request header is too large");
+  if (ec == bhttp::error::body_limit) return problem::payload_too_large("request body is too large");
+  if (ec == beast::error::timeout) return problem(408, "request was not received in time");
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+      ec == asio::error::operation_aborted || ec == bhttp::error::partial_message) {
+    return std::nullopt;  // the peer went away: nothing to answer
+  }
+  return problem::bad_request("malformed HTTP request: " + ec.message());
+}
+
+void close_gently(http::stream& stream) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+  stream.socket().close(ignored);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_connection(app& application, asio::generic::stream_protocol::socket socket,
+                                       http::peer_info peer) {
+  const config& limits = application.settings();
+  http::stream stream(std::move(socket));
+  connection self;
+  self.stream = &stream;
+  auto& registry = application.connections();
+  auto registered = registry.insert(registry.end(), &self);
+  application.counters().connection_opened();
+
+  beast::flat_buffer buffer;
+  while (!application.stopping()) {
+    self.state = connection::phase::idle;
+    if (buffer.size() == 0) {
+      // Waiting for the next request is the keep-alive idle time, not the header timeout.
+      stream.expires_after(limits.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), io_result);
+      if (ec) break;
+      buffer.commit(n);
+    }
+    self.state = connection::phase::busy;
+    auto started = std::chrono::steady_clock::now();
+
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+    parser.body_limit(limits.body_limit);
+    stream.expires_after(limits.header_timeout);
+    auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, io_result);
+    if (header_ec) {
+      if (auto p = read_error_problem(header_ec)) {
+        application.counters().record(metrics::unmatched, p->status, std::chrono::steady_clock::now() - started);
+        co_await reject(stream, *p, limits.write_timeout);
+      }
+      break;
+    }
+    if (auto length = parser.content_length(); length && *length > limits.body_limit) {
+      problem p = problem::payload_too_large("request body is larger than " + std::to_string(limits.body_limit) +
+                                             " bytes");
+      application.counters().record(metrics::unmatched, p.status, std::chrono::steady_clock::now() - started);
+      co_await reject(stream, p, limits.write_timeout);
+      break;
+    }
+    if (!parser.is_done()) {
+      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        stream.expires_after(limits.write_timeout);
+        co_await asio::async_write(stream, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), io_result);
+      }
+      stream.expires_after(limits.body_timeout);
+      auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, io_result);
+      if (body_ec) {
+        if (auto p = read_error_problem(body_ec)) {
+          application.counters().record(metrics::unmatched, p->status, std::chrono::steady_clock::now() - started);
+          co_await reject(stream, *p, limits.write_timeout);
+        }
+        break;
+      }
+    }
+
+    http::request request = parser.release();
+    std::string_view path;
+    query_params query;
+    if (!split_target(request.target(), path, query)) {
+      problem p = problem::bad_request("malformed request target");
+      application.counters().record(metrics::unmatched, p.status, std::chrono::steady_clock::now() - started);
+      co_await reject(stream, p, limits.write_timeout);
+      break;
+    }
+    request_context context{request, peer, stream, application, path, std::move(query), std::nullopt};
+    context.owner = &self;
+    http::response response = co_await application.dispatch(context);
+    if (context.response_written) {
+      application.counters().record(context.route_index, 200, std::chrono::steady_clock::now() - started);
+      break;
+    }
+
+    bool keep_alive = request.keep_alive() && !application.stopping();
+    response.keep_alive(keep_alive);
+    if (request.method() == http::verb::head) {
+      // Same headers as GET (Content-Length included), no body.
+      auto length = response.body().size();
+      response.body().clear();
+      response.content_length(length);
+    }
+    int status = response.result_int();
+    stream.expires_after(limits.write_timeout);
+    auto [write_ec, written] = co_await bhttp::async_write(stream, response, io_result);
+    application.counters().record(context.route_index, status, std::chrono::steady_clock::now() - started);
+    if (write_ec || !keep_alive) break;
+  }
+
+  close_gently(stream);
+  registry.erase(registered);
+  application.counters().connection_closed();
+  application.connection_finished();
+}
+
+}  // namespace sc::server

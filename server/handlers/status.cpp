@@ -1,0 +1,100 @@
+#include "adapters/process/spawn.hpp"
+#include "server/app.hpp"
+#include "server/handlers/handlers.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <ctime>
+
+namespace sc::server::handlers {
+
+namespace json = boost::json;
+
+reply health(request_context& context) {
+  double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
+  json::object body;
+  body["status"] = "ok";
+  body["uptime_seconds"] = uptime;
+  co_return http::json_response(body);
+}
+
+reply ready(request_context& context) {
+  json::object checks;
+  std::string down;
+  for (const auto& [name, failure] : context.services.readiness()) {
+    checks[name] = failure.empty() ? "ok" : failure;
+    if (!failure.empty()) down += (down.empty() ? "" : "; ") + name + ": " + failure;
+  }
+  if (!down.empty()) {
+    problem p = problem::unavailable("not ready: " + down);
+    for (const auto& [name, failure] : context.services.readiness()) {
+      if (!failure.empty()) p.errors.push_back({name, failure});
+    }
+    co_return http::problem_response(p);
+  }
+  json::object body;
+  body["status"] = "ready";
+  body["checks"] = std::move(checks);
+  co_return http::json_response(body);
+}
+
+reply metrics_text(request_context& context) {
+  metrics::gauges extra;
+  extra.running_children = process::running_children();
+  extra.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
+  extra.start_time_seconds = context.services.start_time_unix();
+  co_return http::text_response(context.services.counters().render(context.services.routes().routes(), extra),
+                                "text/plain; version=0.0.4; charset=utf-8");
+}
+
+reply openapi(request_context& context) {
+  json::object paths;
+  for (const route& r : context.services.routes().routes()) {
+    std::string method(boost::beast::http::to_string(r.method));
+    for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    json::object operation;
+    operation["summary"] = r.summary;
+    operation["x-auth-level"] = to_string(r.auth);
+    if (r.auth != auth_level::public_access) operation["security"] = json::array{json::object{{"bearer", json::array{}}}};
+    json::object responses;
+    responses["200"] = json::object{{"description", "success"}};
+    responses["default"] = json::object{
+        {"description", "problem"},
+        {"content", json::object{{"application/problem+json", json::object{{"schema", json::object{{"$ref", "#/components/schemas/problem"}}}}}}}};
+    operation["responses"] = std::move(responses);
+    auto& item = paths[r.path];
+    if (!item.is_object()) item = json::object{};
+    item.as_object()[method] = std::move(operation);
+  }
+  json::object problem_schema{
+      {"type", "object"},
+      {"required", json::array{"type", "title", "status", "detail"}},
+      {"properties", json::object{{"type", json::object{{"type", "string"}}},
+                                  {"title", json::object{{"type", "string"}}},
+                                  {"status", json::object{{"type", "integer"}}},
+                                  {"detail", json::object{{"type", "string"}}},
+                                  {"errors", json::object{{"type", "array"}}}}}};
+  json::object document{
+      {"openapi", "3.1.0"},
+      {"info", json::object{{"title", "Town OS systemcontroller"}, {"version", "0.1.0"}}},
+      {"paths", std::move(paths)},
+      {"components", json::object{{"schemas", json::object{{"problem", std::move(problem_schema)}}},
+                                  {"securitySchemes", json::object{{"bearer", json::object{{"type", "http"}, {"scheme", "bearer"}}}}}}}};
+  co_return http::json_response(document);
+}
+
+reply status_ping(request_context& context) {
+  // Minimal form for anonymous callers (behavior-core.md §5.1); the dashboard payload arrives with
+  // the accounts layer.
+  json::object body;
+  body["status"] = "ok";
+  if (context.services.auth().bootstrap_open()) body["needs_setup"] = true;
+  if (!context.services.boot_id().empty()) body["boot_id"] = context.services.boot_id();
+  auto response = http::json_response(body);
+  response.set(boost::beast::http::field::cache_control, "no-store");
+  co_return response;
+}
+
+}  // namespace sc::server::handlers

@@ -1,0 +1,42 @@
+#include "server/http.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace sc::http {
+
+namespace fields = beast::http;
+
+response json_response(const boost::json::value& body, unsigned version) {
+  response res{fields::status::ok, version};
+  res.set(fields::field::content_type, "application/json");
+  std::string text = boost::json::serialize(body);
+  text.push_back('\n');
+  res.body() = std::move(text);
+  res.prepare_payload();
+  return res;
+}
+
+response empty_response(unsigned version) {
+  response res{fields::status::ok, version};
+  res.prepare_payload();
+  return res;
+}
+
+response text_response(std::string body, std::string_view content_type, unsigned version) {
+  response res{fields::status::ok, version};
+  res.set(fields::field::content_type, content_type);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+response problem_response(const problem& p, unsigned version) {
+  response res{static_cast<fields::status>(p.status), version};
+  res.set(fields::field::content_type, "application/problem+json");
+  if (p.retry_after) res.set(fields::field::retry_after, std::to_string(*p.retry_after));
+  res.body() = render_problem_json(p);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace sc::http

@@ -1,0 +1,45 @@
+#pragma once
+// Transport types shared by the server layer. Every connection, TCP or Unix, is the same type: a
+// Beast stream over Asio's generic stream protocol, so handlers and the SSE writer are written once.
+
+#include "core/problem.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+
+#include <string>
+
+namespace sc::http {
+
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+
+using stream = beast::basic_stream<asio::generic::stream_protocol, asio::any_io_executor,
+                                   beast::unlimited_rate_policy>;
+using request = beast::http::request<beast::http::string_body>;
+using response = beast::http::response<beast::http::string_body>;
+using verb = beast::http::verb;
+
+// Who is on the other end of a connection, as the transport knows it.
+struct peer_info {
+  enum class transport { tcp, unix_socket } kind = transport::tcp;
+  std::string address;    // "127.0.0.1", "::1", or the socket path for Unix peers
+  bool loopback = false;  // TCP peer address is 127.0.0.0/8 or ::1
+  int uid = -1;           // SO_PEERCRED uid on Unix sockets, -1 on TCP
+  bool local_root() const noexcept { return kind == transport::unix_socket && uid == 0; }
+};
+
+// 200 with a compact JSON body and a trailing newline (the original's framing).
+response json_response(const boost::json::value& body, unsigned version = 11);
+// 200 with an empty body and no Content-Type ("void" actions).
+response empty_response(unsigned version = 11);
+// 200 with a text body of the given type.
+response text_response(std::string body, std::string_view content_type, unsigned version = 11);
+// application/problem+json with the problem's status (and Retry-After when set).
+response problem_response(const problem& p, unsigned version = 11);
+
+}  // namespace sc::http

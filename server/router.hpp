@@ -1,0 +1,90 @@
+#pragma once
+// The one route table: (method, path, auth level, handler), built in one function
+// (`build_routes`, server/routes.cpp). No macros, no static registration. The OpenAPI document,
+// /metrics labels and the authorization-matrix tests all read this table.
+
+#include "core/query.hpp"
+#include "server/http.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sc::server {
+
+class app;
+struct connection;
+
+enum class auth_level {
+  public_access,           // anyone
+  authenticated,           // a valid session
+  admin,                   // a valid session of an administrator
+  local_or_authenticated,  // the local root peer, or a valid session
+  local_or_admin,          // the local root peer, or an administrator
+  bootstrap_or_admin,      // anyone while no enabled administrator exists, else an administrator
+  local_only,              // the local root peer only (Unix socket, uid 0)
+};
+std::string_view to_string(auth_level level) noexcept;
+
+// Who made the request, once authenticated. The local root peer on the Unix socket is an
+// administrator without a session (DESIGN.md: privilege from peer credentials, not addresses).
+struct principal {
+  std::string username;
+  std::string session_id;
+  bool admin = false;
+  bool local_root = false;
+};
+
+struct request_context {
+  http::request& request;
+  const http::peer_info& peer;
+  http::stream& stream;
+  app& services;
+  std::string_view path;  // without the query string
+  query_params query;
+  std::optional<principal> caller;  // set by the dispatcher when a valid token or local root is present
+  // A handler that writes its own response to `stream` (SSE, streamed downloads) sets this; the
+  // connection is closed afterwards.
+  bool response_written = false;
+  connection* owner = nullptr;  // the connection serving this request (streams hook shutdown here)
+  std::size_t route_index = static_cast<std::size_t>(-1);  // set by the dispatcher, for metrics
+};
+
+using handler = boost::asio::awaitable<http::response> (*)(request_context& context);
+
+struct route {
+  http::verb method;
+  std::string_view path;
+  auth_level auth;
+  handler fn;
+  std::string_view summary;  // one line for the OpenAPI document
+};
+
+class router {
+ public:
+  explicit router(std::vector<route> routes);
+
+  struct match {
+    const route* found = nullptr;  // null: see `status`
+    std::size_t index = 0;         // position in routes(), for per-route metrics
+    int status = 200;              // 404 unknown path, 405 known path with another method
+    std::string allow;             // for 405: "GET, HEAD" etc.
+  };
+  // HEAD matches a GET route (the body is dropped by the transport).
+  match find(http::verb method, std::string_view path) const;
+
+  std::span<const route> routes() const noexcept { return routes_; }
+
+ private:
+  std::vector<route> routes_;
+  std::unordered_map<std::string_view, std::vector<std::size_t>> by_path_;
+};
+
+// The application's route table (server/routes.cpp).
+std::vector<route> build_routes();
+
+}  // namespace sc::server

@@ -1,0 +1,62 @@
+#pragma once
+// Run one coroutine to completion on a fresh io_context from a test, with a deadline so a hung
+// awaitable fails the test instead of hanging the suite.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <exception>
+#include <optional>
+
+namespace sc::test {
+
+template <class T>
+T run_to_completion(boost::asio::io_context& io, boost::asio::awaitable<T> coroutine,
+                    std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+  std::optional<T> value;
+  std::exception_ptr failure;
+  bool done = false;
+  boost::asio::steady_timer guard(io, deadline);
+  guard.async_wait([&](boost::system::error_code ec) {
+    if (!ec && !done) io.stop();
+  });
+  boost::asio::co_spawn(io, std::move(coroutine), [&](std::exception_ptr e, T v) {
+    done = true;
+    failure = e;
+    if (!e) value.emplace(std::move(v));
+    guard.cancel();
+    io.stop();  // long-lived watchers (D-Bus, journal) would keep run() busy forever
+  });
+  io.restart();
+  io.run();
+  if (!done) throw std::runtime_error("coroutine did not finish before the test deadline");
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*value);
+}
+
+inline void run_to_completion(boost::asio::io_context& io, boost::asio::awaitable<void> coroutine,
+                              std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+  std::exception_ptr failure;
+  bool done = false;
+  boost::asio::steady_timer guard(io, deadline);
+  guard.async_wait([&](boost::system::error_code ec) {
+    if (!ec && !done) io.stop();
+  });
+  boost::asio::co_spawn(io, std::move(coroutine), [&](std::exception_ptr e) {
+    done = true;
+    failure = e;
+    guard.cancel();
+    io.stop();  // long-lived watchers (D-Bus, journal) would keep run() busy forever
+  });
+  io.restart();
+  io.run();
+  if (!done) throw std::runtime_error("coroutine did not finish before the test deadline");
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace sc::test

@@ -1,0 +1,18 @@
+#pragma once
+// Access to the sandbox host (tools/sandbox) from tests. Tests of real parts call `sandbox_env`;
+// when the sandbox is not up it fails the test loudly (never skips): run `tools/sandbox up` or
+// `tools/test`, which does it for you.
+
+#include <string>
+
+namespace sc::test {
+
+// The value of an exported sandbox variable (e.g. "SC_BUS_ADDRESS"): from the process environment
+// if set, else from "$SC_SANDBOX_DIR/env" (default /var/tmp/sc-sandbox/env). Fails the current
+// test with a clear message and returns "" when missing.
+std::string sandbox_env(const std::string& key);
+
+// A fresh empty directory under /tmp, removed by the caller (or left for post-mortem).
+std::string make_temp_dir(const std::string& prefix);
+
+}  // namespace sc::test
