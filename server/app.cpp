@@ -3,7 +3,6 @@
 #include "adapters/store/database.hpp"
 #include "core/log.hpp"
 #include "server/connection.hpp"
-#include "adapters/file_io/file_ring.hpp"  // NOLINT
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -96,11 +95,12 @@ http::peer_info describe_peer(int fd, http::peer_info::transport kind) {
 
 // A connection over the limit gets a short 503 written without waiting, then is closed.
 void refuse(asio::generic::stream_protocol::socket& socket) {
-  static constexpr std::string_view busy =
-      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n"
-      "Connection: close\r\nContent-Length: 121\r\n\r\n"
-      "{\"type\":\"about:blank#503\",\"title\":\"Service Unavailable\",\"status\":503,"
-      "\"detail\":\"too many connections, try again\"}\n";
+  static const std::string busy = [] {
+    std::string body = render_problem_json(problem::unavailable("too many connections, try again"));
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
   [[maybe_unused]] auto n = ::send(socket.native_handle(), busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   boost::system::error_code ignored;
   socket.close(ignored);
@@ -188,7 +188,7 @@ result<void> app::open() {
 #else
             "epoll reactor"
 #endif
-            + "; file I/O ring: " + file_io_backend_name());
+            );
   log::info("database " + settings_.database + " at schema version " + std::to_string(database_->schema_version()));
   return {};
 }
@@ -318,8 +318,9 @@ void app::request_stop() {
     listeners_->watchdog.cancel();
   }
   for (connection* c : connections_) {
-    if (c->state == connection::phase::idle) {
-      boost::system::error_code ignored;
+    boost::system::error_code ignored;
+    // A client that has already sent bytes of its next request is mid-request, not idle.
+    if (c->state == connection::phase::idle && c->stream->socket().available(ignored) == 0) {
       c->stream->socket().close(ignored);
     } else if (c->state == connection::phase::streaming && c->stop_stream) {
       c->stop_stream();

@@ -18,6 +18,10 @@ std::string usage() {
          "  --trust-loopback       loopback TCP peers count as local root (unsafe behind a proxy)\n"
          "  --max-connections N    concurrent connections (default 4096)\n"
          "  --body-limit BYTES     JSON request body limit (default 1048576)\n"
+         "  --header-limit BYTES   request header limit (default 16384)\n"
+         "  --header-timeout MS    first byte to end of headers (default 10000)\n"
+         "  --idle-timeout MS      keep-alive wait for the next request (default 60000)\n"
+         "  --shutdown-grace MS    time in-flight requests get after SIGTERM (default 10000)\n"
          "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
          "SC_BTRFS_ROOT, SC_UNIT_DIR. Systemd socket activation (LISTEN_FDS) replaces both listeners.\n";
 }
@@ -81,6 +85,17 @@ result<config> parse_config(int argc, const char* const* argv) {
       auto n = parse_size(flag, value);
       if (!n) return n.error();
       c.body_limit = *n;
+    } else if (flag == "--header-limit") {
+      auto n = parse_size(flag, value);
+      if (!n) return n.error();
+      c.header_limit = *n;
+    } else if (flag == "--header-timeout" || flag == "--idle-timeout" || flag == "--shutdown-grace") {
+      auto n = parse_size(flag, value);
+      if (!n) return n.error();
+      auto& target = flag == "--header-timeout" ? c.header_timeout
+                     : flag == "--idle-timeout" ? c.idle_timeout
+                                                : c.shutdown_grace;
+      target = std::chrono::milliseconds(*n);
     } else {
       return problem::bad_request("unknown option " + std::string(flag) + "\n" + usage());
     }

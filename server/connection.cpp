@@ -44,10 +44,11 @@ asio::awaitable<void> reject(http::stream& stream, const problem& p, std::chrono
 std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
   if (ec == bhttp::error::header_limit) return problem(431, "request header is too large");
   if (ec == bhttp::error::body_limit) return problem::payload_too_large("request body is too large");
-  if (ec == beast::error::timeout) return problem(408, "request was not received in time");
   if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-      ec == asio::error::operation_aborted || ec == bhttp::error::partial_message) {
-    return std::nullopt;  // the peer went away: nothing to answer
+      ec == asio::error::operation_aborted || ec == bhttp::error::partial_message || ec == beast::error::timeout) {
+    // The peer went away, or was too slow (the stream closed the socket when its timer fired):
+    // nothing to answer, the connection just ends.
+    return std::nullopt;
   }
   return problem::bad_request("malformed HTTP request: " + ec.message());
 }

@@ -23,16 +23,16 @@ int main(int argc, char** argv) {
     sc::log::error("cannot start: " + opened.error().internal + opened.error().detail);
     return 1;
   }
-  if (auto served = application.serve(); !served) {
-    sc::log::error("cannot serve: " + served.error().internal + served.error().detail);
-    return 1;
-  }
-
+  // Signals are caught before serving, so a SIGTERM right after READY=1 is a graceful stop.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (!ec) application.request_stop();
   });
   application.on_stopped([&] { signals.cancel(); });
+  if (auto served = application.serve(); !served) {
+    sc::log::error("cannot serve: " + served.error().internal + served.error().detail);
+    return 1;
+  }
   io.run();
   sc::log::info("stopped");
   return 0;

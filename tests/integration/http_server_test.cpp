@@ -1,0 +1,271 @@
+// The real binary on 127.0.0.1:0 and a Unix socket, against the sandbox host: routing, problem
+// details, limits, keep-alive and pipelining, local privilege, readiness, graceful shutdown.
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <thread>
+
+namespace sc::test {
+namespace {
+
+boost::json::value body_json(const http_reply& reply) { return boost::json::parse(reply.body); }
+
+void expect_problem(const http_reply& reply, int status) {
+  EXPECT_EQ(reply.status, status) << reply.body;
+  EXPECT_EQ(reply.header("content-type"), "application/problem+json");
+  auto body = body_json(reply);
+  EXPECT_EQ(body.at("status").as_int64(), status);
+  EXPECT_EQ(body.at("type").as_string(), "about:blank#" + std::to_string(status));
+  EXPECT_TRUE(body.as_object().contains("title"));
+  EXPECT_TRUE(body.as_object().contains("detail"));
+}
+
+class http_server : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new server_process(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static server_process* server_;
+  unsigned short port() const { return server_->port(); }
+};
+server_process* http_server::server_ = nullptr;
+
+TEST_F(http_server, health_reports_uptime) {
+  ASSERT_TRUE(server_->started());
+  auto reply = request(port(), "GET", "/health");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.header("content-type"), "application/json");
+  auto body = body_json(reply);
+  EXPECT_EQ(body.at("status").as_string(), "ok");
+  EXPECT_GE(body.at("uptime_seconds").to_number<double>(), 0.0);
+  EXPECT_EQ(reply.body.back(), '\n');
+}
+
+TEST_F(http_server, anonymous_ping_is_minimal) {
+  auto reply = request(port(), "GET", "/status/ping");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.header("cache-control"), "no-store");
+  auto body = body_json(reply).as_object();
+  EXPECT_EQ(body.at("status").as_string(), "ok");
+  EXPECT_TRUE(body.at("needs_setup").as_bool());
+  EXPECT_EQ(body.at("boot_id").as_string().size(), 36u);
+}
+
+TEST_F(http_server, unknown_route_is_404_problem) { expect_problem(request(port(), "GET", "/no/such/route"), 404); }
+
+TEST_F(http_server, wrong_method_is_405_with_allow) {
+  auto reply = request(port(), "POST", "/health", "{}");
+  expect_problem(reply, 405);
+  EXPECT_EQ(reply.header("allow"), "GET, HEAD");
+}
+
+TEST_F(http_server, head_has_headers_and_no_body) {
+  auto connection = raw_connection::tcp(port());
+  ASSERT_TRUE(connection.send("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto head = connection.read_reply(std::chrono::seconds(10), true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_NE(head->header("content-length"), "0");
+  // The HEAD reply carried no body: the next bytes are the GET's status line.
+  auto get = connection.read_reply();
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(body_json(*get).at("status").as_string(), "ok");
+}
+
+TEST_F(http_server, keep_alive_and_pipelining) {
+  auto connection = raw_connection::tcp(port());
+  std::string pipelined;
+  for (int i = 0; i < 5; ++i) pipelined += format_request("GET", "/health", "", {}, true);
+  pipelined += format_request("GET", "/nope", "", {}, true);
+  ASSERT_TRUE(connection.send(pipelined));
+  for (int i = 0; i < 5; ++i) {
+    auto reply = connection.read_reply();
+    ASSERT_TRUE(reply) << "reply " << i;
+    EXPECT_EQ(reply->status, 200);
+  }
+  auto last = connection.read_reply();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->status, 404);
+  // Still open for more.
+  ASSERT_TRUE(connection.send(format_request("GET", "/health", "", {}, true)));
+  auto again = connection.read_reply();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+}
+
+TEST_F(http_server, malformed_requests_get_400_and_close) {
+  for (std::string garbage : {std::string("NONSENSE\r\n\r\n"), std::string("GET /health HTTP/9.9\r\n\r\n"),
+                              std::string("GET /health HTTP/1.1\r\nBad Header\r\n\r\n"),
+                              std::string("GET /health HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
+                              std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + "\r\n\r\n"}) {
+    auto connection = raw_connection::tcp(port());
+    ASSERT_TRUE(connection.send(garbage));
+    auto reply = connection.read_reply();
+    ASSERT_TRUE(reply) << garbage;
+    expect_problem(*reply, 400);
+    EXPECT_TRUE(connection.closed_by_peer(std::chrono::seconds(5)));
+  }
+}
+
+TEST_F(http_server, bad_target_gets_400) {
+  auto connection = raw_connection::tcp(port());
+  ASSERT_TRUE(connection.send("GET http://[bad/ HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto reply = connection.read_reply();
+  ASSERT_TRUE(reply);
+  expect_problem(*reply, 400);
+}
+
+TEST_F(http_server, oversized_header_gets_431) {
+  auto connection = raw_connection::tcp(port());
+  std::string request = "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+  connection.send(request);
+  auto reply = connection.read_reply();
+  ASSERT_TRUE(reply);
+  expect_problem(*reply, 431);
+}
+
+TEST_F(http_server, oversized_body_gets_413_without_reading_it) {
+  auto connection = raw_connection::tcp(port());
+  // Announce 10 MiB but send only the header: the server must answer from the header alone.
+  ASSERT_TRUE(connection.send("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n"));
+  auto reply = connection.read_reply();
+  ASSERT_TRUE(reply);
+  expect_problem(*reply, 413);
+  EXPECT_TRUE(connection.closed_by_peer(std::chrono::seconds(5)));
+}
+
+TEST_F(http_server, oversized_chunked_body_gets_413) {
+  auto connection = raw_connection::tcp(port());
+  std::string chunk(256 * 1024, 'x');
+  std::string request = "POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 8; ++i) request += "40000\r\n" + chunk + "\r\n";
+  request += "0\r\n\r\n";
+  connection.send(request);
+  auto reply = connection.read_reply();
+  ASSERT_TRUE(reply);
+  expect_problem(*reply, 413);
+}
+
+TEST_F(http_server, metrics_need_privilege_over_tcp) {
+  auto reply = request(port(), "GET", "/metrics");
+  expect_problem(reply, 401);
+  EXPECT_EQ(body_json(reply).at("detail").as_string(), "missing authorization token");
+  auto bad_token = request(port(), "GET", "/metrics", "", {{"Authorization", "Bearer nope"}});
+  expect_problem(bad_token, 401);
+  EXPECT_EQ(body_json(bad_token).at("detail").as_string(), "invalid session");
+}
+
+TEST_F(http_server, root_on_the_unix_socket_is_local_admin) {
+  request(port(), "GET", "/health");
+  request(port(), "GET", "/no/such/route");
+  auto reply = request_unix(server_->socket_path(), "GET", "/metrics");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_NE(reply.header("content-type").find("text/plain"), std::string::npos);
+  EXPECT_NE(reply.body.find("townos_http_requests_total{method=\"GET\",route=\"/health\",status=\"2xx\"}"),
+            std::string::npos);
+  EXPECT_NE(reply.body.find("route=\"unmatched\",status=\"4xx\""), std::string::npos);
+  EXPECT_NE(reply.body.find("townos_http_request_duration_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(reply.body.find("townos_http_open_connections "), std::string::npos);
+  EXPECT_NE(reply.body.find("townos_child_processes "), std::string::npos);
+  EXPECT_NE(reply.body.find("townos_sse_subscribers "), std::string::npos);
+}
+
+TEST_F(http_server, openapi_lists_every_route_with_its_auth_level) {
+  auto reply = request(port(), "GET", "/openapi.json");
+  ASSERT_EQ(reply.status, 200);
+  auto paths = body_json(reply).at("paths").as_object();
+  EXPECT_EQ(paths.at("/metrics").at("get").at("x-auth-level").as_string(), "local-or-admin");
+  EXPECT_EQ(paths.at("/health").at("get").at("x-auth-level").as_string(), "public");
+}
+
+TEST_F(http_server, ready_checks_database_and_btrfs) {
+  auto reply = request(port(), "GET", "/ready");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  auto checks = body_json(reply).at("checks").as_object();
+  EXPECT_EQ(checks.at("database").as_string(), "ok");
+  EXPECT_EQ(checks.at("btrfs").as_string(), "ok");
+}
+
+TEST(http_server_limits, ready_is_503_naming_what_is_down) {
+  server_process server({"--btrfs-root", "/tmp"}, false);
+  ASSERT_TRUE(server.started());
+  auto reply = request(server.port(), "GET", "/ready");
+  expect_problem(reply, 503);
+  EXPECT_NE(body_json(reply).at("detail").as_string().find("btrfs"), std::string::npos);
+}
+
+TEST(http_server_limits, slow_headers_are_cut_off) {
+  server_process server({"--header-timeout", "300"});
+  ASSERT_TRUE(server.started());
+  auto connection = raw_connection::tcp(server.port());
+  ASSERT_TRUE(connection.send("GET /health HTTP/1.1\r\nHost: x\r\n"));  // never finishes the header
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(connection.closed_by_peer(std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  // The server is unharmed.
+  EXPECT_EQ(request(server.port(), "GET", "/health").status, 200);
+}
+
+TEST(http_server_limits, idle_keep_alive_connections_are_closed) {
+  server_process server({"--idle-timeout", "300"});
+  ASSERT_TRUE(server.started());
+  auto connection = raw_connection::tcp(server.port());
+  EXPECT_TRUE(connection.closed_by_peer(std::chrono::seconds(5)));
+}
+
+TEST(http_server_limits, connections_over_the_limit_get_503) {
+  server_process server({"--max-connections", "2"});
+  ASSERT_TRUE(server.started());
+  auto first = raw_connection::tcp(server.port());
+  auto second = raw_connection::tcp(server.port());
+  // Make sure both are accepted and counted before the third arrives.
+  ASSERT_TRUE(first.send(format_request("GET", "/health", "", {}, true)));
+  ASSERT_TRUE(first.read_reply());
+  ASSERT_TRUE(second.send(format_request("GET", "/health", "", {}, true)));
+  ASSERT_TRUE(second.read_reply());
+  auto third = raw_connection::tcp(server.port());
+  auto reply = third.read_reply(std::chrono::seconds(5));
+  ASSERT_TRUE(reply);
+  expect_problem(*reply, 503);
+  EXPECT_EQ(reply->header("retry-after"), "1");
+}
+
+TEST(http_server_limits, sigterm_closes_idle_connections_and_exits_zero) {
+  server_process server;
+  ASSERT_TRUE(server.started());
+  auto idle = raw_connection::tcp(server.port());
+  ASSERT_TRUE(idle.send(format_request("GET", "/health", "", {}, true)));
+  ASSERT_TRUE(idle.read_reply());
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.stop(SIGTERM), 0) << server.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  EXPECT_TRUE(idle.closed_by_peer(std::chrono::seconds(1)));
+  EXPECT_NE(server.log().find("stopped"), std::string::npos);
+}
+
+TEST(http_server_limits, sigterm_lets_an_in_flight_request_finish) {
+  server_process server({"--shutdown-grace", "5000"});
+  ASSERT_TRUE(server.started());
+  auto busy = raw_connection::tcp(server.port());
+  // Half a request: the connection is mid-request when SIGTERM arrives.
+  ASSERT_TRUE(busy.send("GET /health HTTP/1.1\r\nHost: x\r\n"));
+  ::kill(server.pid(), SIGTERM);
+  // Finish the request only once the server has begun stopping.
+  ASSERT_TRUE(server.wait_for_log("stopping"));
+  ASSERT_TRUE(busy.send("\r\n"));
+  auto reply = busy.read_reply(std::chrono::seconds(5));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->header("connection"), "close");
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace sc::test

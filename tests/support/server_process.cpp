@@ -1,0 +1,143 @@
+#include "tests/support/server_process.hpp"
+
+#include "tests/support/sandbox.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+extern char** environ;
+
+namespace sc::test {
+
+#ifndef SC_BINARY_PATH
+#define SC_BINARY_PATH ""
+#endif
+
+server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs) {
+  state_dir_ = make_temp_dir("sc-server");
+  socket_path_ = state_dir_ + "/api.sock";
+  std::vector<std::string> args = {SC_BINARY_PATH, "--listen", "127.0.0.1:0", "--socket", socket_path_,
+                                   "--state-dir", state_dir_};
+  std::string bus = sandbox_env("SC_BUS_ADDRESS");
+  if (!bus.empty()) args.insert(args.end(), {"--bus", bus});
+  if (use_sandbox_btrfs) {
+    std::string btrfs = sandbox_env("SC_BTRFS_ROOT");
+    if (!btrfs.empty()) args.insert(args.end(), {"--btrfs-root", btrfs});
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+    return;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  stderr_fd_ = pipe_fds[0];
+  if (rc != 0) {
+    ADD_FAILURE() << "cannot start " << args[0] << ": " << std::strerror(rc);
+    pid_ = -1;
+    return;
+  }
+  // Wait (bounded) for the TCP listener line.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{stderr_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    char buffer[4096];
+    ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
+    if (n <= 0) break;
+    log_.append(buffer, static_cast<std::size_t>(n));
+    auto at = log_.find("listening on tcp:127.0.0.1:");
+    if (at != std::string::npos) {
+      auto end = log_.find('\n', at);
+      if (end != std::string::npos) port_ = static_cast<unsigned short>(std::stoi(log_.substr(at + 27, end - at - 27)));
+    }
+  }
+  // The Unix listener is logged after the TCP one; wait for it too.
+  while (port_ != 0 && log_.find("listening on unix:") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    pollfd p{stderr_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    char buffer[4096];
+    ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
+    if (n <= 0) break;
+    log_.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (port_ == 0) ADD_FAILURE() << "server did not start listening; its log:\n" << log_;
+}
+
+std::string server_process::log() {
+  if (stderr_fd_ >= 0) {
+    for (;;) {
+      pollfd p{stderr_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) break;
+      char buffer[4096];
+      ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
+      if (n <= 0) break;
+      log_.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  return log_;
+}
+
+bool server_process::wait_for_log(const std::string& text, std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (log().find(text) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || stderr_fd_ < 0) return false;
+    pollfd p{stderr_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+  }
+  return true;
+}
+
+int server_process::stop(int signal, std::chrono::milliseconds deadline) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, signal);
+  auto until = std::chrono::steady_clock::now() + deadline;
+  int status = 0;
+  // pidfd_open would be neater; polling waitpid with WNOHANG keeps this helper dependency-free.
+  while (std::chrono::steady_clock::now() < until) {
+    pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      pid_ = -1;
+      log();
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    pollfd p{stderr_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 20) > 0) log();
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+server_process::~server_process() {
+  if (pid_ > 0) {
+    int code = stop(SIGTERM);
+    EXPECT_EQ(code, 0) << "server did not exit cleanly on SIGTERM; its log:\n" << log_;
+  }
+  if (stderr_fd_ >= 0) ::close(stderr_fd_);
+  std::error_code ignored;
+  if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_, ignored);
+}
+
+}  // namespace sc::test

@@ -1,0 +1,43 @@
+#pragma once
+// Starts the real `systemcontroller` binary for integration tests: on 127.0.0.1 port 0 and on a
+// Unix socket in a temp dir, against the sandbox host. Learns the bound port from the server's
+// "listening on tcp:…" log line (no fixed ports, no sleeping). Stops it with SIGTERM.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace sc::test {
+
+class server_process {
+ public:
+  // `extra_args` are appended to the command line (e.g. {"--max-connections", "2"}).
+  explicit server_process(std::vector<std::string> extra_args = {}, bool use_sandbox_btrfs = true);
+  ~server_process();
+  server_process(const server_process&) = delete;
+  server_process& operator=(const server_process&) = delete;
+
+  bool started() const noexcept { return port_ != 0; }
+  unsigned short port() const noexcept { return port_; }
+  const std::string& socket_path() const noexcept { return socket_path_; }
+  const std::string& state_dir() const noexcept { return state_dir_; }
+  int pid() const noexcept { return pid_; }
+  // Everything the server wrote to stderr so far (drained without blocking).
+  std::string log();
+  // Waits (on the stderr pipe, bounded) until the log contains `text`.
+  bool wait_for_log(const std::string& text, std::chrono::milliseconds deadline = std::chrono::seconds(10));
+
+  // Sends `signal` and waits up to `deadline` for exit; returns the exit status (-1: still running,
+  // then it is killed).
+  int stop(int signal, std::chrono::milliseconds deadline = std::chrono::seconds(15));
+
+ private:
+  int pid_ = -1;
+  int stderr_fd_ = -1;
+  unsigned short port_ = 0;
+  std::string socket_path_;
+  std::string state_dir_;
+  std::string log_;
+};
+
+}  // namespace sc::test
