@@ -1,6 +1,8 @@
 #include "server/app.hpp"
 
+#include "adapters/file_io/file_ring.hpp"
 #include "adapters/store/database.hpp"
+#include "adapters/systemd/bus.hpp"
 #include "core/log.hpp"
 #include "server/connection.hpp"
 
@@ -179,6 +181,7 @@ app::app(asio::io_context& io, config settings)
 app::~app() = default;
 
 result<void> app::open() {
+  files_ = std::make_unique<file_io::file_ring>(io_.get_executor());
   auto opened = store::database::open(settings_.database);
   if (!opened) return opened.error();
   database_ = std::move(*opened);
@@ -188,8 +191,17 @@ result<void> app::open() {
 #else
             "epoll reactor"
 #endif
-            );
+            + "; file I/O: " + files_->backend_name() +
+            (files_->fallback_reason().empty() ? "" : " (" + std::string(files_->fallback_reason()) + ")"));
   log::info("database " + settings_.database + " at schema version " + std::to_string(database_->schema_version()));
+  // Without D-Bus the controller still serves (health, accounts, settings); /ready says what is down.
+  if (auto connected = systemd::connect_bus(io_, settings_.bus); connected) {
+    bus_ = std::move(*connected);
+    log::info("D-Bus: connected to " + settings_.bus);
+  } else {
+    bus_error_ = connected.error().internal.empty() ? connected.error().detail : connected.error().internal;
+    log::warning("D-Bus: " + bus_error_);
+  }
   return {};
 }
 
@@ -347,6 +359,9 @@ void app::connection_finished() {
     listeners_->shutdown_timer.cancel();
     listeners_->watchdog.cancel();
   }
+  // Long-lived watchers keep the loop running; release them so io.run() returns.
+  bus_.reset();
+  files_.reset();
   if (on_stopped_) on_stopped_();
 }
 
@@ -358,6 +373,13 @@ std::vector<std::pair<std::string, std::string>> app::readiness() {
     checks.emplace_back("database", ok.error().detail);
   } else {
     checks.emplace_back("database", "");
+  }
+  if (!bus_) {
+    checks.emplace_back("dbus", bus_error_.empty() ? "not connected" : bus_error_);
+  } else if (!bus_->connected()) {
+    checks.emplace_back("dbus", "connection to " + settings_.bus + " lost");
+  } else {
+    checks.emplace_back("dbus", "");
   }
   struct statfs info {};
   if (::statfs(settings_.btrfs_root.c_str(), &info) != 0) {

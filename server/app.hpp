@@ -19,6 +19,12 @@
 namespace sc::store {
 class database;
 }
+namespace sc::file_io {
+class file_ring;
+}
+namespace sc::systemd {
+class bus_connection;
+}
 
 namespace sc::server {
 
@@ -58,6 +64,10 @@ class app {
   const router& routes() const noexcept { return router_; }
   metrics& counters() noexcept { return metrics_; }
   store::database& database() noexcept { return *database_; }
+  // Bulk file I/O on this loop (uploads, downloads): io_uring, or its thread-pool fallback.
+  file_io::file_ring& files() noexcept { return *files_; }
+  // The D-Bus connection systemd is reached through; null when it could not be made (see /ready).
+  systemd::bus_connection* bus() noexcept { return bus_.get(); }
   auth_hooks& auth() noexcept { return auth_; }
   const std::string& boot_id() const noexcept { return boot_id_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
@@ -79,6 +89,9 @@ class app {
   metrics metrics_;
   auth_hooks auth_;
   std::unique_ptr<store::database> database_;
+  std::unique_ptr<file_io::file_ring> files_;
+  std::unique_ptr<systemd::bus_connection> bus_;
+  std::string bus_error_;
   std::unique_ptr<listeners> listeners_;
   std::list<connection*> connections_;
   std::string boot_id_;

@@ -191,6 +191,7 @@ TEST_F(http_server, ready_checks_database_and_btrfs) {
   auto checks = body_json(reply).at("checks").as_object();
   EXPECT_EQ(checks.at("database").as_string(), "ok");
   EXPECT_EQ(checks.at("btrfs").as_string(), "ok");
+  EXPECT_EQ(checks.at("dbus").as_string(), "ok");
 }
 
 TEST(http_server_limits, ready_is_503_naming_what_is_down) {
@@ -199,6 +200,15 @@ TEST(http_server_limits, ready_is_503_naming_what_is_down) {
   auto reply = request(server.port(), "GET", "/ready");
   expect_problem(reply, 503);
   EXPECT_NE(body_json(reply).at("detail").as_string().find("btrfs"), std::string::npos);
+}
+
+TEST(http_server_limits, ready_is_503_when_dbus_is_unreachable) {
+  server_process server({"--bus", "unix:path=/nonexistent/bus"});
+  ASSERT_TRUE(server.started());
+  EXPECT_EQ(request(server.port(), "GET", "/health").status, 200) << "the server serves without D-Bus";
+  auto reply = request(server.port(), "GET", "/ready");
+  expect_problem(reply, 503);
+  EXPECT_NE(body_json(reply).at("detail").as_string().find("dbus"), std::string::npos);
 }
 
 TEST(http_server_limits, slow_headers_are_cut_off) {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# bench/load.sh — load bench of the release build: starts the server against the sandbox host,
+# drives GET /status/ping and /health over TCP and the Unix socket, and prints requests/s,
+# p50/p99 latency, the server's CPU time per request (from /proc/PID/stat) and its RSS.
+# Machines are shared and noisy: compare ratios from one run, not absolute numbers across runs.
+#   bench/load.sh [seconds-per-case] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-5}
+connections=${2:-10}
+tools/deps
+tools/build release >&2
+tools/sandbox up >/dev/null
+# shellcheck disable=SC1091
+. "${SC_SANDBOX_DIR:-/var/tmp/sc-sandbox}/env"
+
+work=$(mktemp -d /tmp/sc-load-XXXXXX)
+port=${SC_BENCH_PORT:-15309}
+build/release/server/systemcontroller --listen "127.0.0.1:$port" --socket "$work/api.sock" --state-dir "$work" \
+  --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" 2>"$work/server.log" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 200); do [ -S "$work/api.sock" ] && break; sleep 0.05; done
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
+
+printf 'idle RSS: %s KiB\n' "$(rss_kib)"
+printf '%-22s %10s %9s %9s %14s %10s\n' case req/s p50_us p99_us cpu_us/request rss_kib
+run_case() {
+  local name=$1; shift
+  local before after out requests
+  before=$(cpu_ticks)
+  out=$(build/release/bench/http_load "$@" --connections "$connections" --seconds "$seconds")
+  after=$(cpu_ticks)
+  requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")
+  awk -v name="$name" -v out="$out" -v b="$before" -v a="$after" -v t="$ticks" -v n="$requests" -v rss="$(rss_kib)" 'BEGIN {
+    split(out, f, " "); for (i in f) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+    printf "%-22s %10s %9s %9s %14.2f %10s\n", name, v["rps"], v["p50_us"], v["p99_us"], (a - b) / t * 1e6 / n, rss }'
+}
+run_case "tcp  /status/ping" --tcp "127.0.0.1:$port" --path /status/ping
+run_case "tcp  /health" --tcp "127.0.0.1:$port" --path /health
+run_case "unix /status/ping" --unix "$work/api.sock" --path /status/ping
+run_case "unix /health" --unix "$work/api.sock" --path /health
+if command -v wrk >/dev/null; then
+  before=$(cpu_ticks)
+  out=$(wrk -t1 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$port/status/ping")
+  after=$(cpu_ticks)
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  printf 'wrk tcp /status/ping: %s req/s, p50 %s, p99 %s, server cpu %.2f us/request\n' \
+    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
+    "$(awk '$1 == "99%" {print $2}' <<<"$out")" "$(awk -v a="$after" -v b="$before" -v t="$ticks" -v n="$requests" 'BEGIN {print (a-b)/t*1e6/n}')"
+fi
+printf 'RSS after load: %s KiB\n' "$(rss_kib)"

@@ -1,0 +1,92 @@
+// Micro benches of the request hot path: route lookup, list paging and envelope building, JSON
+// encoding of a 20-entry page, problem rendering.
+#include "core/list.hpp"
+#include "core/problem.hpp"
+#include "server/router.hpp"
+
+#include <benchmark/benchmark.h>
+#include <boost/json/serialize.hpp>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+struct account_row {
+  std::string username, email, phone, real_name, password_hash;
+  bool admin = false;
+  std::string created_at = "2025-05-01T12:00:00Z";
+};
+
+const sc::list_field<account_row> account_fields[] = {
+    {"username", [](const account_row& a) -> sc::list_value { return std::string_view(a.username); }},
+    {"email", [](const account_row& a) -> sc::list_value { return std::string_view(a.email); }},
+    {"phone", [](const account_row& a) -> sc::list_value { return std::string_view(a.phone); }},
+    {"real_name", [](const account_row& a) -> sc::list_value { return std::string_view(a.real_name); }},
+    {"password_hash", [](const account_row& a) -> sc::list_value { return std::string_view(a.password_hash); }, true},
+    {"admin", [](const account_row& a) -> sc::list_value { return a.admin; }},
+    {"created_at", [](const account_row& a) -> sc::list_value { return std::string_view(a.created_at); }},
+};
+
+std::vector<account_row> make_accounts(int n) {
+  std::vector<account_row> rows;
+  for (int i = 0; i < n; ++i) {
+    std::string id = std::to_string(i);
+    rows.push_back({"user" + id, "user" + id + "@example.com", "555-01" + id, "User Number " + id,
+                    "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", i % 5 == 0});
+  }
+  return rows;
+}
+
+boost::json::value account_json(const account_row& a) {
+  return boost::json::object{{"username", a.username}, {"email", a.email},   {"phone", a.phone},
+                             {"real_name", a.real_name}, {"admin", a.admin}, {"disabled", false},
+                             {"grants", boost::json::array{}}, {"networks", boost::json::array{"home"}},
+                             {"created_at", a.created_at}, {"updated_at", a.created_at}};
+}
+
+void route_match(benchmark::State& state) {
+  sc::server::router table(sc::server::build_routes());
+  for (auto _ : state) {
+    auto hit = table.find(sc::http::verb::get, "/status/ping");
+    auto miss = table.find(sc::http::verb::post, "/no/such/route");
+    benchmark::DoNotOptimize(hit.found);
+    benchmark::DoNotOptimize(miss.status);
+  }
+}
+BENCHMARK(route_match);
+
+void paginate_and_envelope_20_of_n(benchmark::State& state) {
+  auto rows = make_accounts(static_cast<int>(state.range(0)));
+  sc::query_params query;
+  query.items = {{"sort_by", "email"}, {"sort_order", "desc"}, {"search", "user"}};
+  auto parsed = sc::parse_list_query(query);
+  for (auto _ : state) {
+    auto page = sc::paginate<account_row>(rows, parsed, account_fields);
+    auto body = sc::list_envelope(page, account_json);
+    benchmark::DoNotOptimize(body);
+  }
+}
+BENCHMARK(paginate_and_envelope_20_of_n)->Arg(20)->Arg(1000);
+
+void json_encode_20_entry_page(benchmark::State& state) {
+  auto rows = make_accounts(20);
+  auto page = sc::paginate<account_row>(rows, sc::parse_list_query({}), account_fields);
+  auto body = sc::list_envelope(page, account_json);
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    std::string text = boost::json::serialize(body);
+    bytes += text.size();
+    benchmark::DoNotOptimize(text);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(json_encode_20_entry_page);
+
+void render_problem(benchmark::State& state) {
+  auto p = sc::problem::unauthorized("missing authorization token");
+  for (auto _ : state) benchmark::DoNotOptimize(sc::render_problem_json(p));
+}
+BENCHMARK(render_problem);
+
+}  // namespace
