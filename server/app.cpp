@@ -195,6 +195,19 @@ result<void> app::open() {
             (files_->fallback_reason().empty() ? "" : " (" + std::string(files_->fallback_reason()) + ")"));
   log::info("database " + settings_.database + " at schema version " + std::to_string(database_->schema_version()));
   // Without D-Bus the controller still serves (health, accounts, settings); /ready says what is down.
+  // sdbus-c++ 1.2 leaks its sd_bus when a connect fails, so a missing socket is caught here first.
+  struct stat bus_socket {};
+  std::string_view bus_address = settings_.bus;
+  if (bus_address.starts_with("unix:path=")) {
+    std::string path(bus_address.substr(10, bus_address.find(',') == std::string_view::npos
+                                                ? std::string_view::npos
+                                                : bus_address.find(',') - 10));
+    if (::stat(path.c_str(), &bus_socket) != 0 || !S_ISSOCK(bus_socket.st_mode)) {
+      bus_error_ = "no D-Bus socket at " + path;
+      log::warning("D-Bus: " + bus_error_);
+      return {};
+    }
+  }
   if (auto connected = systemd::connect_bus(io_, settings_.bus); connected) {
     bus_ = std::move(*connected);
     log::info("D-Bus: connected to " + settings_.bus);

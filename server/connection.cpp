@@ -8,9 +8,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
+#include <array>
 #include <optional>
 
 namespace sc::server {
@@ -24,6 +25,13 @@ namespace {
 
 // Splits the request target into path and decoded query parameters; null when unparsable.
 bool split_target(std::string_view target, std::string_view& path, query_params& query) {
+  // Most targets are a plain path: skip the full parser (about 1,200 instructions) when nothing
+  // needs decoding. Anything unusual still goes through Boost.URL and is validated there.
+  if (!target.empty() && target.front() == '/' && target.find_first_of("?%#") == std::string_view::npos &&
+      std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+    path = target;
+    return true;
+  }
   auto parsed = boost::urls::parse_origin_form(target);
   if (!parsed) return false;
   path = parsed->encoded_path();
@@ -33,12 +41,38 @@ bool split_target(std::string_view target, std::string_view& path, query_params&
   return true;
 }
 
+// Writes a complete response as one gathered write: the head built here, the body as is.
+// Beast's serializer walks nested buffer views per byte range and was a quarter of the server's
+// instructions per request (callgrind, GET /status/ping); the fields are already final here
+// (Content-Length and Connection set), so the head is simply concatenated.
+asio::awaitable<boost::system::error_code> write_response(http::stream& stream, const http::response& response,
+                                                          bool with_body, std::chrono::milliseconds timeout) {
+  std::string head;
+  head.reserve(160);
+  head += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(response.result_int());
+  head += ' ';
+  head += response.reason();
+  head += "\r\n";
+  for (const auto& field : response) {
+    head += field.name_string();
+    head += ": ";
+    head += field.value();
+    head += "\r\n";
+  }
+  head += "\r\n";
+  std::array<asio::const_buffer, 2> buffers = {asio::buffer(head),
+                                               asio::buffer(response.body().data(), with_body ? response.body().size() : 0)};
+  stream.expires_after(timeout);
+  auto [ec, written] = co_await asio::async_write(stream, buffers, io_result);
+  co_return ec;
+}
+
 // A response to a request we could not read properly; the connection closes after it.
 asio::awaitable<void> reject(http::stream& stream, const problem& p, std::chrono::milliseconds timeout) {
   http::response res = http::problem_response(p);
   res.keep_alive(false);
-  stream.expires_after(timeout);
-  co_await bhttp::async_write(stream, res, io_result);
+  co_await write_response(stream, res, true, timeout);
 }
 
 std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
@@ -138,15 +172,9 @@ asio::awaitable<void> serve_connection(app& application, asio::generic::stream_p
 
     bool keep_alive = request.keep_alive() && !application.stopping();
     response.keep_alive(keep_alive);
-    if (request.method() == http::verb::head) {
-      // Same headers as GET (Content-Length included), no body.
-      auto length = response.body().size();
-      response.body().clear();
-      response.content_length(length);
-    }
     int status = response.result_int();
-    stream.expires_after(limits.write_timeout);
-    auto [write_ec, written] = co_await bhttp::async_write(stream, response, io_result);
+    // HEAD: the same headers as GET (Content-Length included), no body.
+    auto write_ec = co_await write_response(stream, response, request.method() != http::verb::head, limits.write_timeout);
     application.counters().record(context.route_index, status, std::chrono::steady_clock::now() - started);
     if (write_ec || !keep_alive) break;
   }

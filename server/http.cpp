@@ -6,7 +6,10 @@ namespace sc::http {
 
 namespace fields = beast::http;
 
-response json_response(const boost::json::value& body, unsigned version) {
+namespace {
+
+template <class Json>
+response json_body(const Json& body, unsigned version) {
   response res{fields::status::ok, version};
   res.set(fields::field::content_type, "application/json");
   std::string text = boost::json::serialize(body);
@@ -15,6 +18,12 @@ response json_response(const boost::json::value& body, unsigned version) {
   res.prepare_payload();
   return res;
 }
+
+}  // namespace
+
+response json_response(const boost::json::value& body, unsigned version) { return json_body(body, version); }
+response json_response(const boost::json::object& body, unsigned version) { return json_body(body, version); }
+response json_response(const boost::json::array& body, unsigned version) { return json_body(body, version); }
 
 response empty_response(unsigned version) {
   response res{fields::status::ok, version};

@@ -1,6 +1,8 @@
 #pragma once
 // Handlers: decode the request, call core and adapters, encode the response. Nothing else.
 // Each is a coroutine taking the request context; the route table (server/routes.cpp) names them.
+// Build response JSON in a `boost::json::monotonic_resource` local to the handler: with the default
+// resource every key and string is its own allocation (a dozen per small object).
 
 #include "server/router.hpp"
 

@@ -2,6 +2,7 @@
 #include "server/app.hpp"
 #include "server/handlers/handlers.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 
 #include <ctime>
@@ -13,7 +14,8 @@ namespace json = boost::json;
 reply health(request_context& context) {
   double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
-  json::object body;
+  json::monotonic_resource arena;
+  json::object body(&arena);
   body["status"] = "ok";
   body["uptime_seconds"] = uptime;
   co_return http::json_response(body);
@@ -88,7 +90,9 @@ reply openapi(request_context& context) {
 reply status_ping(request_context& context) {
   // Minimal form for anonymous callers (behavior-core.md §5.1); the dashboard payload arrives with
   // the accounts layer.
-  json::object body;
+  json::monotonic_resource arena;
+  json::object body(&arena);
+  body.reserve(3);
   body["status"] = "ok";
   if (context.services.auth().bootstrap_open()) body["needs_setup"] = true;
   if (!context.services.boot_id().empty()) body["boot_id"] = context.services.boot_id();
