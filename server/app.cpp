@@ -26,13 +26,14 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-id128.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <linux/magic.h>
 
 namespace sc::server {
 
 namespace asio = boost::asio;
-using generic_acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+using generic_acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol, http::executor>;
 constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 struct app::listeners {
@@ -44,7 +45,8 @@ struct app::listeners {
   std::list<entry> entries;
   asio::steady_timer watchdog;
   asio::steady_timer shutdown_timer;
-  explicit listeners(asio::io_context& io) : watchdog(io), shutdown_timer(io) {}
+  asio::steady_timer deadline_sweep;
+  explicit listeners(asio::io_context& io) : watchdog(io), shutdown_timer(io), deadline_sweep(io) {}
 };
 
 namespace {
@@ -96,7 +98,7 @@ http::peer_info describe_peer(int fd, http::peer_info::transport kind) {
 }
 
 // A connection over the limit gets a short 503 written without waiting, then is closed.
-void refuse(asio::generic::stream_protocol::socket& socket) {
+void refuse(http::stream& socket) {
   static const std::string busy = [] {
     std::string body = render_problem_json(problem::unavailable("too many connections, try again"));
     return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n"
@@ -134,6 +136,26 @@ asio::awaitable<void> accept_loop(app& application, generic_acceptor& acceptor, 
     http::peer_info peer = describe_peer(fd, kind);
     asio::co_spawn(acceptor.get_executor(), serve_connection(application, std::move(socket), std::move(peer)),
                    [](std::exception_ptr e) { log_exception("connection", e); });
+  }
+}
+
+// Closes the sockets of connections whose deadline has passed (connection::deadline). One timer
+// for the whole server: a request only stores its deadline. Timeouts are enforced to within one
+// tick, a quarter of the shortest configured timeout.
+asio::awaitable<void> sweep_deadlines(std::list<connection*>& connections, asio::steady_timer& timer,
+                                      std::chrono::milliseconds tick) {
+  for (;;) {
+    timer.expires_after(tick);
+    auto [ec] = co_await timer.async_wait(io_result);
+    if (ec) co_return;
+    auto now = connection::clock::now();
+    for (connection* c : connections) {
+      if (c->deadline <= now) {
+        boost::system::error_code ignored;
+        c->stream->close(ignored);
+        c->expires_never();
+      }
+    }
   }
 }
 
@@ -291,6 +313,10 @@ result<void> app::serve() {
                    [](std::exception_ptr e) { log_exception("accept loop", e); });
   }
   for (const auto& address : bound_addresses()) log::info("listening on " + address);
+  auto shortest = std::min({settings_.header_timeout, settings_.body_timeout, settings_.idle_timeout,
+                            settings_.write_timeout});
+  auto tick = std::clamp(shortest / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
+  asio::co_spawn(io_, sweep_deadlines(connections_, listeners_->deadline_sweep, tick), asio::detached);
 
   std::uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
@@ -345,8 +371,8 @@ void app::request_stop() {
   for (connection* c : connections_) {
     boost::system::error_code ignored;
     // A client that has already sent bytes of its next request is mid-request, not idle.
-    if (c->state == connection::phase::idle && c->stream->socket().available(ignored) == 0) {
-      c->stream->socket().close(ignored);
+    if (c->state == connection::phase::idle && c->stream->available(ignored) == 0) {
+      c->stream->close(ignored);
     } else if (c->state == connection::phase::streaming && c->stop_stream) {
       c->stop_stream();
     }
@@ -360,7 +386,7 @@ void app::request_stop() {
     if (ec) return;
     for (connection* c : connections_) {
       boost::system::error_code ignored;
-      c->stream->socket().close(ignored);
+      c->stream->close(ignored);
     }
   });
 }
@@ -371,6 +397,7 @@ void app::connection_finished() {
   if (listeners_) {
     listeners_->shutdown_timer.cancel();
     listeners_->watchdog.cancel();
+    listeners_->deadline_sweep.cancel();
   }
   // Long-lived watchers keep the loop running; release them so io.run() returns.
   bus_.reset();

@@ -45,8 +45,9 @@ bool split_target(std::string_view target, std::string_view& path, query_params&
 // Beast's serializer walks nested buffer views per byte range and was a quarter of the server's
 // instructions per request (callgrind, GET /status/ping); the fields are already final here
 // (Content-Length and Connection set), so the head is simply concatenated.
-asio::awaitable<boost::system::error_code> write_response(http::stream& stream, const http::response& response,
-                                                          bool with_body, std::chrono::milliseconds timeout) {
+asio::awaitable<boost::system::error_code> write_response(http::stream& stream, connection& self,
+                                                          const http::response& response, bool with_body,
+                                                          std::chrono::milliseconds timeout) {
   std::string head;
   head.reserve(160);
   head += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -63,25 +64,27 @@ asio::awaitable<boost::system::error_code> write_response(http::stream& stream, 
   head += "\r\n";
   std::array<asio::const_buffer, 2> buffers = {asio::buffer(head),
                                                asio::buffer(response.body().data(), with_body ? response.body().size() : 0)};
-  stream.expires_after(timeout);
+  self.expires_after(timeout);
   auto [ec, written] = co_await asio::async_write(stream, buffers, io_result);
   co_return ec;
 }
 
 // A response to a request we could not read properly; the connection closes after it.
-asio::awaitable<void> reject(http::stream& stream, const problem& p, std::chrono::milliseconds timeout) {
+asio::awaitable<void> reject(http::stream& stream, connection& self, const problem& p,
+                             std::chrono::milliseconds timeout) {
   http::response res = http::problem_response(p);
   res.keep_alive(false);
-  co_await write_response(stream, res, true, timeout);
+  co_await write_response(stream, self, res, true, timeout);
 }
 
 std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
   if (ec == bhttp::error::header_limit) return problem(431, "request header is too large");
   if (ec == bhttp::error::body_limit) return problem::payload_too_large("request body is too large");
   if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-      ec == asio::error::operation_aborted || ec == bhttp::error::partial_message || ec == beast::error::timeout) {
-    // The peer went away, or was too slow (the stream closed the socket when its timer fired):
-    // nothing to answer, the connection just ends.
+      ec == asio::error::operation_aborted || ec == bhttp::error::partial_message ||
+      ec == asio::error::bad_descriptor) {
+    // The peer went away, or was too slow (the deadline sweep closed the socket): nothing to
+    // answer, the connection just ends.
     return std::nullopt;
   }
   return problem::bad_request("malformed HTTP request: " + ec.message());
@@ -89,13 +92,13 @@ std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
 
 void close_gently(http::stream& stream) {
   boost::system::error_code ignored;
-  stream.socket().shutdown(asio::socket_base::shutdown_send, ignored);
-  stream.socket().close(ignored);
+  stream.shutdown(asio::socket_base::shutdown_send, ignored);
+  stream.close(ignored);
 }
 
 }  // namespace
 
-asio::awaitable<void> serve_connection(app& application, asio::generic::stream_protocol::socket socket,
+asio::awaitable<void> serve_connection(app& application, http::stream socket,
                                        http::peer_info peer) {
   const config& limits = application.settings();
   http::stream stream(std::move(socket));
@@ -110,7 +113,7 @@ asio::awaitable<void> serve_connection(app& application, asio::generic::stream_p
     self.state = connection::phase::idle;
     if (buffer.size() == 0) {
       // Waiting for the next request is the keep-alive idle time, not the header timeout.
-      stream.expires_after(limits.idle_timeout);
+      self.expires_after(limits.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), io_result);
       if (ec) break;
       buffer.commit(n);
@@ -121,12 +124,12 @@ asio::awaitable<void> serve_connection(app& application, asio::generic::stream_p
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
     parser.body_limit(limits.body_limit);
-    stream.expires_after(limits.header_timeout);
+    self.expires_after(limits.header_timeout);
     auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, io_result);
     if (header_ec) {
       if (auto p = read_error_problem(header_ec)) {
         application.counters().record(metrics::unmatched, p->status, std::chrono::steady_clock::now() - started);
-        co_await reject(stream, *p, limits.write_timeout);
+        co_await reject(stream, self, *p, limits.write_timeout);
       }
       break;
     }
@@ -134,20 +137,20 @@ asio::awaitable<void> serve_connection(app& application, asio::generic::stream_p
       problem p = problem::payload_too_large("request body is larger than " + std::to_string(limits.body_limit) +
                                              " bytes");
       application.counters().record(metrics::unmatched, p.status, std::chrono::steady_clock::now() - started);
-      co_await reject(stream, p, limits.write_timeout);
+      co_await reject(stream, self, p, limits.write_timeout);
       break;
     }
     if (!parser.is_done()) {
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-        stream.expires_after(limits.write_timeout);
+        self.expires_after(limits.write_timeout);
         co_await asio::async_write(stream, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), io_result);
       }
-      stream.expires_after(limits.body_timeout);
+      self.expires_after(limits.body_timeout);
       auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, io_result);
       if (body_ec) {
         if (auto p = read_error_problem(body_ec)) {
           application.counters().record(metrics::unmatched, p->status, std::chrono::steady_clock::now() - started);
-          co_await reject(stream, *p, limits.write_timeout);
+          co_await reject(stream, self, *p, limits.write_timeout);
         }
         break;
       }
@@ -159,9 +162,11 @@ asio::awaitable<void> serve_connection(app& application, asio::generic::stream_p
     if (!split_target(request.target(), path, query)) {
       problem p = problem::bad_request("malformed request target");
       application.counters().record(metrics::unmatched, p.status, std::chrono::steady_clock::now() - started);
-      co_await reject(stream, p, limits.write_timeout);
+      co_await reject(stream, self, p, limits.write_timeout);
       break;
     }
+    // Handlers bound their own waits (D-Bus calls, children); the read deadline must not cut them.
+    self.expires_never();
     request_context context{request, peer, stream, application, path, std::move(query), std::nullopt};
     context.owner = &self;
     http::response response = co_await application.dispatch(context);
@@ -174,7 +179,7 @@ asio::awaitable<void> serve_connection(app& application, asio::generic::stream_p
     response.keep_alive(keep_alive);
     int status = response.result_int();
     // HEAD: the same headers as GET (Content-Length included), no body.
-    auto write_ec = co_await write_response(stream, response, request.method() != http::verb::head, limits.write_timeout);
+    auto write_ec = co_await write_response(stream, self, response, request.method() != http::verb::head, limits.write_timeout);
     application.counters().record(context.route_index, status, std::chrono::steady_clock::now() - started);
     if (write_ec || !keep_alive) break;
   }

@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -13,6 +14,7 @@
 namespace sc::server {
 
 namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
 using non_throwing = asio::as_tuple_t<asio::use_awaitable_t<>>;
 constexpr non_throwing io_result{};
 
@@ -85,12 +87,18 @@ std::string chunk_header(std::size_t size) {
   return std::string(text, static_cast<std::size_t>(n));
 }
 
+// Writes all of `buffers` unless `timeout` passes first (a reader too slow to take the bytes).
+template <class Buffers>
+asio::awaitable<bool> write_within(http::stream& stream, const Buffers& buffers, std::chrono::milliseconds timeout) {
+  asio::steady_timer timer(stream.get_executor(), timeout);
+  auto outcome = co_await (asio::async_write(stream, buffers, io_result) || timer.async_wait(io_result));
+  co_return outcome.index() == 0 && !std::get<0>(std::get<0>(outcome));
+}
+
 asio::awaitable<bool> write_chunk(http::stream& stream, std::string_view text, std::chrono::milliseconds timeout) {
   std::string header = chunk_header(text.size());
   std::array<asio::const_buffer, 3> buffers = {asio::buffer(header), asio::buffer(text), asio::buffer("\r\n", 2)};
-  stream.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(stream, buffers, io_result);
-  co_return !ec;
+  co_return co_await write_within(stream, buffers, timeout);
 }
 
 }  // namespace
@@ -102,16 +110,14 @@ asio::awaitable<void> serve_sse(http::stream& stream, std::shared_ptr<sse_subscr
   header +=
       "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
       "Transfer-Encoding: chunked\r\n\r\n";
-  stream.expires_after(options.write_timeout);
-  auto [header_ec, header_n] = co_await asio::async_write(stream, asio::buffer(header), io_result);
+  bool header_written = co_await write_within(stream, asio::buffer(header), options.write_timeout);
 
   asio::steady_timer read_finished(stream.get_executor(), asio::steady_timer::time_point::max());
   watch_state watch;
   watch.wake = &subscriber->wake_;
   watch.read_finished = &read_finished;
-  bool alive = !header_ec;
+  bool alive = header_written;
   if (alive) {
-    stream.expires_never();
     watch_for_disconnect(stream, watch);
   } else {
     watch.read_done = true;
@@ -126,8 +132,7 @@ asio::awaitable<void> serve_sse(http::stream& stream, std::shared_ptr<sse_subscr
     }
     if (subscriber->queue_.empty()) {
       if (subscriber->closing_) {
-        stream.expires_after(options.write_timeout);
-        co_await asio::async_write(stream, asio::buffer("0\r\n\r\n", 5), io_result);
+        co_await write_within(stream, asio::buffer("0\r\n\r\n", 5), options.write_timeout);
         break;
       }
       subscriber->wake_.expires_after(options.keepalive);
@@ -149,15 +154,13 @@ asio::awaitable<void> serve_sse(http::stream& stream, std::shared_ptr<sse_subscr
     buffers.push_back(asio::buffer(size_line));
     for (const auto& frame : batch) buffers.push_back(asio::buffer(*frame));
     buffers.push_back(asio::buffer("\r\n", 2));
-    stream.expires_after(options.write_timeout);
-    auto [write_ec, written] = co_await asio::async_write(stream, buffers, io_result);
-    alive = !write_ec;
+    alive = co_await write_within(stream, buffers, options.write_timeout);
   }
 
   if (!watch.read_done) {
     // Stop the watcher and wait for its handler, which references this frame.
     boost::system::error_code ignored;
-    stream.socket().cancel(ignored);
+    stream.cancel(ignored);
     co_await read_finished.async_wait(io_result);
   }
   subscriber->finished_ = true;

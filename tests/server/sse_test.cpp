@@ -16,7 +16,7 @@ namespace sc::server {
 namespace {
 
 namespace asio = boost::asio;
-using generic_socket = asio::generic::stream_protocol::socket;
+using generic_socket = http::stream;
 constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 struct socket_pair {
