@@ -25,8 +25,15 @@ for _ in $(seq 200); do [ -S "$work/api.sock" ] && break; sleep 0.05; done
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
+# RSS counts the shared libraries' file pages (libc, libstdc++, sqlite…) that other processes share;
+# RssAnon is the controller's own memory, PSS charges shared pages by their number of users.
+memory() {
+  printf 'RSS %s KiB (anonymous %s KiB, file-backed %s KiB), PSS %s KiB' "$(rss_kib)" \
+    "$(awk '/^RssAnon/ {print $2}' "/proc/$server/status")" "$(awk '/^RssFile/ {print $2}' "/proc/$server/status")" \
+    "$(awk '/^Pss:/ {print $2}' "/proc/$server/smaps_rollup")"
+}
 
-printf 'idle RSS: %s KiB\n' "$(rss_kib)"
+printf 'idle: %s\n' "$(memory)"
 printf '%-22s %10s %9s %9s %14s %10s\n' case req/s p50_us p99_us cpu_us/request rss_kib
 run_case() {
   local name=$1; shift
@@ -52,4 +59,4 @@ if command -v wrk >/dev/null; then
     "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
     "$(awk '$1 == "99%" {print $2}' <<<"$out")" "$(awk -v a="$after" -v b="$before" -v t="$ticks" -v n="$requests" 'BEGIN {print (a-b)/t*1e6/n}')"
 fi
-printf 'RSS after load: %s KiB\n' "$(rss_kib)"
+printf 'after load: %s\n' "$(memory)"
