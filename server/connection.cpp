@@ -69,12 +69,13 @@ asio::awaitable<boost::system::error_code> write_response(http::stream& stream, 
   co_return ec;
 }
 
-// A response to a request we could not read properly; the connection closes after it.
-asio::awaitable<void> reject(http::stream& stream, connection& self, const problem& p,
-                             std::chrono::milliseconds timeout) {
+// Answers a request we could not read properly (counted as unmatched); the connection closes after.
+asio::awaitable<void> reject(app& application, http::stream& stream, connection& self, const problem& p,
+                             std::chrono::steady_clock::time_point started) {
+  application.counters().record(metrics::unmatched, p.status, std::chrono::steady_clock::now() - started);
   http::response res = http::problem_response(p);
   res.keep_alive(false);
-  co_await write_response(stream, self, res, true, timeout);
+  co_await write_response(stream, self, res, true, application.settings().write_timeout);
 }
 
 std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
@@ -127,17 +128,13 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
     self.expires_after(limits.header_timeout);
     auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, io_result);
     if (header_ec) {
-      if (auto p = read_error_problem(header_ec)) {
-        application.counters().record(metrics::unmatched, p->status, std::chrono::steady_clock::now() - started);
-        co_await reject(stream, self, *p, limits.write_timeout);
-      }
+      if (auto p = read_error_problem(header_ec)) co_await reject(application, stream, self, *p, started);
       break;
     }
     if (auto length = parser.content_length(); length && *length > limits.body_limit) {
       problem p = problem::payload_too_large("request body is larger than " + std::to_string(limits.body_limit) +
                                              " bytes");
-      application.counters().record(metrics::unmatched, p.status, std::chrono::steady_clock::now() - started);
-      co_await reject(stream, self, p, limits.write_timeout);
+      co_await reject(application, stream, self, p, started);
       break;
     }
     if (!parser.is_done()) {
@@ -148,10 +145,7 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
       self.expires_after(limits.body_timeout);
       auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, io_result);
       if (body_ec) {
-        if (auto p = read_error_problem(body_ec)) {
-          application.counters().record(metrics::unmatched, p->status, std::chrono::steady_clock::now() - started);
-          co_await reject(stream, self, *p, limits.write_timeout);
-        }
+        if (auto p = read_error_problem(body_ec)) co_await reject(application, stream, self, *p, started);
         break;
       }
     }
@@ -160,9 +154,7 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
     std::string_view path;
     query_params query;
     if (!split_target(request.target(), path, query)) {
-      problem p = problem::bad_request("malformed request target");
-      application.counters().record(metrics::unmatched, p.status, std::chrono::steady_clock::now() - started);
-      co_await reject(stream, self, p, limits.write_timeout);
+      co_await reject(application, stream, self, problem::bad_request("malformed request target"), started);
       break;
     }
     // Handlers bound their own waits (D-Bus calls, children); the read deadline must not cut them.

@@ -55,30 +55,10 @@ server_process::server_process(std::vector<std::string> extra_args, bool use_san
     pid_ = -1;
     return;
   }
-  // Wait (bounded) for the TCP listener line.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{stderr_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) continue;
-    char buffer[4096];
-    ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
-    if (n <= 0) break;
-    log_.append(buffer, static_cast<std::size_t>(n));
+  // The Unix listener is logged after the TCP one: once it shows, both are bound.
+  if (wait_for_log("listening on unix:", std::chrono::seconds(20))) {
     auto at = log_.find("listening on tcp:127.0.0.1:");
-    if (at != std::string::npos) {
-      auto end = log_.find('\n', at);
-      if (end != std::string::npos) port_ = static_cast<unsigned short>(std::stoi(log_.substr(at + 27, end - at - 27)));
-    }
-  }
-  // The Unix listener is logged after the TCP one; wait for it too.
-  while (port_ != 0 && log_.find("listening on unix:") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    pollfd p{stderr_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) continue;
-    char buffer[4096];
-    ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
-    if (n <= 0) break;
-    log_.append(buffer, static_cast<std::size_t>(n));
+    if (at != std::string::npos) port_ = static_cast<unsigned short>(std::stoi(log_.substr(at + 27)));
   }
   if (port_ == 0) ADD_FAILURE() << "server did not start listening; its log:\n" << log_;
 }
@@ -99,11 +79,15 @@ std::string server_process::log() {
 
 bool server_process::wait_for_log(const std::string& text, std::chrono::milliseconds deadline) {
   auto until = std::chrono::steady_clock::now() + deadline;
-  while (log().find(text) == std::string::npos) {
+  while (log_.find(text) == std::string::npos) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0 || stderr_fd_ < 0) return false;
     pollfd p{stderr_fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buffer[4096];
+    ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
+    if (n <= 0) return false;  // the server exited
+    log_.append(buffer, static_cast<std::size_t>(n));
   }
   return true;
 }
