@@ -55,6 +55,19 @@ struct in_process_server {
     port = static_cast<unsigned short>(std::stoi(addresses.front().substr(addresses.front().rfind(':') + 1)));
   }
   ~in_process_server() {
+    // Stop as the binary does: graceful stop, run the loop until the app reports it stopped (so
+    // cancelled accepts and connections complete while the app exists), then destroy.
+    boost::asio::steady_timer guard(io, std::chrono::seconds(15));
+    guard.async_wait([this](boost::system::error_code ec) {
+      if (!ec) io.stop();
+    });
+    application->on_stopped([this, &guard] {
+      guard.cancel();
+      io.stop();
+    });
+    application->request_stop();
+    io.restart();
+    io.run();
     application.reset();
     std::error_code ignored;
     std::filesystem::remove_all(state_dir, ignored);
