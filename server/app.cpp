@@ -1,10 +1,15 @@
 #include "server/app.hpp"
 
 #include "adapters/file_io/file_ring.hpp"
+#include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
+#include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/bus.hpp"
+#include "core/audit.hpp"
+#include "core/cors.hpp"
 #include "core/log.hpp"
 #include "server/connection.hpp"
+#include "server/identity.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +19,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-id128.h>
 
@@ -207,6 +214,19 @@ result<void> app::open() {
   auto opened = store::database::open(settings_.database);
   if (!opened) return opened.error();
   database_ = std::move(*opened);
+  auto loaded_settings = store::settings_store::open(*database_);
+  if (!loaded_settings) return loaded_settings.error();
+  settings_store_ = std::move(*loaded_settings);
+  audit_ = std::make_unique<store::audit_store>(*database_);
+  auto opened_identity = identity::open(*database_);
+  if (!opened_identity) return opened_identity.error();
+  identity_ = std::move(*opened_identity);
+  // The hooks refer to the service, which lives as long as the app.
+  auth_.validate_token = [this](std::string_view token) { return identity_->validate(token); };
+  auth_.bootstrap_open = [this] { return identity_->bootstrap_open(); };
+  char host_name[256] = {};
+  if (::gethostname(host_name, sizeof host_name - 1) == 0) hostname_ = host_name;
+  setting_changed("dns_tld");
   log::info(std::string("event loop: sockets on Asio's ") +
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
             "io_uring backend"
@@ -432,7 +452,86 @@ std::vector<std::pair<std::string, std::string>> app::readiness() {
   return checks;
 }
 
+void app::setting_changed(std::string_view key) {
+  if (key != "dns_tld" || !settings_store_) return;
+  auto tld = settings_store_->get("dns_tld");
+  cors_hosts_ = cors::allowed_hosts(settings_.allowed_hosts, hostname_, tld.value_or(""));
+}
+
+http::response app::preflight(const http::request& request) const {
+  // Answered before routing, authentication and audit (behavior-core.md §2.6): always 204, and the
+  // CORS headers only for an allowed origin, so a foreign page learns nothing.
+  http::response res{boost::beast::http::status::no_content, request.version()};
+  res.set(boost::beast::http::field::vary, "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  std::string_view origin = request[boost::beast::http::field::origin];
+  if (!cors::origin_allowed(origin, request[boost::beast::http::field::host], cors_hosts_)) return res;
+  res.set(boost::beast::http::field::access_control_allow_origin, origin);
+  res.set(boost::beast::http::field::access_control_allow_credentials, "true");
+  res.set(boost::beast::http::field::access_control_allow_methods, cors::allow_methods);
+  res.set(boost::beast::http::field::access_control_allow_headers, cors::allow_headers);
+  res.set(boost::beast::http::field::access_control_max_age, cors::max_age);
+  if (request["Access-Control-Request-Private-Network"] == "true") {
+    res.set("Access-Control-Allow-Private-Network", "true");
+  }
+  return res;
+}
+
+void app::add_cors_headers(const http::request& request, http::response& response) const {
+  // Every response varies by Origin, allowed or not: caches must not serve one origin's answer to
+  // another. A disallowed origin gets no CORS headers, but the request still ran (§12.12).
+  if (auto vary = response.find(boost::beast::http::field::vary); vary == response.end()) {
+    response.set(boost::beast::http::field::vary, "Origin");
+  } else {
+    response.set(boost::beast::http::field::vary, std::string(vary->value()) + ", Origin");
+  }
+  std::string_view origin = request[boost::beast::http::field::origin];
+  if (origin.empty() || !cors::origin_allowed(origin, request[boost::beast::http::field::host], cors_hosts_)) return;
+  response.set(boost::beast::http::field::access_control_allow_origin, origin);
+  response.set(boost::beast::http::field::access_control_allow_credentials, "true");
+  response.set(boost::beast::http::field::access_control_expose_headers, cors::expose_headers);
+  if (request["Access-Control-Request-Private-Network"] == "true") {
+    response.set("Access-Control-Allow-Private-Network", "true");
+  }
+}
+
+void app::record_audit(const request_context& context, const http::response& response, std::string detail) {
+  audit::entry e;
+  if (context.caller) {
+    e.account = context.caller->local_root && context.caller->username.empty() ? std::string(audit::local_root_account)
+                                                                               : context.caller->username;
+  }
+  e.action = std::string(audit::action_for(context.path));
+  e.path = std::string(context.path);
+  e.detail = std::move(detail);
+  e.success = context.response_written || response.result_int() == 200;
+  if (!e.success) {
+    // The problem's own detail (what the client saw), not the internal text.
+    std::string message;
+    boost::system::error_code ec;
+    auto body = boost::json::parse(response.body(), ec);
+    if (!ec && body.is_object()) {
+      if (auto* d = body.as_object().if_contains("detail"); d != nullptr && d->is_string()) message = d->as_string();
+    }
+    if (message.empty()) message = std::string(response.reason());
+    e.error = audit::format_error(response.result_int(), message);
+  }
+  // A failed audit write must not fail the request it describes: it is logged instead.
+  if (auto recorded = audit_->record(e); !recorded) log::error(recorded.error().internal);
+}
+
 asio::awaitable<http::response> app::dispatch(request_context& context) {
+  if (context.request.method() == http::verb::options) co_return preflight(context.request);
+  // The detail is taken before the handler runs: handlers may consume the body.
+  const bool audited = audit_ && audit::is_audited(context.request.method_string(), context.path);
+  std::string detail;
+  if (audited) detail = audit::redact_detail(context.request.body());
+  http::response response = co_await route_request(context);
+  add_cors_headers(context.request, response);
+  if (audited && context.route_index != static_cast<std::size_t>(-1)) record_audit(context, response, std::move(detail));
+  co_return response;
+}
+
+asio::awaitable<http::response> app::route_request(request_context& context) {
   const unsigned version = context.request.version();
   router::match found = router_.find(context.request.method(), context.path);
   if (found.found == nullptr) {

@@ -15,9 +15,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace sc::store {
 class database;
+class settings_store;
+class audit_store;
 }
 namespace sc::file_io {
 class file_ring;
@@ -29,6 +33,7 @@ class bus_connection;
 namespace sc::server {
 
 struct connection;
+class identity;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -69,6 +74,17 @@ class app {
   // The D-Bus connection systemd is reached through; null when it could not be made (see /ready).
   systemd::bus_connection* bus() noexcept { return bus_.get(); }
   auth_hooks& auth() noexcept { return auth_; }
+  // Accounts and sessions (server/identity.hpp); installs the auth hooks. Open after open().
+  server::identity& accounts() noexcept { return *identity_; }
+  // System settings, cached in memory (reads never touch SQLite). Open after open().
+  store::settings_store& system_settings() noexcept { return *settings_store_; }
+  // The audit log. dispatch() records every mutating request itself (core/audit.hpp says which,
+  // authentication attempts included); call audit().record() only for events that are not requests.
+  store::audit_store& audit() noexcept { return *audit_; }
+  // A setting was stored (POST /settings/set): refreshes what derives from it (dns_tld → CORS hosts).
+  void setting_changed(std::string_view key);
+  // The hosts whose origins CORS accepts (core/cors.hpp): configured + localhost + hostname forms.
+  const std::vector<std::string>& cors_allowed_hosts() const noexcept { return cors_hosts_; }
   const std::string& boot_id() const noexcept { return boot_id_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   double start_time_unix() const noexcept { return start_time_unix_; }
@@ -88,7 +104,20 @@ class app {
   router router_;
   metrics metrics_;
   auth_hooks auth_;
+  // Route match, authentication, authorization, handler, problem mapping (dispatch wraps it with
+  // CORS and audit).
+  boost::asio::awaitable<http::response> route_request(request_context& context);
+  // CORS (behavior-core.md §2.6): the preflight answer, and the headers of every other response.
+  http::response preflight(const http::request& request) const;
+  void add_cors_headers(const http::request& request, http::response& response) const;
+  void record_audit(const request_context& context, const http::response& response, std::string detail);
+
   std::unique_ptr<store::database> database_;
+  std::unique_ptr<store::settings_store> settings_store_;
+  std::unique_ptr<store::audit_store> audit_;
+  std::unique_ptr<server::identity> identity_;  // after database_: it writes through to it
+  std::string hostname_;
+  std::vector<std::string> cors_hosts_;
   std::unique_ptr<file_io::file_ring> files_;
   std::unique_ptr<systemd::bus_connection> bus_;
   std::string bus_error_;

@@ -16,6 +16,7 @@ std::string usage() {
          "  --btrfs-root DIR       btrfs root (default STATE/btrfs)\n"
          "  --unit-dir DIR         where unit files are written (default /etc/systemd/system)\n"
          "  --trust-loopback       loopback TCP peers count as local root (unsafe behind a proxy)\n"
+         "  --allowed-host NAME    a host name whose browser origin CORS accepts (repeatable)\n"
          "  --max-connections N    concurrent connections (default 4096)\n"
          "  --body-limit BYTES     JSON request body limit (default 1048576)\n"
          "  --header-limit BYTES   request header limit (default 16384)\n"
@@ -23,7 +24,7 @@ std::string usage() {
          "  --idle-timeout MS      keep-alive wait for the next request (default 60000)\n"
          "  --shutdown-grace MS    time in-flight requests get after SIGTERM (default 10000)\n"
          "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
-         "SC_BTRFS_ROOT, SC_UNIT_DIR. Systemd socket activation (LISTEN_FDS) replaces both listeners.\n";
+         "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated). Systemd socket activation (LISTEN_FDS) replaces both listeners.\n";
 }
 
 namespace {
@@ -53,6 +54,15 @@ result<config> parse_config(int argc, const char* const* argv) {
   from_env(c.bus, "SC_BUS_ADDRESS");
   from_env(c.btrfs_root, "SC_BTRFS_ROOT");
   from_env(c.unit_dir, "SC_UNIT_DIR");
+  if (const char* hosts = std::getenv("SC_ALLOWED_HOSTS"); hosts != nullptr) {
+    std::string_view rest = hosts;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string_view name = rest.substr(0, comma);
+      if (!name.empty()) c.allowed_hosts.emplace_back(name);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
 
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
@@ -77,6 +87,8 @@ result<config> parse_config(int argc, const char* const* argv) {
       c.btrfs_root = value;
     } else if (flag == "--unit-dir") {
       c.unit_dir = value;
+    } else if (flag == "--allowed-host") {
+      c.allowed_hosts.push_back(value);
     } else if (flag == "--max-connections") {
       auto n = parse_size(flag, value);
       if (!n) return n.error();

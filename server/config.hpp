@@ -20,6 +20,9 @@ struct config {
   std::string btrfs_root;      // default: <state_dir>/btrfs
   std::string unit_dir = "/etc/systemd/system";
   bool trust_loopback = false;  // treat loopback TCP peers as local root (opt-in; unsafe behind a proxy)
+  // Extra host names whose browser origins CORS accepts (behavior-core.md §2.6 "AllowedHosts"),
+  // besides localhost, the hostname, hostname.local and hostname.<dns_tld>. Exact names only.
+  std::vector<std::string> allowed_hosts;
 
   std::size_t max_connections = 4096;
   std::size_t header_limit = 16 * 1024;
@@ -33,9 +36,9 @@ struct config {
 };
 
 // Parses argv (`--listen ADDR`, `--socket PATH`, `--state-dir DIR`, `--db PATH`, `--bus ADDR`,
-// `--btrfs-root DIR`, `--unit-dir DIR`, `--trust-loopback`, `--max-connections N`, `--body-limit N`)
+// `--btrfs-root DIR`, `--unit-dir DIR`, `--trust-loopback`, `--allowed-host NAME` (repeatable), `--max-connections N`, `--body-limit N`)
 // over the environment (TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,
-// SC_BTRFS_ROOT, SC_UNIT_DIR). `--help` yields a problem whose detail is the usage text.
+// SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated)). `--help` yields a problem whose detail is the usage text.
 result<config> parse_config(int argc, const char* const* argv);
 std::string usage();
 

@@ -1,3 +1,4 @@
+#include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
 
 #include <array>
@@ -5,9 +6,24 @@
 namespace sc::store {
 
 std::span<const migration> schema_migrations() {
-  static constexpr std::array<migration, 1> steps = {{
+  static constexpr std::array<migration, 3> steps = {{
       {1, "settings",
        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
+      // Identity (adapters/store/account_store.hpp). Timestamps are RFC 3339 UTC, second precision.
+      // Sessions keep only the SHA-256 of their token, and survive restarts (DESIGN.md).
+      {2, "accounts and sessions",
+       "CREATE TABLE accounts (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, email TEXT NOT NULL, "
+       "phone TEXT NOT NULL, real_name TEXT NOT NULL, admin INTEGER NOT NULL DEFAULT 0, "
+       "disabled INTEGER NOT NULL DEFAULT 0, grants TEXT NOT NULL DEFAULT '[]', networks TEXT NOT NULL DEFAULT '[]', "
+       "created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+       "CREATE TABLE sessions (id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, "
+       "username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE, "
+       "created_at TEXT NOT NULL, last_used TEXT NOT NULL);"
+       "CREATE INDEX sessions_username ON sessions(username);"},
+      // Audit log (adapters/store/audit_store.hpp), with the indexes of behavior-core.md §1.4.
+      // Settings defaults are seeded by settings_store::open at every start (INSERT OR IGNORE), from
+      // the one list in core/settings.cpp, so a default added later needs no migration.
+      {3, "audit log", audit_log_schema},
   }};
   return steps;
 }

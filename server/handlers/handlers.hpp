@@ -17,4 +17,25 @@ reply metrics_text(request_context& context);
 reply openapi(request_context& context);
 reply status_ping(request_context& context);
 
+// server/handlers/accounts.cpp — accounts and sessions (behavior-core.md §5.4, §5.5)
+reply account_authenticate(request_context& context);
+reply account_create(request_context& context);
+reply account_get(request_context& context);
+reply account_list(request_context& context);
+reply account_update(request_context& context);
+reply account_me(request_context& context);
+reply account_sessions(request_context& context);
+reply account_session_revoke(request_context& context);
+reply account_disable(request_context& context);
+reply account_enable(request_context& context);
+
+// server/handlers/settings.cpp — settings (admin) and locales (authenticated)
+reply settings_all(request_context& context);
+reply settings_get(request_context& context);
+reply settings_set(request_context& context);
+reply locales(request_context& context);
+
+// server/handlers/audit.cpp
+reply audit_log(request_context& context);
+
 }  // namespace sc::server::handlers

@@ -1,6 +1,9 @@
 #include "adapters/process/spawn.hpp"
+#include "adapters/store/account_store.hpp"
+#include "adapters/store/settings_store.hpp"
 #include "server/app.hpp"
 #include "server/handlers/handlers.hpp"
+#include "server/identity.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
@@ -88,14 +91,52 @@ reply openapi(request_context& context) {
 }
 
 reply status_ping(request_context& context) {
-  // Minimal form for anonymous callers (behavior-core.md §5.1); the dashboard payload arrives with
-  // the accounts layer.
+  // behavior-core.md §5.1: anonymous callers get the minimal form; a valid session or the local
+  // root peer gets the dashboard. Subsystems that do not exist yet report honest zeros.
   json::monotonic_resource arena;
   json::object body(&arena);
-  body.reserve(3);
+  app& services = context.services;
+  bool needs_setup = services.auth().bootstrap_open();
+  if (!context.caller) {
+    body.reserve(3);
+    body["status"] = "ok";
+    if (needs_setup) body["needs_setup"] = true;
+    if (!services.boot_id().empty()) body["boot_id"] = services.boot_id();
+    auto response = http::json_response(body);
+    response.set(boost::beast::http::field::cache_control, "no-store");
+    co_return response;
+  }
+  identity& ids = services.accounts();
+  std::int64_t now = ids.now();
+  std::time_t t = static_cast<std::time_t>(now);
+  std::tm local{};
+  ::localtime_r(&t, &local);
+  std::string_view locale = "en-US";
+  if (auto stored = services.system_settings().get("locale"); stored && !stored->empty()) locale = *stored;
+
+  body.reserve(20);
   body["status"] = "ok";
-  if (context.services.auth().bootstrap_open()) body["needs_setup"] = true;
-  if (!context.services.boot_id().empty()) body["boot_id"] = context.services.boot_id();
+  body["filesystems"] = 0;
+  body["repositories"] = 0;
+  body["packages"] = 0;
+  body["installed"] = 0;
+  body["accounts"] = ids.all().size();
+  body["admins"] = ids.enabled_admins();
+  json::object units(&arena);
+  units["total"] = 0;
+  units["active"] = 0;
+  units["failed"] = 0;
+  body["units"] = std::move(units);
+  body["recent_errors"] = store::count_recent_audit_failures(services.database(), sessions::format_timestamp(now - 300));
+  if (needs_setup) body["needs_setup"] = true;
+  if (!context.caller->username.empty()) body["username"] = context.caller->username;
+  body["installed_volumes"] = 0;
+  body["uninstalled_volumes"] = 0;
+  body["upgrades_available"] = 0;
+  body["timezone_offset"] = local.tm_gmtoff / 60;
+  body["locale"] = locale;
+  body["proton_enabled"] = false;
+  if (!services.boot_id().empty()) body["boot_id"] = services.boot_id();
   auto response = http::json_response(body);
   response.set(boost::beast::http::field::cache_control, "no-store");
   co_return response;

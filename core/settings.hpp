@@ -1,0 +1,89 @@
+#pragma once
+// System settings (behavior-core.md §5.6): the defaults, the keys the controller knows, and the
+// validation of a value before it is stored. Pure functions; the store caches and persists.
+//
+// Deliberate differences from the original (DESIGN.md, issue 3):
+//   * Unknown keys are refused (422, field "key") instead of being stored verbatim — except in the
+//     documented free-form namespace `ui.` (UI preferences), e.g. `ui.theme`. Keys there are
+//     `ui.` + 1..64 of [a-z0-9._-]; values are text without control characters (≤ 4096 bytes).
+//   * Every known key has a validator. Numeric keys take non-negative decimal integers within the
+//     bounds below (byte-sized keys also take human sizes such as `500GB` or `10MiB`, as the
+//     original did) and are stored as canonical decimal text.
+//   * Validation failures are 422 problems naming the field `value` (or `key`), never 400/500.
+//
+// Known keys and their rules:
+//   default_quota          bytes, 1 MiB .. 1 EiB            (default 53687091200)
+//   max_archive_size       bytes, 1 MiB .. 1 EiB            (default 1073741824)
+//   archive_unpack_timeout seconds, 1 .. 86400              (default 600)
+//   locale                 one of supported_locale_codes()  (default en-US)
+//   proton_image           container image reference: 1..512 bytes, no whitespace/control chars
+//                                                           (default quay.io/town/proton:latest)
+//   dns_tld                one DNS label: 1..63 of [a-z0-9-], no leading/trailing '-', not all
+//                          digits; upper case is folded     (default home)
+//   dns_resolution_mode    auto | recursive | forward       (default auto)
+//   dns_local_forwarders   true | false (Go bool spellings accepted, stored as true/false)
+//                                                           (default false)
+//   peer_ttl               seconds, 60 .. 31536000          (default 7200)
+//   gfeh_partition_quota   bytes, 0 (unlimited) .. 1 EiB    (default 0)
+//   auto_update_enabled    1 | 0 (true/false accepted)      (default 1)
+//   monitoring_backend     uplot | grafana                  (not seeded)
+//   dns_rbl_config, dns_dnsbl_config, dns_excluded_services, dismissed_upgrades_hash
+//                          text ≤ 65536 bytes; TAB/LF/CR allowed, other control chars not
+//                                                           (not seeded)
+
+#include "core/problem.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace sc::settings {
+
+struct default_value {
+  std::string_view key;
+  std::string_view value;
+};
+
+// The seeded defaults, in a stable order. Seeding never overwrites a stored value.
+std::span<const default_value> defaults() noexcept;
+// The default of `key`, if it has one.
+std::optional<std::string_view> default_of(std::string_view key) noexcept;
+
+// The free-form namespace prefix ("ui.").
+inline constexpr std::string_view free_namespace = "ui.";
+inline constexpr std::size_t max_key_length = 128;
+
+// True for a key the controller knows or one inside the free-form namespace with a valid name.
+bool is_known_key(std::string_view key) noexcept;
+
+// Validates `value` for `key` and returns the text to store (canonical form). Problems:
+//   empty key → 422 {key: "is required"}; unknown key → 422 {key: "unknown setting \"…\""};
+//   invalid value → 422 {value: "<why>"}.
+result<std::string> validate(std::string_view key, std::string_view value);
+
+// Human byte sizes: a decimal number (optionally with a fraction) and an optional unit,
+// case-insensitive: B, K/KB (1000), Ki/KiB (1024), M/MB, Mi/MiB, G/GB, Gi/GiB, T/TB, Ti/TiB,
+// P/PB, Pi/PiB, E/EB, Ei/EiB; spaces between number and unit allowed. nullopt when not parsable or
+// beyond 2^63-1.
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) noexcept;
+
+// A valid single DNS label for the local top-level domain (see dns_tld above), already lower-case.
+bool is_valid_tld(std::string_view label) noexcept;
+
+// Locale catalogue (behavior-core.md §5.7).
+struct locale_info {
+  std::string_view code;
+  std::string_view native_name;
+  std::string_view english_name;
+};
+// Codes with a translation catalogue: en-US first, then the rest sorted.
+std::span<const std::string_view> populated_locales() noexcept;
+// The 21 common languages and the country-locale list the UI offers.
+std::span<const locale_info> common_languages() noexcept;
+std::span<const locale_info> extended_locales() noexcept;
+// `locale` accepts any code offered by the three lists above.
+bool is_supported_locale(std::string_view code) noexcept;
+
+}  // namespace sc::settings

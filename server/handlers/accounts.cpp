@@ -1,0 +1,180 @@
+// Accounts and sessions (behavior-core.md §5.4–5.5, with DESIGN.md's status codes). Decode with
+// json_body, call the identity service, encode. Who may do what beyond the route's auth level
+// (self-only updates, the immutable admin flag) is decided here, before any work.
+#include "server/app.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/identity.hpp"
+#include "server/json_body.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/object.hpp>
+
+namespace sc::server::handlers {
+
+namespace json = boost::json;
+
+namespace {
+
+// Usernames in request bodies: long enough for any valid name, short enough to never be a burden;
+// the full rule (core/accounts.hpp) applies where a name is created.
+constexpr string_rule username_rule{.max_length = 256};
+constexpr string_rule password_rule{.max_length = 4096};
+constexpr string_rule contact_rule{.max_length = 1024};
+constexpr string_rule name_rule{.max_length = 128};
+
+http::response account_response(const accounts::account& a) {
+  json::monotonic_resource arena;
+  return http::json_response(accounts::to_json(a, &arena));
+}
+
+// Decodes `{"username": string}`.
+result<std::string> username_body(const request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) return body.error();
+  std::string username = body->string("username", username_rule);
+  if (auto ok = body->finish(); !ok) return ok.error();
+  return username;
+}
+
+}  // namespace
+
+reply account_authenticate(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string username = body->string("username", username_rule);
+  std::string password = body->string("password", password_rule);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+
+  auto login = co_await context.services.accounts().authenticate(std::move(username), std::move(password),
+                                                                  context.peer.address);
+  if (!login) co_return http::problem_response(login.error());
+  json::monotonic_resource arena;
+  json::object out(&arena);
+  out.reserve(2);
+  out.emplace("token", login->token);
+  out.emplace("account", accounts::to_json(login->account, &arena));
+  auto response = http::json_response(out);
+  response.set(boost::beast::http::field::cache_control, "no-store");
+  co_return response;
+}
+
+reply account_create(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  accounts::new_account request;
+  request.username = body->string("username", username_rule);
+  request.password = body->string("password", password_rule);
+  request.email = body->string("email", contact_rule);
+  request.phone = body->string("phone", contact_rule);
+  request.real_name = body->string("real_name", contact_rule);
+  request.admin = body->optional_boolean("admin").value_or(false);
+  request.grants = body->optional_string_list("grants", name_rule, 16).value_or(std::vector<std::string>{});
+  request.networks = body->optional_string_list("networks", name_rule, 256).value_or(std::vector<std::string>{});
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+
+  bool caller_admin = context.caller && context.caller->admin;
+  auto created = co_await context.services.accounts().create(std::move(request), caller_admin);
+  if (!created) co_return http::problem_response(created.error());
+  co_return account_response(*created);
+}
+
+reply account_get(request_context& context) {
+  auto username = username_body(context);
+  if (!username) co_return http::problem_response(username.error());
+  const accounts::account* found = context.services.accounts().find(*username);
+  if (found == nullptr) co_return http::problem_response(problem::not_found("account not found"));
+  co_return account_response(*found);
+}
+
+reply account_list(request_context& context) {
+  list_query query = parse_list_query(context.query);
+  const auto& all = context.services.accounts().all();
+  auto page = paginate(all, query, accounts::list_fields());
+  json::monotonic_resource arena;
+  json::array entries(&arena);
+  entries.reserve(page.entries.size());
+  for (const accounts::account* a : page.entries) entries.push_back(accounts::to_json(*a, &arena));
+  co_return http::json_response(list_envelope(std::move(entries), page.counts));
+}
+
+reply account_update(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string username = body->string("username", username_rule);
+  accounts::account_changes changes;
+  bool admin_present = false;
+  if (auto fields = body->object("fields")) {
+    admin_present = fields->has("admin");
+    changes.password = fields->optional_string("password", password_rule);
+    changes.email = fields->optional_string("email", contact_rule);
+    changes.phone = fields->optional_string("phone", contact_rule);
+    changes.real_name = fields->optional_string("real_name", contact_rule);
+    changes.grants = fields->optional_string_list("grants", name_rule, 16);
+    changes.networks = fields->optional_string_list("networks", name_rule, 256);
+  }
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+
+  const principal& caller = *context.caller;
+  if (admin_present) {
+    co_return http::problem_response(problem::forbidden("admin status cannot be changed after account creation"));
+  }
+  if (!caller.admin && (username != caller.username || changes.grants || changes.networks)) {
+    co_return http::problem_response(problem::forbidden("admin access required"));
+  }
+  auto updated = co_await context.services.accounts().update(std::move(username), std::move(changes));
+  if (!updated) co_return http::problem_response(updated.error());
+  co_return account_response(*updated);
+}
+
+reply account_me(request_context& context) {
+  json::monotonic_resource arena;
+  json::object out(&arena);
+  out.emplace("username", context.caller->username);
+  co_return http::json_response(out);
+}
+
+reply account_sessions(request_context& context) {
+  json::monotonic_resource arena;
+  json::array out(&arena);
+  for (const auto& s : context.services.accounts().sessions_of(context.caller->username)) {
+    json::object entry(&arena);
+    entry.reserve(4);
+    entry.emplace("id", s.id);
+    entry.emplace("username", s.username);
+    entry.emplace("created_at", sessions::format_timestamp(s.created_at));
+    entry.emplace("last_used", sessions::format_timestamp(s.last_used));
+    out.push_back(std::move(entry));
+  }
+  co_return http::json_response(out);
+}
+
+reply account_session_revoke(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string session_id = body->string("session_id", name_rule);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  if (auto revoked = context.services.accounts().revoke(*context.caller, session_id); !revoked) {
+    co_return http::problem_response(revoked.error());
+  }
+  co_return http::empty_response();
+}
+
+reply account_disable(request_context& context) {
+  auto username = username_body(context);
+  if (!username) co_return http::problem_response(username.error());
+  if (auto done = context.services.accounts().set_disabled(*username, true); !done) {
+    co_return http::problem_response(done.error());
+  }
+  co_return http::empty_response();
+}
+
+reply account_enable(request_context& context) {
+  auto username = username_body(context);
+  if (!username) co_return http::problem_response(username.error());
+  if (auto done = context.services.accounts().set_disabled(*username, false); !done) {
+    co_return http::problem_response(done.error());
+  }
+  co_return http::empty_response();
+}
+
+}  // namespace sc::server::handlers

@@ -1,0 +1,62 @@
+// POST /audit/log (behavior-core.md §5.9): keyset paging with before_id, newest first by default.
+#include "adapters/store/audit_store.hpp"
+#include "core/audit.hpp"
+#include "server/app.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <limits>
+
+namespace sc::server::handlers {
+
+namespace json = boost::json;
+
+reply audit_log(request_context& context) {
+  // Every member is optional; unlike the original (500 "EOF"), an empty body means "no filters".
+  std::string_view text = context.request.body();
+  auto body = json_body::parse(text.find_first_not_of(" \t\r\n") == std::string_view::npos ? "{}" : text);
+  if (!body) co_return http::problem_response(body.error());
+  constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  std::int64_t before_id = body->optional_integer("before_id", 0, max).value_or(0);
+  std::int64_t offset = body->optional_integer("offset", 0, 1'000'000'000).value_or(0);
+  std::int64_t limit = body->optional_integer("limit", std::numeric_limits<std::int64_t>::min(), max).value_or(0);
+  std::string account = body->optional_string("account", {.max_length = 256}).value_or("");
+  std::string sort_by = body->optional_string("sort_by", {.max_length = 64}).value_or("");
+  std::string sort_order = body->optional_string("sort_order", {.max_length = 64}).value_or("");
+  std::string search = body->optional_string("search", {.max_length = 256}).value_or("");
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+
+  auto query = audit::normalize_query(before_id, offset, limit, std::move(account), sort_by, sort_order, std::move(search));
+  auto page = context.services.audit().list(query);
+  if (!page) co_return http::problem_response(page.error());
+
+  json::monotonic_resource arena;
+  json::array entries(&arena);
+  entries.reserve(page->entries.size());
+  for (const auto& e : page->entries) {
+    json::object item(&arena);
+    item.reserve(8);
+    item["id"] = e.id;
+    item["account"] = e.account;
+    item["action"] = e.action;
+    item["path"] = e.path;
+    item["detail"] = e.detail;
+    item["success"] = e.success;
+    item["error"] = e.error;
+    item["created_at"] = e.created_at;
+    entries.emplace_back(std::move(item));
+  }
+  std::size_t total_pages = page->total_count == 0 ? 1 : (page->total_count + query.limit - 1) / query.limit;
+  json::object out(&arena);
+  out["entries"] = std::move(entries);
+  out["has_more"] = page->has_more;
+  out["total_pages"] = total_pages;
+  out["total_count"] = page->total_count;
+  co_return http::json_response(out);
+}
+
+}  // namespace sc::server::handlers

@@ -1,0 +1,267 @@
+#include "server/json_body.hpp"
+
+#include "core/log.hpp"
+
+#include <simdjson.h>
+
+#include <cstdlib>
+
+namespace sc::server {
+
+namespace dom = simdjson::dom;
+
+namespace {
+
+// One parser per thread: simdjson reuses its buffers across documents, which is what makes it cheap.
+// Handlers run on the loop thread, so in practice this is one parser.
+thread_local dom::parser body_parser;
+thread_local std::uint64_t parse_generation = 0;
+
+}  // namespace
+
+struct json_body::errors {
+  std::vector<field_error> list;
+  bool missing_or_malformed = false;
+};
+
+struct json_body::node {
+  dom::object object;
+  std::string prefix;  // "" at the root, "fields." below
+  std::shared_ptr<errors> sink;
+  std::uint64_t generation = 0;
+
+  void check_alive() const {
+    // Reading a body after the parser moved on would read another request's bytes.
+    if (generation != parse_generation) {
+      log::error("json_body used after the next parse (copy values out before co_await)");
+      std::abort();
+    }
+  }
+  std::string name(std::string_view field) const { return prefix + std::string(field); }
+  // The member, exact name first, then case-insensitively (Go's encoding/json matching).
+  std::optional<dom::element> find(std::string_view field) const {
+    check_alive();
+    dom::element value;
+    if (object.at_key(field).get(value) == simdjson::SUCCESS) return value;
+    if (object.at_key_case_insensitive(field).get(value) == simdjson::SUCCESS) return value;
+    return std::nullopt;
+  }
+  void missing(std::string_view field) {
+    sink->missing_or_malformed = true;
+    sink->list.push_back({name(field), "is required"});
+  }
+  void invalid(std::string_view field, std::string message) { sink->list.push_back({name(field), std::move(message)}); }
+
+  std::optional<std::string> text(std::string_view field, dom::element value, const string_rule& rule) {
+    std::string_view s;
+    if (value.get_string().get(s) != simdjson::SUCCESS) {
+      invalid(field, "must be a string");
+      return std::nullopt;
+    }
+    if (s.size() > rule.max_length) {
+      invalid(field, "must be at most " + std::to_string(rule.max_length) + " bytes");
+      return std::nullopt;
+    }
+    if (!rule.allow_empty && s.empty()) {
+      invalid(field, "must not be empty");
+      return std::nullopt;
+    }
+    if (has_control_characters(s, rule.allow_newlines)) {
+      invalid(field, "must not contain control characters");
+      return std::nullopt;
+    }
+    return std::string(s);
+  }
+  std::optional<std::int64_t> number(std::string_view field, dom::element value, std::int64_t min, std::int64_t max) {
+    std::int64_t n = 0;
+    if (value.get_int64().get(n) != simdjson::SUCCESS) {
+      if (value.is_uint64() || value.is_double()) {
+        invalid(field, value.is_double() ? "must be an integer" : "is out of range");
+      } else {
+        invalid(field, "must be an integer");
+      }
+      return std::nullopt;
+    }
+    if (n < min || n > max) {
+      invalid(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return std::nullopt;
+    }
+    return n;
+  }
+};
+
+bool has_control_characters(std::string_view text, bool allow_newlines) noexcept {
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7F) continue;
+    if (allow_newlines && (c == '\t' || c == '\n' || c == '\r')) continue;
+    return true;
+  }
+  return false;
+}
+
+json_body::json_body(std::unique_ptr<node> n) : node_(std::move(n)) {}
+json_body::json_body(json_body&&) noexcept = default;
+json_body& json_body::operator=(json_body&&) noexcept = default;
+json_body::~json_body() = default;
+
+result<json_body> json_body::parse(std::string_view text) {
+  ++parse_generation;
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    problem p = problem::bad_request("request body is empty; send a JSON object");
+    return p;
+  }
+  dom::element root;
+  // realloc_if_needed: the body string has no simdjson padding, so the parser copies it.
+  if (auto error = body_parser.parse(text.data(), text.size(), true).get(root); error != simdjson::SUCCESS) {
+    return problem::bad_request(std::string("malformed JSON body: ") + simdjson::error_message(error));
+  }
+  auto n = std::make_unique<node>();
+  if (root.get_object().get(n->object) != simdjson::SUCCESS) {
+    return problem::bad_request("request body must be a JSON object");
+  }
+  n->sink = std::make_shared<errors>();
+  n->generation = parse_generation;
+  return json_body(std::move(n));
+}
+
+bool json_body::has(std::string_view field) const {
+  auto value = node_->find(field);
+  return value && !value->is_null();
+}
+
+std::vector<std::string> json_body::keys() const {
+  node_->check_alive();
+  std::vector<std::string> out;
+  for (auto member : node_->object) out.emplace_back(member.key);
+  return out;
+}
+
+std::string json_body::string(std::string_view field, string_rule rule) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) {
+    node_->missing(field);
+    return {};
+  }
+  return node_->text(field, *value, rule).value_or(std::string{});
+}
+
+bool json_body::boolean(std::string_view field) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) {
+    node_->missing(field);
+    return false;
+  }
+  bool b = false;
+  if (value->get_bool().get(b) != simdjson::SUCCESS) node_->invalid(field, "must be true or false");
+  return b;
+}
+
+std::int64_t json_body::integer(std::string_view field, std::int64_t min, std::int64_t max) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) {
+    node_->missing(field);
+    return 0;
+  }
+  return node_->number(field, *value, min, max).value_or(0);
+}
+
+std::optional<std::string> json_body::optional_string(std::string_view field, string_rule rule) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) return std::nullopt;
+  return node_->text(field, *value, rule);
+}
+
+std::optional<bool> json_body::optional_boolean(std::string_view field) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) return std::nullopt;
+  bool b = false;
+  if (value->get_bool().get(b) != simdjson::SUCCESS) {
+    node_->invalid(field, "must be true or false");
+    return std::nullopt;
+  }
+  return b;
+}
+
+std::optional<std::int64_t> json_body::optional_integer(std::string_view field, std::int64_t min, std::int64_t max) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) return std::nullopt;
+  return node_->number(field, *value, min, max);
+}
+
+std::optional<std::vector<std::string>> json_body::optional_string_list(std::string_view field, string_rule rule,
+                                                                        std::size_t max_items) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) return std::nullopt;
+  dom::array items;
+  if (value->get_array().get(items) != simdjson::SUCCESS) {
+    node_->invalid(field, "must be an array of strings");
+    return std::nullopt;
+  }
+  if (items.size() > max_items) {
+    node_->invalid(field, "must have at most " + std::to_string(max_items) + " items");
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  std::size_t index = 0;
+  bool failed = false;
+  for (dom::element item : items) {
+    auto text = node_->text(std::string(field) + "[" + std::to_string(index++) + "]", item, rule);
+    if (!text) {
+      failed = true;
+      continue;
+    }
+    out.push_back(std::move(*text));
+  }
+  if (failed) return std::nullopt;
+  return out;
+}
+
+std::optional<json_body> json_body::optional_object(std::string_view field) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) return std::nullopt;
+  auto child = std::make_unique<node>();
+  if (value->get_object().get(child->object) != simdjson::SUCCESS) {
+    node_->invalid(field, "must be an object");
+    return std::nullopt;
+  }
+  child->prefix = node_->name(field) + ".";
+  child->sink = node_->sink;
+  child->generation = node_->generation;
+  return json_body(std::move(child));
+}
+
+std::optional<json_body> json_body::object(std::string_view field) {
+  if (!has(field)) {
+    node_->missing(field);
+    return std::nullopt;
+  }
+  return optional_object(field);
+}
+
+std::optional<std::string> json_body::raw(std::string_view field) const {
+  auto value = node_->find(field);
+  if (!value) return std::nullopt;
+  return simdjson::minify(*value);
+}
+
+void json_body::reject(std::string field, std::string message) {
+  node_->sink->list.push_back({node_->prefix + field, std::move(message)});
+}
+
+void json_body::require(std::string field) { node_->missing(field); }
+
+bool json_body::ok() const noexcept { return node_->sink->list.empty(); }
+
+result<void> json_body::finish() const {
+  const errors& e = *node_->sink;
+  if (e.list.empty()) return {};
+  std::string detail;
+  for (const auto& f : e.list) detail += (detail.empty() ? "" : "; ") + f.field + " " + f.message;
+  problem p(e.missing_or_malformed ? 400 : 422, std::move(detail));
+  p.errors = e.list;
+  return p;
+}
+
+}  // namespace sc::server

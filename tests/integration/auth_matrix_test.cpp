@@ -1,0 +1,193 @@
+// The authorization matrix: every route of build_routes(), called by an anonymous client, an
+// ordinary account, an administrator and root on the Unix socket, against the real binary.
+//
+// `expected_levels` below is the reviewed list of every route and its auth level. Adding a route
+// (or changing a level) without updating it fails `table_matches_the_route_table`, so a new
+// endpoint cannot slip in unreviewed. The calls send "{}" to POST routes: handlers must refuse
+// that (400/422) or be harmless with it.
+#include "server/router.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <unistd.h>
+
+namespace sc::test {
+namespace {
+
+using server::auth_level;
+
+struct expectation {
+  std::string_view method;
+  std::string_view path;
+  auth_level level;
+};
+
+// Reviewed: the auth level of every route (behavior-core.md §9, DESIGN.md local privilege).
+constexpr expectation expected_levels[] = {
+    {"GET", "/health", auth_level::public_access},
+    {"GET", "/ready", auth_level::public_access},
+    {"GET", "/metrics", auth_level::local_or_admin},
+    {"GET", "/openapi.json", auth_level::public_access},
+    {"GET", "/status/ping", auth_level::public_access},
+    // accounts and sessions
+    {"POST", "/account/authenticate", auth_level::public_access},
+    {"POST", "/account/create", auth_level::bootstrap_or_admin},
+    {"POST", "/account", auth_level::authenticated},
+    {"GET", "/account", auth_level::authenticated},
+    {"POST", "/account/update", auth_level::authenticated},
+    {"GET", "/account/me", auth_level::authenticated},
+    {"GET", "/account/sessions", auth_level::authenticated},
+    {"POST", "/account/session/revoke", auth_level::authenticated},
+    {"POST", "/account/disable", auth_level::admin},
+    {"POST", "/account/enable", auth_level::admin},
+    // settings, locales, audit
+    {"GET", "/settings", auth_level::admin},
+    {"POST", "/settings/get", auth_level::admin},
+    {"POST", "/settings/set", auth_level::admin},
+    {"GET", "/locales", auth_level::authenticated},
+    {"POST", "/audit/log", auth_level::local_or_admin},
+};
+
+std::string key_of(std::string_view method, std::string_view path) {
+  return std::string(method) + " " + std::string(path);
+}
+
+TEST(auth_matrix, table_matches_the_route_table) {
+  std::map<std::string, auth_level> expected;
+  for (const auto& e : expected_levels) {
+    EXPECT_TRUE(expected.emplace(key_of(e.method, e.path), e.level).second) << "listed twice: " << e.path;
+  }
+  std::set<std::string> seen;
+  for (const auto& r : server::build_routes()) {
+    std::string key = key_of(boost::beast::http::to_string(r.method), r.path);
+    seen.insert(key);
+    auto it = expected.find(key);
+    if (it == expected.end()) {
+      ADD_FAILURE() << "route " << key << " (" << server::to_string(r.auth)
+                    << ") has no expectation in tests/integration/auth_matrix_test.cpp";
+      continue;
+    }
+    EXPECT_EQ(server::to_string(it->second), server::to_string(r.auth)) << key;
+  }
+  for (const auto& [key, level] : expected) EXPECT_TRUE(seen.contains(key)) << "no such route any more: " << key;
+}
+
+// Sends one request and returns the status code only: enough for streaming routes too.
+int status_of(raw_connection connection, const std::string& method, std::string_view path,
+              const std::map<std::string, std::string>& headers) {
+  if (!connection.connected()) return -1;
+  std::string body = method == "POST" ? "{}" : "";
+  if (!connection.send(format_request(method, std::string(path), body, headers))) return -1;
+  std::string head;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (head.find("\r\n") == std::string::npos && std::chrono::steady_clock::now() < until) {
+    std::string more = connection.read_some(std::chrono::milliseconds(500));
+    head += more;
+  }
+  if (!head.starts_with("HTTP/1.1 ") || head.size() < 12) return -1;
+  return std::stoi(head.substr(9, 3));
+}
+
+class auth_matrix_server : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new server_process(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static int tcp(const std::string& method, std::string_view path, const std::string& token = {}) {
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return status_of(raw_connection::tcp(server_->port()), method, path, headers);
+  }
+  static int unix_root(const std::string& method, std::string_view path) {
+    return status_of(raw_connection::unix_socket(server_->socket_path()), method, path, {});
+  }
+  static std::string login(const std::string& username, const std::string& password) {
+    auto reply = request(server_->port(), "POST", "/account/authenticate",
+                         R"({"username":")" + username + R"(","password":")" + password + R"("})");
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    if (reply.status != 200) return {};
+    return std::string(boost::json::parse(reply.body).at("token").as_string());
+  }
+  static server_process* server_;
+};
+server_process* auth_matrix_server::server_ = nullptr;
+
+bool denied(int status) { return status == 401 || status == 403; }
+
+TEST_F(auth_matrix_server, every_route_for_every_caller) {
+  ASSERT_TRUE(server_->started());
+  ASSERT_EQ(::geteuid(), 0u) << "root on the Unix socket is one of the callers";
+  const auto routes = server::build_routes();
+
+  // While no administrator exists, bootstrap routes are open to anyone.
+  for (const auto& r : routes) {
+    if (r.auth != auth_level::bootstrap_or_admin) continue;
+    int status = tcp(std::string(boost::beast::http::to_string(r.method)), r.path);
+    EXPECT_FALSE(denied(status)) << r.path << " before bootstrap: " << status;
+  }
+
+  auto admin = request(server_->port(), "POST", "/account/create",
+                       R"({"username":"root-admin","password":"matrix-pass-1","email":"r@example.com",)"
+                       R"("phone":"555 0199","real_name":"Matrix Admin","admin":true})");
+  ASSERT_EQ(admin.status, 200) << admin.body;
+  std::string admin_token = login("root-admin", "matrix-pass-1");
+  auto user = request(server_->port(), "POST", "/account/create",
+                      R"({"username":"plain","password":"matrix-pass-2","email":"p@example.com",)"
+                      R"("phone":"555 0198","real_name":"Plain User","admin":false})",
+                      {{"Authorization", "Bearer " + admin_token}});
+  ASSERT_EQ(user.status, 200) << user.body;
+  std::string user_token = login("plain", "matrix-pass-2");
+  ASSERT_FALSE(admin_token.empty());
+  ASSERT_FALSE(user_token.empty());
+
+  for (const auto& r : routes) {
+    const std::string method(boost::beast::http::to_string(r.method));
+    const std::string where = method + " " + std::string(r.path) + " (" + std::string(server::to_string(r.auth)) + ")";
+    int anonymous = tcp(method, r.path);
+    int forged = tcp(method, r.path, "not-a-real-token");
+    int ordinary = tcp(method, r.path, user_token);
+    int administrator = tcp(method, r.path, admin_token);
+    int root = unix_root(method, r.path);
+    for (int s : {anonymous, forged, ordinary, administrator, root}) EXPECT_GT(s, 0) << where << ": no reply";
+    EXPECT_FALSE(denied(root)) << where << ": root on the Unix socket got " << root;
+
+    switch (r.auth) {
+      case auth_level::public_access:
+        EXPECT_FALSE(denied(anonymous)) << where << ": anonymous got " << anonymous;
+        EXPECT_FALSE(denied(ordinary)) << where << ": ordinary account got " << ordinary;
+        EXPECT_FALSE(denied(administrator)) << where << ": admin got " << administrator;
+        break;
+      case auth_level::authenticated:
+      case auth_level::local_or_authenticated:
+        EXPECT_EQ(anonymous, 401) << where;
+        EXPECT_EQ(forged, 401) << where;
+        EXPECT_FALSE(denied(ordinary)) << where << ": ordinary account got " << ordinary;
+        EXPECT_FALSE(denied(administrator)) << where << ": admin got " << administrator;
+        break;
+      case auth_level::admin:
+      case auth_level::local_or_admin:
+      case auth_level::bootstrap_or_admin:
+        EXPECT_EQ(anonymous, 401) << where;
+        EXPECT_EQ(forged, 401) << where;
+        EXPECT_EQ(ordinary, 403) << where;
+        EXPECT_FALSE(denied(administrator)) << where << ": admin got " << administrator;
+        break;
+      case auth_level::local_only:
+        EXPECT_EQ(anonymous, 403) << where;
+        EXPECT_EQ(ordinary, 403) << where;
+        EXPECT_EQ(administrator, 403) << where;
+        break;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sc::test
