@@ -50,6 +50,23 @@ run_case "tcp  /status/ping" --tcp "127.0.0.1:$port" --path /status/ping
 run_case "tcp  /health" --tcp "127.0.0.1:$port" --path /health
 run_case "unix /status/ping" --unix "$work/api.sock" --path /status/ping
 run_case "unix /health" --unix "$work/api.sock" --path /health
+# Authenticated requests (issue 3): 20 accounts, a session token, GET /account and /account/me.
+sock="$work/api.sock"
+account() {
+  curl -sf --unix-socket "$sock" -o /dev/null http://localhost/account/create -d \
+    "{\"username\":\"$1\",\"password\":\"bench-password\",\"email\":\"$1@example.com\",\"phone\":\"555-0100\",\"real_name\":\"Bench $1\",\"admin\":$2}"
+}
+account bench-admin true
+for i in $(seq 1 19); do account "user$i" false; done
+token=$(curl -sf "http://127.0.0.1:$port/account/authenticate" -d '{"username":"bench-admin","password":"bench-password"}' |
+  sed -E 's/.*"token":"([0-9a-f]+)".*/\1/')
+run_case "tcp  GET /account x10" --tcp "127.0.0.1:$port" --path /account --header "Authorization: Bearer $token"
+connections_saved=$connections
+connections=64
+run_case "tcp  GET /account x64" --tcp "127.0.0.1:$port" --path /account --header "Authorization: Bearer $token"
+run_case "tcp  /account/me x64" --tcp "127.0.0.1:$port" --path /account/me --header "Authorization: Bearer $token"
+connections=$connections_saved
+
 if command -v wrk >/dev/null; then
   before=$(cpu_ticks)
   out=$(wrk -t1 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$port/status/ping")

@@ -200,26 +200,19 @@ void apply_changes(account& target, const account_changes& changes, std::string 
   target.updated_at = std::move(now);
 }
 
-boost::json::object to_json(const account& a, boost::json::storage_ptr storage) {
-  boost::json::object out(std::move(storage));
-  out.reserve(10);
-  out.emplace("username", a.username);
-  out.emplace("email", a.email);
-  out.emplace("phone", a.phone);
-  out.emplace("real_name", a.real_name);
-  out.emplace("admin", a.admin);
-  out.emplace("disabled", a.disabled);
-  boost::json::array grants(out.storage());
-  grants.reserve(a.grants.size());
-  for (const auto& g : a.grants) grants.emplace_back(g);
-  out.emplace("grants", std::move(grants));
-  boost::json::array networks(out.storage());
-  networks.reserve(a.networks.size());
-  for (const auto& n : a.networks) networks.emplace_back(n);
-  out.emplace("networks", std::move(networks));
-  out.emplace("created_at", a.created_at);
-  out.emplace("updated_at", a.updated_at);
-  return out;
+void write_json(json_writer& writer, const account& a) {
+  writer.begin_object();
+  writer.key("username").value(a.username);
+  writer.key("email").value(a.email);
+  writer.key("phone").value(a.phone);
+  writer.key("real_name").value(a.real_name);
+  writer.key("admin").value(a.admin);
+  writer.key("disabled").value(a.disabled);
+  writer.key("grants").value(a.grants);
+  writer.key("networks").value(a.networks);
+  writer.key("created_at").value(a.created_at);
+  writer.key("updated_at").value(a.updated_at);
+  writer.end_object();
 }
 
 namespace {

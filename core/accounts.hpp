@@ -17,6 +17,7 @@
 //              stored sorted and de-duplicated. Ordinary accounts get ["home"] when none are given.
 //   The first account ever created is an administrator whatever the request says (DESIGN.md).
 
+#include "core/json_writer.hpp"
 #include "core/list.hpp"
 #include "core/problem.hpp"
 
@@ -106,7 +107,8 @@ void apply_changes(account& target, const account_changes& changes, std::string 
 inline bool is_enabled_admin(const account& a) noexcept { return a.admin && !a.disabled; }
 
 // The account JSON, fields in the exact order of behavior-core.md §5.5; grants is always an array.
-boost::json::object to_json(const account& a, boost::json::storage_ptr storage = {});
+// Written straight into the response (core/json_writer.hpp); password_hash is never written.
+void write_json(json_writer& writer, const account& a);
 
 // Searchable/sortable fields of GET /account. password_hash is listed as secret: never searched,
 // never sortable.

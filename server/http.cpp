@@ -22,6 +22,14 @@ response json_body(const Json& body, unsigned version) {
 }  // namespace
 
 response json_response(const boost::json::value& body, unsigned version) { return json_body(body, version); }
+response json_text_response(std::string body, unsigned version) {
+  response res{fields::status::ok, version};
+  res.set(fields::field::content_type, "application/json");
+  body.push_back('\n');
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
 response json_response(const boost::json::object& body, unsigned version) { return json_body(body, version); }
 response json_response(const boost::json::array& body, unsigned version) { return json_body(body, version); }
 

@@ -44,6 +44,8 @@ struct peer_info {
 response json_response(const boost::json::value& body, unsigned version = 11);
 response json_response(const boost::json::object& body, unsigned version = 11);
 response json_response(const boost::json::array& body, unsigned version = 11);
+// 200 with JSON already written (core/json_writer.hpp); the trailing newline is added here.
+response json_text_response(std::string body, unsigned version = 11);
 // 200 with an empty body and no Content-Type ("void" actions).
 response empty_response(unsigned version = 11);
 // 200 with a text body of the given type.

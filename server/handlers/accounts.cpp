@@ -23,8 +23,10 @@ constexpr string_rule contact_rule{.max_length = 1024};
 constexpr string_rule name_rule{.max_length = 128};
 
 http::response account_response(const accounts::account& a) {
-  json::monotonic_resource arena;
-  return http::json_response(accounts::to_json(a, &arena));
+  std::string body;
+  json_writer writer(body);
+  accounts::write_json(writer, a);
+  return http::json_text_response(std::move(body));
 }
 
 // Decodes `{"username": string}`.
@@ -48,12 +50,12 @@ reply account_authenticate(request_context& context) {
   auto login = co_await context.services.accounts().authenticate(std::move(username), std::move(password),
                                                                   context.peer.address);
   if (!login) co_return http::problem_response(login.error());
-  json::monotonic_resource arena;
-  json::object out(&arena);
-  out.reserve(2);
-  out.emplace("token", login->token);
-  out.emplace("account", accounts::to_json(login->account, &arena));
-  auto response = http::json_response(out);
+  std::string reply_body;
+  json_writer writer(reply_body);
+  writer.begin_object().key("token").value(login->token).key("account");
+  accounts::write_json(writer, login->account);
+  writer.end_object();
+  auto response = http::json_text_response(std::move(reply_body));
   response.set(boost::beast::http::field::cache_control, "no-store");
   co_return response;
 }
@@ -90,11 +92,11 @@ reply account_list(request_context& context) {
   list_query query = parse_list_query(context.query);
   const auto& all = context.services.accounts().all();
   auto page = paginate(all, query, accounts::list_fields());
-  json::monotonic_resource arena;
-  json::array entries(&arena);
-  entries.reserve(page.entries.size());
-  for (const accounts::account* a : page.entries) entries.push_back(accounts::to_json(*a, &arena));
-  co_return http::json_response(list_envelope(std::move(entries), page.counts));
+  std::string body;
+  body.reserve(256 + page.entries.size() * 256);
+  json_writer writer(body);
+  write_list_envelope(writer, page, accounts::write_json);
+  co_return http::json_text_response(std::move(body));
 }
 
 reply account_update(request_context& context) {

@@ -1,0 +1,142 @@
+#include "core/json_writer.hpp"
+
+#include <array>
+#include <charconv>
+
+namespace sc {
+
+namespace {
+
+// needs_escape[c]: the byte must be written as an escape sequence.
+constexpr auto needs_escape = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[static_cast<std::size_t>(c)] = true;
+  table['"'] = true;
+  table['\\'] = true;
+  return table;
+}();
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  const char* data = text.data();
+  const std::size_t size = text.size();
+  std::size_t i = 0;
+  while (i < size && !needs_escape[static_cast<unsigned char>(data[i])]) ++i;
+  if (i == size) {  // the common case: nothing to escape, one append
+    out.reserve(out.size() + size + 2);
+    out.push_back('"');
+    out.append(data, size);
+    out.push_back('"');
+    return;
+  }
+  out.push_back('"');
+  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
+  for (; i < size; ++i) {
+    unsigned char c = static_cast<unsigned char>(data[i]);
+    if (!needs_escape[c]) continue;
+    out.append(data + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default: {
+        char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+        out.append(escaped, sizeof escaped);
+      }
+    }
+  }
+  out.append(data + run, size - run);
+  out.push_back('"');
+}
+
+void json_writer::separate() {
+  if (need_comma_) out_.push_back(',');
+}
+
+json_writer& json_writer::begin_object() {
+  separate();
+  out_.push_back('{');
+  need_comma_ = false;
+  return *this;
+}
+
+json_writer& json_writer::end_object() {
+  out_.push_back('}');
+  need_comma_ = true;
+  return *this;
+}
+
+json_writer& json_writer::begin_array() {
+  separate();
+  out_.push_back('[');
+  need_comma_ = false;
+  return *this;
+}
+
+json_writer& json_writer::end_array() {
+  out_.push_back(']');
+  need_comma_ = true;
+  return *this;
+}
+
+json_writer& json_writer::key(std::string_view name) {
+  separate();
+  append_json_string(out_, name);
+  out_.push_back(':');
+  need_comma_ = false;
+  return *this;
+}
+
+json_writer& json_writer::value(std::string_view text) {
+  separate();
+  append_json_string(out_, text);
+  need_comma_ = true;
+  return *this;
+}
+
+json_writer& json_writer::value(bool flag) {
+  separate();
+  out_.append(flag ? "true" : "false");
+  need_comma_ = true;
+  return *this;
+}
+
+json_writer& json_writer::value(std::int64_t number) {
+  separate();
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  out_.append(digits, static_cast<std::size_t>(end - digits));
+  need_comma_ = true;
+  return *this;
+}
+
+json_writer& json_writer::value(std::uint64_t number) {
+  separate();
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  out_.append(digits, static_cast<std::size_t>(end - digits));
+  need_comma_ = true;
+  return *this;
+}
+
+json_writer& json_writer::null() {
+  separate();
+  out_.append("null");
+  need_comma_ = true;
+  return *this;
+}
+
+json_writer& json_writer::value(const std::vector<std::string>& texts) {
+  begin_array();
+  for (const auto& text : texts) value(std::string_view(text));
+  return end_array();
+}
+
+}  // namespace sc

@@ -1,0 +1,72 @@
+#include "core/json_writer.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace sc {
+namespace {
+
+std::string written_string(std::string_view text) {
+  std::string out;
+  append_json_string(out, text);
+  return out;
+}
+
+TEST(json_writer, strings_are_escaped_exactly_as_boost_json_does) {
+  std::vector<std::string> samples = {"", "plain", "quote\" backslash\\ slash/", "tab\t nl\n cr\r bs\b ff\f",
+                                      std::string("nul\0byte", 8), "\x01\x1f\x7f", "ünïcödé ✓ 😀",
+                                      "</script><script>", "\xff\xfe invalid utf-8"};
+  std::mt19937 random(42);
+  for (int i = 0; i < 2000; ++i) {
+    std::string noise(random() % 40, '\0');
+    for (char& c : noise) c = static_cast<char>(random() % 128);  // ASCII incl. every control byte
+    samples.push_back(noise);
+  }
+  for (const auto& text : samples) {
+    if (text.find('\xff') != std::string::npos) continue;  // boost::json::string takes bytes too, but keep to UTF-8
+    EXPECT_EQ(written_string(text), boost::json::serialize(boost::json::string(text)))
+        << testing::PrintToString(text);
+  }
+}
+
+TEST(json_writer, objects_arrays_and_scalars_match_serialize) {
+  std::string out;
+  json_writer writer(out);
+  writer.begin_object();
+  writer.key("a").value(std::int64_t{-5});
+  writer.key("b").value(std::uint64_t{18446744073709551615ull});
+  writer.key("c").value(true);
+  writer.key("d").null();
+  writer.key("e").value(std::vector<std::string>{"x", "y\"z"});
+  writer.key("f").begin_array().begin_object().end_object().begin_array().end_array().value("s").end_array();
+  writer.key("g").begin_object().key("h").value(false).end_object();
+  writer.end_object();
+  boost::json::object expected{{"a", -5},
+                               {"b", 18446744073709551615ull},
+                               {"c", true},
+                               {"d", nullptr},
+                               {"e", boost::json::array{"x", "y\"z"}},
+                               {"f", boost::json::array{boost::json::object{}, boost::json::array{}, "s"}},
+                               {"g", boost::json::object{{"h", false}}}};
+  EXPECT_EQ(out, boost::json::serialize(expected));
+}
+
+TEST(json_writer, list_envelope_matches_the_dom_version) {
+  std::vector<std::string> items = {"one", "two", "three"};
+  const list_field<std::string> fields[] = {
+      {"name", [](const std::string& s) -> list_value { return std::string_view(s); }}};
+  query_params query;
+  query.items = {{"limit", "2"}};
+  auto page = paginate<std::string>(items, parse_list_query(query), fields);
+  std::string out;
+  json_writer writer(out);
+  write_list_envelope(writer, page, [](json_writer& w, const std::string& s) { w.value(s); });
+  auto dom = list_envelope(page, [](const std::string& s) { return boost::json::value(s); });
+  EXPECT_EQ(out, boost::json::serialize(dom));
+  EXPECT_EQ(out, R"({"entries":["one","two"],"has_more":true,"total_pages":2,"total_count":3})");
+}
+
+}  // namespace
+}  // namespace sc
