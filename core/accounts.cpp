@@ -127,6 +127,32 @@ std::optional<std::string> network_error(std::string_view network) {
 
 std::span<const std::string_view> known_grants() noexcept { return grant_names; }
 
+bool restricted_route_allowed(std::string_view method, std::string_view path,
+                              const std::vector<std::string>& grants) noexcept {
+  struct allowed {
+    std::string_view grant;  // empty: every restricted account
+    std::string_view method;
+    std::string_view path;
+  };
+  static constexpr allowed list[] = {
+      {"", "POST", "/account/authenticate"},     {"", "GET", "/account/me"},
+      {"", "GET", "/networks"},                  {"", "GET", "/dns/services"},
+      {"", "GET", "/tls/ca.crt"},                {"", "GET", "/status/ping"},
+      {"wireguard", "GET", "/networks/peers"},   {"wireguard", "POST", "/networks/peers/add"},
+      {"wireguard", "POST", "/networks/peers/refresh"},
+      {"gfeh", "GET", "/gfeh"},                  {"gfeh", "GET", "/gfeh/principals"},
+      {"gfeh", "POST", "/gfeh/principals/add"},  {"gfeh", "POST", "/gfeh/principals/remove"},
+      {"gfeh", "GET", "/gfeh/grants"},           {"gfeh", "POST", "/gfeh/grants/add"},
+      {"gfeh", "POST", "/gfeh/grants/revoke"},   {"gfeh", "GET", "/gfeh/exposures"},
+      {"gfeh", "POST", "/gfeh/exposures/withdraw"},
+  };
+  for (const allowed& a : list) {
+    if (a.method != method || a.path != path) continue;
+    if (a.grant.empty() || std::find(grants.begin(), grants.end(), a.grant) != grants.end()) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> normalized(std::vector<std::string> names) {
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());

@@ -88,6 +88,11 @@ std::optional<std::string> network_error(std::string_view network);
 // The known grants, in registry order.
 std::span<const std::string_view> known_grants() noexcept;
 
+// Whether an account restricted by `grants` (a non-admin holding any) may call "METHOD PATH":
+// the fail-closed allow-list of behavior-core.md §2.5 (common routes plus each grant's routes).
+bool restricted_route_allowed(std::string_view method, std::string_view path,
+                              const std::vector<std::string>& grants) noexcept;
+
 // Sorted, de-duplicated.
 std::vector<std::string> normalized(std::vector<std::string> names);
 

@@ -5,6 +5,7 @@
 #include "adapters/store/database.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/bus.hpp"
+#include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/cors.hpp"
 #include "core/log.hpp"
@@ -553,7 +554,13 @@ asio::awaitable<http::response> app::route_request(request_context& context) {
     had_token = true;
     context.caller = auth_.validate_token(authorization.substr(7));
   }
-  if (!context.caller && local) context.caller = principal{"", "", true, true};
+  if (!context.caller && local) context.caller = principal{"", "", true, true, {}};
+  // Grant-holding accounts are fenced in before any auth level is considered (fail closed).
+  if (context.caller && !context.caller->grants.empty() &&
+      !accounts::restricted_route_allowed(boost::beast::http::to_string(r.method), r.path, context.caller->grants)) {
+    co_return http::problem_response(
+        problem::forbidden("this account may only use network enrollment and object storage endpoints"), version);
+  }
 
   auto unauthenticated = [&] {
     return http::problem_response(

@@ -112,7 +112,9 @@ std::optional<principal> identity::validate(std::string_view token) {
       log::warning(touched.error().internal);
     }
   }
-  return principal{owner->username, s.id, owner->admin, false};
+  principal caller{owner->username, s.id, owner->admin, false, {}};
+  if (!owner->admin && !owner->grants.empty()) caller.grants = owner->grants;  // rare: restricted accounts
+  return caller;
 }
 
 boost::asio::awaitable<result<identity::login>> identity::authenticate(std::string username, std::string password,

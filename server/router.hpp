@@ -37,6 +37,8 @@ struct principal {
   std::string session_id;
   bool admin = false;
   bool local_root = false;
+  // A non-admin holding grants: may use only the grant allow-list (behavior-core.md §2.5).
+  std::vector<std::string> grants;
 };
 
 struct request_context {

@@ -149,3 +149,21 @@ TEST(accounts, list_never_searches_or_sorts_by_the_hash) {
 
 }  // namespace
 }  // namespace sc::accounts
+
+namespace sc::accounts {
+namespace {
+
+TEST(restricted_accounts, allow_list_is_fail_closed_and_per_grant) {
+  std::vector<std::string> wireguard = {"wireguard"};
+  EXPECT_TRUE(restricted_route_allowed("GET", "/account/me", wireguard));
+  EXPECT_TRUE(restricted_route_allowed("GET", "/status/ping", wireguard));
+  EXPECT_TRUE(restricted_route_allowed("POST", "/networks/peers/add", wireguard));
+  EXPECT_FALSE(restricted_route_allowed("POST", "/gfeh/grants/add", wireguard));
+  EXPECT_FALSE(restricted_route_allowed("GET", "/account", wireguard));
+  EXPECT_FALSE(restricted_route_allowed("GET", "/account/sessions", wireguard));
+  EXPECT_FALSE(restricted_route_allowed("POST", "/account/me", wireguard));
+  EXPECT_TRUE(restricted_route_allowed("GET", "/gfeh", {"gfeh"}));
+}
+
+}  // namespace
+}  // namespace sc::accounts

@@ -166,6 +166,29 @@ TEST(accounts_flow, bootstrap_login_roles_sessions_and_disable) {
   expect_problem(request(port, "GET", "/account/me", "", bearer(admin_token)), 401);
 }
 
+TEST(accounts_flow, grant_holders_are_fenced_to_their_allow_list) {
+  server_process server;
+  ASSERT_TRUE(server.started());
+  const auto port = server.port();
+  ASSERT_EQ(request(port, "POST", "/account/create", account_body("alice", "correct-horse", true)).status, 200);
+  std::string admin_token = login(port, "alice", "correct-horse");
+  auto created = request(port, "POST", "/account/create",
+                         R"({"username":"wg","password":"wg-password","email":"w@g.io","phone":"555-0199",)"
+                         R"("real_name":"Peer","grants":["wireguard"],"networks":["home"]})",
+                         bearer(admin_token));
+  ASSERT_EQ(created.status, 200) << created.body;
+  std::string token = login(port, "wg", "wg-password");
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(request(port, "GET", "/account/me", "", bearer(token)).status, 200);
+  EXPECT_EQ(request(port, "GET", "/status/ping", "", bearer(token)).status, 200);
+  // An ordinary user may list accounts; a grant holder may not (fail closed, behavior-core §2.5).
+  auto listed = request(port, "GET", "/account", "", bearer(token));
+  EXPECT_EQ(listed.status, 403);
+  EXPECT_NE(listed.body.find("network enrollment"), std::string::npos);
+  EXPECT_EQ(request(port, "GET", "/account/sessions", "", bearer(token)).status, 403);
+  EXPECT_EQ(request(port, "GET", "/locales", "", bearer(token)).status, 403);
+}
+
 TEST(accounts_flow, sessions_survive_a_restart) {
   auto dir = std::filesystem::temp_directory_path() / ("sc-accounts-restart-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
