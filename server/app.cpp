@@ -35,6 +35,7 @@
 #include <systemd/sd-id128.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <linux/magic.h>
 
@@ -228,6 +229,7 @@ result<void> app::open() {
   char host_name[256] = {};
   if (::gethostname(host_name, sizeof host_name - 1) == 0) hostname_ = host_name;
   setting_changed("dns_tld");
+  setting_changed("session_lifetime");
   log::info(std::string("event loop: sockets on Asio's ") +
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
             "io_uring backend"
@@ -454,9 +456,20 @@ std::vector<std::pair<std::string, std::string>> app::readiness() {
 }
 
 void app::setting_changed(std::string_view key) {
-  if (key != "dns_tld" || !settings_store_) return;
-  auto tld = settings_store_->get("dns_tld");
-  cors_hosts_ = cors::allowed_hosts(settings_.allowed_hosts, hostname_, tld.value_or(""));
+  if (!settings_store_) return;
+  if (key == "dns_tld") {
+    auto tld = settings_store_->get("dns_tld");
+    cors_hosts_ = cors::allowed_hosts(settings_.allowed_hosts, hostname_, tld.value_or(""));
+  } else if (key == "session_lifetime" && identity_) {
+    // Stored values passed settings::validate; a hand-edited database keeps the built-in default.
+    std::int64_t seconds = 0;
+    if (auto text = settings_store_->get("session_lifetime")) {
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+      if (ec == std::errc{} && end == text->data() + text->size() && seconds > 0) {
+        identity_->set_absolute_lifetime(seconds);
+      }
+    }
+  }
 }
 
 http::response app::preflight(const http::request& request) const {

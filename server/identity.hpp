@@ -48,6 +48,10 @@ class identity {
   // The principal of a presented bearer token, or nullopt (unknown, expired, disabled account).
   // Slides the session's idle expiry.
   std::optional<principal> validate(std::string_view token);
+
+  // The absolute session lifetime in seconds (the `session_lifetime` setting); applies at once to
+  // existing sessions too.
+  void set_absolute_lifetime(std::int64_t seconds) noexcept { policy_.absolute = seconds; }
   // True while no enabled administrator exists (POST /account/create is then public).
   bool bootstrap_open() const noexcept { return enabled_admins_ == 0; }
 

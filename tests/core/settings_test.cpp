@@ -65,6 +65,10 @@ TEST(settings, second_keys_are_positive_integers_within_bounds) {
   refused("archive_unpack_timeout", "1e3");
   EXPECT_EQ(accepted("peer_ttl", "3600"), "3600");
   refused("peer_ttl", "59");
+  EXPECT_EQ(accepted("session_lifetime", "86400"), "86400");
+  refused("session_lifetime", "59");
+  refused("session_lifetime", "0");
+  refused("session_lifetime", "31536001");
 }
 
 TEST(settings, locale_comes_from_the_supported_list) {

@@ -2,6 +2,7 @@
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
 #include "adapters/store/settings_store.hpp"
+#include "core/settings.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -50,7 +51,8 @@ TEST_F(store_test, defaults_are_seeded_and_cached) {
   EXPECT_EQ((*settings)->get("dns_tld"), "home");
   EXPECT_EQ((*settings)->get("proton_image"), "quay.io/town/proton:latest");
   EXPECT_FALSE((*settings)->get("monitoring_backend"));
-  EXPECT_EQ((*settings)->all().size(), 11u);
+  EXPECT_EQ((*settings)->all().size(), settings::defaults().size());
+  EXPECT_EQ((*settings)->get("session_lifetime"), "2592000");
 }
 
 TEST_F(store_test, set_persists_and_seeding_never_overwrites) {
