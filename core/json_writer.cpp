@@ -1,7 +1,9 @@
 #include "core/json_writer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 
 namespace sc {
 
@@ -24,11 +26,13 @@ void append_json_string(std::string& out, std::string_view text) {
   const std::size_t size = text.size();
   std::size_t i = 0;
   while (i < size && !needs_escape[static_cast<unsigned char>(data[i])]) ++i;
-  if (i == size) {  // the common case: nothing to escape, one append
-    out.reserve(out.size() + size + 2);
-    out.push_back('"');
-    out.append(data, size);
-    out.push_back('"');
+  if (i == size) {  // the common case: nothing to escape, one resize and one copy
+    std::size_t at = out.size();
+    out.resize(at + size + 2);
+    char* p = out.data() + at;
+    p[0] = '"';
+    std::memcpy(p + 1, data, size);
+    p[size + 1] = '"';
     return;
   }
   out.push_back('"');
@@ -87,9 +91,22 @@ json_writer& json_writer::end_array() {
 }
 
 json_writer& json_writer::key(std::string_view name) {
-  separate();
-  append_json_string(out_, name);
-  out_.push_back(':');
+  // Keys are the program's own literals; one that needs escaping takes the general path.
+  if (std::none_of(name.begin(), name.end(), [](char c) { return needs_escape[static_cast<unsigned char>(c)]; })) {
+    std::size_t at = out_.size();
+    std::size_t comma = need_comma_ ? 1 : 0;
+    out_.resize(at + comma + name.size() + 3);
+    char* p = out_.data() + at;
+    if (comma != 0) *p++ = ',';
+    *p++ = '"';
+    std::memcpy(p, name.data(), name.size());
+    p[name.size()] = '"';
+    p[name.size() + 1] = ':';
+  } else {
+    separate();
+    append_json_string(out_, name);
+    out_.push_back(':');
+  }
   need_comma_ = false;
   return *this;
 }
