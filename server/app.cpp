@@ -393,9 +393,11 @@ void app::request_stop() {
   }
   for (connection* c : connections_) {
     boost::system::error_code ignored;
-    // A client that has already sent bytes of its next request is mid-request, not idle.
+    // An idle connection's pending read is cancelled, not its socket closed: if the read has
+    // already completed (bytes taken from the kernel, coroutine not yet resumed), the request is
+    // still served, with Connection: close. Bytes still in the kernel mean mid-request too.
     if (c->state == connection::phase::idle && c->stream->available(ignored) == 0) {
-      c->stream->close(ignored);
+      c->stream->cancel(ignored);
     } else if (c->state == connection::phase::streaming && c->stop_stream) {
       c->stop_stream();
     }

@@ -57,6 +57,8 @@ class app {
   // streams, then close what is left. Completes by letting io.run() return.
   void request_stop();
   bool stopping() const noexcept { return stopping_; }
+  // The stop has completed: no connection is left and long-lived watchers are released.
+  bool stopped() const noexcept { return stopped_; }
   // Called once, when stopping and the last connection has closed (main cancels its signal set).
   void on_stopped(std::function<void()> callback) { on_stopped_ = std::move(callback); }
   // A connection closed; finishes the stop when it was the last one (server/connection.cpp).

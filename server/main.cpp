@@ -7,7 +7,27 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
+#include <signal.h>
+#include <string>
 #include <cstdio>
+
+namespace {
+
+// Re-arms itself: every SIGTERM/SIGINT asks for a graceful stop (idempotent).
+struct on_signal {
+  boost::asio::signal_set& signals;
+  sc::server::app& application;
+  void operator()(boost::system::error_code ec, int number) const {
+    if (ec) return;  // cancelled once the app has stopped
+    if (application.stopping()) sc::log::info("signal " + std::to_string(number) + " again: already stopping");
+    application.request_stop();
+    // The stop may have completed inside request_stop (nothing in flight): re-arming then would
+    // leave a wait that nothing cancels, and io.run() would never return.
+    if (!application.stopped()) signals.async_wait(*this);
+  }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   auto settings = sc::server::parse_config(argc, argv);
@@ -23,17 +43,24 @@ int main(int argc, char** argv) {
     sc::log::error("cannot start: " + opened.error().internal + opened.error().detail);
     return 1;
   }
-  // Signals are caught before serving, so a SIGTERM right after READY=1 is a graceful stop.
+  // Signals are caught before serving, so a SIGTERM right after READY=1 is a graceful stop; a
+  // repeated one during the stop changes nothing (the grace period already bounds it).
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](boost::system::error_code ec, int) {
-    if (!ec) application.request_stop();
-  });
+  on_signal handler{signals, application};
+  signals.async_wait(handler);
   application.on_stopped([&] { signals.cancel(); });
   if (auto served = application.serve(); !served) {
     sc::log::error("cannot serve: " + served.error().internal + served.error().detail);
     return 1;
   }
   io.run();
+  // Past this point the signal set restores the default action; a late SIGTERM must not turn a
+  // clean exit into a kill, so the signals are blocked (and dropped) until the process ends.
+  sigset_t late;
+  sigemptyset(&late);
+  sigaddset(&late, SIGTERM);
+  sigaddset(&late, SIGINT);
+  ::sigprocmask(SIG_BLOCK, &late, nullptr);
   sc::log::info("stopped");
   return 0;
 }

@@ -260,6 +260,20 @@ TEST(http_server_limits, sigterm_closes_idle_connections_and_exits_zero) {
   EXPECT_NE(server.log().find("stopped"), std::string::npos);
 }
 
+TEST(http_server_limits, repeated_sigterm_still_exits_zero) {
+  server_process server({"--shutdown-grace", "2000"});
+  ASSERT_TRUE(server.started());
+  auto busy = raw_connection::tcp(server.port());
+  ASSERT_TRUE(busy.send("GET /health HTTP/1.1\r\nHost: x\r\n"));  // keeps the stop waiting
+  ::kill(server.pid(), SIGTERM);
+  ASSERT_TRUE(server.wait_for_log("stopping"));
+  ::kill(server.pid(), SIGTERM);
+  ASSERT_TRUE(server.wait_for_log("again: already stopping"));
+  ASSERT_TRUE(busy.send("\r\n"));
+  ASSERT_TRUE(busy.read_reply(std::chrono::seconds(5)));
+  EXPECT_EQ(server.stop(SIGTERM), 0) << server.log();
+}
+
 TEST(http_server_limits, sigterm_lets_an_in_flight_request_finish) {
   server_process server({"--shutdown-grace", "5000"});
   ASSERT_TRUE(server.started());
