@@ -239,30 +239,18 @@ asio::awaitable<result<std::vector<journal_entry>>> do_read_tail(state_ptr s, st
   co_return out;
 }
 
-asio::awaitable<result<std::vector<journal_entry>>> do_read_after(state_ptr s, std::string cursor,
-                                                                  std::size_t max_entries) {
+// Entries strictly after (forward) or before (backward) `cursor`, in chronological order.
+asio::awaitable<result<std::vector<journal_entry>>> do_read_from_cursor(state_ptr s, std::string cursor,
+                                                                        std::size_t max_entries, direction way) {
   if (auto ok = check_usable(*s); !ok) co_return ok.error();
   if (auto ok = validate_cursor(cursor); !ok) co_return ok.error();
   busy_guard guard(*s);
   max_entries = clamp_count(*s, max_entries);
   std::vector<journal_entry> out;
   if (max_entries == 0) co_return out;
-  if (auto ok = step_past_cursor(*s, cursor, direction::forward, out); !ok) co_return ok.error();
-  if (auto ok = co_await collect(s, direction::forward, max_entries, out); !ok) co_return ok.error();
-  co_return out;
-}
-
-asio::awaitable<result<std::vector<journal_entry>>> do_read_before(state_ptr s, std::string cursor,
-                                                                   std::size_t max_entries) {
-  if (auto ok = check_usable(*s); !ok) co_return ok.error();
-  if (auto ok = validate_cursor(cursor); !ok) co_return ok.error();
-  busy_guard guard(*s);
-  max_entries = clamp_count(*s, max_entries);
-  std::vector<journal_entry> out;
-  if (max_entries == 0) co_return out;
-  if (auto ok = step_past_cursor(*s, cursor, direction::backward, out); !ok) co_return ok.error();
-  if (auto ok = co_await collect(s, direction::backward, max_entries, out); !ok) co_return ok.error();
-  std::reverse(out.begin(), out.end());
+  if (auto ok = step_past_cursor(*s, cursor, way, out); !ok) co_return ok.error();
+  if (auto ok = co_await collect(s, way, max_entries, out); !ok) co_return ok.error();
+  if (way == direction::backward) std::reverse(out.begin(), out.end());
   co_return out;
 }
 
@@ -390,12 +378,12 @@ asio::awaitable<result<std::vector<journal_entry>>> journal_reader::read_tail(st
 
 asio::awaitable<result<std::vector<journal_entry>>> journal_reader::read_after(std::string cursor,
                                                                                std::size_t max_entries) {
-  return do_read_after(state_, std::move(cursor), max_entries);
+  return do_read_from_cursor(state_, std::move(cursor), max_entries, direction::forward);
 }
 
 asio::awaitable<result<std::vector<journal_entry>>> journal_reader::read_before(std::string cursor,
                                                                                 std::size_t max_entries) {
-  return do_read_before(state_, std::move(cursor), max_entries);
+  return do_read_from_cursor(state_, std::move(cursor), max_entries, direction::backward);
 }
 
 asio::awaitable<result<std::vector<journal_entry>>> journal_reader::read_since(std::uint64_t realtime_usec,
