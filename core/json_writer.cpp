@@ -64,28 +64,15 @@ void json_writer::separate() {
   if (need_comma_) out_.push_back(',');
 }
 
-json_writer& json_writer::begin_object() {
+json_writer& json_writer::open(char bracket) {
   separate();
-  out_.push_back('{');
+  out_.push_back(bracket);
   need_comma_ = false;
   return *this;
 }
 
-json_writer& json_writer::end_object() {
-  out_.push_back('}');
-  need_comma_ = true;
-  return *this;
-}
-
-json_writer& json_writer::begin_array() {
-  separate();
-  out_.push_back('[');
-  need_comma_ = false;
-  return *this;
-}
-
-json_writer& json_writer::end_array() {
-  out_.push_back(']');
+json_writer& json_writer::close(char bracket) {
+  out_.push_back(bracket);
   need_comma_ = true;
   return *this;
 }
@@ -125,23 +112,18 @@ json_writer& json_writer::value(bool flag) {
   return *this;
 }
 
-json_writer& json_writer::value(std::int64_t number) {
+template <class Integer>
+json_writer& json_writer::number(Integer value) {
   separate();
   char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
   out_.append(digits, static_cast<std::size_t>(end - digits));
   need_comma_ = true;
   return *this;
 }
 
-json_writer& json_writer::value(std::uint64_t number) {
-  separate();
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
-  out_.append(digits, static_cast<std::size_t>(end - digits));
-  need_comma_ = true;
-  return *this;
-}
+json_writer& json_writer::value(std::int64_t number_value) { return number(number_value); }
+json_writer& json_writer::value(std::uint64_t number_value) { return number(number_value); }
 
 json_writer& json_writer::null() {
   separate();

@@ -18,10 +18,10 @@ class json_writer {
  public:
   explicit json_writer(std::string& out) : out_(out) {}
 
-  json_writer& begin_object();
-  json_writer& end_object();
-  json_writer& begin_array();
-  json_writer& end_array();
+  json_writer& begin_object() { return open('{'); }
+  json_writer& end_object() { return close('}'); }
+  json_writer& begin_array() { return open('['); }
+  json_writer& end_array() { return close(']'); }
   json_writer& key(std::string_view name);  // then exactly one value
   json_writer& value(std::string_view text);
   json_writer& value(const char* text) { return value(std::string_view(text)); }
@@ -35,6 +35,10 @@ class json_writer {
 
  private:
   void separate();
+  json_writer& open(char bracket);
+  json_writer& close(char bracket);
+  template <class Integer>
+  json_writer& number(Integer value);
   std::string& out_;
   bool need_comma_ = false;
 };
