@@ -125,6 +125,13 @@ json_writer& json_writer::number(Integer value) {
 json_writer& json_writer::value(std::int64_t number_value) { return number(number_value); }
 json_writer& json_writer::value(std::uint64_t number_value) { return number(number_value); }
 
+json_writer& json_writer::raw(std::string_view json) {
+  separate();
+  out_.append(json);
+  need_comma_ = true;
+  return *this;
+}
+
 json_writer& json_writer::null() {
   separate();
   out_.append("null");

@@ -32,6 +32,8 @@ class json_writer {
   json_writer& null();
   // A list of strings as a JSON array.
   json_writer& value(const std::vector<std::string>& texts);
+  // A value already written as JSON (e.g. a cached serialisation), placed as is.
+  json_writer& raw(std::string_view json);
 
  private:
   void separate();

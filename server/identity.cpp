@@ -1,6 +1,7 @@
 #include "server/identity.hpp"
 
 #include "adapters/crypto/password.hpp"
+#include "core/json_writer.hpp"
 #include "core/log.hpp"
 
 #include <algorithm>
@@ -75,7 +76,22 @@ const accounts::account* identity::find(std::string_view username) const {
 }
 
 accounts::account* identity::find_mutable(std::string_view username) {
+  account_json_.clear();  // the caller is about to change an account
   return const_cast<accounts::account*>(static_cast<const identity*>(this)->find(username));
+}
+
+std::string_view identity::account_json(const accounts::account& a) const {
+  if (account_json_.size() != accounts_.size()) {
+    account_json_.clear();
+    account_json_.reserve(accounts_.size());
+    for (const auto& each : accounts_) {
+      std::string text;
+      json_writer writer(text);
+      accounts::write_json(writer, each);
+      account_json_.push_back(std::move(text));
+    }
+  }
+  return account_json_[static_cast<std::size_t>(&a - accounts_.data())];
 }
 
 void identity::remove_sessions_where(const std::function<bool(const sessions::session&)>& predicate) {
@@ -190,6 +206,7 @@ boost::asio::awaitable<result<accounts::account>> identity::create(accounts::new
   auto at = std::lower_bound(accounts_.begin(), accounts_.end(), a.username,
                              [](const accounts::account& x, const std::string& name) { return x.username < name; });
   auto inserted = accounts_.insert(at, a);
+  account_json_.clear();
   recount_admins();
   co_return *inserted;
 }

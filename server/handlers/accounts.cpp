@@ -90,12 +90,13 @@ reply account_get(request_context& context) {
 
 reply account_list(request_context& context) {
   list_query query = parse_list_query(context.query);
-  const auto& all = context.services.accounts().all();
-  auto page = paginate(all, query, accounts::list_fields());
+  const identity& directory = context.services.accounts();
+  auto page = paginate(directory.all(), query, accounts::list_fields());
   std::string body;
   body.reserve(256 + page.entries.size() * 256);
   json_writer writer(body);
-  write_list_envelope(writer, page, accounts::write_json);
+  write_list_envelope(writer, page,
+                      [&directory](json_writer& w, const accounts::account& a) { w.raw(directory.account_json(a)); });
   co_return http::json_text_response(std::move(body));
 }
 

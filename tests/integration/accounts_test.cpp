@@ -108,6 +108,17 @@ TEST(accounts_flow, bootstrap_login_roles_sessions_and_disable) {
   std::string bob_token = login(port, "bob", "bob-password");
   ASSERT_FALSE(bob_token.empty());
 
+  // GET /account serves cached serialisations: fill the cache now, so the checks below prove that
+  // updates, creates and disables reach the list.
+  auto account_in_list = [&](const std::string& username) {
+    auto listed = parsed(request(port, "GET", "/account", "", bearer(admin_token)));
+    for (const auto& entry : listed.at("entries").as_array()) {
+      if (entry.at("username").as_string() == username) return entry.as_object();
+    }
+    return json::object{};
+  };
+  EXPECT_EQ(account_in_list("bob").at("email").as_string(), "bob@example.com");
+
   // Non-admins change only themselves, never `admin`, never grants/networks.
   expect_problem(request(port, "POST", "/account/create", account_body("carol", "carol-password"), bearer(bob_token)), 403);
   expect_problem(request(port, "POST", "/account/update", R"({"username":"alice","fields":{"email":"x@y.zz"}})", bearer(bob_token)), 403);
@@ -120,6 +131,7 @@ TEST(accounts_flow, bootstrap_login_roles_sessions_and_disable) {
                              bearer(bob_token));
   ASSERT_EQ(self_update.status, 200) << self_update.body;
   EXPECT_EQ(parsed(self_update).at("email").as_string(), "bob@new.example");
+  EXPECT_EQ(account_in_list("bob").at("email").as_string(), "bob@new.example");
   expect_problem(request(port, "POST", "/account/update", R"({"username":"zed","fields":{}})", bearer(admin_token)), 404);
 
   // Reading and listing; search never matches the password hash.
@@ -152,6 +164,7 @@ TEST(accounts_flow, bootstrap_login_roles_sessions_and_disable) {
   ASSERT_FALSE(bob_token.empty());
   expect_problem(request(port, "POST", "/account/disable", R"({"username":"alice"})", bearer(bob_token)), 403);
   ASSERT_EQ(request(port, "POST", "/account/disable", R"({"username":"bob"})", bearer(admin_token)).status, 200);
+  EXPECT_TRUE(account_in_list("bob").at("disabled").as_bool());
   expect_problem(request(port, "GET", "/account/me", "", bearer(bob_token)), 401);
   EXPECT_TRUE(login(port, "bob", "bob-password").empty());
   ASSERT_EQ(request(port, "POST", "/account/enable", R"({"username":"bob"})", bearer(admin_token)).status, 200);
