@@ -106,6 +106,10 @@ TEST_F(repositories, add_serves_every_package_and_manifest) {
 
   auto packages = call_json("GET", "/packages?limit=100");
   EXPECT_EQ(packages.at("total_count").as_int64(), 19);
+  auto ping = call_json("GET", "/status/ping");
+  EXPECT_EQ(ping.at("repositories").as_int64(), 1);
+  EXPECT_EQ(ping.at("packages").as_int64(), 19);
+  EXPECT_FALSE(ping.as_object().contains("repository_errors"));
   auto featured = call_json("GET", "/packages/featured?limit=100");
   EXPECT_EQ(featured.at("total_count").as_int64(), 7);
   auto versions = call_json("POST", "/packages/versions", R"({"name":"mattermost"})");
@@ -218,6 +222,8 @@ TEST_F(repositories, a_broken_remote_is_reported_per_repository_and_packages_sta
   }
   // The last good checkout keeps serving.
   EXPECT_EQ(repo_of("gitea"), "bad");
+  auto ping = call_json("GET", "/status/ping");
+  EXPECT_TRUE(ping.at("repository_errors").as_object().contains("bad")) << json::serialize(ping);
 }
 
 TEST_F(repositories, credentials_never_leave_the_server) {
