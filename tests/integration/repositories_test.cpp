@@ -297,5 +297,36 @@ TEST_F(repositories, the_catalog_survives_a_restart_without_git) {
   EXPECT_EQ(json::parse(page.body).at("total_count").as_int64(), 2) << page.body;
 }
 
+TEST_F(repositories, a_hanging_refresh_never_blocks_requests_and_shutdown_kills_it) {
+  add("main", make_repo("main", {"redis"}));
+  std::string state = server_->state_dir();
+  server_->stop(SIGTERM);
+  // The restarted server finds a git on PATH that never answers: its boot refresh hangs.
+  fs::path bin = work_ / "bin";
+  fs::create_directories(bin);
+  {
+    std::ofstream fake(bin / "git");
+    fake << "#!/bin/sh\nexec sleep 300\n";
+  }
+  fs::permissions(bin / "git", fs::perms::owner_all);
+  std::string saved_path = std::getenv("PATH");
+  ::setenv("PATH", (bin.string() + ":" + saved_path).c_str(), 1);
+  server_process again({"--state-dir", state});
+  ::setenv("PATH", saved_path.c_str(), 1);
+  ASSERT_TRUE(again.started()) << again.log();
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    auto page = request_unix(again.socket_path(), "GET", "/packages");
+    ASSERT_EQ(page.status, 200);
+    EXPECT_EQ(json::parse(page.body).at("total_count").as_int64(), 1);
+    EXPECT_EQ(request_unix(again.socket_path(), "GET", "/repository").status, 200);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  // SIGTERM ends the server promptly although git is still running (its group is killed).
+  started = std::chrono::steady_clock::now();
+  EXPECT_EQ(again.stop(SIGTERM, std::chrono::seconds(20)), 0) << again.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(15));
+}
+
 }  // namespace
 }  // namespace sc::test
