@@ -2,6 +2,7 @@
 
 #include "adapters/store/repository_store.hpp"
 #include "core/log.hpp"
+#include "core/names.hpp"
 #include "core/packages/version.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -198,7 +199,12 @@ catalog::catalog(asio::io_context& io, store::repository_store& store, options o
 
 catalog::~catalog() = default;
 
-fs::path catalog::checkout_of(std::string_view name) const { return options_.directory / std::string(name); }
+// Names were validated when they entered the store; checked again here because this is where a
+// name becomes a path (and a stored row could predate a stricter rule).
+result<fs::path> catalog::checkout_of(std::string_view name) const {
+  if (!packages::valid_repository_name(name)) return problem::unprocessable("name", "invalid repository name");
+  return join_under(options_.directory, name);
+}
 
 git::options catalog::git_options() const { return {options_.directory / ".git-home", options_.git_timeout}; }
 
@@ -217,7 +223,9 @@ void catalog::rebuild() {
 }
 
 asio::awaitable<result<void>> catalog::load(std::string name) {
-  fs::path checkout = checkout_of(name);
+  auto path = checkout_of(name);
+  if (!path) co_return path.error();
+  fs::path checkout = *path;
   // A named job, moved in: GCC 12 miscompiles a lambda temporary inside the co_await expression.
   auto job = [name, checkout] { return load_checkout(name, checkout); };
   auto loaded = co_await loader_.run(std::move(job));
@@ -233,7 +241,9 @@ void catalog::start() {
   // Checkouts already on disk are read synchronously before the loop serves: a few hundred small
   // files, so packages are listed from the first request instead of after the first fetch.
   for (const auto& r : store_.list()) {
-    loaded_[r.name] = std::make_shared<const catalog_repository>(load_checkout(r.name, checkout_of(r.name)));
+    auto checkout = checkout_of(r.name);
+    if (!checkout) continue;
+    loaded_[r.name] = std::make_shared<const catalog_repository>(load_checkout(r.name, *checkout));
   }
   rebuild();
   asio::co_spawn(io_, background_loop(), asio::bind_cancellation_slot(stop_signal_.slot(), [](std::exception_ptr e) {
@@ -296,8 +306,13 @@ asio::awaitable<std::map<std::string, std::string, std::less<>>> catalog::refres
   auto list = store_.list();
   for (const auto& repo : list) {
     if (stopped_) break;
+    auto checkout = checkout_of(repo.name);
+    if (!checkout) {
+      errors[repo.name] = checkout.error().detail;
+      continue;
+    }
     git::credentials auth{repo.username, repo.password};
-    auto synced = co_await git::sync(repo.url, checkout_of(repo.name), std::move(auth), git_options());
+    auto synced = co_await git::sync(repo.url, *checkout, std::move(auth), git_options());
     if (!synced) {
       errors[repo.name] = synced.error().detail;
       log::warning("repository " + repo.name + ": " + synced.error().detail);
@@ -323,8 +338,10 @@ asio::awaitable<std::map<std::string, std::string, std::less<>>> catalog::refres
 
 asio::awaitable<result<void>> catalog::add(packages::repository repo) {
   if (store_.find(repo.name) != nullptr) co_return problem::conflict("repository " + repo.name + " already exists");
+  auto checkout = checkout_of(repo.name);
+  if (!checkout) co_return checkout.error();
   git::credentials auth{repo.username, repo.password};
-  auto synced = co_await git::sync(repo.url, checkout_of(repo.name), std::move(auth), git_options());
+  auto synced = co_await git::sync(repo.url, *checkout, std::move(auth), git_options());
   if (!synced) co_return synced.error();
   // The clone took a while: another add of the same name may have won meanwhile.
   if (store_.find(repo.name) != nullptr) co_return problem::conflict("repository " + repo.name + " already exists");
@@ -350,7 +367,7 @@ result<void> catalog::remove(std::string_view name) {
   // The checkout goes too, so a later repository of the same name starts from a fresh clone. A
   // refresh running right now may still be reading it; the next one will not see it.
   std::error_code ec;
-  fs::remove_all(checkout_of(name), ec);
+  if (auto checkout = checkout_of(name)) fs::remove_all(*checkout, ec);
   if (ec) log::warning("removing checkout of " + std::string(name) + ": " + ec.message());
   return {};
 }

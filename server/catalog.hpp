@@ -125,7 +125,7 @@ class catalog {
   boost::asio::awaitable<void> background_loop();
   boost::asio::awaitable<result<void>> load(std::string name);
   void rebuild();
-  std::filesystem::path checkout_of(std::string_view name) const;
+  result<std::filesystem::path> checkout_of(std::string_view name) const;
   git::options git_options() const;
 
   boost::asio::io_context& io_;

@@ -110,6 +110,12 @@ TEST_F(repositories, add_serves_every_package_and_manifest) {
   EXPECT_EQ(ping.at("repositories").as_int64(), 1);
   EXPECT_EQ(ping.at("packages").as_int64(), 19);
   EXPECT_FALSE(ping.as_object().contains("repository_errors"));
+  auto matrix = call_json("GET", "/packages?search=MATRIX&sort_by=name&sort_order=desc&limit=2");
+  EXPECT_EQ(matrix.at("total_count").as_int64(), 3);
+  EXPECT_TRUE(matrix.at("has_more").as_bool());
+  EXPECT_EQ(matrix.at("entries").at(0).at("name").as_string(), "matrix-private");
+  EXPECT_EQ(call_json("GET", "/packages?installed_only=true").at("total_count").as_int64(), 0);
+  EXPECT_EQ(call_json("GET", "/packages?featured_only=true").at("total_count").as_int64(), 7);
   auto featured = call_json("GET", "/packages/featured?limit=100");
   EXPECT_EQ(featured.at("total_count").as_int64(), 7);
   auto versions = call_json("POST", "/packages/versions", R"({"name":"mattermost"})");
