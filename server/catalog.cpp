@@ -340,6 +340,10 @@ asio::awaitable<result<void>> catalog::add(packages::repository repo) {
   if (store_.find(repo.name) != nullptr) co_return problem::conflict("repository " + repo.name + " already exists");
   auto checkout = checkout_of(repo.name);
   if (!checkout) co_return checkout.error();
+  // A directory left by an earlier repository of this name (removed while a refresh was cloning
+  // it) is not ours any more: an add always starts from a fresh clone of the new URL.
+  std::error_code ec;
+  fs::remove_all(*checkout, ec);
   git::credentials auth{repo.username, repo.password};
   auto synced = co_await git::sync(repo.url, *checkout, std::move(auth), git_options());
   if (!synced) co_return synced.error();
