@@ -346,7 +346,13 @@ asio::awaitable<result<void>> catalog::add(packages::repository repo) {
   fs::remove_all(*checkout, ec);
   git::credentials auth{repo.username, repo.password};
   auto synced = co_await git::sync(repo.url, *checkout, std::move(auth), git_options());
-  if (!synced) co_return synced.error();
+  if (!synced) {
+    // git ran and refused (no such repository, authentication failed, …): the URL or credentials
+    // the client gave are at fault, so it is a 422 on "url", not a server error. Timeouts (504)
+    // and failures to run git at all keep their status.
+    if (synced.error().status == 502) co_return problem::unprocessable("url", "cannot clone: " + synced.error().detail);
+    co_return synced.error();
+  }
   // The clone took a while: another add of the same name may have won meanwhile.
   if (store_.find(repo.name) != nullptr) co_return problem::conflict("repository " + repo.name + " already exists");
   std::string name = repo.name;

@@ -113,7 +113,7 @@ class catalog {
   // while a refresh runs waits for that one instead of starting another. Returns name → error.
   boost::asio::awaitable<std::map<std::string, std::string, std::less<>>> refresh();
 
-  // Clones first (a failing clone fails the add: 502 with git's reason, 504 on timeout), then
+  // Clones first (a failing clone fails the add: 422 on "url" with git's reason, 504 on timeout), then
   // stores the repository at the end of the list and serves its packages. 409 on a duplicate.
   boost::asio::awaitable<result<void>> add(packages::repository repo);
   // IANA time zone names (zones and links of the system's tzdata), read once on the pool, sorted.
