@@ -6,10 +6,15 @@
 #include "core/packages/repository.hpp"
 #include "server/app.hpp"
 #include "server/catalog.hpp"
+#include "server/connection.hpp"
+#include "server/sse.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/json_body.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <array>
 #include <cstdlib>
@@ -112,8 +117,51 @@ reply repository_move(request_context& context) {
   co_return http::empty_response();
 }
 
-// The reference's shape: an empty body on success, else a JSON object of name → error.
+namespace {
+
+// The progress stream of the current original (behavior-ops.md §1.3, §5.4): a "refreshing" step,
+// then done or the errors in Go's map formatting. The subscriber keeps the stream's state alive;
+// the catalog lives as long as the app, which outlives every connection.
+boost::asio::awaitable<void> refresh_into(catalog& packages, std::shared_ptr<sse_subscriber> subscriber) {
+  subscriber->push(std::make_shared<const std::string>(format_sse_event(R"({"step":"refreshing"})")));
+  auto errors = co_await packages.refresh();
+  std::string frame;
+  if (errors.empty()) {
+    frame = R"({"done":true})";
+  } else {
+    std::string text = "refresh errors: map[";
+    bool first = true;
+    for (const auto& [name, error] : errors) {
+      if (!first) text += " ";
+      first = false;
+      text += name + ":" + error;
+    }
+    text += "]";
+    boost::json::object event;
+    event["error"] = text;
+    frame = boost::json::serialize(event);
+  }
+  subscriber->push(std::make_shared<const std::string>(format_sse_event(frame)));
+  subscriber->close();
+}
+
+}  // namespace
+
+// The reference's shape: an empty body on success, else a JSON object of name → error. A client
+// that asks for text/event-stream (the current dashboard) gets the original's progress stream.
 reply repository_refresh(request_context& context) {
+  if (context.request[boost::beast::http::field::accept].find("text/event-stream") != std::string_view::npos) {
+    auto subscriber = std::make_shared<sse_subscriber>(context.stream.get_executor(), 8);
+    if (context.owner != nullptr) {
+      context.owner->state = connection::phase::streaming;
+      context.owner->stop_stream = [subscriber] { subscriber->close(); };
+    }
+    boost::asio::co_spawn(context.stream.get_executor(), refresh_into(context.services.packages(), subscriber),
+                          boost::asio::detached);
+    co_await serve_sse(context.stream, subscriber, sse_options{}, context.request.version());
+    context.response_written = true;
+    co_return http::empty_response();
+  }
   auto errors = co_await context.services.packages().refresh();
   if (errors.empty()) co_return http::empty_response();
   boost::json::object out;

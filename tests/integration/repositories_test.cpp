@@ -184,6 +184,15 @@ TEST_F(repositories, refresh_picks_up_a_new_commit) {
   EXPECT_EQ(json::serialize(call_json("POST", "/packages/versions", R"({"name":"redis"})")), R"(["1.10","1.9","1.0"])");
   auto page = call_json("GET", "/packages?search=redis");
   EXPECT_EQ(page.at("entries").at(0).at("version").as_string(), "1.10");
+
+  auto stream = raw_connection::unix_socket(server_->socket_path());
+  ASSERT_TRUE(stream.send("POST /repository/refresh HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+                          "Content-Length: 0\r\n\r\n"));
+  std::string events;
+  for (int i = 0; i < 50 && events.find("done") == std::string::npos; ++i) events += stream.read_some(std::chrono::milliseconds(200));
+  EXPECT_NE(events.find("data: {\"step\":\"refreshing\"}\n\n"), std::string::npos) << events;
+  EXPECT_NE(events.find("data: {\"done\":true}\n\n"), std::string::npos) << events;
+  EXPECT_TRUE(stream.closed_by_peer(std::chrono::seconds(5)));
 }
 
 TEST_F(repositories, later_repositories_override_earlier_ones_and_move_changes_that) {
@@ -226,6 +235,17 @@ TEST_F(repositories, a_broken_remote_is_reported_per_repository_and_packages_sta
   for (const auto& e : list.at("entries").as_array()) {
     EXPECT_EQ(e.as_object().contains("error"), e.at("name").as_string() == "bad") << json::serialize(e);
   }
+  // The current dashboard asks for the progress stream instead.
+  auto stream = raw_connection::unix_socket(server_->socket_path());
+  ASSERT_TRUE(stream.send("POST /repository/refresh HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+                          "Content-Length: 0\r\n\r\n"));
+  std::string events;
+  for (int i = 0; i < 50 && events.find("\"error\"") == std::string::npos; ++i) {
+    events += stream.read_some(std::chrono::milliseconds(200));
+  }
+  EXPECT_NE(events.find("text/event-stream"), std::string::npos) << events;
+  EXPECT_NE(events.find(R"(data: {"step":"refreshing"})"), std::string::npos) << events;
+  EXPECT_NE(events.find(R"(data: {"error":"refresh errors: map[bad:)"), std::string::npos) << events;
   // The last good checkout keeps serving.
   EXPECT_EQ(repo_of("gitea"), "bad");
   auto ping = call_json("GET", "/status/ping");
