@@ -1,13 +1,6 @@
 // Package model benches: parse + compile of every definition of the default repository (µs per
 // package), and the in-memory work of GET /packages over a 3-repository catalog (snapshot →
 // page → JSON; no git and no disk per request).
-#include "core/json_writer.hpp"
-#include "core/list.hpp"
-#include "core/packages/compile.hpp"
-#include "core/packages/definition.hpp"
-#include "core/packages/questions.hpp"
-#include "server/catalog.hpp"
-
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
@@ -15,6 +8,13 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "core/json_writer.hpp"
+#include "core/list.hpp"
+#include "core/packages/compile.hpp"
+#include "core/packages/definition.hpp"
+#include "core/packages/questions.hpp"
+#include "server/catalog.hpp"
 
 namespace {
 
@@ -45,9 +45,9 @@ const std::vector<fixture_text>& fixture() {
 
 void report_per_package(benchmark::State& state, std::size_t packages) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * packages));
-  state.counters["us_per_package"] = benchmark::Counter(static_cast<double>(state.iterations() * packages),
-                                                        benchmark::Counter::kIsRate | benchmark::Counter::kInvert,
-                                                        benchmark::Counter::kIs1000);
+  state.counters["us_per_package"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * packages),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
 }
 
 void BM_parse_fixture_definitions(benchmark::State& state) {
@@ -93,14 +93,15 @@ BENCHMARK(BM_parse_and_compile_fixture_definitions)->Unit(benchmark::kMicrosecon
 void BM_packages_page_three_repositories(benchmark::State& state) {
   std::vector<std::shared_ptr<const server::catalog_repository>> repos;
   for (const char* name : {"default", "extras", "mine"}) {
-    repos.push_back(std::make_shared<const server::catalog_repository>(
-        server::load_checkout(name, fs::path(SC_FIXTURE_PACKAGES))));
+    repos.push_back(
+        std::make_shared<const server::catalog_repository>(server::load_checkout(name, fs::path(SC_FIXTURE_PACKAGES))));
   }
   auto snapshot = server::build_snapshot(repos);
   if (snapshot->latest.size() != 19) state.SkipWithError("fixture missing");
   static const list_field<server::package_list_entry> fields[] = {
       {"name", [](const server::package_list_entry& e) -> list_value { return std::string_view(e.name); }, false},
-      {"description", [](const server::package_list_entry& e) -> list_value { return std::string_view(e.description); }, false},
+      {"description", [](const server::package_list_entry& e) -> list_value { return std::string_view(e.description); },
+       false},
   };
   list_query query;
   for (auto _ : state) {

@@ -1,10 +1,10 @@
 #include "server/catalog.hpp"
 
-#include "adapters/store/repository_store.hpp"
-#include "core/log.hpp"
-#include "core/names.hpp"
-#include "core/packages/version.hpp"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,13 +12,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <set>
+
+#include "adapters/store/repository_store.hpp"
+#include "core/log.hpp"
+#include "core/names.hpp"
+#include "core/packages/version.hpp"
 
 namespace sc::server {
 
@@ -112,9 +111,8 @@ catalog_repository load_checkout(const std::string& name, const fs::path& checko
       }
       versions.push_back(std::move(p));
     }
-    std::sort(versions.begin(), versions.end(), [](const auto& a, const auto& b) {
-      return packages::compare_versions(a.version, b.version) > 0;
-    });
+    std::sort(versions.begin(), versions.end(),
+              [](const auto& a, const auto& b) { return packages::compare_versions(a.version, b.version) > 0; });
     for (auto& v : versions) repo.packages.push_back(std::move(v));
   }
   std::string error;
@@ -132,7 +130,8 @@ catalog_repository load_checkout(const std::string& name, const fs::path& checko
   return repo;
 }
 
-std::shared_ptr<const catalog_snapshot> build_snapshot(const std::vector<std::shared_ptr<const catalog_repository>>& ordered) {
+std::shared_ptr<const catalog_snapshot> build_snapshot(
+    const std::vector<std::shared_ptr<const catalog_repository>>& ordered) {
   auto snapshot = std::make_shared<catalog_snapshot>();
   snapshot->repositories = ordered;
   // name → (winning package, its repository); a later repository overwrites an earlier one.
@@ -155,7 +154,8 @@ std::shared_ptr<const catalog_snapshot> build_snapshot(const std::vector<std::sh
   return snapshot;
 }
 
-const catalog_package* catalog_snapshot::find(std::string_view repo, std::string_view name, std::string_view version) const {
+const catalog_package* catalog_snapshot::find(std::string_view repo, std::string_view name,
+                                              std::string_view version) const {
   for (const auto& r : repositories) {
     if (r->name != repo) continue;
     for (const auto& p : r->packages) {
@@ -166,7 +166,8 @@ const catalog_package* catalog_snapshot::find(std::string_view repo, std::string
 }
 
 const catalog_package* catalog_snapshot::latest_of(std::string_view name) const {
-  auto it = std::lower_bound(latest.begin(), latest.end(), name, [](const auto& e, std::string_view n) { return e.name < n; });
+  auto it = std::lower_bound(latest.begin(), latest.end(), name,
+                             [](const auto& e, std::string_view n) { return e.name < n; });
   if (it == latest.end() || it->name != name) return nullptr;
   return find(it->repo, it->name, it->version);
 }
@@ -184,7 +185,8 @@ std::vector<std::string> catalog_snapshot::versions(std::string_view name) const
   std::vector<std::string> out;
   for (const auto& r : repositories) {
     for (const auto& p : r->packages) {
-      if (p.name == name && p.definition && std::find(out.begin(), out.end(), p.version) == out.end()) out.push_back(p.version);
+      if (p.name == name && p.definition && std::find(out.begin(), out.end(), p.version) == out.end())
+        out.push_back(p.version);
     }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return packages::compare_versions(a, b) > 0; });
@@ -194,7 +196,11 @@ std::vector<std::string> catalog_snapshot::versions(std::string_view name) const
 // ---------------------------------------------------------------------------------------------
 
 catalog::catalog(asio::io_context& io, store::repository_store& store, options opts)
-    : io_(io), store_(store), options_(std::move(opts)), loader_(1, 64), snapshot_(std::make_shared<catalog_snapshot>()),
+    : io_(io),
+      store_(store),
+      options_(std::move(opts)),
+      loader_(1, 64),
+      snapshot_(std::make_shared<catalog_snapshot>()),
       wake_(io) {}
 
 catalog::~catalog() = default;
@@ -206,7 +212,9 @@ result<fs::path> catalog::checkout_of(std::string_view name) const {
   return join_under(options_.directory, name);
 }
 
-git::options catalog::git_options() const { return {options_.directory / ".git-home", options_.git_timeout}; }
+git::options catalog::git_options() const {
+  return {options_.directory / ".git-home", options_.git_timeout};
+}
 
 std::string catalog::error_of(std::string_view repo) const {
   auto it = errors_.find(repo);
@@ -247,13 +255,13 @@ void catalog::start() {
   }
   rebuild();
   asio::co_spawn(io_, background_loop(), asio::bind_cancellation_slot(stop_signal_.slot(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log::error(std::string("repository refresh loop: ") + ex.what());
-    }
-  }));
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     log::error(std::string("repository refresh loop: ") + ex.what());
+                   }
+                 }));
 }
 
 void catalog::stop() {
@@ -270,7 +278,8 @@ asio::awaitable<void> catalog::background_loop() {
   bool force = true;
   while (!stopped_) {
     auto interval = options_.interval ? options_.interval() : std::chrono::seconds(300);
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto due = store_.last_refreshed() + interval.count();
     if (force || now >= due) {
       force = false;
@@ -331,7 +340,8 @@ asio::awaitable<std::map<std::string, std::string, std::less<>>> catalog::refres
   }
   rebuild();
   errors_ = errors;
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (auto saved = store_.set_last_refreshed(now); !saved) log::warning(saved.error().internal);
   co_return errors;
 }

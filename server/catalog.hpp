@@ -11,16 +11,10 @@
 //
 // Loop thread only, except where a function says otherwise.
 
-#include "adapters/git/git.hpp"
-#include "adapters/pool/work_pool.hpp"
-#include "core/packages/definition.hpp"
-#include "core/packages/repository.hpp"
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -31,6 +25,11 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "adapters/git/git.hpp"
+#include "adapters/pool/work_pool.hpp"
+#include "core/packages/definition.hpp"
+#include "core/packages/repository.hpp"
 
 namespace sc::store {
 class repository_store;
@@ -43,7 +42,7 @@ struct catalog_package {
   std::string repo;
   std::string name;
   std::string version;
-  std::string yaml;  // the manifest, as stored
+  std::string yaml;                                                // the manifest, as stored
   std::shared_ptr<const packages::package_definition> definition;  // null when it does not parse
 };
 
@@ -66,7 +65,7 @@ struct package_list_entry {
 
 struct catalog_snapshot {
   std::vector<std::shared_ptr<const catalog_repository>> repositories;  // list order
-  std::vector<package_list_entry> latest;                              // by name
+  std::vector<package_list_entry> latest;                               // by name
 
   const catalog_package* find(std::string_view repo, std::string_view name, std::string_view version) const;
   // The winning version of `name` (see precedence above); null when no repository has it.
@@ -81,7 +80,8 @@ struct catalog_snapshot {
 // Reads a checkout (on a pool thread): symlinks are never followed, files over 1 MiB are refused,
 // names that cannot be package names or versions are skipped.
 catalog_repository load_checkout(const std::string& name, const std::filesystem::path& checkout);
-std::shared_ptr<const catalog_snapshot> build_snapshot(const std::vector<std::shared_ptr<const catalog_repository>>& ordered);
+std::shared_ptr<const catalog_snapshot> build_snapshot(
+    const std::vector<std::shared_ptr<const catalog_repository>>& ordered);
 
 class catalog {
  public:

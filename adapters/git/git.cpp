@@ -1,12 +1,12 @@
 #include "adapters/git/git.hpp"
 
-#include "adapters/process/spawn.hpp"
-
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <vector>
+
+#include "adapters/process/spawn.hpp"
 
 namespace sc::git {
 
@@ -105,7 +105,8 @@ struct runner {
     }
     if (!outcome->ok()) {
       std::string reason = scrub(outcome->err.empty() ? outcome->out : outcome->err, auth);
-      co_return problem(502, what + ": " + (reason.empty() ? "exit status " + std::to_string(outcome->exit_code) : reason));
+      co_return problem(502,
+                        what + ": " + (reason.empty() ? "exit status " + std::to_string(outcome->exit_code) : reason));
     }
     co_return outcome->out;
   }
@@ -121,7 +122,8 @@ boost::asio::awaitable<result<void>> sync(std::string url, fs::path checkout, cr
   std::error_code ec;
   auto status = fs::symlink_status(checkout, ec);
   bool exists = !ec && fs::exists(status);
-  if (exists && !fs::is_directory(status)) co_return problem::internal_error(checkout.string() + " exists and is not a directory");
+  if (exists && !fs::is_directory(status))
+    co_return problem::internal_error(checkout.string() + " exists and is not a directory");
   bool has_repository = exists && fs::is_directory(checkout / ".git", ec);
 
   if (!has_repository) {

@@ -12,13 +12,12 @@
 //   * every command has a timeout and is killed with its process group;
 //   * error texts carry git's stderr with any credential scrubbed.
 
-#include "core/problem.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <string>
+
+#include "core/problem.hpp"
 
 namespace sc::git {
 

@@ -1,12 +1,12 @@
 #include "adapters/store/repository_store.hpp"
 
-#include "adapters/store/database.hpp"
-
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
 #include <algorithm>
+
+#include "adapters/store/database.hpp"
 
 namespace sc::store {
 
@@ -20,8 +20,9 @@ std::optional<std::string> state_value(SQLite::Database& sql, const char* key) {
 }
 
 void set_state(SQLite::Database& sql, const char* key, const std::string& value) {
-  SQLite::Statement upsert(sql, "INSERT INTO repository_state(key, value) VALUES (?, ?) "
-                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  SQLite::Statement upsert(sql,
+                           "INSERT INTO repository_state(key, value) VALUES (?, ?) "
+                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   upsert.bind(1, key);
   upsert.bind(2, value);
   upsert.exec();
@@ -29,14 +30,16 @@ void set_state(SQLite::Database& sql, const char* key, const std::string& value)
 
 }  // namespace
 
-result<std::unique_ptr<repository_store>> repository_store::open(database& db, std::optional<packages::repository> seed) {
+result<std::unique_ptr<repository_store>> repository_store::open(database& db,
+                                                                 std::optional<packages::repository> seed) {
   std::unique_ptr<repository_store> store(new repository_store(db));
   try {
     SQLite::Transaction transaction(db.sql());
     if (!state_value(db.sql(), "seeded")) {
       if (seed) {
-        SQLite::Statement insert(db.sql(), "INSERT OR IGNORE INTO repositories(position, name, url, username, password) "
-                                           "VALUES (0, ?, ?, ?, ?)");
+        SQLite::Statement insert(db.sql(),
+                                 "INSERT OR IGNORE INTO repositories(position, name, url, username, password) "
+                                 "VALUES (0, ?, ?, ?, ?)");
         insert.bind(1, seed->name);
         insert.bind(2, seed->url);
         insert.bind(3, seed->username);
@@ -70,7 +73,8 @@ result<void> repository_store::save(const std::vector<packages::repository>& lis
   try {
     SQLite::Transaction transaction(db_.sql());
     db_.sql().exec("DELETE FROM repositories");
-    SQLite::Statement insert(db_.sql(), "INSERT INTO repositories(position, name, url, username, password) VALUES (?, ?, ?, ?, ?)");
+    SQLite::Statement insert(
+        db_.sql(), "INSERT INTO repositories(position, name, url, username, password) VALUES (?, ?, ?, ?, ?)");
     for (std::size_t i = 0; i < list.size(); ++i) {
       insert.bind(1, static_cast<std::int64_t>(i));
       insert.bind(2, list[i].name);

@@ -3,15 +3,15 @@
 // and cached in memory. Credentials are stored beside the URL, never inside it. Loop thread only.
 // Every mutation is one SQLite transaction; the cache changes only after it committed.
 
-#include "core/packages/repository.hpp"
-#include "core/problem.hpp"
-
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/packages/repository.hpp"
+#include "core/problem.hpp"
 
 namespace sc::store {
 

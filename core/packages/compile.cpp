@@ -1,9 +1,9 @@
 #include "core/packages/compile.hpp"
 
+#include <charconv>
+
 #include "core/names.hpp"
 #include "core/packages/questions.hpp"
-
-#include <charconv>
 
 namespace sc::packages {
 
@@ -14,7 +14,8 @@ std::string normalize_image(std::string_view image) {
     out = "docker.io/library/" + out;
   } else {
     std::string_view first = std::string_view(out).substr(0, slash);
-    if (first.find('.') == std::string_view::npos && first.find(':') == std::string_view::npos && first != "localhost") {
+    if (first.find('.') == std::string_view::npos && first.find(':') == std::string_view::npos &&
+        first != "localhost") {
       out = "docker.io/" + out;
     }
   }
@@ -85,7 +86,8 @@ result<compiled_package> compile(const package_definition& def, const compile_co
 
   // Answers first: the original's messages, every problem collected.
   for (const auto& [key, value] : answers) {
-    if (def.find_question(key) == nullptr) c.answer_errors.push_back({key, "response does not match a prompt question"});
+    if (def.find_question(key) == nullptr)
+      c.answer_errors.push_back({key, "response does not match a prompt question"});
   }
   for (const auto& q : def.questions) {
     bool hidden = false;
@@ -163,7 +165,8 @@ result<compiled_package> compile(const package_definition& def, const compile_co
     compiled_volume cv;
     cv.name = v.name;
     cv.mountpoint = c.unit_value(v.mountpoint, path + ".mountpoint");
-    if (cv.mountpoint.empty() || cv.mountpoint.front() != '/') c.errors.push_back({path + ".mountpoint", "must be an absolute path"});
+    if (cv.mountpoint.empty() || cv.mountpoint.front() != '/')
+      c.errors.push_back({path + ".mountpoint", "must be an absolute path"});
     cv.quota = c.unit_value(v.quota, path + ".quota");
     if (!cv.quota.empty()) {
       if (auto bytes = parse_bytes(cv.quota)) {
@@ -182,7 +185,8 @@ result<compiled_package> compile(const package_definition& def, const compile_co
 
   for (const auto& t : def.templates) {
     std::string path = "templates." + t.name;
-    template_spec ct{t.name, c.unit_value(t.volume, path + ".volume"), c.unit_value(t.path, path + ".path"), c.sub(t.content)};
+    template_spec ct{t.name, c.unit_value(t.volume, path + ".volume"), c.unit_value(t.path, path + ".path"),
+                     c.sub(t.content)};
     if (def.find_volume(ct.volume) == nullptr) c.errors.push_back({path + ".volume", "names no declared volume"});
     if (!validate_relative_path(ct.path)) c.errors.push_back({path + ".path", "must be a relative path without '..'"});
     out.templates.push_back(std::move(ct));

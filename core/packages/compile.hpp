@@ -5,13 +5,13 @@
 // quotas byte counts, the image a normalised reference. Values that reach a unit file or argv are
 // refused when they hold control characters, wherever the character came from.
 
-#include "core/packages/definition.hpp"
-#include "core/packages/template.hpp"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/packages/definition.hpp"
+#include "core/packages/template.hpp"
 
 namespace sc::packages {
 
@@ -28,14 +28,14 @@ struct compile_context {
 struct port_mapping {
   int host = 0;
   int container = 0;
-  std::string name;   // the semantic name ("http", "ssh"), or empty
-  std::string key;    // the key as written (after substitution), for direct / tls_mode
+  std::string name;  // the semantic name ("http", "ssh"), or empty
+  std::string key;   // the key as written (after substitution), for direct / tls_mode
 };
 
 struct compiled_volume {
   std::string name;
   std::string mountpoint;
-  std::string quota;            // the compiled text ("" when unset)
+  std::string quota;              // the compiled text ("" when unset)
   std::uint64_t quota_bytes = 0;  // 0: default_quota applies
   std::string archive;
   std::string git;
@@ -46,8 +46,8 @@ struct compiled_volume {
 
 struct compiled_package {
   runtime_kind runtime = runtime_kind::container;
-  std::string image;             // substituted, as written
-  std::string image_reference;   // normalised: docker.io/library/nginx:latest
+  std::string image;            // substituted, as written
+  std::string image_reference;  // normalised: docker.io/library/nginx:latest
   string_pairs vm;
   string_pairs proton;
   std::vector<std::string> entrypoint;
@@ -60,7 +60,7 @@ struct compiled_package {
   string_pairs tls_mode;
   std::vector<compiled_volume> volumes;
   std::vector<note_spec> notes;
-  std::vector<template_spec> templates;  // volume, path and content substituted
+  std::vector<template_spec> templates;       // volume, path and content substituted
   std::vector<dependency_spec> dependencies;  // response values substituted
   std::vector<std::string> post_update;
   std::vector<std::string> supplies;

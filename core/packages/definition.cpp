@@ -1,16 +1,16 @@
 #include "core/packages/definition.hpp"
 
-#include "core/names.hpp"
-#include "core/packages/template.hpp"
-#include "core/packages/version.hpp"
+#include <yaml-cpp/yaml.h>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
-#include <yaml-cpp/yaml.h>
-
 #include <charconv>
 #include <exception>
+
+#include "core/names.hpp"
+#include "core/packages/template.hpp"
+#include "core/packages/version.hpp"
 
 namespace sc::packages {
 
@@ -18,9 +18,12 @@ namespace json = boost::json;
 
 std::string_view to_string(runtime_kind kind) noexcept {
   switch (kind) {
-    case runtime_kind::container: return "container";
-    case runtime_kind::vm: return "vm";
-    case runtime_kind::proton: return "proton";
+    case runtime_kind::container:
+      return "container";
+    case runtime_kind::vm:
+      return "vm";
+    case runtime_kind::proton:
+      return "proton";
   }
   return "container";
 }
@@ -41,7 +44,9 @@ const volume_spec* package_definition::find_volume(std::string_view name) const 
 
 namespace {
 
-bool is_alnum(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool is_alnum(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 
 template <class Pred>
 bool matches(std::string_view s, std::size_t max, Pred rest) {
@@ -102,8 +107,11 @@ struct converter {
   // Recursion is bounded by `max_depth`; the node count bounds the work an alias bomb can cause,
   // because every visit of a shared (aliased) node counts again.
   bool convert(const YAML::Node& node, json::value& out, std::size_t depth) {
-    if (++nodes > limits.max_nodes) return fail("document too large: more than " + std::to_string(limits.max_nodes) + " nodes (aliases expanded)", node.Mark());
-    if (depth > limits.max_depth) return fail("document nested deeper than " + std::to_string(limits.max_depth) + " levels", node.Mark());
+    if (++nodes > limits.max_nodes)
+      return fail("document too large: more than " + std::to_string(limits.max_nodes) + " nodes (aliases expanded)",
+                  node.Mark());
+    if (depth > limits.max_depth)
+      return fail("document nested deeper than " + std::to_string(limits.max_depth) + " levels", node.Mark());
     switch (node.Type()) {
       case YAML::NodeType::Null:
       case YAML::NodeType::Undefined:
@@ -111,7 +119,8 @@ struct converter {
         return true;
       case YAML::NodeType::Scalar: {
         const std::string& s = node.Scalar();
-        if (s.size() > limits.max_scalar_bytes) return fail("scalar longer than " + std::to_string(limits.max_scalar_bytes) + " bytes", node.Mark());
+        if (s.size() > limits.max_scalar_bytes)
+          return fail("scalar longer than " + std::to_string(limits.max_scalar_bytes) + " bytes", node.Mark());
         out = json::string(s);
         return true;
       }
@@ -160,9 +169,13 @@ bool flow_nesting_within(std::string_view text, std::size_t max_depth) {
       continue;
     }
     switch (c) {
-      case '#': comment = true; break;
+      case '#':
+        comment = true;
+        break;
       case '"':
-      case '\'': quote = c; break;
+      case '\'':
+        quote = c;
+        break;
       case '[':
       case '{':
         if (++depth > max_depth) return false;
@@ -171,7 +184,8 @@ bool flow_nesting_within(std::string_view text, std::size_t max_depth) {
       case '}':
         if (depth > 0) --depth;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return true;
@@ -181,10 +195,12 @@ bool flow_nesting_within(std::string_view text, std::size_t max_depth) {
 
 result<json::value> yaml_to_json(std::string_view yaml, const parse_limits& limits) {
   if (yaml.size() > limits.max_bytes) {
-    return problem::unprocessable("definition", "definition larger than " + std::to_string(limits.max_bytes) + " bytes");
+    return problem::unprocessable("definition",
+                                  "definition larger than " + std::to_string(limits.max_bytes) + " bytes");
   }
   if (!flow_nesting_within(yaml, limits.max_depth)) {
-    return problem::unprocessable("definition", "document nested deeper than " + std::to_string(limits.max_depth) + " levels");
+    return problem::unprocessable("definition",
+                                  "document nested deeper than " + std::to_string(limits.max_depth) + " levels");
   }
   converter conv{limits, 0, {}};
   json::value out;
@@ -206,8 +222,8 @@ result<json::value> yaml_to_json(std::string_view yaml, const parse_limits& limi
 
 namespace {
 
-constexpr std::string_view question_types[] = {"", "port", "hostname", "volume", "bytes", "duration",
-                                                "archive", "secret", "boolean", "oauth", "string", "text"};
+constexpr std::string_view question_types[] = {"",        "port",   "hostname", "volume", "bytes",  "duration",
+                                               "archive", "secret", "boolean",  "oauth",  "string", "text"};
 
 struct checker {
   std::vector<field_error> errors;
@@ -315,9 +331,12 @@ void check_ports(checker& c, const string_pairs& ports, const std::string& path,
     std::string field = checker::join(path, host);
     int number = 0;
     bool host_ok = contains_marker(host) || parse_port_number(host, number) || valid_port_name(host);
-    if (!host_ok) c.add(field, "invalid port \"" + host.substr(0, 64) + "\": not a port number (1-65535), a port name or a marker");
+    if (!host_ok)
+      c.add(field, "invalid port \"" + host.substr(0, 64) + "\": not a port number (1-65535), a port name or a marker");
     bool container_ok = contains_marker(container) || parse_port_number(container, number);
-    if (!container_ok) c.add(field, "invalid port \"" + container.substr(0, 64) + "\": the container side must be a port number (1-65535) or a marker");
+    if (!container_ok)
+      c.add(field, "invalid port \"" + container.substr(0, 64) +
+                       "\": the container side must be a port number (1-65535) or a marker");
     if (host_ok && container_ok && valid_port_name(host) && !contains_marker(host)) {
       for (const auto& [other_container, other_name] : names_by_container) {
         if (other_container == container && other_name != host) {
@@ -359,7 +378,8 @@ void check_runtime(checker& c, const json::object& root, package_definition& def
     } else if (image->is_object()) {
       const auto& obj = image->get_object();
       std::string type = c.string_field(obj, "type", "image");
-      if (!type.empty() && type != "oci") c.add("image.type", "unknown image type \"" + type.substr(0, 32) + "\" (only oci)");
+      if (!type.empty() && type != "oci")
+        c.add("image.type", "unknown image type \"" + type.substr(0, 32) + "\" (only oci)");
       def.image = c.string_field(obj, "url", "image");
     } else {
       c.add("image", "must be a string or {type, url}");
@@ -400,7 +420,8 @@ void check_network(checker& c, const json::object& root, package_definition& def
     return false;
   };
   for (std::size_t i = 0; i < def.network.direct.size(); ++i) {
-    if (!is_port_key(def.network.direct[i])) c.add("network.direct[" + std::to_string(i) + "]", "names no port of network.external or network.internal");
+    if (!is_port_key(def.network.direct[i]))
+      c.add("network.direct[" + std::to_string(i) + "]", "names no port of network.external or network.internal");
   }
   for (const auto& [key, mode] : def.network.tls_mode) {
     std::string field = "network.tls_mode." + key;
@@ -425,7 +446,8 @@ void check_volumes(checker& c, const json::object& root, package_definition& def
     std::string path = checker::join("volumes", member.key());
     volume_spec v;
     v.name = member.key();
-    if (!valid_volume_name(v.name)) c.add(path, "invalid volume name (letters, digits, '.', '_', '-'; starting with a letter or digit)");
+    if (!valid_volume_name(v.name))
+      c.add(path, "invalid volume name (letters, digits, '.', '_', '-'; starting with a letter or digit)");
     const json::object* obj = c.object_at(&member.value(), path);
     if (obj == nullptr) {
       if (member.value().is_null()) c.add(path + ".mountpoint", "is required");
@@ -458,7 +480,8 @@ void check_questions(checker& c, const json::object& root, package_definition& d
     std::string path = checker::join("questions", member.key());
     question_spec q;
     q.key = member.key();
-    if (!valid_identifier(q.key)) c.add(path, "invalid question key (letters, digits and '_', starting with a letter or digit)");
+    if (!valid_identifier(q.key))
+      c.add(path, "invalid question key (letters, digits and '_', starting with a letter or digit)");
     const json::object* obj = c.object_at(&member.value(), path);
     if (obj == nullptr) {
       if (member.value().is_null()) c.add(path + ".query", "is required");
@@ -649,11 +672,14 @@ result<package_definition> parse_definition(std::string_view yaml, const parse_l
     for (const auto& [key, value] : def.environment) {
       bool ok = !key.empty() && !(key.front() >= '0' && key.front() <= '9');
       for (char ch : key) ok = ok && (is_alnum(ch) || ch == '_');
-      if (!ok) c.add("environment." + key.substr(0, 64), "invalid variable name (letters, digits and '_', not starting with a digit)");
+      if (!ok)
+        c.add("environment." + key.substr(0, 64),
+              "invalid variable name (letters, digits and '_', not starting with a digit)");
     }
     def.supplies = c.string_list(root.if_contains("supplies"), "supplies");
     def.post_update = c.string_list(root.if_contains("post_update"), "post_update");
-    if (def.runtime == runtime_kind::vm && !def.post_update.empty()) c.add("post_update", "not allowed for vm packages");
+    if (def.runtime == runtime_kind::vm && !def.post_update.empty())
+      c.add("post_update", "not allowed for vm packages");
     check_network(c, root, def);
     check_volumes(c, root, def);
     check_questions(c, root, def);

@@ -6,10 +6,7 @@
 // Maps keep document order (questions are shown in that order). Values stay raw here: markers
 // (`@name@`) are resolved by compile (core/packages/compile.hpp).
 
-#include "core/problem.hpp"
-
 #include <boost/json/value.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -17,6 +14,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/problem.hpp"
 
 namespace sc::packages {
 
@@ -50,7 +49,7 @@ struct question_spec {
   std::string type;  // "" (free text), port, hostname, volume, bytes, duration, archive, secret, boolean, oauth
   std::optional<std::string> default_value;  // YAML scalars coerced to strings (gitea: default: 2222)
   bool optional = false;
-  std::string show_if;                    // name of a boolean question
+  std::string show_if;                      // name of a boolean question
   std::optional<boost::json::value> oauth;  // the flow spec, passed through as given
 };
 
@@ -91,9 +90,9 @@ struct git_source_spec {
 
 struct package_definition {
   runtime_kind runtime = runtime_kind::container;
-  std::string image;     // container: the raw reference (string form or {type: oci, url})
-  string_pairs vm;       // vm: scalar fields (image, memory, cpus, …)
-  string_pairs proton;   // proton: scalar fields (app_image, app_directory, …)
+  std::string image;    // container: the raw reference (string form or {type: oci, url})
+  string_pairs vm;      // vm: scalar fields (image, memory, cpus, …)
+  string_pairs proton;  // proton: scalar fields (app_image, app_directory, …)
   std::vector<std::string> entrypoint;
   std::vector<std::string> command;
   string_pairs environment;
@@ -115,9 +114,9 @@ struct package_definition {
 
 // Limits on what a definition may be; a document beyond them is refused before or while parsing.
 struct parse_limits {
-  std::size_t max_bytes = 1 << 20;       // 1 MiB of YAML
-  std::size_t max_depth = 32;            // nesting of maps and sequences
-  std::size_t max_nodes = 50'000;        // after alias expansion (billion laughs)
+  std::size_t max_bytes = 1 << 20;  // 1 MiB of YAML
+  std::size_t max_depth = 32;       // nesting of maps and sequences
+  std::size_t max_nodes = 50'000;   // after alias expansion (billion laughs)
   std::size_t max_scalar_bytes = 256 * 1024;
 };
 
@@ -130,9 +129,9 @@ result<package_definition> parse_definition(std::string_view yaml, const parse_l
 result<boost::json::value> yaml_to_json(std::string_view yaml, const parse_limits& limits = {});
 
 // Rules shared with the compiler and the request handlers.
-bool valid_identifier(std::string_view key) noexcept;     // questions: ^[A-Za-z0-9][A-Za-z0-9_]*$
-bool valid_volume_name(std::string_view name) noexcept;   // ^[A-Za-z0-9][A-Za-z0-9._-]*$
-bool valid_port_name(std::string_view name) noexcept;     // ^[A-Za-z][A-Za-z0-9_]*$
-bool contains_marker(std::string_view text) noexcept;     // holds an @name@ marker
+bool valid_identifier(std::string_view key) noexcept;    // questions: ^[A-Za-z0-9][A-Za-z0-9_]*$
+bool valid_volume_name(std::string_view name) noexcept;  // ^[A-Za-z0-9][A-Za-z0-9._-]*$
+bool valid_port_name(std::string_view name) noexcept;    // ^[A-Za-z][A-Za-z0-9_]*$
+bool contains_marker(std::string_view text) noexcept;    // holds an @name@ marker
 
 }  // namespace sc::packages

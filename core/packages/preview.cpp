@@ -80,11 +80,13 @@ json::object install_preview(const preview_input& input) {
   if (!image.empty()) sentences.push_back("Image: " + image);
   if (compiled.runtime == runtime_kind::vm) sentences.push_back("Runs as a virtual machine");
   std::string volume_sentence = plural(compiled.volumes.size(), "volume", "volumes");
-  if (migrated_count > 0) volume_sentence += " (" + std::to_string(migrated_count) + " kept from the installed version)";
+  if (migrated_count > 0)
+    volume_sentence += " (" + std::to_string(migrated_count) + " kept from the installed version)";
   sentences.push_back(volume_sentence);
   std::size_t port_count = compiled.external_ports.size() + compiled.internal_ports.size();
   if (port_count > 0) sentences.push_back(plural(port_count, "port mapping", "port mappings"));
-  if (!compiled.dependencies.empty()) sentences.push_back(plural(compiled.dependencies.size(), "dependency", "dependencies"));
+  if (!compiled.dependencies.empty())
+    sentences.push_back(plural(compiled.dependencies.size(), "dependency", "dependencies"));
   if (total_quota > usable) sentences.push_back("The volume quotas exceed the free disk space");
   std::string summary;
   for (const auto& s : sentences) {

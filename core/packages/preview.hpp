@@ -3,13 +3,12 @@
 // so templated and named ports appear, and quotas are byte counts — not from raw YAML as the
 // original did. No side effects.
 
-#include "core/packages/compile.hpp"
-
 #include <boost/json/object.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "core/packages/compile.hpp"
 
 namespace sc::packages {
 

@@ -1,13 +1,13 @@
 #include "core/packages/questions.hpp"
 
-#include "core/names.hpp"
-
 #include <sys/random.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
+
+#include "core/names.hpp"
 
 namespace sc::packages {
 
@@ -75,11 +75,16 @@ std::optional<std::uint64_t> parse_duration(std::string_view text) noexcept {
   if (text.size() < 2) return std::nullopt;
   std::string_view digits = text.substr(0, text.size() - 1);
   switch (text.back()) {
-    case 's': return parse_unsigned(digits);
-    case 'm': return scaled(digits, 60);
-    case 'h': return scaled(digits, 3600);
-    case 'd': return scaled(digits, 86400);
-    default: return std::nullopt;
+    case 's':
+      return parse_unsigned(digits);
+    case 'm':
+      return scaled(digits, 60);
+    case 'h':
+      return scaled(digits, 3600);
+    case 'd':
+      return scaled(digits, 86400);
+    default:
+      return std::nullopt;
   }
 }
 

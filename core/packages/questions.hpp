@@ -3,15 +3,15 @@
 // the answers generated when one is missing or "auto" (ports from the free range, 64-hex secrets,
 // hostnames, boolean defaults).
 
-#include "core/packages/definition.hpp"
-#include "core/packages/template.hpp"
-
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+
+#include "core/packages/definition.hpp"
+#include "core/packages/template.hpp"
 
 namespace sc::packages {
 

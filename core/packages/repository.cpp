@@ -17,8 +17,7 @@ int hex_value(char c) {
 std::string percent_decode(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-        hex_value(text[i + 2]) >= 0) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
       i += 2;
     } else {
@@ -36,7 +35,8 @@ result<parsed_repository_url> parse_repository_url(std::string_view url) {
   };
   if (url.empty()) return bad("is empty");
   if (url.size() > 2048) return bad("longer than 2048 characters");
-  if (has_control_characters(url) || url.find(' ') != std::string_view::npos) return bad("contains spaces or control characters");
+  if (has_control_characters(url) || url.find(' ') != std::string_view::npos)
+    return bad("contains spaces or control characters");
   auto sep = url.find("://");
   if (sep == std::string_view::npos) return bad("needs a scheme (https://, http://, ssh://, git:// or file://)");
   std::string_view scheme = url.substr(0, sep);
@@ -58,7 +58,8 @@ result<parsed_repository_url> parse_repository_url(std::string_view url) {
   }
   if (scheme == "file") {
     if (!authority.empty() && authority != "localhost") return bad("file URLs take no host");
-    if (path.empty() || path.find("/../") != std::string_view::npos || path.ends_with("/..")) return bad("needs an absolute path without '..'");
+    if (path.empty() || path.find("/../") != std::string_view::npos || path.ends_with("/.."))
+      return bad("needs an absolute path without '..'");
   } else if (authority.empty() || authority.front() == '-' || authority.front() == ':') {
     return bad("needs a host");
   }
@@ -74,6 +75,8 @@ std::string repository_name_from_url(std::string_view url) {
   return std::string(last);
 }
 
-bool valid_repository_name(std::string_view name) noexcept { return valid_package_name(name); }
+bool valid_repository_name(std::string_view name) noexcept {
+  return valid_package_name(name);
+}
 
 }  // namespace sc::packages

@@ -3,10 +3,10 @@
 // URL. Credentials are kept apart from the URL from the moment it is parsed: the public URL (no
 // userinfo) is what git's argv, logs, errors and the API ever see.
 
-#include "core/problem.hpp"
-
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace sc::packages {
 

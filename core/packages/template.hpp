@@ -10,14 +10,13 @@
 //    trim markers. Anything else is refused when the definition is parsed, so a package never
 //    fails late on a template it could not have rendered.
 
-#include "core/problem.hpp"
-
 #include <boost/json/value.hpp>
-
 #include <functional>
 #include <map>
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace sc::packages {
 

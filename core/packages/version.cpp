@@ -32,7 +32,9 @@ int compare_numeric(std::string_view a, std::string_view b) noexcept {
   return a.compare(b) < 0 ? -1 : (a == b ? 0 : 1);
 }
 
-bool is_alnum(char c) noexcept { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool is_alnum(char c) noexcept {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0;
+}
 
 }  // namespace
 

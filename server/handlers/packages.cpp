@@ -2,6 +2,12 @@
 // snapshot: no git and no disk per request (install-preview asks statvfs for the disk figures).
 // Nothing is installed yet (a later issue): "installed" is false, children are empty, and
 // install-preview has no upgrade source — the hooks below are where installs plug in.
+#include <sys/statvfs.h>
+
+#include <array>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
 #include "adapters/store/settings_store.hpp"
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
@@ -14,13 +20,6 @@
 #include "server/catalog.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/json_body.hpp"
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-
-#include <sys/statvfs.h>
-
-#include <array>
 
 namespace sc::server::handlers {
 
@@ -43,7 +42,9 @@ bool flag(const request_context& context, std::string_view key) {
 }
 
 // Installed state: none until the install issue lands.
-std::optional<std::string> installed_version_of(std::string_view /*repo*/, std::string_view /*name*/) { return std::nullopt; }
+std::optional<std::string> installed_version_of(std::string_view /*repo*/, std::string_view /*name*/) {
+  return std::nullopt;
+}
 
 void write_entry(json_writer& w, const package_list_entry& e) {
   w.begin_object().key("repo").value(e.repo).key("name").value(e.name).key("version").value(e.version);
@@ -66,7 +67,8 @@ http::response package_page(request_context& context, bool featured_only) {
     }
     items = &filtered;
   }
-  auto page = paginate(*items, parse_list_query(context.query), std::span<const list_field<package_list_entry>>(package_fields));
+  auto page = paginate(*items, parse_list_query(context.query),
+                       std::span<const list_field<package_list_entry>>(package_fields));
   std::string body;
   body.reserve(128 + page.entries.size() * 160);
   json_writer writer(body);
@@ -86,7 +88,8 @@ result<identity> read_identity(std::string_view text, bool need_version, bool re
   if (!body) return body.error();
   identity id;
   if (repo_optional) {
-    id.repo = body->optional_string("repo", {.max_length = 64, .allow_empty = true, .allow_newlines = false}).value_or("");
+    id.repo =
+        body->optional_string("repo", {.max_length = 64, .allow_empty = true, .allow_newlines = false}).value_or("");
   } else {
     id.repo = body->string("repo", name_rule);
   }
@@ -125,9 +128,13 @@ problem package_not_found(const identity& id) {
 
 }  // namespace
 
-reply packages_list(request_context& context) { co_return package_page(context, flag(context, "featured_only")); }
+reply packages_list(request_context& context) {
+  co_return package_page(context, flag(context, "featured_only"));
+}
 
-reply packages_featured(request_context& context) { co_return package_page(context, true); }
+reply packages_featured(request_context& context) {
+  co_return package_page(context, true);
+}
 
 reply packages_by_repo(request_context& context) {
   auto snapshot = context.services.packages().snapshot();
@@ -148,7 +155,14 @@ reply packages_by_repo(request_context& context) {
       bool featured = std::find(repo.featured.begin(), repo.featured.end(), p.name) != repo.featured.end();
       if (featured_only && !featured) continue;
       if (!search.empty() && !list_detail::contains_folded(p.name, search)) continue;
-      w.begin_object().key("repo").value(repo.name).key("name").value(p.name).key("version").value(p.version).end_object();
+      w.begin_object()
+          .key("repo")
+          .value(repo.name)
+          .key("name")
+          .value(p.name)
+          .key("version")
+          .value(p.version)
+          .end_object();
     }
     w.end_array();
     if (!repo.featured.empty()) w.key("featured").value(repo.featured);
@@ -225,7 +239,8 @@ reply packages_install_preview(request_context& context) {
   if (p == nullptr) co_return http::problem_response(package_not_found(*id));
   if (!p->definition) {
     auto parsed = packages::parse_definition(p->yaml);
-    co_return http::problem_response(parsed ? problem::internal_error("definition parses now but did not") : parsed.error());
+    co_return http::problem_response(parsed ? problem::internal_error("definition parses now but did not")
+                                            : parsed.error());
   }
 
   // The answers an install without responses would use: generated ones, and placeholders for the
@@ -249,7 +264,8 @@ reply packages_install_preview(request_context& context) {
   compile_context.name = p->name;
   compile_context.version = p->version;
   compile_context.effective_name = p->name;
-  if (auto tld = context.services.system_settings().get("dns_tld"); tld && !tld->empty()) compile_context.dns_tld = *tld;
+  if (auto tld = context.services.system_settings().get("dns_tld"); tld && !tld->empty())
+    compile_context.dns_tld = *tld;
   auto compiled = packages::compile(def, compile_context, answers);
   if (!compiled) co_return http::problem_response(compiled.error());
 

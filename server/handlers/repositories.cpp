@@ -1,5 +1,12 @@
 // Package repositories (behavior-ops.md §5.4): list, add, remove, move, refresh. Credentials are
 // taken apart from the URL on the way in and never leave again (GET shows url and username only).
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdlib>
+
 #include "adapters/store/repository_store.hpp"
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
@@ -7,17 +14,9 @@
 #include "server/app.hpp"
 #include "server/catalog.hpp"
 #include "server/connection.hpp"
-#include "server/sse.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/json_body.hpp"
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-
-#include <array>
-#include <cstdlib>
+#include "server/sse.hpp"
 
 namespace sc::server::handlers {
 
@@ -47,8 +46,10 @@ constexpr std::array<list_field<repository_row>, 4> repository_fields = {{
 reply repository_list(request_context& context) {
   auto& packages = context.services.packages();
   std::vector<repository_row> rows;
-  for (const auto& r : packages.repositories().list()) rows.push_back({r.name, r.url, r.username, packages.error_of(r.name)});
-  auto page = paginate(rows, parse_list_query(context.query), std::span<const list_field<repository_row>>(repository_fields));
+  for (const auto& r : packages.repositories().list())
+    rows.push_back({r.name, r.url, r.username, packages.error_of(r.name)});
+  auto page =
+      paginate(rows, parse_list_query(context.query), std::span<const list_field<repository_row>>(repository_fields));
   std::string body;
   json_writer writer(body);
   write_list_envelope(writer, page, [](json_writer& w, const repository_row& r) {
@@ -70,7 +71,8 @@ reply repository_add(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
   if (username.empty() != password.empty()) {
-    co_return http::problem_response(problem::unprocessable("username", "both username and password must be provided together"));
+    co_return http::problem_response(
+        problem::unprocessable("username", "both username and password must be provided together"));
   }
   auto parsed = packages::parse_repository_url(url);
   if (!parsed) co_return http::problem_response(parsed.error());
@@ -103,7 +105,8 @@ reply repository_remove(request_context& context) {
   if (!body) co_return http::problem_response(body.error());
   std::string name = body->string("name", name_rule);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  if (auto removed = context.services.packages().remove(name); !removed) co_return http::problem_response(removed.error());
+  if (auto removed = context.services.packages().remove(name); !removed)
+    co_return http::problem_response(removed.error());
   co_return http::empty_response();
 }
 
@@ -113,7 +116,8 @@ reply repository_move(request_context& context) {
   std::string name = body->string("name", name_rule);
   std::int64_t position = body->integer("position", -1'000'000, 1'000'000);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  if (auto moved = context.services.packages().move(name, position); !moved) co_return http::problem_response(moved.error());
+  if (auto moved = context.services.packages().move(name, position); !moved)
+    co_return http::problem_response(moved.error());
   co_return http::empty_response();
 }
 

@@ -1,17 +1,17 @@
 // Package repositories and the read-only package endpoints against the real binary, with real git
 // repositories built from the fixture and served over file:// (DESIGN.md: real parts). Root on the
 // Unix socket is the administrator. git missing is a failure, not a skip.
-#include "tests/support/http_client.hpp"
-#include "tests/support/server_process.hpp"
+#include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace sc::test {
 namespace {
@@ -25,13 +25,16 @@ void sh(const std::string& command) {
   ASSERT_EQ(rc, 0) << command;
 }
 
-std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+std::string quoted(const fs::path& path) {
+  return "'" + path.string() + "'";
+}
 
 class repositories : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(std::system("git --version >/dev/null 2>&1"), 0) << "git is required for the repository tests";
-    ASSERT_TRUE(fs::is_directory(fs::path(SC_FIXTURE_PACKAGES) / "packages")) << "fixture missing: " << SC_FIXTURE_PACKAGES;
+    ASSERT_TRUE(fs::is_directory(fs::path(SC_FIXTURE_PACKAGES) / "packages"))
+        << "fixture missing: " << SC_FIXTURE_PACKAGES;
     char pattern[] = "/tmp/sc-repos-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     work_ = pattern;
@@ -62,8 +65,10 @@ class repositories : public ::testing::Test {
   }
 
   void commit(const fs::path& dir, const std::string& message) {
-    sh("cd " + quoted(dir) + " && (test -d .git || git init -q -b main) && git add -A && "
-       "git -c user.email=t@example.com -c user.name=t commit -q -m '" + message + "'");
+    sh("cd " + quoted(dir) +
+       " && (test -d .git || git init -q -b main) && git add -A && "
+       "git -c user.email=t@example.com -c user.name=t commit -q -m '" +
+       message + "'");
   }
 
   static std::string file_url(const fs::path& dir) { return "file://" + dir.string(); }
@@ -186,10 +191,12 @@ TEST_F(repositories, refresh_picks_up_a_new_commit) {
   EXPECT_EQ(page.at("entries").at(0).at("version").as_string(), "1.10");
 
   auto stream = raw_connection::unix_socket(server_->socket_path());
-  ASSERT_TRUE(stream.send("POST /repository/refresh HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
-                          "Content-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(
+      stream.send("POST /repository/refresh HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+                  "Content-Length: 0\r\n\r\n"));
   std::string events;
-  for (int i = 0; i < 50 && events.find("done") == std::string::npos; ++i) events += stream.read_some(std::chrono::milliseconds(200));
+  for (int i = 0; i < 50 && events.find("done") == std::string::npos; ++i)
+    events += stream.read_some(std::chrono::milliseconds(200));
   EXPECT_NE(events.find("data: {\"step\":\"refreshing\"}\n\n"), std::string::npos) << events;
   EXPECT_NE(events.find("data: {\"done\":true}\n\n"), std::string::npos) << events;
   EXPECT_TRUE(stream.closed_by_peer(std::chrono::seconds(5)));
@@ -237,8 +244,9 @@ TEST_F(repositories, a_broken_remote_is_reported_per_repository_and_packages_sta
   }
   // The current dashboard asks for the progress stream instead.
   auto stream = raw_connection::unix_socket(server_->socket_path());
-  ASSERT_TRUE(stream.send("POST /repository/refresh HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
-                          "Content-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(
+      stream.send("POST /repository/refresh HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+                  "Content-Length: 0\r\n\r\n"));
   std::string events;
   for (int i = 0; i < 50 && events.find("\"error\"") == std::string::npos; ++i) {
     events += stream.read_some(std::chrono::milliseconds(200));
@@ -306,7 +314,8 @@ TEST_F(repositories, bad_input_gets_named_4xx) {
   EXPECT_EQ(list.at("entries").at(0).at("name").as_string(), "extras");
   EXPECT_EQ(call("POST", "/repository/move", R"({"name":"main","position":"x"})").status, 422);
   EXPECT_EQ(call("POST", "/packages/versions", R"({"name":"nope"})").status, 404);
-  EXPECT_EQ(call("POST", "/packages/questions/identity", R"({"repo":"main","name":"redis","version":"../1"})").status, 422);
+  EXPECT_EQ(call("POST", "/packages/questions/identity", R"({"repo":"main","name":"redis","version":"../1"})").status,
+            422);
 }
 
 TEST_F(repositories, the_catalog_survives_a_restart_without_git) {
@@ -358,11 +367,12 @@ TEST_F(repositories, a_hanging_refresh_never_blocks_requests_and_shutdown_kills_
 TEST_F(repositories, mutated_bodies_never_get_a_server_error) {
   add("main", make_repo("main", {"gitea", "redis"}));
   const std::vector<std::string> targets = {
-      "/packages/versions", "/packages/children", "/packages/questions", "/packages/questions/identity",
-      "/packages/manifest", "/packages/install-preview", "/repository/remove", "/repository/move", "/repository/add"};
-  const std::vector<std::string> seeds = {
-      R"({"repo":"main","name":"gitea","version":"2.0"})", R"({"name":"redis","position":1})",
-      R"({"name":"x","url":"file:///nonexistent","username":"u","password":"p"})"};
+      "/packages/versions",           "/packages/children", "/packages/questions",
+      "/packages/questions/identity", "/packages/manifest", "/packages/install-preview",
+      "/repository/remove",           "/repository/move",   "/repository/add"};
+  const std::vector<std::string> seeds = {R"({"repo":"main","name":"gitea","version":"2.0"})",
+                                          R"({"name":"redis","position":1})",
+                                          R"({"name":"x","url":"file:///nonexistent","username":"u","password":"p"})"};
   std::uint32_t state = 12345;
   auto next = [&state] { return state = state * 1664525u + 1013904223u; };
   const std::string alphabet = std::string("{}[]\":,0123456789.-/@\\\n\t nulltrue") + "\xff" + "\x01" + "abc";
@@ -371,9 +381,15 @@ TEST_F(repositories, mutated_bodies_never_get_a_server_error) {
     for (int m = 0, rounds = 1 + static_cast<int>(next() % 4); m < rounds; ++m) {
       std::size_t at = body.empty() ? 0 : next() % body.size();
       switch (next() % 3) {
-        case 0: if (!body.empty()) body[at] = alphabet[next() % alphabet.size()]; break;
-        case 1: if (!body.empty()) body.erase(at, 1 + next() % 8); break;
-        default: body.insert(at, 1, alphabet[next() % alphabet.size()]); break;
+        case 0:
+          if (!body.empty()) body[at] = alphabet[next() % alphabet.size()];
+          break;
+        case 1:
+          if (!body.empty()) body.erase(at, 1 + next() % 8);
+          break;
+        default:
+          body.insert(at, 1, alphabet[next() % alphabet.size()]);
+          break;
       }
     }
     const std::string& target = targets[next() % targets.size()];

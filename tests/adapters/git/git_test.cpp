@@ -2,24 +2,26 @@
 // history), plus a stand-in `git` on PATH that records its argv and environment, proving that
 // credentials reach git only through the environment and that the host's config and hooks are off.
 #include "adapters/git/git.hpp"
-#include "tests/support/loop.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "tests/support/loop.hpp"
+
 namespace sc::git {
 namespace {
 
 namespace fs = std::filesystem;
 
-void sh(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
+void sh(const std::string& command) {
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
 
 std::string read(const fs::path& path) {
   std::ifstream in(path);
@@ -37,7 +39,8 @@ class git_adapter : public ::testing::Test {
     root_ = pattern;
     origin_ = root_ / "origin";
     fs::create_directories(origin_);
-    sh("cd '" + origin_.string() + "' && git init -q -b main && echo one > a.txt && git add -A && " + commit_ + "first");
+    sh("cd '" + origin_.string() + "' && git init -q -b main && echo one > a.txt && git add -A && " + commit_ +
+       "first");
     opts_.home = root_ / "home";
     opts_.timeout = std::chrono::seconds(30);
   }
@@ -76,7 +79,8 @@ TEST_F(git_adapter, clones_then_fast_forwards) {
 TEST_F(git_adapter, a_rewritten_history_is_refused_and_the_checkout_kept) {
   fs::path checkout = root_ / "repo";
   ASSERT_TRUE(sync_now("file://" + origin_.string(), checkout));
-  sh("cd '" + origin_.string() + "' && echo other > a.txt && git add -A && git -c user.email=t@example.com "
+  sh("cd '" + origin_.string() +
+     "' && echo other > a.txt && git add -A && git -c user.email=t@example.com "
      "-c user.name=t commit -q --amend -m rewritten");
   auto updated = sync_now("file://" + origin_.string(), checkout);
   ASSERT_FALSE(updated);
@@ -110,7 +114,8 @@ class recording_git : public git_adapter {
   void install(const std::string& behaviour) {
     std::ofstream script(bin_ / "git");
     script << "#!/bin/sh\nprintf '%s\\n' \"$@\" > '" << (root_ / "argv").string() << "'\nenv > '"
-           << (root_ / "env").string() << "'\n" << behaviour << "\n";
+           << (root_ / "env").string() << "'\n"
+           << behaviour << "\n";
     script.close();
     fs::permissions(bin_ / "git", fs::perms::owner_all);
   }
@@ -130,9 +135,9 @@ TEST_F(recording_git, credentials_travel_in_the_environment_never_in_argv) {
   EXPECT_NE(argv.find("https://git.example.com/private.git"), std::string::npos) << argv;
   EXPECT_NE(argv.find("core.hooksPath=/dev/null"), std::string::npos) << argv;
   EXPECT_NE(argv.find("credential.helper="), std::string::npos) << argv;
-  for (std::string_view line : {"SC_GIT_USERNAME=alice", "SC_GIT_PASSWORD=hunter2-s3cret", "GIT_TERMINAL_PROMPT=0",
-                                "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-                                "GIT_ALLOW_PROTOCOL=https:http:ssh:git:file"}) {
+  for (std::string_view line :
+       {"SC_GIT_USERNAME=alice", "SC_GIT_PASSWORD=hunter2-s3cret", "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1",
+        "GIT_CONFIG_GLOBAL=/dev/null", "GIT_ALLOW_PROTOCOL=https:http:ssh:git:file"}) {
     EXPECT_NE(env.find(std::string(line) + "\n"), std::string::npos) << line;
   }
   EXPECT_NE(env.find("HOME=" + opts_.home.string() + "\n"), std::string::npos);
@@ -140,7 +145,8 @@ TEST_F(recording_git, credentials_travel_in_the_environment_never_in_argv) {
   // The askpass script git is pointed at answers from that environment and holds no secret.
   fs::path askpass = opts_.home / "askpass.sh";
   EXPECT_EQ(read(askpass).find("hunter2"), std::string::npos);
-  std::string command = "SC_GIT_USERNAME=alice SC_GIT_PASSWORD=hunter2-s3cret '" + askpass.string() + "' 'Password for x: '";
+  std::string command =
+      "SC_GIT_USERNAME=alice SC_GIT_PASSWORD=hunter2-s3cret '" + askpass.string() + "' 'Password for x: '";
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   char line[128] = {};

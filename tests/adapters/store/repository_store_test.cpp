@@ -1,11 +1,11 @@
-#include "adapters/store/database.hpp"
 #include "adapters/store/repository_store.hpp"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
+
+#include "adapters/store/database.hpp"
 
 namespace sc::store {
 namespace {
@@ -14,7 +14,7 @@ class repository_store_test : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("sc-repository-store-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     open_db();
   }

@@ -1,13 +1,12 @@
 // Broken definitions get precise errors naming the field; hostile documents (deep nesting, alias
 // bombs, marker injection) are refused cleanly and quickly.
-#include "core/packages/compile.hpp"
-#include "core/packages/definition.hpp"
-
-#include "tests/core/packages/fixture.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "core/packages/compile.hpp"
+#include "core/packages/definition.hpp"
+#include "tests/core/packages/fixture.hpp"
 
 namespace sc::packages {
 namespace {
@@ -41,7 +40,8 @@ TEST(definition_corpus, two_runtimes) {
 
 TEST(definition_corpus, bad_ports_are_named_by_path) {
   auto def = parse_definition(
-      "image: nginx\nnetwork:\n  external:\n    \"70000\": \"80\"\n    \"8080\": \"abc\"\n  internal:\n    \"9-x\": \"1\"\n");
+      "image: nginx\nnetwork:\n  external:\n    \"70000\": \"80\"\n    \"8080\": \"abc\"\n  internal:\n    \"9-x\": "
+      "\"1\"\n");
   ASSERT_FALSE(def);
   EXPECT_TRUE(has_error(def.error(), "network.external.70000", "invalid port")) << dump(def.error());
   EXPECT_TRUE(has_error(def.error(), "network.external.8080", "invalid port")) << dump(def.error());
@@ -49,7 +49,8 @@ TEST(definition_corpus, bad_ports_are_named_by_path) {
 }
 
 TEST(definition_corpus, a_port_answer_out_of_range_fails_compile_at_the_port) {
-  auto def = parse_definition("image: nginx\nnetwork:\n  external:\n    \"@p@\": \"80\"\nquestions:\n  p:\n    query: Port?\n");
+  auto def = parse_definition(
+      "image: nginx\nnetwork:\n  external:\n    \"@p@\": \"80\"\nquestions:\n  p:\n    query: Port?\n");
   ASSERT_TRUE(def) << dump(def.error());
   auto compiled = compile(*def, test::context_for("n"), {{"p", "99999"}});
   ASSERT_FALSE(compiled);
@@ -82,7 +83,8 @@ TEST(definition_corpus, every_problem_is_reported_at_once) {
 }
 
 TEST(definition_corpus, wrong_types_are_named) {
-  auto def = parse_definition("image: nginx\ncommand: run\nenvironment: [a, b]\nvolumes:\n  d:\n    mountpoint: /d\n    uid: -1\n");
+  auto def = parse_definition(
+      "image: nginx\ncommand: run\nenvironment: [a, b]\nvolumes:\n  d:\n    mountpoint: /d\n    uid: -1\n");
   ASSERT_FALSE(def);
   EXPECT_TRUE(has_error(def.error(), "command", "list of strings")) << dump(def.error());
   EXPECT_TRUE(has_error(def.error(), "environment", "must be a map")) << dump(def.error());
@@ -104,7 +106,8 @@ TEST(definition_corpus, marker_injection_with_newlines_is_refused_at_compile) {
 }
 
 TEST(definition_corpus, control_characters_from_the_definition_itself_are_refused_at_compile) {
-  auto def = parse_definition("image: nginx\ncommand: [\"a\\nb\"]\nenvironment:\n  X: \"1\\r2\"\npost_update: [\"x\\u001by\"]\n");
+  auto def = parse_definition(
+      "image: nginx\ncommand: [\"a\\nb\"]\nenvironment:\n  X: \"1\\r2\"\npost_update: [\"x\\u001by\"]\n");
   ASSERT_TRUE(def) << dump(def.error());
   auto compiled = compile(*def, test::context_for("n"), {});
   ASSERT_FALSE(compiled);
@@ -114,10 +117,10 @@ TEST(definition_corpus, control_characters_from_the_definition_itself_are_refuse
 }
 
 TEST(definition_corpus, a_substituted_value_is_never_rescanned_for_markers) {
-  auto def = parse_definition("image: nginx\nenvironment:\n  A: \"@a@\"\nquestions:\n  a:\n    query: a\n  b:\n    query: b\n");
+  auto def = parse_definition(
+      "image: nginx\nenvironment:\n  A: \"@a@\"\nquestions:\n  a:\n    query: a\n  b:\n    query: b\n");
   ASSERT_TRUE(def);
-  auto compiled = compile(*def, test::context_for("n"),
-                          {{"a", "@b@@PACKAGE_DNS@"}, {"b", "secret"}});
+  auto compiled = compile(*def, test::context_for("n"), {{"a", "@b@@PACKAGE_DNS@"}, {"b", "secret"}});
   ASSERT_TRUE(compiled) << dump(compiled.error());
   EXPECT_EQ(compiled->environment[0].second, "@b@@PACKAGE_DNS@");
 }
@@ -131,7 +134,8 @@ TEST(definition_corpus, deeply_nested_flow_yaml) {
 
 TEST(definition_corpus, deeply_nested_block_yaml) {
   std::string yaml = "image: nginx\n";
-  for (int i = 0; i < 200; ++i) yaml += std::string(static_cast<std::size_t>(i) * 2, ' ') + "k" + std::to_string(i) + ":\n";
+  for (int i = 0; i < 200; ++i)
+    yaml += std::string(static_cast<std::size_t>(i) * 2, ' ') + "k" + std::to_string(i) + ":\n";
   auto def = parse_definition(yaml);
   ASSERT_FALSE(def);
   EXPECT_TRUE(has_error(def.error(), "definition", "nested deeper")) << dump(def.error());
@@ -174,7 +178,8 @@ TEST(definition_corpus, duplicate_keys_are_refused) {
 
 TEST(definition_corpus, show_if_must_name_a_boolean_without_chains) {
   auto def = parse_definition(
-      "image: nginx\nquestions:\n  a:\n    query: a\n    type: boolean\n  b:\n    query: b\n    type: boolean\n    show_if: a\n"
+      "image: nginx\nquestions:\n  a:\n    query: a\n    type: boolean\n  b:\n    query: b\n    type: boolean\n    "
+      "show_if: a\n"
       "  c:\n    query: c\n    show_if: b\n  d:\n    query: d\n    show_if: e\n  e:\n    query: e\n");
   ASSERT_FALSE(def);
   EXPECT_TRUE(has_error(def.error(), "questions.c.show_if", "chains")) << dump(def.error());
@@ -189,7 +194,8 @@ TEST(definition_corpus, a_container_port_with_two_names) {
 
 TEST(definition_corpus, tls_mode_on_a_direct_port) {
   auto def = parse_definition(
-      "image: nginx\nnetwork:\n  external:\n    \"443\": \"443\"\n  direct: [\"443\"]\n  tls_mode:\n    \"443\": passthrough\n");
+      "image: nginx\nnetwork:\n  external:\n    \"443\": \"443\"\n  direct: [\"443\"]\n  tls_mode:\n    \"443\": "
+      "passthrough\n");
   ASSERT_FALSE(def);
   EXPECT_TRUE(has_error(def.error(), "network.tls_mode.443", "direct")) << dump(def.error());
 }
@@ -201,7 +207,9 @@ TEST(definition_corpus, git_urls_need_a_safe_scheme) {
 }
 
 TEST(definition_corpus, vm_and_proton_runtimes_parse) {
-  auto vm = parse_definition("vm:\n  image: https://example.com/disk.qcow2\n  memory: \"@mem@\"\nquestions:\n  mem:\n    query: RAM?\n    type: bytes\n");
+  auto vm = parse_definition(
+      "vm:\n  image: https://example.com/disk.qcow2\n  memory: \"@mem@\"\nquestions:\n  mem:\n    query: RAM?\n    "
+      "type: bytes\n");
   ASSERT_TRUE(vm) << dump(vm.error());
   EXPECT_EQ(vm->runtime, runtime_kind::vm);
   auto proton = parse_definition("proton:\n  app_image: example/game\n  app_directory: /game\n");
@@ -217,8 +225,7 @@ TEST(definition_corpus, answers_get_the_originals_messages) {
       "image: nginx\nquestions:\n  p:\n    query: p\n    type: port\n  s:\n    query: s\n    type: secret\n"
       "  o:\n    query: o\n    optional: true\n  b:\n    query: b\n    type: boolean\n");
   ASSERT_TRUE(def) << dump(def.error());
-  auto compiled = compile(*def, test::context_for("n"),
-                          {{"p", "http"}, {"s", ""}, {"x", "1"}});
+  auto compiled = compile(*def, test::context_for("n"), {{"p", "http"}, {"s", ""}, {"x", "1"}});
   ASSERT_FALSE(compiled);
   const auto& p = compiled.error();
   EXPECT_EQ(p.status, 422);

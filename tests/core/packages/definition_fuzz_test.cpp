@@ -1,24 +1,61 @@
 // A deterministic mutation harness (libFuzzer is not available): the fixture definitions and
 // template strings are mutated many times under ASan/UBSan. Every outcome must be a definition or
 // a 422 with at least one named error — never a crash, an exception or a hang.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <random>
+
 #include "core/packages/compile.hpp"
 #include "core/packages/definition.hpp"
 #include "core/packages/questions.hpp"
 #include "core/packages/template.hpp"
 #include "tests/core/packages/fixture.hpp"
 
-#include <boost/json/parse.hpp>
-#include <gtest/gtest.h>
-
-#include <random>
-
 namespace sc::packages {
 namespace {
 
 constexpr std::string_view tokens[] = {
-    "\n", ":", " ", "- ", "[", "]", "{", "}", "&a ", "*a", "!!binary ", "\"", "'", "@", "@@", "@port@",
-    "{{", "}}", "{{ .X }}", "#", "|", ">", "\t", "\x01", "\xff", "---\n", "...\n", "? ", "%YAML 1.2\n", "<<: *a\n",
-    "image:", "vm:", "proton:", "questions:", "  type: port\n", "network:", "  internal:\n", "0", "-1", "99999",
+    "\n",
+    ":",
+    " ",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    "&a ",
+    "*a",
+    "!!binary ",
+    "\"",
+    "'",
+    "@",
+    "@@",
+    "@port@",
+    "{{",
+    "}}",
+    "{{ .X }}",
+    "#",
+    "|",
+    ">",
+    "\t",
+    "\x01",
+    "\xff",
+    "---\n",
+    "...\n",
+    "? ",
+    "%YAML 1.2\n",
+    "<<: *a\n",
+    "image:",
+    "vm:",
+    "proton:",
+    "questions:",
+    "  type: port\n",
+    "network:",
+    "  internal:\n",
+    "0",
+    "-1",
+    "99999",
 };
 
 std::string mutate(std::string text, std::mt19937& rng) {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -13,7 +13,9 @@
 
 namespace sc::test {
 
-inline std::filesystem::path fixture_root() { return SC_FIXTURE_PACKAGES; }
+inline std::filesystem::path fixture_root() {
+  return SC_FIXTURE_PACKAGES;
+}
 
 struct fixture_file {
   std::string package;
@@ -22,7 +24,9 @@ struct fixture_file {
 };
 
 // gtest prints parameters with this instead of a byte dump.
-inline void PrintTo(const fixture_file& file, std::ostream* out) { *out << file.package << "/" << file.version; }
+inline void PrintTo(const fixture_file& file, std::ostream* out) {
+  *out << file.package << "/" << file.version;
+}
 
 // Every packages/<name>/<version>.yaml, sorted.
 inline std::vector<fixture_file> fixture_files() {
@@ -61,7 +65,8 @@ inline packages::compile_context context_for(std::string name) {
   return c;
 }
 
-inline packages::question_spec question(std::string key, std::string type, std::optional<std::string> default_value = std::nullopt,
+inline packages::question_spec question(std::string key, std::string type,
+                                        std::optional<std::string> default_value = std::nullopt,
                                         bool optional = false) {
   packages::question_spec q;
   q.key = std::move(key);

@@ -1,15 +1,15 @@
 // Every definition of the public default repository parses, validates, compiles with generated
 // answers and previews — one generated test per file.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "core/names.hpp"
 #include "core/packages/compile.hpp"
 #include "core/packages/definition.hpp"
 #include "core/packages/preview.hpp"
 #include "core/packages/questions.hpp"
-#include "core/names.hpp"
 #include "tests/core/packages/fixture.hpp"
-
-#include <gtest/gtest.h>
-
-#include <algorithm>
 
 namespace sc::packages {
 namespace {
@@ -31,23 +31,32 @@ TEST_P(fixture_definition, parses_compiles_and_previews) {
   EXPECT_FALSE(def->image.empty());
   EXPECT_FALSE(def->description.empty());
 
-  auto_answer_context auto_context{.effective_name = file.package, .used_ports = {}, .port_free = {}, .random_bytes = {}};
+  auto_answer_context auto_context{
+      .effective_name = file.package, .used_ports = {}, .port_free = {}, .random_bytes = {}};
   auto answers = auto_answers(*def, {}, auto_context);
   // What a user would type for the questions that have neither a default nor a generator.
   for (const auto& q : def->questions) {
     std::string& answer = answers[q.key];
     if (!answer.empty() || q.optional) continue;
-    if (q.type == "bytes") answer = "10gb";
-    else if (q.type == "oauth") answer = "token-123";
-    else answer = "example";
+    if (q.type == "bytes")
+      answer = "10gb";
+    else if (q.type == "oauth")
+      answer = "token-123";
+    else
+      answer = "example";
   }
-  compile_context context{.repo = "default", .name = file.package, .version = file.version,
-                          .effective_name = file.package, .dns_tld = "home",
-                          .external_host = "203.0.113.7", .internal_host = "192.168.1.2"};
+  compile_context context{.repo = "default",
+                          .name = file.package,
+                          .version = file.version,
+                          .effective_name = file.package,
+                          .dns_tld = "home",
+                          .external_host = "203.0.113.7",
+                          .internal_host = "192.168.1.2"};
   auto compiled = compile(*def, context, answers);
   ASSERT_TRUE(compiled) << compiled.error().detail << " "
                         << (compiled.error().errors.empty() ? "" : compiled.error().errors.front().field);
-  EXPECT_TRUE(compiled->image_reference.ends_with(":latest") || compiled->image_reference.find(':') != std::string::npos);
+  EXPECT_TRUE(compiled->image_reference.ends_with(":latest") ||
+              compiled->image_reference.find(':') != std::string::npos);
   // Every compile-time marker is gone; only runtime dependency markers may remain.
   std::string dns = file.package + ".default.home";
   for (const auto& [key, value] : compiled->environment) {
@@ -68,8 +77,13 @@ TEST_P(fixture_definition, parses_compiles_and_previews) {
   }
   for (const auto& v : compiled->volumes) EXPECT_TRUE(v.mountpoint.starts_with("/")) << v.name;
 
-  preview_input input{.repo = "default", .name = file.package, .version = file.version, .definition = &*def,
-                      .compiled = &*compiled, .upgrading_from = std::nullopt, .installed = nullptr,
+  preview_input input{.repo = "default",
+                      .name = file.package,
+                      .version = file.version,
+                      .definition = &*def,
+                      .compiled = &*compiled,
+                      .upgrading_from = std::nullopt,
+                      .installed = nullptr,
                       .disk = {.total = 100ULL << 30, .used = 10ULL << 30, .available = 90ULL << 30}};
   auto preview = install_preview(input);
   EXPECT_EQ(preview.at("name").as_string(), file.package);
@@ -82,7 +96,8 @@ TEST_P(fixture_definition, parses_compiles_and_previews) {
 
 std::string test_name(const ::testing::TestParamInfo<test::fixture_file>& info) {
   std::string name = info.param.package + "_" + info.param.version;
-  std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
   return name;
 }
 
@@ -91,8 +106,13 @@ INSTANTIATE_TEST_SUITE_P(default_packages, fixture_definition, ::testing::Values
 TEST(fixture_semantics, gitea_2_0_compiles_named_and_templated_ports_and_notes) {
   auto def = parse_definition(test::read_text(test::fixture_root() / "packages/gitea/2.0.yaml"));
   ASSERT_TRUE(def) << def.error().detail;
-  compile_context context{.repo = "default", .name = "gitea", .version = "2.0", .effective_name = "gitea",
-                          .dns_tld = "home", .external_host = "", .internal_host = ""};
+  compile_context context{.repo = "default",
+                          .name = "gitea",
+                          .version = "2.0",
+                          .effective_name = "gitea",
+                          .dns_tld = "home",
+                          .external_host = "",
+                          .internal_host = ""};
   auto compiled = compile(*def, context, {{"sshport", "2222"}});
   ASSERT_TRUE(compiled) << compiled.error().detail;
   ASSERT_EQ(compiled->internal_ports.size(), 2u);
@@ -116,8 +136,13 @@ TEST(fixture_semantics, gitea_2_0_compiles_named_and_templated_ports_and_notes) 
 TEST(fixture_semantics, mattermost_3_0_keeps_the_runtime_dependency_marker_escaped) {
   auto def = parse_definition(test::read_text(test::fixture_root() / "packages/mattermost/3.0.yaml"));
   ASSERT_TRUE(def) << def.error().detail;
-  compile_context context{.repo = "default", .name = "mattermost", .version = "3.0", .effective_name = "mattermost",
-                          .dns_tld = "home", .external_host = "", .internal_host = ""};
+  compile_context context{.repo = "default",
+                          .name = "mattermost",
+                          .version = "3.0",
+                          .effective_name = "mattermost",
+                          .dns_tld = "home",
+                          .external_host = "",
+                          .internal_host = ""};
   auto compiled = compile(*def, context, {{"version", "11.9.0"}, {"dbpass", "pw"}});
   ASSERT_TRUE(compiled) << compiled.error().detail;
   for (const auto& [key, value] : compiled->environment) {
@@ -143,8 +168,13 @@ TEST(fixture_semantics, redis_port_marker_in_command_is_substituted) {
     if (q.key == "port") given["port"] = "6380";
   }
   auto answers = auto_answers(*def, given, auto_context);
-  compile_context context{.repo = "default", .name = "redis", .version = "1.0", .effective_name = "redis",
-                          .dns_tld = "home", .external_host = "", .internal_host = ""};
+  compile_context context{.repo = "default",
+                          .name = "redis",
+                          .version = "1.0",
+                          .effective_name = "redis",
+                          .dns_tld = "home",
+                          .external_host = "",
+                          .internal_host = ""};
   auto compiled = compile(*def, context, answers);
   ASSERT_TRUE(compiled) << compiled.error().detail;
   std::string compiled_command;

@@ -19,9 +19,9 @@ TEST(repository_url, credentials_are_taken_out_of_the_url) {
 }
 
 TEST(repository_url, unsafe_urls_are_refused_naming_the_field) {
-  for (std::string_view bad : {"", "ext::sh -c id", "fd::3", "--upload-pack=x", "host:path", "ftp://h/x",
-                               "https://", "https://-oProxyCommand=x/y", "file://host/x", "file:///a/../etc",
-                               "https://h/a\nb", "https://h/a b"}) {
+  for (std::string_view bad :
+       {"", "ext::sh -c id", "fd::3", "--upload-pack=x", "host:path", "ftp://h/x", "https://",
+        "https://-oProxyCommand=x/y", "file://host/x", "file:///a/../etc", "https://h/a\nb", "https://h/a b"}) {
     auto parsed = parse_repository_url(bad);
     ASSERT_FALSE(parsed) << bad;
     EXPECT_EQ(parsed.error().status, 422);

@@ -1,11 +1,11 @@
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
 #include "core/packages/questions.hpp"
 #include "core/packages/template.hpp"
 #include "core/packages/version.hpp"
-
-#include <boost/json/parse.hpp>
 #include "tests/core/packages/fixture.hpp"
-
-#include <gtest/gtest.h>
 
 namespace sc::packages {
 namespace {
@@ -49,7 +49,10 @@ TEST(markers, substitution_and_escapes) {
 TEST(file_templates, render_fields_index_and_trim) {
   auto data = boost::json::parse(
       R"({"Responses":{"pw":"s3cret"},"Dep":{"db":{"Host":"db-host","Ports":{"sql":"5432"}}},"Package":{"Name":"app"}})");
-  auto out = render_file_template("host={{.Dep.db.Host}} port={{index .Dep.db.Ports \"sql\"}}\n{{- /* c */ -}}\n pw={{ .Responses.pw }} {{.Responses.missing}}", data, "t");
+  auto out = render_file_template(
+      "host={{.Dep.db.Host}} port={{index .Dep.db.Ports \"sql\"}}\n{{- /* c */ -}}\n pw={{ .Responses.pw }} "
+      "{{.Responses.missing}}",
+      data, "t");
   ASSERT_TRUE(out) << out.error().detail;
   EXPECT_EQ(*out, "host=db-host port=5432pw=s3cret <no value>");
 }
@@ -104,13 +107,17 @@ TEST(answers, auto_generation) {
       test::question("given", "secret"),
   };
   std::vector<int> refused;
-  auto_answer_context context{.effective_name = "app", .used_ports = {}, .port_free = [&refused](int port) {
-    if (refused.size() < 3) {
-      refused.push_back(port);
-      return false;
-    }
-    return true;
-  }, .random_bytes = {}};
+  auto_answer_context context{.effective_name = "app",
+                              .used_ports = {},
+                              .port_free =
+                                  [&refused](int port) {
+                                    if (refused.size() < 3) {
+                                      refused.push_back(port);
+                                      return false;
+                                    }
+                                    return true;
+                                  },
+                              .random_bytes = {}};
   auto answers = auto_answers(def, {{"given", "mine"}}, context);
   int port = std::stoi(answers.at("p"));
   EXPECT_GE(port, 10000);
@@ -131,7 +138,8 @@ TEST(answers, auto_generation) {
 TEST(answers, port_generation_gives_up_when_every_port_is_busy) {
   package_definition def;
   def.questions = {test::question("p", "port")};
-  auto_answer_context context{.effective_name = "app", .used_ports = {}, .port_free = [](int) { return false; }, .random_bytes = {}};
+  auto_answer_context context{
+      .effective_name = "app", .used_ports = {}, .port_free = [](int) { return false; }, .random_bytes = {}};
   auto answers = auto_answers(def, {}, context);
   EXPECT_EQ(answers.at("p"), "");  // compile then reports "empty response"
 }
