@@ -88,4 +88,27 @@ else
   echo "wrk is not installed (tools/deps installs it): the x64 cases are skipped" >&2
   exit 1
 fi
+# Packages (issue 6): three repositories cloned from the fixture over file://. GET /packages must be
+# served from memory: strace counts the files opened and the processes started while it is loaded.
+fixture="$(pwd)/../shared/fixtures/default-packages"
+if [ -d "$fixture/packages" ]; then
+  for r in one two three; do
+    mkdir -p "$work/remotes/$r" && cp -r "$fixture/." "$work/remotes/$r/"
+    git -C "$work/remotes/$r" init -q -b main && git -C "$work/remotes/$r" add -A &&
+      git -C "$work/remotes/$r" -c user.email=bench@example.com -c user.name=bench commit -qm fixture
+    curl -sf --unix-socket "$sock" -o /dev/null http://localhost/repository/add -d "{\"name\":\"$r\",\"url\":\"file://$work/remotes/$r\"}"
+  done
+  curl -sf --unix-socket "$sock" -o /dev/null http://localhost/repository/remove -d '{"name":"default"}' || true
+  run_case "tcp  GET /packages x10" --tcp "127.0.0.1:$port" --path /packages --header "Authorization: Bearer $token"
+  if command -v strace >/dev/null; then
+    strace -f -e trace=open,openat,execve,clone,clone3,vfork,fork -p "$server" -o "$work/strace" 2>/dev/null &
+    tracer=$!
+    sleep 0.5
+    out=$(build/release/bench/http_load --tcp "127.0.0.1:$port" --path /packages --header "Authorization: Bearer $token" \
+      --connections "$connections" --seconds 2)
+    kill "$tracer"; wait "$tracer" 2>/dev/null || true
+    printf 'GET /packages (3 repositories) under strace: %s; files opened + processes started: %s\n' "$out" \
+      "$(grep -c -E 'open|execve|clone|fork' "$work/strace" || true)"
+  fi
+fi
 printf 'after load: %s\n' "$(memory)"

@@ -77,6 +77,18 @@ bool ends_secret_value(char c) {
          c == ']';
 }
 
+// "scheme://user:pass@host" → "scheme://[REDACTED]@host": repository URLs carry credentials in
+// their userinfo (behavior-ops.md §5.1), and such a URL may be quoted in a detail or a request body.
+std::string redact_url_userinfo(std::string text) {
+  for (std::size_t at = text.find("://"); at != std::string::npos; at = text.find("://", at + 3)) {
+    std::size_t start = at + 3;
+    std::size_t end = start;
+    while (end < text.size() && !ends_secret_value(text[end]) && text[end] != '/' && text[end] != '@') ++end;
+    if (end < text.size() && text[end] == '@' && end > start) text.replace(start, end - start, "[REDACTED]");
+  }
+  return text;
+}
+
 }  // namespace
 
 std::string redact_secrets(std::string_view text) {
@@ -120,7 +132,7 @@ std::string redact_secrets(std::string_view text) {
     out.append("[REDACTED]");
     i = j;
   }
-  return out;
+  return redact_url_userinfo(out);
 }
 
 std::string render_problem_json(const problem& p) {

@@ -3,6 +3,7 @@
 #include "adapters/file_io/file_ring.hpp"
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
+#include "adapters/store/repository_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/bus.hpp"
 #include "core/accounts.hpp"
@@ -10,6 +11,7 @@
 #include "core/cors.hpp"
 #include "core/log.hpp"
 #include "server/connection.hpp"
+#include "server/catalog.hpp"
 #include "server/identity.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -211,6 +213,33 @@ app::app(asio::io_context& io, config settings)
 
 app::~app() = default;
 
+// Package repositories (issue 6). The first boot seeds the default repository: SC_DEFAULT_REPOSITORY
+// overrides its URL (tests point it at a local fixture; empty seeds nothing).
+result<void> app::open_packages() {
+  std::optional<packages::repository> seed;
+  const char* configured = std::getenv("SC_DEFAULT_REPOSITORY");
+  std::string seed_url = configured != nullptr ? configured : "https://github.com/town-os/default-packages";
+  if (!seed_url.empty()) {
+    auto parsed = packages::parse_repository_url(seed_url);
+    if (!parsed) return problem::internal_error("SC_DEFAULT_REPOSITORY: " + parsed.error().detail);
+    seed = packages::repository{"default", parsed->url, parsed->username, parsed->password};
+  }
+  auto opened = store::repository_store::open(*database_, std::move(seed));
+  if (!opened) return opened.error();
+  repositories_ = std::move(*opened);
+  catalog::options options;
+  options.directory = std::filesystem::path(settings_.state_dir) / "repositories";
+  options.interval = [this] {
+    auto value = settings_store_->get("repository_refresh_interval");
+    std::int64_t seconds = 300;
+    if (value) std::from_chars(value->data(), value->data() + value->size(), seconds);
+    return std::chrono::seconds(std::max<std::int64_t>(seconds, 60));
+  };
+  catalog_ = std::make_unique<catalog>(io_, *repositories_, std::move(options));
+  catalog_->start();
+  return {};
+}
+
 result<void> app::open() {
   files_ = std::make_unique<file_io::file_ring>(io_.get_executor());
   auto opened = store::database::open(settings_.database);
@@ -230,6 +259,7 @@ result<void> app::open() {
   if (::gethostname(host_name, sizeof host_name - 1) == 0) hostname_ = host_name;
   setting_changed("dns_tld");
   setting_changed("session_lifetime");
+  if (auto opened_packages = open_packages(); !opened_packages) return opened_packages.error();
   log::info(std::string("event loop: sockets on Asio's ") +
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
             "io_uring backend"
@@ -381,6 +411,7 @@ std::vector<std::string> app::bound_addresses() const {
 void app::request_stop() {
   if (stopping_) return;
   stopping_ = true;
+  if (catalog_) catalog_->stop();
   sd_notify(0, "STOPPING=1");
   log::info("stopping: no new connections; in-flight requests have " +
             std::to_string(settings_.shutdown_grace.count()) + " ms");

@@ -20,6 +20,7 @@
 
 namespace sc::store {
 class database;
+class repository_store;
 class settings_store;
 class audit_store;
 }
@@ -34,6 +35,7 @@ namespace sc::server {
 
 struct connection;
 class identity;
+class catalog;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -83,6 +85,8 @@ class app {
   // The audit log. dispatch() records every mutating request itself (core/audit.hpp says which,
   // authentication attempts included); call audit().record() only for events that are not requests.
   store::audit_store& audit() noexcept { return *audit_; }
+  // Package repositories and the in-memory package catalog (server/catalog.hpp). Open after open().
+  server::catalog& packages() noexcept { return *catalog_; }
   // A setting was stored (POST /settings/set): refreshes what derives from it (dns_tld → CORS hosts).
   void setting_changed(std::string_view key);
   // The hosts whose origins CORS accepts (core/cors.hpp): configured + localhost + hostname forms.
@@ -113,11 +117,14 @@ class app {
   http::response preflight(const http::request& request) const;
   void add_cors_headers(const http::request& request, http::response& response) const;
   void record_audit(const request_context& context, const http::response& response, std::string detail);
+  result<void> open_packages();
 
   std::unique_ptr<store::database> database_;
   std::unique_ptr<store::settings_store> settings_store_;
   std::unique_ptr<store::audit_store> audit_;
   std::unique_ptr<server::identity> identity_;  // after database_: it writes through to it
+  std::unique_ptr<store::repository_store> repositories_;
+  std::unique_ptr<server::catalog> catalog_;  // after repositories_: it reads and writes them
   std::string hostname_;
   std::vector<std::string> cors_hosts_;
   std::unique_ptr<file_io::file_ring> files_;

@@ -33,6 +33,24 @@ std::vector<route> build_routes() {
       {v::post, "/settings/set", admin, handlers::settings_set, "Validate and store one setting"},
       {v::get, "/locales", authenticated, handlers::locales, "Current locale and the locales offered"},
       {v::post, "/audit/log", local_or_admin, handlers::audit_log, "Audit log page, newest first (keyset by before_id)"},
+
+      // Package repositories and the read-only package endpoints (behavior-ops.md §5.4, §6.5; issue 6).
+      // Mutations of the repository list are admin-only (the issue; the original's table said auth).
+      {v::get, "/repository", authenticated, handlers::repository_list, "Repositories with their last refresh error"},
+      {v::post, "/repository/add", admin, handlers::repository_add, "Clone and add a repository at the end of the list"},
+      {v::post, "/repository/remove", admin, handlers::repository_remove, "Remove a repository"},
+      {v::post, "/repository/move", admin, handlers::repository_move, "Move a repository to a position (later overrides earlier)"},
+      {v::post, "/repository/refresh", admin, handlers::repository_refresh, "Fetch every repository now; name-to-error map on failure"},
+      {v::get, "/packages", authenticated, handlers::packages_list, "Latest version of every package, paged"},
+      {v::get, "/packages/by-repo", authenticated, handlers::packages_by_repo, "Packages grouped by repository"},
+      {v::get, "/packages/featured", authenticated, handlers::packages_featured, "Featured packages, paged"},
+      {v::get, "/packages/timezones", authenticated, handlers::packages_timezones, "IANA time zone names"},
+      {v::post, "/packages/versions", authenticated, handlers::packages_versions, "Versions of a package, highest first"},
+      {v::post, "/packages/children", authenticated, handlers::packages_children, "Child instances of a package"},
+      {v::post, "/packages/manifest", authenticated, handlers::packages_manifest, "The package definition as YAML"},
+      {v::post, "/packages/questions", admin, handlers::packages_questions, "Questions of the latest version"},
+      {v::post, "/packages/questions/identity", admin, handlers::packages_questions_identity, "Questions of one version"},
+      {v::post, "/packages/install-preview", admin, handlers::packages_install_preview, "What installing a version would do"},
   };
 }
 

@@ -1,12 +1,13 @@
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
+#include "adapters/store/repository_store.hpp"
 
 #include <array>
 
 namespace sc::store {
 
 std::span<const migration> schema_migrations() {
-  static constexpr std::array<migration, 3> steps = {{
+  static constexpr std::array<migration, 4> steps = {{
       {1, "settings",
        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
       // Identity (adapters/store/account_store.hpp). Timestamps are RFC 3339 UTC, second precision.
@@ -24,6 +25,8 @@ std::span<const migration> schema_migrations() {
       // Settings defaults are seeded by settings_store::open at every start (INSERT OR IGNORE), from
       // the one list in core/settings.cpp, so a default added later needs no migration.
       {3, "audit log", audit_log_schema},
+      // Package repositories in list order, credentials beside the URL (adapters/store/repository_store.hpp).
+      {4, "package repositories", repositories_schema},
   }};
   return steps;
 }

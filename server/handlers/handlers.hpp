@@ -38,4 +38,23 @@ reply locales(request_context& context);
 // server/handlers/audit.cpp
 reply audit_log(request_context& context);
 
+// server/handlers/repositories.cpp — package repositories (behavior-ops.md §5.4)
+reply repository_list(request_context& context);
+reply repository_add(request_context& context);
+reply repository_remove(request_context& context);
+reply repository_move(request_context& context);
+reply repository_refresh(request_context& context);
+
+// server/handlers/packages.cpp — read-only package endpoints (behavior-ops.md §6.5)
+reply packages_list(request_context& context);
+reply packages_by_repo(request_context& context);
+reply packages_featured(request_context& context);
+reply packages_timezones(request_context& context);
+reply packages_versions(request_context& context);
+reply packages_children(request_context& context);
+reply packages_manifest(request_context& context);
+reply packages_questions(request_context& context);
+reply packages_questions_identity(request_context& context);
+reply packages_install_preview(request_context& context);
+
 }  // namespace sc::server::handlers

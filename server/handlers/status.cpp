@@ -1,7 +1,9 @@
 #include "adapters/process/spawn.hpp"
 #include "adapters/store/account_store.hpp"
+#include "adapters/store/repository_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "server/app.hpp"
+#include "server/catalog.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/identity.hpp"
 
@@ -117,8 +119,8 @@ reply status_ping(request_context& context) {
   body.reserve(20);
   body["status"] = "ok";
   body["filesystems"] = 0;
-  body["repositories"] = 0;
-  body["packages"] = 0;
+  body["repositories"] = services.packages().repositories().list().size();
+  body["packages"] = services.packages().snapshot()->package_count();
   body["installed"] = 0;
   body["accounts"] = ids.all().size();
   body["admins"] = ids.enabled_admins();
@@ -133,6 +135,11 @@ reply status_ping(request_context& context) {
   body["installed_volumes"] = 0;
   body["uninstalled_volumes"] = 0;
   body["upgrades_available"] = 0;
+  if (auto errors = services.packages().errors(); !errors.empty()) {
+    json::object repository_errors(&arena);
+    for (const auto& [name, error] : errors) repository_errors[name] = error;
+    body["repository_errors"] = std::move(repository_errors);
+  }
   body["timezone_offset"] = local.tm_gmtoff / 60;
   body["locale"] = locale;
   body["proton_enabled"] = false;

@@ -56,6 +56,10 @@ INSTANTIATE_TEST_SUITE_P(
                       redaction_case{"no secrets here", "no secrets here"},
                       redaction_case{"token", "token"}, redaction_case{"token=", "token="},
                       redaction_case{"CREDENTIAL='a b'", "CREDENTIAL=[REDACTED] b'"},
+                      redaction_case{"cloning https://bob:hunter2@git.example.com/r.git failed",
+                                     "cloning https://[REDACTED]@git.example.com/r.git failed"},
+                      redaction_case{R"({"url":"http://tok@h/x"})", R"({"url":"http://[REDACTED]@h/x"})"},
+                      redaction_case{"mail me@example.com at https://example.com/a@b", "mail me@example.com at https://example.com/a@b"},
                       redaction_case{"", ""}));
 
 TEST(problem, reason_phrases_match_go) {

@@ -69,6 +69,9 @@ TEST(settings, second_keys_are_positive_integers_within_bounds) {
   refused("session_lifetime", "59");
   refused("session_lifetime", "0");
   refused("session_lifetime", "31536001");
+  EXPECT_EQ(accepted("repository_refresh_interval", "600"), "600");
+  refused("repository_refresh_interval", "59");
+  refused("repository_refresh_interval", "soon");
 }
 
 TEST(settings, locale_comes_from_the_supported_list) {

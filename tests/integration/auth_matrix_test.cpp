@@ -52,6 +52,22 @@ constexpr expectation expected_levels[] = {
     {"POST", "/settings/set", auth_level::admin},
     {"GET", "/locales", auth_level::authenticated},
     {"POST", "/audit/log", auth_level::local_or_admin},
+    // package repositories and read-only package endpoints (issue 6)
+    {"GET", "/repository", auth_level::authenticated},
+    {"POST", "/repository/add", auth_level::admin},
+    {"POST", "/repository/remove", auth_level::admin},
+    {"POST", "/repository/move", auth_level::admin},
+    {"POST", "/repository/refresh", auth_level::admin},
+    {"GET", "/packages", auth_level::authenticated},
+    {"GET", "/packages/by-repo", auth_level::authenticated},
+    {"GET", "/packages/featured", auth_level::authenticated},
+    {"GET", "/packages/timezones", auth_level::authenticated},
+    {"POST", "/packages/versions", auth_level::authenticated},
+    {"POST", "/packages/children", auth_level::authenticated},
+    {"POST", "/packages/manifest", auth_level::authenticated},
+    {"POST", "/packages/questions", auth_level::admin},
+    {"POST", "/packages/questions/identity", auth_level::admin},
+    {"POST", "/packages/install-preview", auth_level::admin},
 };
 
 std::string key_of(std::string_view method, std::string_view path) {

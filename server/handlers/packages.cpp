@@ -1,0 +1,291 @@
+// The read-only package endpoints (behavior-ops.md §6.5), all served from the catalog's in-memory
+// snapshot: no git and no disk per request (install-preview asks statvfs for the disk figures).
+// Nothing is installed yet (a later issue): "installed" is false, children are empty, and
+// install-preview has no upgrade source — the hooks below are where installs plug in.
+#include <sys/statvfs.h>
+
+#include <array>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "adapters/store/settings_store.hpp"
+#include "core/json_writer.hpp"
+#include "core/list.hpp"
+#include "core/packages/compile.hpp"
+#include "core/packages/preview.hpp"
+#include "core/packages/questions.hpp"
+#include "core/packages/repository.hpp"
+#include "core/packages/version.hpp"
+#include "server/app.hpp"
+#include "server/catalog.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
+
+namespace sc::server::handlers {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr string_rule name_rule{.max_length = 64, .allow_empty = false, .allow_newlines = false};
+
+constexpr std::array<list_field<package_list_entry>, 4> package_fields = {{
+    {"name", [](const package_list_entry& e) -> list_value { return std::string_view(e.name); }, false},
+    {"repo", [](const package_list_entry& e) -> list_value { return std::string_view(e.repo); }, false},
+    {"version", [](const package_list_entry& e) -> list_value { return std::string_view(e.version); }, false},
+    {"description", [](const package_list_entry& e) -> list_value { return std::string_view(e.description); }, false},
+}};
+
+bool flag(const request_context& context, std::string_view key) {
+  auto v = context.query.find(key);
+  return v && (*v == "true" || *v == "1");
+}
+
+// Installed state: none until the install issue lands.
+std::optional<std::string> installed_version_of(std::string_view /*repo*/, std::string_view /*name*/) {
+  return std::nullopt;
+}
+
+void write_entry(json_writer& w, const package_list_entry& e) {
+  w.begin_object().key("repo").value(e.repo).key("name").value(e.name).key("version").value(e.version);
+  if (!e.description.empty()) w.key("description").value(e.description);
+  if (!e.supplies.empty()) w.key("supplies").value(e.supplies);
+  w.key("installed").value(false);
+  if (e.featured) w.key("featured").value(true);
+  w.end_object();
+}
+
+http::response package_page(request_context& context, bool featured_only) {
+  auto snapshot = context.services.packages().snapshot();
+  // installed_only: nothing is installed yet, so the page is empty.
+  bool installed_only = flag(context, "installed_only");
+  std::vector<package_list_entry> filtered;
+  const std::vector<package_list_entry>* items = &snapshot->latest;
+  if (featured_only || installed_only) {
+    for (const auto& e : snapshot->latest) {
+      if (!installed_only && (!featured_only || e.featured)) filtered.push_back(e);
+    }
+    items = &filtered;
+  }
+  auto page = paginate(*items, parse_list_query(context.query),
+                       std::span<const list_field<package_list_entry>>(package_fields));
+  std::string body;
+  body.reserve(128 + page.entries.size() * 160);
+  json_writer writer(body);
+  write_list_envelope(writer, page, write_entry);
+  return http::json_text_response(std::move(body));
+}
+
+// {"repo","name","version"} with every member checked before anything reaches a lookup.
+struct identity {
+  std::string repo;
+  std::string name;
+  std::string version;
+};
+
+result<identity> read_identity(std::string_view text, bool need_version, bool repo_optional = false) {
+  auto body = json_body::parse(text);
+  if (!body) return body.error();
+  identity id;
+  if (repo_optional) {
+    id.repo =
+        body->optional_string("repo", {.max_length = 64, .allow_empty = true, .allow_newlines = false}).value_or("");
+  } else {
+    id.repo = body->string("repo", name_rule);
+  }
+  id.name = body->string("name", name_rule);
+  if (need_version) id.version = body->string("version", name_rule);
+  if (body->ok()) {
+    if (!id.repo.empty() && !packages::valid_repository_name(id.repo)) body->reject("repo", "invalid repository name");
+    if (!packages::valid_package_name(id.name)) body->reject("name", "invalid package name");
+    if (need_version && !packages::valid_version(id.version)) body->reject("version", "invalid version");
+  }
+  if (auto ok = body->finish(); !ok) return ok.error();
+  return id;
+}
+
+json::object question_json(const packages::question_spec& q) {
+  json::object out;
+  out["query"] = q.query;
+  if (!q.type.empty()) out["type"] = q.type;
+  if (q.default_value) out["default"] = *q.default_value;
+  if (q.optional) out["optional"] = true;
+  if (!q.show_if.empty()) out["show_if"] = q.show_if;
+  if (q.oauth) out["oauth"] = *q.oauth;
+  return out;
+}
+
+json::object questions_json(const packages::package_definition& def) {
+  json::object out;
+  for (const auto& q : def.questions) out[q.key] = question_json(q);
+  return out;
+}
+
+problem package_not_found(const identity& id) {
+  return problem::not_found("package " + (id.repo.empty() ? std::string() : id.repo + "/") + id.name +
+                            (id.version.empty() ? std::string() : "@" + id.version) + " not found");
+}
+
+}  // namespace
+
+reply packages_list(request_context& context) {
+  co_return package_page(context, flag(context, "featured_only"));
+}
+
+reply packages_featured(request_context& context) {
+  co_return package_page(context, true);
+}
+
+reply packages_by_repo(request_context& context) {
+  auto snapshot = context.services.packages().snapshot();
+  std::string search(context.query.find("search").value_or(""));
+  for (char& c : search) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  bool featured_only = flag(context, "featured_only");
+  std::string body;
+  json_writer w(body);
+  w.begin_array();
+  // Highest precedence first: the last repository in list order.
+  for (auto r = snapshot->repositories.rbegin(); r != snapshot->repositories.rend(); ++r) {
+    const catalog_repository& repo = **r;
+    w.begin_object().key("repo").value(repo.name).key("packages").begin_array();
+    std::string_view previous;
+    for (const auto& p : repo.packages) {
+      if (!p.definition || p.name == previous) continue;  // highest valid version of each name
+      previous = p.name;
+      bool featured = std::find(repo.featured.begin(), repo.featured.end(), p.name) != repo.featured.end();
+      if (featured_only && !featured) continue;
+      if (!search.empty() && !list_detail::contains_folded(p.name, search)) continue;
+      w.begin_object()
+          .key("repo")
+          .value(repo.name)
+          .key("name")
+          .value(p.name)
+          .key("version")
+          .value(p.version)
+          .end_object();
+    }
+    w.end_array();
+    if (!repo.featured.empty()) w.key("featured").value(repo.featured);
+    w.end_object();
+  }
+  w.end_array();
+  co_return http::json_text_response(std::move(body));
+}
+
+reply packages_versions(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  if (body->ok() && !packages::valid_package_name(name)) body->reject("name", "invalid package name");
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto versions = context.services.packages().snapshot()->versions(name);
+  if (versions.empty()) co_return http::problem_response(problem::not_found("package " + name + " not found"));
+  json::array out;
+  for (auto& v : versions) out.emplace_back(v);
+  co_return http::json_response(out);
+}
+
+reply packages_children(request_context& context) {
+  auto id = read_identity(context.request.body(), false);
+  if (!id) co_return http::problem_response(id.error());
+  // Children are instances of an installed package; nothing is installed yet.
+  co_return http::json_response(json::array());
+}
+
+reply packages_questions(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  if (body->ok() && !packages::valid_package_name(name)) body->reject("name", "invalid package name");
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto snapshot = context.services.packages().snapshot();
+  const catalog_package* p = snapshot->latest_of(name);
+  if (p == nullptr) co_return http::problem_response(problem::not_found("package " + name + " not found"));
+  co_return http::json_response(questions_json(*p->definition));
+}
+
+reply packages_questions_identity(request_context& context) {
+  auto id = read_identity(context.request.body(), true);
+  if (!id) co_return http::problem_response(id.error());
+  auto snapshot = context.services.packages().snapshot();
+  const catalog_package* p = snapshot->find(id->repo, id->name, id->version);
+  if (p == nullptr || !p->definition) co_return http::problem_response(package_not_found(*id));
+  co_return http::json_response(questions_json(*p->definition));
+}
+
+reply packages_manifest(request_context& context) {
+  auto id = read_identity(context.request.body(), true);
+  if (!id) co_return http::problem_response(id.error());
+  auto snapshot = context.services.packages().snapshot();
+  const catalog_package* p = snapshot->find(id->repo, id->name, id->version);
+  if (p == nullptr) co_return http::problem_response(package_not_found(*id));
+  co_return http::text_response(p->yaml, "text/x-yaml; charset=utf-8");
+}
+
+reply packages_timezones(request_context& context) {
+  auto zones = co_await context.services.packages().timezones();
+  std::string body;
+  json_writer w(body);
+  w.value(*zones);
+  co_return http::json_text_response(std::move(body));
+}
+
+reply packages_install_preview(request_context& context) {
+  auto id = read_identity(context.request.body(), true, true);
+  if (!id) co_return http::problem_response(id.error());
+  auto snapshot = context.services.packages().snapshot();
+  const catalog_package* p = id->repo.empty() ? snapshot->find_any_repo(id->name, id->version)
+                                              : snapshot->find(id->repo, id->name, id->version);
+  if (p == nullptr) co_return http::problem_response(package_not_found(*id));
+  if (!p->definition) {
+    auto parsed = packages::parse_definition(p->yaml);
+    co_return http::problem_response(parsed ? problem::internal_error("definition parses now but did not")
+                                            : parsed.error());
+  }
+
+  // The answers an install without responses would use: generated ones, and placeholders for the
+  // questions only a person can answer (their fields preview as empty).
+  packages::package_definition def = *p->definition;
+  packages::auto_answer_context auto_context;
+  auto_context.effective_name = p->name;
+  auto answers = packages::auto_answers(def, {}, auto_context);
+  for (auto& q : def.questions) {
+    auto& answer = answers[q.key];
+    if (!answer.empty() && answer != "auto") continue;
+    if (q.type == "bytes" || q.type == "duration") {
+      answer = "0";
+    } else {
+      answers.erase(q.key);
+      q.optional = true;
+    }
+  }
+  packages::compile_context compile_context;
+  compile_context.repo = p->repo;
+  compile_context.name = p->name;
+  compile_context.version = p->version;
+  compile_context.effective_name = p->name;
+  if (auto tld = context.services.system_settings().get("dns_tld"); tld && !tld->empty())
+    compile_context.dns_tld = *tld;
+  auto compiled = packages::compile(def, compile_context, answers);
+  if (!compiled) co_return http::problem_response(compiled.error());
+
+  packages::preview_input input;
+  input.repo = p->repo;
+  input.name = p->name;
+  input.version = p->version;
+  input.definition = p->definition.get();
+  input.compiled = &*compiled;
+  input.upgrading_from = installed_version_of(p->repo, p->name);
+  const auto& config = context.services.settings();
+  std::string root = config.btrfs_root.empty() ? config.state_dir : config.btrfs_root;
+  struct statvfs fs {};
+  // Before the btrfs root exists (a fresh state dir), the state directory's disk is the answer.
+  if (::statvfs(root.c_str(), &fs) == 0 || ::statvfs(config.state_dir.c_str(), &fs) == 0) {
+    input.disk.total = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+    input.disk.available = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    input.disk.used = input.disk.total - static_cast<std::uint64_t>(fs.f_bfree) * fs.f_frsize;
+  }
+  co_return http::json_response(packages::install_preview(input));
+}
+
+}  // namespace sc::server::handlers

@@ -1,0 +1,176 @@
+// Package repositories (behavior-ops.md §5.4): list, add, remove, move, refresh. Credentials are
+// taken apart from the URL on the way in and never leave again (GET shows url and username only).
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdlib>
+
+#include "adapters/store/repository_store.hpp"
+#include "core/json_writer.hpp"
+#include "core/list.hpp"
+#include "core/packages/repository.hpp"
+#include "server/app.hpp"
+#include "server/catalog.hpp"
+#include "server/connection.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
+#include "server/sse.hpp"
+
+namespace sc::server::handlers {
+
+namespace {
+
+constexpr string_rule name_rule{.max_length = 64, .allow_empty = true, .allow_newlines = false};
+constexpr string_rule url_rule{.max_length = 2048, .allow_empty = false, .allow_newlines = false};
+constexpr string_rule credential_rule{.max_length = 1024, .allow_empty = true, .allow_newlines = false};
+
+struct repository_row {
+  std::string name;
+  std::string url;
+  std::string username;
+  std::string error;
+};
+
+// The password is not a field at all: it can be neither searched nor sorted by.
+constexpr std::array<list_field<repository_row>, 4> repository_fields = {{
+    {"name", [](const repository_row& r) -> list_value { return std::string_view(r.name); }, false},
+    {"url", [](const repository_row& r) -> list_value { return std::string_view(r.url); }, false},
+    {"username", [](const repository_row& r) -> list_value { return std::string_view(r.username); }, false},
+    {"error", [](const repository_row& r) -> list_value { return std::string_view(r.error); }, false},
+}};
+
+}  // namespace
+
+reply repository_list(request_context& context) {
+  auto& packages = context.services.packages();
+  std::vector<repository_row> rows;
+  for (const auto& r : packages.repositories().list())
+    rows.push_back({r.name, r.url, r.username, packages.error_of(r.name)});
+  auto page =
+      paginate(rows, parse_list_query(context.query), std::span<const list_field<repository_row>>(repository_fields));
+  std::string body;
+  json_writer writer(body);
+  write_list_envelope(writer, page, [](json_writer& w, const repository_row& r) {
+    w.begin_object().key("name").value(r.name).key("url").value(r.url);
+    if (!r.username.empty()) w.key("username").value(r.username);
+    if (!r.error.empty()) w.key("error").value(r.error);
+    w.end_object();
+  });
+  co_return http::json_text_response(std::move(body));
+}
+
+reply repository_add(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->optional_string("name", name_rule).value_or("");
+  std::string url = body->string("url", url_rule);
+  std::string username = body->optional_string("username", credential_rule).value_or("");
+  std::string password = body->optional_string("password", credential_rule).value_or("");
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+
+  if (username.empty() != password.empty()) {
+    co_return http::problem_response(
+        problem::unprocessable("username", "both username and password must be provided together"));
+  }
+  auto parsed = packages::parse_repository_url(url);
+  if (!parsed) co_return http::problem_response(parsed.error());
+  if (username.empty()) {
+    // Credentials in the URL, else the system defaults (behavior-ops.md §5.4).
+    username = parsed->username;
+    password = parsed->password;
+    if (username.empty() && password.empty()) {
+      const char* default_user = std::getenv("TOWN_OS_REPO_USERNAME");
+      const char* default_password = std::getenv("TOWN_OS_REPO_PASSWORD");
+      if (default_user != nullptr && default_password != nullptr) {
+        username = default_user;
+        password = default_password;
+      }
+    }
+  }
+  if (name.empty()) name = packages::repository_name_from_url(parsed->url);
+  if (!packages::valid_repository_name(name)) {
+    co_return http::problem_response(problem::unprocessable(
+        "name", "invalid repository name (1-64 letters, digits, '_' or '-', starting with a letter or digit)"));
+  }
+  packages::repository repo{name, parsed->url, username, password};
+  auto added = co_await context.services.packages().add(std::move(repo));
+  if (!added) co_return http::problem_response(added.error());
+  co_return http::empty_response();
+}
+
+reply repository_remove(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  if (auto removed = context.services.packages().remove(name); !removed)
+    co_return http::problem_response(removed.error());
+  co_return http::empty_response();
+}
+
+reply repository_move(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  std::int64_t position = body->integer("position", -1'000'000, 1'000'000);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  if (auto moved = context.services.packages().move(name, position); !moved)
+    co_return http::problem_response(moved.error());
+  co_return http::empty_response();
+}
+
+namespace {
+
+// The progress stream of the current original (behavior-ops.md §1.3, §5.4): a "refreshing" step,
+// then done or the errors in Go's map formatting. The subscriber keeps the stream's state alive;
+// the catalog lives as long as the app, which outlives every connection.
+boost::asio::awaitable<void> refresh_into(catalog& packages, std::shared_ptr<sse_subscriber> subscriber) {
+  subscriber->push(std::make_shared<const std::string>(format_sse_event(R"({"step":"refreshing"})")));
+  auto errors = co_await packages.refresh();
+  std::string frame;
+  if (errors.empty()) {
+    frame = R"({"done":true})";
+  } else {
+    std::string text = "refresh errors: map[";
+    bool first = true;
+    for (const auto& [name, error] : errors) {
+      if (!first) text += " ";
+      first = false;
+      text += name + ":" + error;
+    }
+    text += "]";
+    boost::json::object event;
+    event["error"] = text;
+    frame = boost::json::serialize(event);
+  }
+  subscriber->push(std::make_shared<const std::string>(format_sse_event(frame)));
+  subscriber->close();
+}
+
+}  // namespace
+
+// The reference's shape: an empty body on success, else a JSON object of name → error. A client
+// that asks for text/event-stream (the current dashboard) gets the original's progress stream.
+reply repository_refresh(request_context& context) {
+  if (context.request[boost::beast::http::field::accept].find("text/event-stream") != std::string_view::npos) {
+    auto subscriber = std::make_shared<sse_subscriber>(context.stream.get_executor(), 8);
+    if (context.owner != nullptr) {
+      context.owner->state = connection::phase::streaming;
+      context.owner->stop_stream = [subscriber] { subscriber->close(); };
+    }
+    boost::asio::co_spawn(context.stream.get_executor(), refresh_into(context.services.packages(), subscriber),
+                          boost::asio::detached);
+    co_await serve_sse(context.stream, subscriber, sse_options{}, context.request.version());
+    context.response_written = true;
+    co_return http::empty_response();
+  }
+  auto errors = co_await context.services.packages().refresh();
+  if (errors.empty()) co_return http::empty_response();
+  boost::json::object out;
+  for (const auto& [name, error] : errors) out[name] = error;
+  co_return http::json_response(out);
+}
+
+}  // namespace sc::server::handlers
