@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -46,7 +47,14 @@ server_process::server_process(std::vector<std::string> extra_args, bool use_san
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+  // A test server seeds no package repository (the default is a network clone at first boot)
+  // unless the test sets SC_DEFAULT_REPOSITORY itself.
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  std::string no_seed = "SC_DEFAULT_REPOSITORY=";
+  if (::getenv("SC_DEFAULT_REPOSITORY") == nullptr) envp.push_back(no_seed.data());
+  envp.push_back(nullptr);
+  int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   stderr_fd_ = pipe_fds[0];
