@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "server/connection.hpp"
 #include "server/identity.hpp"
+#include "server/storage_service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -213,6 +214,7 @@ app::~app() = default;
 
 result<void> app::open() {
   files_ = std::make_unique<file_io::file_ring>(io_.get_executor());
+  storage_ = std::make_unique<server::storage_service>(settings_.btrfs_root);
   auto opened = store::database::open(settings_.database);
   if (!opened) return opened.error();
   database_ = std::move(*opened);
@@ -425,6 +427,7 @@ void app::connection_finished() {
     listeners_->deadline_sweep.cancel();
   }
   // Long-lived watchers keep the loop running; release them so io.run() returns.
+  storage_.reset();
   bus_.reset();
   files_.reset();
   if (on_stopped_) on_stopped_();

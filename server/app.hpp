@@ -34,6 +34,7 @@ namespace sc::server {
 
 struct connection;
 class identity;
+class storage_service;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -83,6 +84,8 @@ class app {
   // The audit log. dispatch() records every mutating request itself (core/audit.hpp says which,
   // authentication attempts included); call audit().record() only for events that are not requests.
   store::audit_store& audit() noexcept { return *audit_; }
+  // Storage and archives (issue 5): btrfs volumes under --btrfs-root, the archive pool, systemd.
+  server::storage_service& storage() noexcept { return *storage_; }
   // A setting was stored (POST /settings/set): refreshes what derives from it (dns_tld → CORS hosts).
   void setting_changed(std::string_view key);
   // The hosts whose origins CORS accepts (core/cors.hpp): configured + localhost + hostname forms.
@@ -122,6 +125,7 @@ class app {
   std::vector<std::string> cors_hosts_;
   std::unique_ptr<file_io::file_ring> files_;
   std::unique_ptr<systemd::bus_connection> bus_;
+  std::unique_ptr<server::storage_service> storage_;  // after bus_: its systemd manager uses the bus
   std::string bus_error_;
   std::unique_ptr<listeners> listeners_;
   std::list<connection*> connections_;

@@ -33,6 +33,14 @@ std::vector<route> build_routes() {
       {v::post, "/settings/set", admin, handlers::settings_set, "Validate and store one setting"},
       {v::get, "/locales", authenticated, handlers::locales, "Current locale and the locales offered"},
       {v::post, "/audit/log", local_or_admin, handlers::audit_log, "Audit log page, newest first (keyset by before_id)"},
+
+      // Storage and archives (behavior-ops.md §3, §4; issue 5).
+      {v::post, "/storage", authenticated, handlers::storage_list, "Filesystems with quota and usage, paged"},
+      {v::post, "/storage/create", authenticated, handlers::storage_create, "Create a user filesystem (quota 0: default_quota)"},
+      {v::post, "/storage/modify", authenticated, handlers::storage_modify, "Rename a user filesystem and/or change a quota"},
+      {v::post, "/storage/remove", authenticated, handlers::storage_remove, "Delete a user filesystem"},
+      {v::post, "/storage/package-volumes", authenticated, handlers::storage_package_volumes, "Package volumes grouped by package"},
+      {v::post, "/storage/remove-package-volume", admin, handlers::storage_remove_package_volume, "Delete one package volume"},
   };
 }
 

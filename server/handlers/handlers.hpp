@@ -38,4 +38,12 @@ reply locales(request_context& context);
 // server/handlers/audit.cpp
 reply audit_log(request_context& context);
 
+// server/handlers/storage.cpp, server/handlers/archives.cpp — storage and archives (issue 5)
+reply storage_list(request_context& context);
+reply storage_create(request_context& context);
+reply storage_modify(request_context& context);
+reply storage_remove(request_context& context);
+reply storage_package_volumes(request_context& context);
+reply storage_remove_package_volume(request_context& context);
+
 }  // namespace sc::server::handlers

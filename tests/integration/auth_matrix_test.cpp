@@ -52,6 +52,13 @@ constexpr expectation expected_levels[] = {
     {"POST", "/settings/set", auth_level::admin},
     {"GET", "/locales", auth_level::authenticated},
     {"POST", "/audit/log", auth_level::local_or_admin},
+    // storage and archives (behavior-ops.md §1.5)
+    {"POST", "/storage", auth_level::authenticated},
+    {"POST", "/storage/create", auth_level::authenticated},
+    {"POST", "/storage/modify", auth_level::authenticated},
+    {"POST", "/storage/remove", auth_level::authenticated},
+    {"POST", "/storage/package-volumes", auth_level::authenticated},
+    {"POST", "/storage/remove-package-volume", auth_level::admin},
 };
 
 std::string key_of(std::string_view method, std::string_view path) {
