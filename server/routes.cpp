@@ -41,6 +41,8 @@ std::vector<route> build_routes() {
       {v::post, "/storage/remove", authenticated, handlers::storage_remove, "Delete a user filesystem"},
       {v::post, "/storage/package-volumes", authenticated, handlers::storage_package_volumes, "Package volumes grouped by package"},
       {v::post, "/storage/remove-package-volume", admin, handlers::storage_remove_package_volume, "Delete one package volume"},
+      {v::post, "/storage/upload-archive", admin, handlers::storage_upload_archive, "Unpack a streamed multipart archive into a volume", true},
+      {v::post, "/storage/download-archive", admin, handlers::storage_download_archive, "A volume or paths in it as a streamed tar.gz/bz2/xz"},
   };
 }
 

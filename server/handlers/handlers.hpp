@@ -45,5 +45,7 @@ reply storage_modify(request_context& context);
 reply storage_remove(request_context& context);
 reply storage_package_volumes(request_context& context);
 reply storage_remove_package_volume(request_context& context);
+reply storage_upload_archive(request_context& context);
+reply storage_download_archive(request_context& context);
 
 }  // namespace sc::server::handlers

@@ -59,6 +59,8 @@ constexpr expectation expected_levels[] = {
     {"POST", "/storage/remove", auth_level::authenticated},
     {"POST", "/storage/package-volumes", auth_level::authenticated},
     {"POST", "/storage/remove-package-volume", auth_level::admin},
+    {"POST", "/storage/upload-archive", auth_level::admin},
+    {"POST", "/storage/download-archive", auth_level::admin},
 };
 
 std::string key_of(std::string_view method, std::string_view path) {
