@@ -6,6 +6,8 @@
 #include <archive_entry.h>
 
 #include <cerrno>
+#include <optional>
+#include <string_view>
 #include <cstring>
 #include <fcntl.h>
 #include <span>
@@ -42,11 +44,18 @@ struct reader_state {
   std::chrono::steady_clock::time_point deadline;
   std::string current;
   bool timed_out = false;
+  std::optional<std::string> first;  // the chunk taken to sniff the format
 };
 
 la_ssize_t read_callback(struct archive* a, void* opaque, const void** buffer) {
   auto* state = static_cast<reader_state*>(opaque);
-  auto chunk = state->source.pop_blocking(state->deadline);
+  std::optional<std::string> chunk;
+  if (state->first) {
+    chunk = std::move(state->first);
+    state->first.reset();
+  } else {
+    chunk = state->source.pop_blocking(state->deadline);
+  }
   if (!chunk) {
     if (state->source.timed_out()) {
       state->timed_out = true;
@@ -287,8 +296,35 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   archive_read_support_format_zip_streamable(a);
   archive_read_support_format_7zip(a);
 
-  reader_state state{source, limits.deadline, {}, false};
-  if (archive_read_open(a, &state, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
+  reader_state state{source, limits.deadline, {}, false, source.pop_blocking(limits.deadline)};
+  // 7z keeps its index at the end, so libarchive must seek: only that format is spooled, into an
+  // unnamed O_TMPFILE inside the target volume (counted against its quota, gone when closed).
+  fd_guard spool;
+  static constexpr std::string_view seven_zip_magic("7z\xBC\xAF\x27\x1C", 6);
+  int opened = ARCHIVE_FATAL;
+  if (state.first && state.first->starts_with(seven_zip_magic)) {
+    spool = fd_guard(::open(target.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (spool.get() < 0) return problem::internal_error(std::string("O_TMPFILE: ") + std::strerror(errno));
+    std::uint64_t spooled = 0;
+    std::optional<std::string> chunk = std::move(state.first);
+    state.first.reset();
+    while (chunk) {
+      spooled += chunk->size();
+      if (spooled > limits.max_bytes) return problem::payload_too_large("the 7z archive is larger than the volume can hold");
+      if (::write(spool.get(), chunk->data(), chunk->size()) != static_cast<ssize_t>(chunk->size())) {
+        if (errno == EDQUOT || errno == ENOSPC) return problem::payload_too_large("the subvolume's quota or space is exhausted");
+        return problem::internal_error(std::string("spool 7z: ") + std::strerror(errno));
+      }
+      chunk = source.pop_blocking(limits.deadline);
+    }
+    if (source.timed_out()) return problem(408, "archive unpack timed out");
+    if (source.producer_aborted()) return problem::bad_request("the upload ended before the archive did");
+    ::lseek(spool.get(), 0, SEEK_SET);
+    opened = archive_read_open_fd(a, spool.get(), 64 * 1024);
+  } else {
+    opened = archive_read_open(a, &state, nullptr, read_callback, nullptr);
+  }
+  if (opened != ARCHIVE_OK) {
     if (state.timed_out) return problem(408, "archive unpack timed out");
     return problem::bad_request(std::string("not a supported archive (tar, tar.gz, tar.bz2, tar.xz, zip): ") +
                                 archive_error_string(a));
