@@ -132,7 +132,8 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
 
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-    parser.body_limit(limits.body_limit);
+    // The limit is known only once the route is: streaming routes enforce their own (below).
+    parser.body_limit(boost::none);
     self.expires_after(limits.header_timeout);
     auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, io_result);
     if (header_ec) {
@@ -142,6 +143,7 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
     // A route that streams its body (uploads) is found on the header alone; its handler reads the
     // body through a body_stream and enforces its own limit (server/body_stream.hpp).
     const bool streams_body = route_streams_body(application, parser.get());
+    if (!streams_body) parser.body_limit(limits.body_limit);
     if (streams_body && !parser.is_done() && !parser.content_length()) {
       co_await reject(application, stream, self, problem(411, "this endpoint needs a Content-Length"), started);
       break;
