@@ -23,7 +23,10 @@ boost::asio::awaitable<result<void>> storage_service::ready() {
 boost::asio::awaitable<result<systemd::systemd_manager*>> storage_service::manager(systemd::bus_connection* bus) {
   if (manager_) co_return manager_.get();
   if (bus == nullptr) co_return problem::unavailable("systemd is not reachable (no D-Bus connection)");
-  auto opened = co_await systemd::systemd_manager::open(*bus);
+  // Named options: the `= {}` default argument inside a co_await expression is freed twice by
+  // GCC 12 (DESIGN.md pitfalls).
+  systemd::manager_options options;
+  auto opened = co_await systemd::systemd_manager::open(*bus, options);
   if (!opened) co_return opened.error();
   // Another request may have opened one while this one waited; keep the first.
   if (!manager_) manager_ = std::move(*opened);

@@ -68,7 +68,8 @@ struct service_pause {
       } else {
         // Marked before the call: a stop that half-happened still gets its start.
         stopped = true;
-        auto done = co_await (*manager)->stop_unit(unit);
+        std::string mode = "replace";  // named: no default-argument temporaries in co_await (GCC 12)
+        auto done = co_await (*manager)->stop_unit(unit, mode);
         if (!done) {
           problem p = done.error();
           p.detail = "stop service " + unit + ": " + p.detail;
@@ -88,7 +89,8 @@ struct service_pause {
       log::error("start service " + unit + " after archive: " + manager.error().detail);
       co_return;
     }
-    auto done = co_await (*manager)->start_unit(unit);
+    std::string mode = "replace";
+    auto done = co_await (*manager)->start_unit(unit, mode);
     if (!done) log::error("start service " + unit + " after archive: " + done.error().detail);
   }
 };

@@ -402,5 +402,40 @@ TEST_F(archives, download_refuses_bad_paths_formats_and_names) {
                  400, "invalid systemd service name");
 }
 
+// stop_service (behavior-ops.md §4.1 step 5): the unit is stopped before anything is unpacked and
+// started again afterwards, also when unpacking fails. The unit records each stop (and whether the
+// archive's marker file already existed at that moment) and each start.
+TEST_F(archives, stop_service_stops_before_unpacking_and_always_starts_again) {
+  const std::string unit_dir = sandbox_env("SC_UNIT_DIR");
+  const std::string runtime = sandbox_env("XDG_RUNTIME_DIR");
+  ASSERT_FALSE(unit_dir.empty());
+  const std::string unit = "t5-archive-" + std::to_string(::getpid()) + ".service";
+  const std::string events = outside_ + "-events";
+  const std::string marker = volume_ + "/svc/marker.txt";
+  {
+    std::ofstream file(unit_dir + "/" + unit);
+    file << "[Service]\nExecStartPre=/bin/sh -c 'echo start >> " << events << "'\nExecStart=/bin/sleep 600\n"
+         << "ExecStopPost=/bin/sh -c 'if [ -e " << marker << " ]; then echo stop-late; else echo stop-early; fi >> "
+         << events << "'\n";
+  }
+  const std::string systemctl = "XDG_RUNTIME_DIR=" + runtime + " systemctl --user ";
+  ASSERT_EQ(shell(systemctl + "daemon-reload && " + systemctl + "start " + unit + " && echo ok"), "ok\n");
+
+  auto reply = upload(make_archive({{.path = "marker.txt", .data = "m"}}), {},
+                      {{"subvolume", name_}, {"subpath", "svc"}, {"stop_service", unit}});
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_TRUE(exists(marker));
+  auto refused = upload(make_archive({{.path = "../evil.txt", .data = "x"}}), {},
+                        {{"subvolume", name_}, {"subpath", "svc"}, {"stop_service", unit}});
+  EXPECT_EQ(refused.status, 422) << refused.body;
+
+  EXPECT_EQ(shell(systemctl + "is-active " + unit), "active\n");
+  EXPECT_EQ(read_file(events), "start\nstop-early\nstart\nstop-late\nstart\n");
+  shell(systemctl + "stop " + unit + " >/dev/null 2>&1");
+  fs::remove(unit_dir + "/" + unit);
+  shell(systemctl + "daemon-reload");
+  fs::remove(events);
+}
+
 }  // namespace
 }  // namespace sc::test
