@@ -4,12 +4,15 @@
 # then the volume is downloaded as tar.gz. Prints MiB/s of each, the server's RSS growth (peak
 # VmHWM during the transfer minus RSS before it; target ≤ 16 MiB whatever the size) and GET
 # /health p50/p99 from a concurrent load while each transfer runs.
+# The /health load runs for a fixed time beside each transfer: pick it close to the transfer's
+# duration, or the percentiles also cover idle time.
 # The sandbox btrfs is 2 GiB and shared: everything made here is removed on exit.
-#   bench/archive.sh [size-mib] [health-seconds]
+#   bench/archive.sh [size-mib] [upload-health-seconds] [download-health-seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-512}
-health_seconds=${2:-8}
+upload_health_seconds=${2:-2}
+download_health_seconds=${3:-15}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD/..} CCACHE_NOHASHDIR=1
 cmake --preset release >/dev/null
 cmake --build --preset release --target systemcontroller http_load >&2
@@ -50,7 +53,7 @@ rm -rf "$work/src"
 archive_bytes=$(stat -c %s "$work/upload.tar")
 
 health() {
-  build/release/bench/http_load --unix "$sock" --path /health --connections 2 --seconds "$health_seconds"
+  build/release/bench/http_load --unix "$sock" --path /health --connections 2 --seconds "$1"
 }
 report() {  # name http_code seconds bytes rss_before hwm health_output
   awk -v name="$1" -v code="$2" -v t="$3" -v bytes="$4" -v before="$5" -v peak="$6" -v h="$7" 'BEGIN {
@@ -62,7 +65,7 @@ report() {  # name http_code seconds bytes rss_before hwm health_output
 printf 'archive: %s MiB tar of incompressible data; server idle RSS %s KiB\n' "$((archive_bytes / 1048576))" "$(rss_kib)"
 
 before=$(rss_kib); reset_peak
-health >"$work/health-up" &
+health "$upload_health_seconds" >"$work/health-up" &
 loader=$!
 out=$(api -o "$work/upload.reply" -w '%{http_code} %{time_total}' http://localhost/storage/upload-archive -F "subvolume=$volume" -F "archive=@$work/upload.tar")
 wait $loader
@@ -73,7 +76,7 @@ report upload "$code" "$seconds" "$archive_bytes" "$before" "$peak" "$(cat "$wor
 rm -f "$work/upload.tar"
 
 before=$(rss_kib); reset_peak
-health >"$work/health-down" &
+health "$download_health_seconds" >"$work/health-down" &
 loader=$!
 out=$(api -o /dev/null -w '%{http_code} %{time_total} %{size_download}' http://localhost/storage/download-archive \
   -d "{\"subvolume\":\"$volume\",\"format\":\"tar.gz\"}")

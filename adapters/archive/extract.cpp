@@ -274,17 +274,19 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
 
   fd_guard volume(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (volume.get() < 0) return problem::internal_error("open " + target + ": " + std::strerror(errno));
-  fd_guard root;
-  {
-    // The subpath is made like a member's directories: walked without following symlinks.
-    extractor walker(volume.get(), limits);
-    auto opened = walker.open_subpath(subpath);
-    if (!opened) return opened.error();
-    root = std::move(*opened);
-  }
+  // The subpath is made like a member's directories (walked without following symlinks), and
+  // what it created is rolled back with the members.
+  extractor walker(volume.get(), limits);
+  auto opened = walker.open_subpath(subpath);
+  if (!opened) return opened.error();
+  fd_guard root = std::move(*opened);
+  auto give_up = [&walker](problem p) {
+    walker.roll_back();
+    return p;
+  };
 
   std::unique_ptr<struct archive, int (*)(struct archive*)> reader(archive_read_new(), archive_read_free);
-  if (!reader) return problem::internal_error("archive_read_new failed");
+  if (!reader) return give_up(problem::internal_error("archive_read_new failed"));
   struct archive* a = reader.get();
   // Only the formats and filters the API promises; libarchive's other readers (iso, cpio, rar,
   // ...) are more attack surface for no use.
@@ -301,33 +303,33 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   // unnamed O_TMPFILE inside the target volume (counted against its quota, gone when closed).
   fd_guard spool;
   static constexpr std::string_view seven_zip_magic("7z\xBC\xAF\x27\x1C", 6);
-  int opened = ARCHIVE_FATAL;
+  int open_status = ARCHIVE_FATAL;
   if (state.first && state.first->starts_with(seven_zip_magic)) {
     spool = fd_guard(::open(target.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-    if (spool.get() < 0) return problem::internal_error(std::string("O_TMPFILE: ") + std::strerror(errno));
+    if (spool.get() < 0) return give_up(problem::internal_error(std::string("O_TMPFILE: ") + std::strerror(errno)));
     std::uint64_t spooled = 0;
     std::optional<std::string> chunk = std::move(state.first);
     state.first.reset();
     while (chunk) {
       spooled += chunk->size();
-      if (spooled > limits.max_bytes) return problem::payload_too_large("the 7z archive is larger than the volume can hold");
+      if (spooled > limits.max_bytes) return give_up(problem::payload_too_large("the 7z archive is larger than the volume can hold"));
       if (::write(spool.get(), chunk->data(), chunk->size()) != static_cast<ssize_t>(chunk->size())) {
-        if (errno == EDQUOT || errno == ENOSPC) return problem::payload_too_large("the subvolume's quota or space is exhausted");
-        return problem::internal_error(std::string("spool 7z: ") + std::strerror(errno));
+        if (errno == EDQUOT || errno == ENOSPC) return give_up(problem::payload_too_large("the subvolume's quota or space is exhausted"));
+        return give_up(problem::internal_error(std::string("spool 7z: ") + std::strerror(errno)));
       }
       chunk = source.pop_blocking(limits.deadline);
     }
-    if (source.timed_out()) return problem(408, "archive unpack timed out");
-    if (source.producer_aborted()) return problem::bad_request("the upload ended before the archive did");
+    if (source.timed_out()) return give_up(problem(408, "archive unpack timed out"));
+    if (source.producer_aborted()) return give_up(problem::bad_request("the upload ended before the archive did"));
     ::lseek(spool.get(), 0, SEEK_SET);
-    opened = archive_read_open_fd(a, spool.get(), 64 * 1024);
+    open_status = archive_read_open_fd(a, spool.get(), 64 * 1024);
   } else {
-    opened = archive_read_open(a, &state, nullptr, read_callback, nullptr);
+    open_status = archive_read_open(a, &state, nullptr, read_callback, nullptr);
   }
-  if (opened != ARCHIVE_OK) {
-    if (state.timed_out) return problem(408, "archive unpack timed out");
-    return problem::bad_request(std::string("not a supported archive (tar, tar.gz, tar.bz2, tar.xz, zip): ") +
-                                archive_error_string(a));
+  if (open_status != ARCHIVE_OK) {
+    if (state.timed_out) return give_up(problem(408, "archive unpack timed out"));
+    return give_up(problem::bad_request(std::string("not a supported archive (tar, tar.gz, tar.bz2, tar.xz, zip): ") +
+                                archive_error_string(a)));
   }
   extractor out(root.get(), limits);
   extract_report report;
@@ -359,6 +361,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
     }
     if (failed) {
       out.roll_back();
+      walker.roll_back();
       if (failure.status == 408 && failure.detail.find("removed") == std::string::npos) {
         failure.detail += "; partial output removed";
       }
