@@ -437,5 +437,36 @@ TEST_F(archives, stop_service_stops_before_unpacking_and_always_starts_again) {
   fs::remove(events);
 }
 
+// Expect: 100-continue (curl sends it for large uploads): the 100 comes only once the handler
+// wants the body, so a refused caller never gets one and never sends the body.
+TEST_F(archives, expect_continue_is_answered_only_for_an_accepted_upload) {
+  std::string body = form_body({{"subvolume", name_}, {"subpath", "cont"}}, make_archive(sample));
+  std::string head = "POST /storage/upload-archive HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; "
+                     "boundary=" + boundary + "\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\nExpect: 100-continue\r\n";
+
+  auto anonymous = raw_connection::tcp(server_->port());
+  ASSERT_TRUE(anonymous.send(head + "\r\n"));
+  auto refused = anonymous.read_reply(std::chrono::seconds(10));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+
+  auto admin = raw_connection::tcp(server_->port());
+  ASSERT_TRUE(admin.send(head + "Authorization: Bearer " + token_ + "\r\n\r\n"));
+  std::string interim;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (interim.find("\r\n\r\n") == std::string::npos && std::chrono::steady_clock::now() < until) {
+    interim += admin.read_some(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(interim.starts_with("HTTP/1.1 100 Continue\r\n\r\n")) << interim;
+  ASSERT_TRUE(admin.send(body));
+  std::string rest = interim.substr(25);
+  while (rest.find("archive unpacked successfully") == std::string::npos && std::chrono::steady_clock::now() < until) {
+    rest += admin.read_some(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(rest.starts_with("HTTP/1.1 200 OK")) << rest;
+  expect_sample_at(volume_ + "/cont");
+}
+
 }  // namespace
 }  // namespace sc::test
