@@ -1,11 +1,11 @@
 // Micro benches of the upload path's pure parts: the incremental multipart parser over a large
 // body fed in socket-sized chunks (bytes/s), and the name rules every storage request runs.
-#include "core/multipart.hpp"
-#include "core/storage.hpp"
-
 #include <benchmark/benchmark.h>
 
 #include <string>
+
+#include "core/multipart.hpp"
+#include "core/storage.hpp"
 
 namespace {
 

@@ -65,7 +65,9 @@ bool for_each_parameter(std::string_view text, Fn on) {
   return true;
 }
 
-problem malformed(std::string why) { return problem::bad_request("malformed multipart/form-data body: " + why); }
+problem malformed(std::string why) {
+  return problem::bad_request("malformed multipart/form-data body: " + why);
+}
 
 }  // namespace
 

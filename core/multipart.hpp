@@ -6,11 +6,11 @@
 // Limits (all refused with a 400 problem naming the form): part headers ≤ 8 KiB, ≤ 32 parts, a
 // preamble ≤ 16 KiB. A body that ends before the closing delimiter is refused by `finish()`.
 
-#include "core/problem.hpp"
-
 #include <cstddef>
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace sc::multipart {
 

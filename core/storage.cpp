@@ -1,8 +1,8 @@
 #include "core/storage.hpp"
 
-#include "core/names.hpp"
-
 #include <algorithm>
+
+#include "core/names.hpp"
 
 namespace sc::storage {
 
@@ -47,7 +47,8 @@ result<void> validate_name(std::string_view name, std::string_view field) {
 
 bool is_reserved(std::string_view name) noexcept {
   return std::any_of(reserved_names.begin(), reserved_names.end(), [name](std::string_view reserved) {
-    return name == reserved || (name.size() > reserved.size() && name.starts_with(reserved) && name[reserved.size()] == '/');
+    return name == reserved ||
+           (name.size() > reserved.size() && name.starts_with(reserved) && name[reserved.size()] == '/');
   });
 }
 
@@ -84,9 +85,12 @@ result<std::string> archive_volume_path(std::string_view subvolume, std::string_
 
 std::string_view to_string(volume_state state) noexcept {
   switch (state) {
-    case volume_state::user: return "user";
-    case volume_state::installed: return "installed";
-    case volume_state::uninstalled: return "uninstalled";
+    case volume_state::user:
+      return "user";
+    case volume_state::installed:
+      return "installed";
+    case volume_state::uninstalled:
+      return "uninstalled";
   }
   return "user";
 }
@@ -149,18 +153,24 @@ std::optional<archive_format> parse_archive_format(std::string_view text) noexce
 
 std::string_view content_type(archive_format format) noexcept {
   switch (format) {
-    case archive_format::tar_gz: return "application/gzip";
-    case archive_format::tar_bz2: return "application/x-bzip2";
-    case archive_format::tar_xz: return "application/x-xz";
+    case archive_format::tar_gz:
+      return "application/gzip";
+    case archive_format::tar_bz2:
+      return "application/x-bzip2";
+    case archive_format::tar_xz:
+      return "application/x-xz";
   }
   return "application/gzip";
 }
 
 std::string_view extension(archive_format format) noexcept {
   switch (format) {
-    case archive_format::tar_gz: return ".tar.gz";
-    case archive_format::tar_bz2: return ".tar.bz2";
-    case archive_format::tar_xz: return ".tar.xz";
+    case archive_format::tar_gz:
+      return ".tar.gz";
+    case archive_format::tar_bz2:
+      return ".tar.bz2";
+    case archive_format::tar_xz:
+      return ".tar.xz";
   }
   return ".tar.gz";
 }
@@ -172,7 +182,8 @@ std::string download_filename(std::string_view requested, archive_format format)
     name += static_cast<char>(c);
   }
   if (auto slash = name.find_last_of("/\\"); slash != std::string::npos) name.erase(0, slash + 1);
-  static constexpr std::array<std::string_view, 6> suffixes = {".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz"};
+  static constexpr std::array<std::string_view, 6> suffixes = {".tar.gz", ".tar.bz2", ".tar.xz",
+                                                               ".tgz",    ".tbz2",    ".txz"};
   for (auto suffix : suffixes) {
     if (name.size() >= suffix.size() && name.ends_with(suffix)) {
       name.erase(name.size() - suffix.size());
@@ -221,7 +232,8 @@ bool symlink_stays_inside(const std::vector<std::string>& link_components, std::
 result<std::string> download_path(std::string_view path, std::string_view field) {
   if (path.empty()) return problem::unprocessable(std::string(field), "path must not be empty");
   if (path.front() == '-') return problem::unprocessable(std::string(field), "path must not start with '-'");
-  if (has_control_characters(path)) return problem::unprocessable(std::string(field), "path contains control characters");
+  if (has_control_characters(path))
+    return problem::unprocessable(std::string(field), "path contains control characters");
   auto parts = member_components(path, field);
   if (!parts) return parts.error();
   std::string out;

@@ -4,14 +4,14 @@
 // that archive members and download requests may name. Pure: every name is decided here before an
 // adapter turns it into a path or argv.
 
-#include "core/problem.hpp"
-
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/problem.hpp"
 
 namespace sc::storage {
 
@@ -20,8 +20,8 @@ namespace sc::storage {
 inline constexpr std::array<std::string_view, 9> reserved_names = {
     "installed", "uninstalled", "archives", "pages", "vm-images", "user", "tls", "subpackages", "gfeh"};
 // The root subvolumes created at start when missing (§2).
-inline constexpr std::array<std::string_view, 8> root_subvolumes = {
-    "installed", "uninstalled", "archives", "pages", "vm-images", "user", "tls", "gfeh"};
+inline constexpr std::array<std::string_view, 8> root_subvolumes = {"installed", "uninstalled", "archives", "pages",
+                                                                    "vm-images", "user",        "tls",      "gfeh"};
 
 // ValidateFilesystemName (§3.2): `[A-Za-z0-9._-]` components, no empty/"."/".." component, no
 // leading '/', no NUL, at most 4096 bytes. 422 naming `field` when it fails.

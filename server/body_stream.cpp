@@ -1,13 +1,12 @@
 #include "server/body_stream.hpp"
 
-#include "server/connection.hpp"
-
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include <algorithm>
+#include "server/connection.hpp"
 
 namespace sc::server {
 

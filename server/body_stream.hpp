@@ -8,13 +8,12 @@
 // transfer is allowed as long as it keeps moving. Bytes the connection had already buffered after
 // the header come first. Must be used on the loop thread, from the handler that received it.
 
-#include "server/http.hpp"
-
 #include <boost/beast/core/flat_buffer.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <string_view>
+
+#include "server/http.hpp"
 
 namespace sc::server {
 

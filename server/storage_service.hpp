@@ -3,14 +3,13 @@
 // the work pool archive packing and unpacking run on, and a systemd manager for `stop_service`
 // (opened on first use: most requests never need one). Lives on the loop thread, owned by the app.
 
+#include <boost/asio/awaitable.hpp>
+#include <filesystem>
+#include <memory>
+
 #include "adapters/btrfs/btrfs.hpp"
 #include "adapters/pool/work_pool.hpp"
 #include "core/problem.hpp"
-
-#include <boost/asio/awaitable.hpp>
-
-#include <filesystem>
-#include <memory>
 
 namespace sc::systemd {
 class bus_connection;

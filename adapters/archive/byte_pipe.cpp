@@ -50,9 +50,8 @@ asio::awaitable<std::optional<std::string>> byte_pipe::pop() {
 
 std::optional<std::string> byte_pipe::pop_blocking(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mutex_);
-  bool ready = changed_.wait_until(lock, deadline, [this] {
-    return !chunks_.empty() || producer_closed_ || producer_aborted_ || consumer_closed_;
-  });
+  bool ready = changed_.wait_until(
+      lock, deadline, [this] { return !chunks_.empty() || producer_closed_ || producer_aborted_ || consumer_closed_; });
   if (!ready) {
     timed_out_ = true;
     return std::nullopt;

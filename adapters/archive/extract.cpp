@@ -1,19 +1,19 @@
 #include "adapters/archive/extract.hpp"
 
-#include "core/storage.hpp"
-
 #include <archive.h>
 #include <archive_entry.h>
-
-#include <cerrno>
-#include <optional>
-#include <string_view>
-#include <cstring>
 #include <fcntl.h>
-#include <span>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string_view>
 #include <vector>
+
+#include "core/storage.hpp"
 
 namespace sc::archive {
 
@@ -126,7 +126,8 @@ result<fd_guard> extractor::open_dir(const std::vector<std::string>& parts, std:
     }
     if (next < 0) {
       if (errno == ELOOP || errno == ENOTDIR) return refused(member, "its path passes through a symlink or a file");
-      if (errno == EDQUOT || errno == ENOSPC) return problem::payload_too_large("the subvolume's quota or space is exhausted");
+      if (errno == EDQUOT || errno == ENOSPC)
+        return problem::payload_too_large("the subvolume's quota or space is exhausted");
       return problem::internal_error("open " + join(parts, i + 1) + ": " + std::strerror(errno));
     }
     dir = fd_guard(next);
@@ -140,7 +141,8 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
     auto declared = static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e)));
     if (declared > limits_.max_bytes - report.bytes) {
       return problem::payload_too_large("archive member \"" + member + "\" declares " + std::to_string(declared) +
-                                        " bytes; the limit left is " + std::to_string(limits_.max_bytes - report.bytes));
+                                        " bytes; the limit left is " +
+                                        std::to_string(limits_.max_bytes - report.bytes));
     }
   }
   auto dir = open_dir(parts, parts.size() - 1, true, member);
@@ -160,7 +162,8 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
     fd = ::openat(dir->get(), leaf.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   }
   if (fd < 0) {
-    if (errno == EDQUOT || errno == ENOSPC) return problem::payload_too_large("the subvolume's quota or space is exhausted");
+    if (errno == EDQUOT || errno == ENOSPC)
+      return problem::payload_too_large("the subvolume's quota or space is exhausted");
     if (errno == ELOOP) return refused(member, "it is a symlink");
     return problem::internal_error("create " + member + ": " + std::strerror(errno));
   }
@@ -175,7 +178,8 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
     if (r < ARCHIVE_WARN) return problem::bad_request(std::string("corrupt archive: ") + archive_error_string(a));
     if (std::chrono::steady_clock::now() > limits_.deadline) return problem(408, "archive unpack timed out");
     if (size > limits_.max_bytes - report.bytes) {
-      return problem::payload_too_large("the archive unpacks to more than " + std::to_string(limits_.max_bytes) + " bytes");
+      return problem::payload_too_large("the archive unpacks to more than " + std::to_string(limits_.max_bytes) +
+                                        " bytes");
     }
     // Sparse members: holes are skipped by writing at the block's offset.
     const char* data = static_cast<const char*>(block);
@@ -184,7 +188,8 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
       ssize_t n = ::pwrite(file.get(), data + written, size - written, offset + static_cast<la_int64_t>(written));
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (errno == EDQUOT || errno == ENOSPC) return problem::payload_too_large("the subvolume's quota or space is exhausted");
+        if (errno == EDQUOT || errno == ENOSPC)
+          return problem::payload_too_large("the subvolume's quota or space is exhausted");
         return problem::internal_error("write " + member + ": " + std::strerror(errno));
       }
       written += static_cast<std::size_t>(n);
@@ -208,7 +213,8 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
   if (raw == nullptr) return problem::unprocessable("archive", "a member has no readable name");
   std::string member(raw);
   auto parts = storage::member_components(member, "archive");
-  if (!parts) return refused(member, parts.error().errors.empty() ? parts.error().detail : parts.error().errors[0].message);
+  if (!parts)
+    return refused(member, parts.error().errors.empty() ? parts.error().detail : parts.error().errors[0].message);
   if (parts->empty()) return {};  // "./": the target itself
   if (++report.entries > limits_.max_entries) {
     return problem::payload_too_large("the archive has more than " + std::to_string(limits_.max_entries) + " members");
@@ -236,7 +242,8 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
       ::fchmod(dir->get(), static_cast<mode_t>((archive_entry_perm(e) & 0777) | 0700));
       return {};
     }
-    case AE_IFREG: return write_file(a, e, *parts, member, report);
+    case AE_IFREG:
+      return write_file(a, e, *parts, member, report);
     case AE_IFLNK: {
       const char* target = archive_entry_symlink(e);
       if (target == nullptr || !storage::symlink_stays_inside(*parts, target)) {
@@ -312,9 +319,11 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
     state.first.reset();
     while (chunk) {
       spooled += chunk->size();
-      if (spooled > limits.max_bytes) return give_up(problem::payload_too_large("the 7z archive is larger than the volume can hold"));
+      if (spooled > limits.max_bytes)
+        return give_up(problem::payload_too_large("the 7z archive is larger than the volume can hold"));
       if (::write(spool.get(), chunk->data(), chunk->size()) != static_cast<ssize_t>(chunk->size())) {
-        if (errno == EDQUOT || errno == ENOSPC) return give_up(problem::payload_too_large("the subvolume's quota or space is exhausted"));
+        if (errno == EDQUOT || errno == ENOSPC)
+          return give_up(problem::payload_too_large("the subvolume's quota or space is exhausted"));
         return give_up(problem::internal_error(std::string("spool 7z: ") + std::strerror(errno)));
       }
       chunk = source.pop_blocking(limits.deadline);
@@ -329,7 +338,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   if (open_status != ARCHIVE_OK) {
     if (state.timed_out) return give_up(problem(408, "archive unpack timed out"));
     return give_up(problem::bad_request(std::string("not a supported archive (tar, tar.gz, tar.bz2, tar.xz, zip): ") +
-                                archive_error_string(a)));
+                                        archive_error_string(a)));
   }
   extractor out(root.get(), limits);
   extract_report report;

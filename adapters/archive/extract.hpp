@@ -18,18 +18,18 @@
 // Failures: 400 not an archive / corrupt, 422 a member refused (names it), 413 too many members,
 // too many bytes or quota exceeded, 408 deadline passed, 500 unexpected I/O errors.
 
-#include "adapters/archive/byte_pipe.hpp"
-#include "core/problem.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "adapters/archive/byte_pipe.hpp"
+#include "core/problem.hpp"
+
 namespace sc::archive {
 
 struct extract_limits {
-  std::uint64_t max_bytes = 0;       // total file data
+  std::uint64_t max_bytes = 0;  // total file data
   std::uint64_t max_entries = 100'000;
   std::chrono::steady_clock::time_point deadline;
 };

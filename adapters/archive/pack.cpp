@@ -64,9 +64,15 @@ result<pack_report> pack(byte_pipe& sink, const std::string& root, const std::ve
   if (!out || !disk) return fail(problem::internal_error("libarchive allocation failed"));
   struct archive* w = out.get();
   switch (format) {
-    case storage::archive_format::tar_gz: archive_write_add_filter_gzip(w); break;
-    case storage::archive_format::tar_bz2: archive_write_add_filter_bzip2(w); break;
-    case storage::archive_format::tar_xz: archive_write_add_filter_xz(w); break;
+    case storage::archive_format::tar_gz:
+      archive_write_add_filter_gzip(w);
+      break;
+    case storage::archive_format::tar_bz2:
+      archive_write_add_filter_bzip2(w);
+      break;
+    case storage::archive_format::tar_xz:
+      archive_write_add_filter_xz(w);
+      break;
   }
   archive_write_set_format_pax_restricted(w);
   if (archive_write_open(w, &state, nullptr, write_callback, close_callback) != ARCHIVE_OK) {
@@ -84,10 +90,12 @@ result<pack_report> pack(byte_pipe& sink, const std::string& root, const std::ve
       return fail(problem::internal_error(std::string("open ") + path + ": " + archive_error_string(d)));
     }
     for (;;) {
-      std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> entry(archive_entry_new(), archive_entry_free);
+      std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> entry(archive_entry_new(),
+                                                                                   archive_entry_free);
       int r = archive_read_next_header2(d, entry.get());
       if (r == ARCHIVE_EOF) break;
-      if (r < ARCHIVE_WARN) return fail(problem::internal_error(std::string("read ") + path + ": " + archive_error_string(d)));
+      if (r < ARCHIVE_WARN)
+        return fail(problem::internal_error(std::string("read ") + path + ": " + archive_error_string(d)));
       archive_read_disk_descend(d);
       std::string name = archive_entry_pathname(entry.get());
       if (name == root) continue;  // the volume itself

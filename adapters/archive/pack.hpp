@@ -4,13 +4,13 @@
 // sink is full the packer waits (up to `stall_timeout` per chunk), so memory stays constant for any
 // size. Symlinks are stored as symlinks (never followed); member names are relative to `root`.
 
-#include "adapters/archive/byte_pipe.hpp"
-#include "core/problem.hpp"
-#include "core/storage.hpp"
-
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include "adapters/archive/byte_pipe.hpp"
+#include "core/problem.hpp"
+#include "core/storage.hpp"
 
 namespace sc::archive {
 

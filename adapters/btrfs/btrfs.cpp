@@ -1,18 +1,18 @@
 #include "adapters/btrfs/btrfs.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
 #include "adapters/process/spawn.hpp"
 #include "core/names.hpp"
 #include "core/storage.hpp"
-
-#include <boost/asio/use_awaitable.hpp>
-
-#include <cerrno>
-#include <charconv>
-#include <cstring>
-#include <cstdio>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unordered_map>
 
 namespace sc::btrfs {
 
@@ -48,7 +48,9 @@ std::optional<std::uint64_t> number(std::string_view text) {
   return value;
 }
 
-bool exists(const std::filesystem::path& path, struct stat& info) { return ::lstat(path.c_str(), &info) == 0; }
+bool exists(const std::filesystem::path& path, struct stat& info) {
+  return ::lstat(path.c_str(), &info) == 0;
+}
 
 }  // namespace
 
@@ -89,7 +91,9 @@ std::vector<subvolume_info> parse_qgroup_show(std::string_view text) {
 volumes::volumes(std::filesystem::path base, std::string program, std::chrono::milliseconds timeout)
     : base_(std::move(base)), program_(std::move(program)), timeout_(timeout) {}
 
-result<std::filesystem::path> volumes::path_of(std::string_view relative) const { return join_under(base_, relative); }
+result<std::filesystem::path> volumes::path_of(std::string_view relative) const {
+  return join_under(base_, relative);
+}
 
 bool volumes::is_subvolume(std::string_view relative) const {
   auto path = path_of(relative);
@@ -209,7 +213,8 @@ boost::asio::awaitable<result<void>> volumes::rename(std::string from, std::stri
   // would replace an empty directory).
   if (::renameat2(AT_FDCWD, from_path->c_str(), AT_FDCWD, to_path->c_str(), RENAME_NOREPLACE) != 0) {
     int error = errno;
-    if (error == EEXIST || error == ENOTEMPTY) co_return problem::conflict("a filesystem with the new name already exists");
+    if (error == EEXIST || error == ENOTEMPTY)
+      co_return problem::conflict("a filesystem with the new name already exists");
     if (error == ENOENT) co_return problem::not_found("filesystem not found");
     if (error == EINVAL) co_return problem::unprocessable("filesystem.name", "cannot move a filesystem into itself");
     co_return problem::internal_error("rename " + from + " to " + to + ": " + std::strerror(error));

@@ -10,23 +10,22 @@
 // because it holds nested subvolumes, 500 (internal: the command and its combined output) when a
 // btrfs command fails otherwise, 503 when the command could not run in time.
 
-#include "core/problem.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "core/problem.hpp"
+
 namespace sc::btrfs {
 
 struct subvolume_info {
   std::uint64_t id = 0;
-  std::string path;        // relative to the base, e.g. "user/media"
-  std::uint64_t quota = 0; // max_rfer in bytes, 0 = none
-  std::uint64_t usage = 0; // rfer in bytes
+  std::string path;         // relative to the base, e.g. "user/media"
+  std::uint64_t quota = 0;  // max_rfer in bytes, 0 = none
+  std::uint64_t usage = 0;  // rfer in bytes
 };
 
 class volumes {

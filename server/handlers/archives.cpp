@@ -3,6 +3,17 @@
 // body nor the archive is ever held whole. The download runs the other way: libarchive on the pool
 // → byte_pipe → chunked HTTP. The service named by `stop_service` is stopped before and always
 // started again after.
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/object.hpp>
+#include <charconv>
+
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/archive/extract.hpp"
 #include "adapters/archive/pack.hpp"
@@ -18,17 +29,6 @@
 #include "server/handlers/handlers.hpp"
 #include "server/json_body.hpp"
 #include "server/storage_service.hpp"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/json/object.hpp>
-
-#include <charconv>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 
 namespace sc::server::handlers {
 
@@ -153,9 +153,9 @@ struct extraction_job {
   asio::steady_timer done;
 };
 
-asio::awaitable<void> run_extraction(pool::work_pool& pool, std::shared_ptr<archive::byte_pipe> pipe, std::string target,
-                                     std::vector<std::string> subpath, archive::extract_limits limits,
-                                     std::shared_ptr<extraction_job> job) {
+asio::awaitable<void> run_extraction(pool::work_pool& pool, std::shared_ptr<archive::byte_pipe> pipe,
+                                     std::string target, std::vector<std::string> subpath,
+                                     archive::extract_limits limits, std::shared_ptr<extraction_job> job) {
   // A named callable: GCC 12 destroys a lambda temporary inside a co_await expression twice.
   auto work = [pipe, target, subpath, limits] { return archive::extract(*pipe, target, subpath, limits); };
   auto ran = co_await pool.run(std::move(work));
@@ -184,7 +184,8 @@ asio::awaitable<result<archive::extract_report>> upload(request_context& context
   if (!boundary) co_return boundary.error();
   const std::uint64_t max_size = setting_number(services, "max_archive_size", 1073741824);
   if (context.body->content_length() > max_size) {
-    co_return problem::payload_too_large("archive exceeds maximum allowed size (" + std::to_string(max_size) + " bytes)");
+    co_return problem::payload_too_large("archive exceeds maximum allowed size (" + std::to_string(max_size) +
+                                         " bytes)");
   }
   const auto timeout = std::chrono::seconds(setting_number(services, "archive_unpack_timeout", 600));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -249,11 +250,12 @@ asio::awaitable<result<archive::extract_report>> upload(request_context& context
       limits.deadline = deadline;
       auto info = co_await storage.volumes().info(*volume);
       struct statfs space {};
-      std::uint64_t free_bytes = ::statfs(target->c_str(), &space) == 0
-                                     ? static_cast<std::uint64_t>(space.f_bavail) * static_cast<std::uint64_t>(space.f_bsize)
-                                     : 0;
+      std::uint64_t free_bytes = ::statfs(target->c_str(), &space) == 0 ? static_cast<std::uint64_t>(space.f_bavail) *
+                                                                              static_cast<std::uint64_t>(space.f_bsize)
+                                                                        : 0;
       limits.max_bytes = free_bytes;
-      if (info && info->quota > 0) limits.max_bytes = std::min(free_bytes, info->quota - std::min(info->quota, info->usage));
+      if (info && info->quota > 0)
+        limits.max_bytes = std::min(free_bytes, info->quota - std::min(info->quota, info->usage));
       pause.unit = form.stop_service;
       if (auto stopped = co_await pause.stop(context); !stopped) {
         failure = stopped.error();
@@ -302,7 +304,8 @@ asio::awaitable<result<archive::extract_report>> upload(request_context& context
 }  // namespace
 
 reply storage_upload_archive(request_context& context) {
-  if (context.body == nullptr) co_return http::problem_response(problem::internal_error("upload route does not stream"));
+  if (context.body == nullptr)
+    co_return http::problem_response(problem::internal_error("upload route does not stream"));
   service_pause pause;
   auto outcome = co_await upload(context, pause);
   co_await pause.restart(context);
@@ -326,7 +329,9 @@ struct pack_job {
 asio::awaitable<void> run_pack(pool::work_pool& pool, std::shared_ptr<archive::byte_pipe> pipe, std::string root,
                                std::vector<std::string> paths, storage::archive_format format,
                                std::shared_ptr<pack_job> job) {
-  auto work = [pipe, root, paths, format] { return archive::pack(*pipe, root, paths, format, std::chrono::seconds(60)); };
+  auto work = [pipe, root, paths, format] {
+    return archive::pack(*pipe, root, paths, format, std::chrono::seconds(60));
+  };
   auto ran = co_await pool.run(std::move(work));
   if (!ran) {
     pipe->abort_producer();
@@ -380,15 +385,16 @@ reply storage_download_archive(request_context& context) {
   auto paths = body->optional_string_list("paths", {.max_length = 4096}, 1024).value_or(std::vector<std::string>{});
   std::string stop_service = body->optional_string("stop_service", {.max_length = 255}).value_or("");
   std::string format_text = body->optional_string("format", {.max_length = 16}).value_or("");
-  std::string filename = body->optional_string("filename", {.max_length = 1024, .allow_empty = true, .allow_newlines = true}).value_or("");
+  std::string filename =
+      body->optional_string("filename", {.max_length = 1024, .allow_empty = true, .allow_newlines = true}).value_or("");
   auto format = storage::parse_archive_format(format_text);
   if (!format) body->reject("format", "must be tar.gz, tar.bz2 or tar.xz");
   std::vector<std::string> members;
   for (std::size_t i = 0; i < paths.size(); ++i) {
     auto member = storage::download_path(paths[i], "paths[" + std::to_string(i) + "]");
     if (!member) {
-      body->reject("paths[" + std::to_string(i) + "]", member.error().errors.empty() ? member.error().detail
-                                                                                     : member.error().errors[0].message);
+      body->reject("paths[" + std::to_string(i) + "]",
+                   member.error().errors.empty() ? member.error().detail : member.error().errors[0].message);
     } else {
       members.push_back(std::move(*member));
     }
@@ -408,7 +414,8 @@ reply storage_download_archive(request_context& context) {
   if (members.empty()) members.emplace_back(".");
   for (const auto& member : members) {
     struct stat info {};
-    if (member != "." && ::fstatat(AT_FDCWD, (root->string() + "/" + member).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (member != "." &&
+        ::fstatat(AT_FDCWD, (root->string() + "/" + member).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
       co_return http::problem_response(problem::not_found("path " + member + " not found in " + subvolume));
     }
   }

@@ -1,19 +1,19 @@
 // Storage (behavior-ops.md §3.4): user filesystems and package volumes on btrfs. Names are decided
 // by core/storage; the btrfs adapter runs the commands; this file only decodes and encodes.
+#include "core/storage.hpp"
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <charconv>
+#include <map>
+
 #include "adapters/store/settings_store.hpp"
 #include "core/list.hpp"
-#include "core/storage.hpp"
 #include "server/app.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/json_body.hpp"
 #include "server/storage_service.hpp"
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-
-#include <algorithm>
-#include <charconv>
-#include <map>
 
 namespace sc::server::handlers {
 
@@ -56,7 +56,7 @@ json::object volume_json(const storage::volume_entry& e) {
 
 // Every classified volume under `prefix`, with its quota and usage.
 boost::asio::awaitable<result<std::vector<storage::volume_entry>>> classified_volumes(storage_service& storage,
-                                                                                     std::string prefix) {
+                                                                                      std::string prefix) {
   if (auto ready = co_await storage.ready(); !ready) co_return ready.error();
   auto listed = co_await storage.volumes().list(std::move(prefix));
   if (!listed) co_return listed.error();
@@ -218,9 +218,8 @@ reply storage_package_volumes(request_context& context) {
   std::vector<std::pair<std::string, json::object>> rendered;
   for (auto& [key, members] : groups) {
     const auto& [repo, package] = key;
-    std::sort(members.begin(), members.end(), [](const auto* a, const auto* b) {
-      return a->version + "/" + a->volume < b->version + "/" + b->volume;
-    });
+    std::sort(members.begin(), members.end(),
+              [](const auto* a, const auto* b) { return a->version + "/" + a->volume < b->version + "/" + b->volume; });
     json::object group;
     std::string label = repos_per_package[package] > 1 ? repo + "/" + package : package;
     group["package"] = label;

@@ -81,15 +81,15 @@ TEST(multipart, every_split_point_gives_the_same_parts) {
 
 TEST(multipart, adversarial_bodies_are_clean_400s) {
   const std::vector<std::string> bad = {
-      "",                                                                      // no boundary at all
-      std::string(20000, 'x'),                                                 // endless preamble
-      "--" + boundary + "\r\n" + std::string(9000, 'h'),                       // endless headers
+      "",                                                                                       // no boundary at all
+      std::string(20000, 'x'),                                                                  // endless preamble
+      "--" + boundary + "\r\n" + std::string(9000, 'h'),                                        // endless headers
       "--" + boundary + "\r\nContent-Disposition: form-data\r\n\r\nx\r\n--" + boundary + "--",  // no name
       "--" + boundary + "\r\nContent-Type: text/plain\r\n\r\nx\r\n--" + boundary + "--",        // no disposition
       "--" + boundary + "\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n--" + boundary + "--",
       "--" + boundary + "\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--" + boundary + "--",
       "--" + boundary + "\r\nno colon here\r\n\r\nx\r\n--" + boundary + "--",
-      "--" + boundary + "junk\r\n",                                            // junk after boundary
+      "--" + boundary + "junk\r\n",                                                         // junk after boundary
       "--" + boundary + "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\ntruncated",  // no close
   };
   for (const auto& body : bad) {
@@ -127,11 +127,21 @@ TEST(multipart, mutated_and_random_bodies_never_crash_and_fail_cleanly) {
     for (int m = 0; m < mutations; ++m) {
       std::size_t at = body.empty() ? 0 : rng() % body.size();
       switch (rng() % 5) {
-        case 0: if (!body.empty()) body[at] = static_cast<char>(rng()); break;
-        case 1: body.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
-        case 2: body.erase(at, std::min<std::size_t>(body.size() - at, rng() % 16)); break;
-        case 3: body.insert(at, body.substr(rng() % body.size(), rng() % 64)); break;
-        default: body.insert(at, "\r\n--" + boundary); break;
+        case 0:
+          if (!body.empty()) body[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          body.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 2:
+          body.erase(at, std::min<std::size_t>(body.size() - at, rng() % 16));
+          break;
+        case 3:
+          body.insert(at, body.substr(rng() % body.size(), rng() % 64));
+          break;
+        default:
+          body.insert(at, "\r\n--" + boundary);
+          break;
       }
     }
     if (round % 10 == 0) {  // plain random bytes too

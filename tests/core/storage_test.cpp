@@ -7,7 +7,9 @@
 namespace sc::storage {
 namespace {
 
-std::string field_of(const problem& p) { return p.errors.empty() ? "" : p.errors.front().field; }
+std::string field_of(const problem& p) {
+  return p.errors.empty() ? "" : p.errors.front().field;
+}
 
 TEST(storage_names, user_names_get_the_user_prefix_after_validation) {
   EXPECT_EQ(user_volume_path("media", "name").value(), "user/media");
@@ -27,8 +29,8 @@ TEST(storage_names, traversal_absolute_nul_overlong_and_odd_characters_are_422_n
 }
 
 TEST(storage_names, reserved_roots_and_their_children_are_refused) {
-  for (auto name : {"installed", "uninstalled", "archives", "pages", "vm-images", "user", "tls", "subpackages",
-                    "gfeh", "gfeh/home", "user/x", "tls/ca"}) {
+  for (auto name : {"installed", "uninstalled", "archives", "pages", "vm-images", "user", "tls", "subpackages", "gfeh",
+                    "gfeh/home", "user/x", "tls/ca"}) {
     auto path = user_volume_path(name, "name");
     ASSERT_FALSE(path) << name;
     EXPECT_NE(path.error().detail.find("reserved"), std::string::npos) << name;

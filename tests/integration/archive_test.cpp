@@ -1,22 +1,22 @@
 // Archive upload and download against the real binary and the sandbox btrfs (behavior-ops.md §4,
 // issue 5): every format, a malicious-archive corpus, size and time limits, and a round trip.
 // Test archives are made here with libarchive itself. Volumes are user/t5a-<pid>-<test>.
-#include "tests/support/http_client.hpp"
-#include "tests/support/sandbox.hpp"
-#include "tests/support/server_process.hpp"
-
 #include <archive.h>
 #include <archive_entry.h>
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <boost/json/parse.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <thread>
-#include <unistd.h>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/sandbox.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace sc::test {
 namespace {
@@ -28,7 +28,7 @@ struct member {
   std::string path{};
   unsigned type = AE_IFREG;
   std::string data{};
-  std::string link{};        // symlink target (AE_IFLNK) or hardlink target (hardlink = true)
+  std::string link{};  // symlink target (AE_IFLNK) or hardlink target (hardlink = true)
   bool hardlink = false;
   unsigned mode = 0644;
   std::int64_t sparse_size = -1;  // declared size of a sparse member holding `data` at offset 0
@@ -126,8 +126,8 @@ class archives : public ::testing::Test {
                            R"({"username":"admin","password":"correct-horse","email":"a@example.com",)"
                            R"("phone":"555 0100","real_name":"Ada Admin","admin":true})");
     ASSERT_EQ(created.status, 200) << created.body;
-    auto reply = request(server_->port(), "POST", "/account/authenticate",
-                         R"({"username":"admin","password":"correct-horse"})");
+    auto reply =
+        request(server_->port(), "POST", "/account/authenticate", R"({"username":"admin","password":"correct-horse"})");
     ASSERT_EQ(reply.status, 200) << reply.body;
     token_ = std::string(json::parse(reply.body).at("token").as_string());
   }
@@ -149,8 +149,7 @@ class archives : public ::testing::Test {
     shell("btrfs subvolume delete " + volume_ + " >/dev/null 2>&1");
     fs::remove_all(outside_);
   }
-  http_reply post(const std::string& target, const std::string& body,
-                  std::map<std::string, std::string> headers = {}) {
+  http_reply post(const std::string& target, const std::string& body, std::map<std::string, std::string> headers = {}) {
     headers["Authorization"] = "Bearer " + token_;
     return request(server_->port(), "POST", target, body, headers);
   }
@@ -237,7 +236,8 @@ TEST_F(archives, malicious_corpus_is_refused_and_nothing_lands_outside) {
     int status;
   };
   const std::vector<attack> corpus = {
-      {"zip-slip", make_archive({{.path = "../../evil.txt", .data = "x"}}, ARCHIVE_FORMAT_ZIP, ARCHIVE_FILTER_NONE), 422},
+      {"zip-slip", make_archive({{.path = "../../evil.txt", .data = "x"}}, ARCHIVE_FORMAT_ZIP, ARCHIVE_FILTER_NONE),
+       422},
       {"tar dotdot", make_archive({{.path = "a/../../evil.txt", .data = "x"}}), 422},
       {"absolute member", make_archive({{.path = "/tmp/t5-evil-" + pid, .data = "x"}}), 422},
       {"symlink escape then write-through",
@@ -248,7 +248,8 @@ TEST_F(archives, malicious_corpus_is_refused_and_nothing_lands_outside) {
       {"hardlink escape", make_archive({{.path = "h", .link = "../../../etc/passwd", .hardlink = true}}), 422},
       {"absolute hardlink", make_archive({{.path = "h", .link = "/etc/passwd", .hardlink = true}}), 422},
       {"huge sparse member",
-       make_archive({{.path = "sparse.img", .data = std::string(4096, 's'), .sparse_size = std::int64_t{8} << 30}}), 413},
+       make_archive({{.path = "sparse.img", .data = std::string(4096, 's'), .sparse_size = std::int64_t{8} << 30}}),
+       413},
       {"not an archive", std::string(5000, '\x42'), 400},
       {"truncated gzip", make_archive(sample).substr(0, 300), 400},
   };
@@ -292,7 +293,9 @@ TEST_F(archives, a_refused_member_rolls_back_what_the_run_created) {
 
 TEST_F(archives, ten_thousand_tiny_files_unpack_completely) {
   std::vector<member> members;
-  for (int i = 0; i < 10000; ++i) members.push_back({.path = "many/" + std::to_string(i % 100) + "/f" + std::to_string(i), .data = std::to_string(i)});
+  for (int i = 0; i < 10000; ++i)
+    members.push_back(
+        {.path = "many/" + std::to_string(i % 100) + "/f" + std::to_string(i), .data = std::to_string(i)});
   auto reply = upload(make_archive(members), "many");
   ASSERT_EQ(reply.status, 200) << reply.body;
   EXPECT_EQ(count_entries(volume_ + "/many/many"), 10100u);  // 100 directories + 10,000 files
@@ -324,10 +327,11 @@ TEST_F(archives, form_errors_are_clean_4xx) {
   expect_problem(no_archive, 400, "archive file required");
   expect_problem(post("/storage/upload-archive", "{}", {{"Content-Type", "application/json"}}), 415);
   // The field order is part of the streaming contract: subvolume after the archive is refused.
-  std::string late = form_body({}, archive) ;
+  std::string late = form_body({}, archive);
   late.insert(late.size() - (boundary.size() + 6),
               "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"subvolume\"\r\n\r\n" + name_);
-  expect_problem(post("/storage/upload-archive", late, {{"Content-Type", "multipart/form-data; boundary=" + boundary}}), 400);
+  expect_problem(post("/storage/upload-archive", late, {{"Content-Type", "multipart/form-data; boundary=" + boundary}}),
+                 400);
 }
 
 TEST_F(archives, oversized_content_length_is_413_before_the_body_is_read) {
@@ -441,9 +445,10 @@ TEST_F(archives, stop_service_stops_before_unpacking_and_always_starts_again) {
 // wants the body, so a refused caller never gets one and never sends the body.
 TEST_F(archives, expect_continue_is_answered_only_for_an_accepted_upload) {
   std::string body = form_body({{"subvolume", name_}, {"subpath", "cont"}}, make_archive(sample));
-  std::string head = "POST /storage/upload-archive HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; "
-                     "boundary=" + boundary + "\r\nContent-Length: " + std::to_string(body.size()) +
-                     "\r\nExpect: 100-continue\r\n";
+  std::string head =
+      "POST /storage/upload-archive HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; "
+      "boundary=" +
+      boundary + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nExpect: 100-continue\r\n";
 
   auto anonymous = raw_connection::tcp(server_->port());
   ASSERT_TRUE(anonymous.send(head + "\r\n"));

@@ -1,16 +1,16 @@
 // Storage endpoints against the real binary and the sandbox's real btrfs (behavior-ops.md §3.4),
 // verified with the btrfs CLI. Names are t5s-<pid>-… and removed afterwards: other suites share
 // the filesystem.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <cstdio>
+
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
-
-#include <boost/json/parse.hpp>
-#include <gtest/gtest.h>
-
-#include <cstdio>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace sc::test {
 namespace {
@@ -53,8 +53,8 @@ class storage_api : public ::testing::Test {
                            R"({"username":"admin","password":"correct-horse","email":"a@example.com",)"
                            R"("phone":"555 0100","real_name":"Ada Admin","admin":true})");
     ASSERT_EQ(created.status, 200) << created.body;
-    auto reply = request(server_->port(), "POST", "/account/authenticate",
-                         R"({"username":"admin","password":"correct-horse"})");
+    auto reply =
+        request(server_->port(), "POST", "/account/authenticate", R"({"username":"admin","password":"correct-horse"})");
     ASSERT_EQ(reply.status, 200) << reply.body;
     token_ = std::string(json::parse(reply.body).at("token").as_string());
   }
@@ -109,8 +109,8 @@ TEST_F(storage_api, create_list_modify_remove_with_quotas_on_real_btrfs) {
   auto duplicate = post("/storage/create", R"({"name":")" + name_ + R"("})");
   EXPECT_EQ(duplicate.status, 409) << duplicate.body;
 
-  auto modified = post("/storage/modify", R"({"name":")" + name_ + R"(","filesystem":{"name":")" + name_ +
-                                              R"(-new","quota":134217728}})");
+  auto modified = post("/storage/modify",
+                       R"({"name":")" + name_ + R"(","filesystem":{"name":")" + name_ + R"(-new","quota":134217728}})");
   ASSERT_EQ(modified.status, 200) << modified.body;
   EXPECT_FALSE(is_dir(root_ + "/user/" + name_));
   EXPECT_EQ(qgroup_limit_of(root_ + "/user/" + name_ + "-new"), "134217728");
@@ -133,9 +133,9 @@ TEST_F(storage_api, quota_zero_or_absent_takes_the_default_quota_setting) {
 
 TEST_F(storage_api, bad_names_are_4xx_and_touch_nothing) {
   const std::string overlong(5000, 'a');
-  for (const std::string& bad : {std::string("../x"), std::string("a/../../b"), std::string("/abs"),
-                                 std::string("x\\u0000y"), overlong, std::string("user"), std::string("gfeh/home"),
-                                 std::string("tls"), std::string("a b")}) {
+  for (const std::string& bad :
+       {std::string("../x"), std::string("a/../../b"), std::string("/abs"), std::string("x\\u0000y"), overlong,
+        std::string("user"), std::string("gfeh/home"), std::string("tls"), std::string("a b")}) {
     auto reply = post("/storage/create", R"({"name":")" + bad + R"("})");
     EXPECT_GE(reply.status, 400) << bad;
     EXPECT_LT(reply.status, 500) << bad << ": " << reply.body;
@@ -195,7 +195,8 @@ TEST_F(storage_api, package_volumes_are_listed_grouped_and_removable_but_not_ren
 
   auto bad_prefix = post("/storage/remove-package-volume", R"({"internal_name":"user/x"})");
   EXPECT_EQ(bad_prefix.status, 400);
-  EXPECT_EQ(json::parse(bad_prefix.body).at("error").as_string(), "internal_name must start with installed/ or uninstalled/");
+  EXPECT_EQ(json::parse(bad_prefix.body).at("error").as_string(),
+            "internal_name must start with installed/ or uninstalled/");
   EXPECT_EQ(post("/storage/remove-package-volume", R"({"internal_name":"installed/../user/x"})").status, 422);
   auto removed = post("/storage/remove-package-volume", R"({"internal_name":")" + volume + R"("})");
   EXPECT_EQ(removed.status, 200) << removed.body;

@@ -1,12 +1,6 @@
 // The byte pipe between the loop and a pool thread, and the extractor's limits, in process: a real
 // thread, a real io_context, real files in a temp directory (the HTTP-level corpus runs against
 // the binary in tests/integration/archive_test.cpp).
-#include "adapters/archive/byte_pipe.hpp"
-#include "adapters/archive/extract.hpp"
-
-#include "tests/support/loop.hpp"
-#include "tests/support/sandbox.hpp"
-
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
@@ -14,6 +8,11 @@
 #include <atomic>
 #include <filesystem>
 #include <thread>
+
+#include "adapters/archive/byte_pipe.hpp"
+#include "adapters/archive/extract.hpp"
+#include "tests/support/loop.hpp"
+#include "tests/support/sandbox.hpp"
 
 namespace sc::archive {
 namespace {
@@ -77,7 +76,8 @@ TEST(byte_pipe, thread_producer_and_loop_consumer_with_backpressure) {
   auto pipe = std::make_shared<byte_pipe>(io.get_executor(), 3);
   std::thread producer([&] {
     for (int i = 0; i < 300; ++i) {
-      ASSERT_TRUE(pipe->push_blocking(std::to_string(i) + ",", std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+      ASSERT_TRUE(
+          pipe->push_blocking(std::to_string(i) + ",", std::chrono::steady_clock::now() + std::chrono::seconds(30)));
     }
     pipe->close_producer();
   });
@@ -126,7 +126,8 @@ std::string tar_of(std::size_t files, std::size_t bytes_each) {
 result<extract_report> run_extract(const std::string& archive, const std::string& target, extract_limits limits) {
   asio::io_context io;
   auto pipe = std::make_shared<byte_pipe>(io.get_executor(), 1'000'000);
-  for (std::size_t at = 0; at < archive.size(); at += 4096) pipe->push_blocking(archive.substr(at, 4096), limits.deadline);
+  for (std::size_t at = 0; at < archive.size(); at += 4096)
+    pipe->push_blocking(archive.substr(at, 4096), limits.deadline);
   pipe->close_producer();
   return extract(*pipe, target, {"sub"}, limits);
 }

@@ -2,14 +2,14 @@
 // btrfs CLI itself. Every test works under its own user/t5-<pid>-<test> name and removes it.
 #include "adapters/btrfs/btrfs.hpp"
 
-#include "tests/support/loop.hpp"
-#include "tests/support/sandbox.hpp"
-
 #include <gtest/gtest.h>
-
-#include <cstdio>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
+
+#include "tests/support/loop.hpp"
+#include "tests/support/sandbox.hpp"
 
 namespace sc::btrfs {
 namespace {
@@ -75,8 +75,8 @@ TEST_F(btrfs_volumes, create_with_quota_list_and_remove) {
   EXPECT_EQ(again.error().status, 409);
 
   // Usage is qgroup accounting, updated when the transaction commits.
-  ASSERT_EQ(shell("head -c 1048576 /dev/urandom > " + root_ + "/" + relative + "/blob && btrfs filesystem sync " + root_ +
-                  " >/dev/null && echo ok"),
+  ASSERT_EQ(shell("head -c 1048576 /dev/urandom > " + root_ + "/" + relative + "/blob && btrfs filesystem sync " +
+                  root_ + " >/dev/null && echo ok"),
             "ok\n");
   auto listed = test::run_to_completion(io_, volumes_->list(relative));
   ASSERT_TRUE(listed) << listed.error().internal;
@@ -140,7 +140,8 @@ TEST(btrfs_parsers, subvolume_list_and_qgroup_show) {
   EXPECT_EQ(list[1].id, 300u);
   EXPECT_EQ(list[1].path, "user/a b");
   auto groups = parse_qgroup_show(
-      "Qgroupid    Referenced    Exclusive  Max referenced   Path\n--------    ----------    ---------  --------------   ----\n"
+      "Qgroupid    Referenced    Exclusive  Max referenced   Path\n--------    ----------    ---------  -------------- "
+      "  ----\n"
       "0/5              16384        16384            none   <toplevel>\n0/300 4096 4096 1048576 user/a\n");
   ASSERT_EQ(groups.size(), 2u);
   EXPECT_EQ(groups[0].quota, 0u);
