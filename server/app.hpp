@@ -86,6 +86,10 @@ class app {
   store::audit_store& audit() noexcept { return *audit_; }
   // Storage and archives (issue 5): btrfs volumes under --btrfs-root, the archive pool, systemd.
   server::storage_service& storage() noexcept { return *storage_; }
+  // The CORS headers dispatch() adds, for a response a handler writes itself (streamed downloads).
+  void add_cors_headers_to(const http::request& request, http::response& response) const {
+    add_cors_headers(request, response);
+  }
   // A setting was stored (POST /settings/set): refreshes what derives from it (dns_tld → CORS hosts).
   void setting_changed(std::string_view key);
   // The hosts whose origins CORS accepts (core/cors.hpp): configured + localhost + hostname forms.

@@ -438,9 +438,23 @@ reply storage_download_archive(request_context& context) {
                    job->done.cancel();
                  });
 
-  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: " + std::string(storage::content_type(*format)) +
-                     "\r\nContent-Disposition: attachment; filename=" + storage::download_filename(filename, *format) +
-                     "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+  namespace bhttp = boost::beast::http;
+  http::response fields{bhttp::status::ok, 11};
+  fields.set(bhttp::field::content_type, storage::content_type(*format));
+  fields.set(bhttp::field::content_disposition,
+             "attachment; filename=" + storage::download_filename(filename, *format));
+  fields.set(bhttp::field::transfer_encoding, "chunked");
+  fields.set(bhttp::field::cache_control, "no-store");
+  fields.set(bhttp::field::connection, "close");
+  context.services.add_cors_headers_to(context.request, fields);
+  std::string head = "HTTP/1.1 200 OK\r\n";
+  for (const auto& field : fields) {
+    head += field.name_string();
+    head += ": ";
+    head += field.value();
+    head += "\r\n";
+  }
+  head += "\r\n";
   context.response_written = true;
   bool complete = co_await stream_chunks(context, *pipe, std::move(head));
   // A client that went away must not leave the packer blocked on a full pipe.

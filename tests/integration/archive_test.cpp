@@ -388,8 +388,10 @@ TEST_F(archives, download_round_trips_through_upload_in_every_format) {
     ASSERT_EQ(again.status, 200) << format << ": " << again.body;
     expect_sample_at(volume_ + "/" + sub + "/orig");
   }
-  auto whole = post("/storage/download-archive", R"({"subvolume":")" + name_ + R"("})");
+  auto whole =
+      post("/storage/download-archive", R"({"subvolume":")" + name_ + R"("})", {{"Origin", "http://localhost"}});
   ASSERT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.header("access-control-allow-origin"), "http://localhost");
   EXPECT_EQ(whole.header("content-type"), "application/gzip");
   EXPECT_EQ(whole.header("content-disposition"), "attachment; filename=download.tar.gz");
 }
