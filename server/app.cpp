@@ -13,6 +13,7 @@
 #include "server/connection.hpp"
 #include "server/catalog.hpp"
 #include "server/identity.hpp"
+#include "server/storage_service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -242,6 +243,7 @@ result<void> app::open_packages() {
 
 result<void> app::open() {
   files_ = std::make_unique<file_io::file_ring>(io_.get_executor());
+  storage_ = std::make_unique<server::storage_service>(settings_.btrfs_root);
   auto opened = store::database::open(settings_.database);
   if (!opened) return opened.error();
   database_ = std::move(*opened);
@@ -456,6 +458,7 @@ void app::connection_finished() {
     listeners_->deadline_sweep.cancel();
   }
   // Long-lived watchers keep the loop running; release them so io.run() returns.
+  storage_.reset();
   bus_.reset();
   files_.reset();
   if (on_stopped_) on_stopped_();

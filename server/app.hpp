@@ -36,6 +36,7 @@ namespace sc::server {
 struct connection;
 class identity;
 class catalog;
+class storage_service;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -87,6 +88,12 @@ class app {
   store::audit_store& audit() noexcept { return *audit_; }
   // Package repositories and the in-memory package catalog (server/catalog.hpp). Open after open().
   server::catalog& packages() noexcept { return *catalog_; }
+  // Storage and archives (issue 5): btrfs volumes under --btrfs-root, the archive pool, systemd.
+  server::storage_service& storage() noexcept { return *storage_; }
+  // The CORS headers dispatch() adds, for a response a handler writes itself (streamed downloads).
+  void add_cors_headers_to(const http::request& request, http::response& response) const {
+    add_cors_headers(request, response);
+  }
   // A setting was stored (POST /settings/set): refreshes what derives from it (dns_tld → CORS hosts).
   void setting_changed(std::string_view key);
   // The hosts whose origins CORS accepts (core/cors.hpp): configured + localhost + hostname forms.
@@ -129,6 +136,7 @@ class app {
   std::vector<std::string> cors_hosts_;
   std::unique_ptr<file_io::file_ring> files_;
   std::unique_ptr<systemd::bus_connection> bus_;
+  std::unique_ptr<server::storage_service> storage_;  // after bus_: its systemd manager uses the bus
   std::string bus_error_;
   std::unique_ptr<listeners> listeners_;
   std::list<connection*> connections_;

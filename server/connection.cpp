@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "server/app.hpp"
+#include "server/body_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -91,6 +92,13 @@ std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
   return problem::bad_request("malformed HTTP request: " + ec.message());
 }
 
+bool route_streams_body(app& application, const http::request& header) {
+  std::string_view target = header.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  auto found = application.routes().find(header.method(), path);
+  return found.found != nullptr && found.found->streams_body;
+}
+
 void close_gently(http::stream& stream) {
   boost::system::error_code ignored;
   stream.shutdown(asio::socket_base::shutdown_send, ignored);
@@ -124,20 +132,29 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
 
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-    parser.body_limit(limits.body_limit);
+    // The limit is known only once the route is: streaming routes enforce their own (below).
+    parser.body_limit(boost::none);
     self.expires_after(limits.header_timeout);
     auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, io_result);
     if (header_ec) {
       if (auto p = read_error_problem(header_ec)) co_await reject(application, stream, self, *p, started);
       break;
     }
-    if (auto length = parser.content_length(); length && *length > limits.body_limit) {
+    // A route that streams its body (uploads) is found on the header alone; its handler reads the
+    // body through a body_stream and enforces its own limit (server/body_stream.hpp).
+    const bool streams_body = route_streams_body(application, parser.get());
+    if (!streams_body) parser.body_limit(limits.body_limit);
+    if (streams_body && !parser.is_done() && !parser.content_length()) {
+      co_await reject(application, stream, self, problem(411, "this endpoint needs a Content-Length"), started);
+      break;
+    }
+    if (auto length = parser.content_length(); !streams_body && length && *length > limits.body_limit) {
       problem p = problem::payload_too_large("request body is larger than " + std::to_string(limits.body_limit) +
                                              " bytes");
       co_await reject(application, stream, self, p, started);
       break;
     }
-    if (!parser.is_done()) {
+    if (!parser.is_done() && !streams_body) {
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         self.expires_after(limits.write_timeout);
         co_await asio::async_write(stream, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), io_result);
@@ -161,13 +178,20 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
     self.expires_never();
     request_context context{request, peer, stream, application, path, std::move(query), std::nullopt};
     context.owner = &self;
+    std::optional<body_stream> streamed;
+    if (streams_body) {
+      streamed.emplace(stream, buffer, self, parser.content_length().value_or(0),
+                       beast::iequals(request[bhttp::field::expect], "100-continue"), limits.body_timeout);
+      context.body = &*streamed;
+    }
     http::response response = co_await application.dispatch(context);
     if (context.response_written) {
       application.counters().record(context.route_index, 200, std::chrono::steady_clock::now() - started);
       break;
     }
 
-    bool keep_alive = request.keep_alive() && !application.stopping();
+    // A body the handler left unread is still on the socket: the connection cannot be reused.
+    bool keep_alive = request.keep_alive() && !application.stopping() && (!streamed || streamed->finished());
     response.keep_alive(keep_alive);
     int status = response.result_int();
     // HEAD: the same headers as GET (Content-Length included), no body.

@@ -18,6 +18,7 @@ namespace sc::server {
 
 class app;
 struct connection;
+class body_stream;
 
 enum class auth_level {
   public_access,           // anyone
@@ -54,6 +55,8 @@ struct request_context {
   bool response_written = false;
   connection* owner = nullptr;  // the connection serving this request (streams hook shutdown here)
   std::size_t route_index = static_cast<std::size_t>(-1);  // set by the dispatcher, for metrics
+  // Routes with `streams_body`: the body, still on the socket (`request.body()` is empty).
+  body_stream* body = nullptr;
 };
 
 using handler = boost::asio::awaitable<http::response> (*)(request_context& context);
@@ -64,6 +67,9 @@ struct route {
   auth_level auth;
   handler fn;
   std::string_view summary;  // one line for the OpenAPI document
+  // The handler pulls the body itself from `request_context::body` (large uploads): the connection
+  // reads only the header, and the handler enforces its own size limit.
+  bool streams_body = false;
 };
 
 class router {

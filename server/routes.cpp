@@ -51,6 +51,16 @@ std::vector<route> build_routes() {
       {v::post, "/packages/questions", admin, handlers::packages_questions, "Questions of the latest version"},
       {v::post, "/packages/questions/identity", admin, handlers::packages_questions_identity, "Questions of one version"},
       {v::post, "/packages/install-preview", admin, handlers::packages_install_preview, "What installing a version would do"},
+
+      // Storage and archives (behavior-ops.md §3, §4; issue 5).
+      {v::post, "/storage", authenticated, handlers::storage_list, "Filesystems with quota and usage, paged"},
+      {v::post, "/storage/create", authenticated, handlers::storage_create, "Create a user filesystem (quota 0: default_quota)"},
+      {v::post, "/storage/modify", authenticated, handlers::storage_modify, "Rename a user filesystem and/or change a quota"},
+      {v::post, "/storage/remove", authenticated, handlers::storage_remove, "Delete a user filesystem"},
+      {v::post, "/storage/package-volumes", authenticated, handlers::storage_package_volumes, "Package volumes grouped by package"},
+      {v::post, "/storage/remove-package-volume", admin, handlers::storage_remove_package_volume, "Delete one package volume"},
+      {v::post, "/storage/upload-archive", admin, handlers::storage_upload_archive, "Unpack a streamed multipart archive into a volume", true},
+      {v::post, "/storage/download-archive", admin, handlers::storage_download_archive, "A volume or paths in it as a streamed tar.gz/bz2/xz"},
   };
 }
 

@@ -56,5 +56,14 @@ reply packages_manifest(request_context& context);
 reply packages_questions(request_context& context);
 reply packages_questions_identity(request_context& context);
 reply packages_install_preview(request_context& context);
+// server/handlers/storage.cpp, server/handlers/archives.cpp — storage and archives (issue 5)
+reply storage_list(request_context& context);
+reply storage_create(request_context& context);
+reply storage_modify(request_context& context);
+reply storage_remove(request_context& context);
+reply storage_package_volumes(request_context& context);
+reply storage_remove_package_volume(request_context& context);
+reply storage_upload_archive(request_context& context);
+reply storage_download_archive(request_context& context);
 
 }  // namespace sc::server::handlers

@@ -68,6 +68,15 @@ constexpr expectation expected_levels[] = {
     {"POST", "/packages/questions", auth_level::admin},
     {"POST", "/packages/questions/identity", auth_level::admin},
     {"POST", "/packages/install-preview", auth_level::admin},
+    // storage and archives (behavior-ops.md §1.5)
+    {"POST", "/storage", auth_level::authenticated},
+    {"POST", "/storage/create", auth_level::authenticated},
+    {"POST", "/storage/modify", auth_level::authenticated},
+    {"POST", "/storage/remove", auth_level::authenticated},
+    {"POST", "/storage/package-volumes", auth_level::authenticated},
+    {"POST", "/storage/remove-package-volume", auth_level::admin},
+    {"POST", "/storage/upload-archive", auth_level::admin},
+    {"POST", "/storage/download-archive", auth_level::admin},
 };
 
 std::string key_of(std::string_view method, std::string_view path) {

@@ -1,0 +1,269 @@
+// Storage (behavior-ops.md §3.4): user filesystems and package volumes on btrfs. Names are decided
+// by core/storage; the btrfs adapter runs the commands; this file only decodes and encodes.
+#include "core/storage.hpp"
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <charconv>
+#include <map>
+
+#include "adapters/store/settings_store.hpp"
+#include "core/list.hpp"
+#include "server/app.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
+#include "server/storage_service.hpp"
+
+namespace sc::server::handlers {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr string_rule name_rule{.max_length = 4096, .allow_empty = true, .allow_newlines = false};
+constexpr std::int64_t max_quota = std::numeric_limits<std::int64_t>::max();
+
+std::uint64_t default_quota(app& services) {
+  std::uint64_t value = 0;
+  if (auto text = services.system_settings().get("default_quota")) {
+    std::from_chars(text->data(), text->data() + text->size(), value);
+  }
+  return value;
+}
+
+const std::array<list_field<storage::volume_entry>, 5>& volume_fields() {
+  using entry = storage::volume_entry;
+  static const std::array<list_field<entry>, 5> fields = {{
+      {"name", [](const entry& e) -> list_value { return std::string_view(e.name); }},
+      {"internal_name", [](const entry& e) -> list_value { return std::string_view(e.internal_name); }},
+      {"state", [](const entry& e) -> list_value { return storage::to_string(e.state); }},
+      {"quota", [](const entry& e) -> list_value { return static_cast<std::int64_t>(e.quota); }},
+      {"usage", [](const entry& e) -> list_value { return static_cast<std::int64_t>(e.usage); }},
+  }};
+  return fields;
+}
+
+json::object volume_json(const storage::volume_entry& e) {
+  json::object out;
+  out["name"] = e.name;
+  if (!e.internal_name.empty()) out["internal_name"] = e.internal_name;
+  out["quota"] = e.quota;
+  out["usage"] = e.usage;
+  out["state"] = storage::to_string(e.state);
+  return out;
+}
+
+// Every classified volume under `prefix`, with its quota and usage.
+boost::asio::awaitable<result<std::vector<storage::volume_entry>>> classified_volumes(storage_service& storage,
+                                                                                      std::string prefix) {
+  if (auto ready = co_await storage.ready(); !ready) co_return ready.error();
+  auto listed = co_await storage.volumes().list(std::move(prefix));
+  if (!listed) co_return listed.error();
+  std::vector<storage::volume_entry> out;
+  out.reserve(listed->size());
+  for (const auto& info : *listed) {
+    auto entry = storage::classify(info.path);
+    if (!entry) continue;
+    entry->quota = info.quota;
+    entry->usage = info.usage;
+    out.push_back(std::move(*entry));
+  }
+  co_return out;
+}
+
+}  // namespace
+
+reply storage_list(request_context& context) {
+  auto body = json_body::parse(context.request.body().empty() ? std::string_view("{}") : context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->optional_string("name", name_rule).value_or("");
+  std::string state_text = body->optional_string("state", {.max_length = 32}).value_or("");
+  list_query query;
+  query.sort_by = body->optional_string("sort_by", {.max_length = 64}).value_or("");
+  query.sort_order = body->optional_string("sort_order", {.max_length = 64}).value_or("");
+  auto limit = body->optional_integer("limit", std::numeric_limits<std::int64_t>::min(), 100'000).value_or(0);
+  auto offset = body->optional_integer("offset").value_or(0);
+  query.limit = limit <= 0 ? 20 : static_cast<std::size_t>(limit);
+  query.offset = offset <= 0 ? 0 : static_cast<std::size_t>(offset);
+  std::string search = body->optional_string("search", {.max_length = 256}).value_or("");
+  std::transform(search.begin(), search.end(), search.begin(), [](unsigned char c) { return std::tolower(c); });
+  query.search = std::move(search);
+  std::optional<storage::volume_state> state;
+  if (!state_text.empty()) {
+    state = storage::parse_volume_state(state_text);
+    if (!state) body->reject("state", "must be user, installed or uninstalled");
+  }
+  // The name is a prefix, so it may end mid-component; it may still never climb or leave user/.
+  if (!name.empty() && (name.find("..") != std::string::npos || name.front() == '/')) {
+    body->reject("name", "invalid filesystem name prefix");
+  }
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+
+  std::string prefix;
+  if (!name.empty()) {
+    prefix = "user/" + name;
+  } else if (state) {
+    prefix = std::string(storage::to_string(*state)) + "/";
+  }
+  auto volumes = co_await classified_volumes(context.services.storage(), std::move(prefix));
+  if (!volumes) co_return http::problem_response(volumes.error());
+  if (state) {
+    std::erase_if(*volumes, [&](const storage::volume_entry& e) { return e.state != *state; });
+  }
+  auto page = paginate(*volumes, query, std::span<const list_field<storage::volume_entry>>(volume_fields()));
+  co_return http::json_response(list_envelope(page, volume_json));
+}
+
+reply storage_create(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  auto quota = body->optional_integer("quota", 0, max_quota).value_or(0);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto path = storage::user_volume_path(name, "name");
+  if (!path) co_return http::problem_response(path.error());
+  std::uint64_t bytes = quota > 0 ? static_cast<std::uint64_t>(quota) : default_quota(context.services);
+  auto& storage = context.services.storage();
+  if (auto ready = co_await storage.ready(); !ready) co_return http::problem_response(ready.error());
+  if (auto made = co_await storage.volumes().create(std::move(*path), bytes); !made) {
+    co_return http::problem_response(made.error());
+  }
+  co_return http::empty_response();
+}
+
+reply storage_modify(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  std::string new_name;
+  std::int64_t quota = 0;
+  if (auto fs = body->object("filesystem")) {
+    new_name = fs->optional_string("name", name_rule).value_or("");
+    quota = fs->optional_integer("quota", 0, max_quota).value_or(0);
+  }
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+
+  std::string from;
+  std::string to;
+  if (storage::is_package_path(name)) {
+    auto path = storage::package_volume_path(name, "name");
+    if (!path) co_return http::problem_response(path.error());
+    if (!new_name.empty() && new_name != name) {
+      co_return http::problem_response(problem::unprocessable("filesystem.name", "cannot rename package volume"));
+    }
+    from = to = *path;
+  } else {
+    auto old_path = storage::user_volume_path(name, "name");
+    if (!old_path) co_return http::problem_response(old_path.error());
+    from = *old_path;
+    to = from;
+    if (!new_name.empty()) {
+      auto new_path = storage::user_volume_path(new_name, "filesystem.name");
+      if (!new_path) co_return http::problem_response(new_path.error());
+      to = *new_path;
+    }
+  }
+  auto& volumes = context.services.storage().volumes();
+  if (!volumes.is_subvolume(from)) co_return http::problem_response(problem::not_found("filesystem not found"));
+  if (from != to) {
+    if (auto moved = co_await volumes.rename(from, to); !moved) co_return http::problem_response(moved.error());
+  }
+  if (auto limited = co_await volumes.set_quota(to, static_cast<std::uint64_t>(quota)); !limited) {
+    co_return http::problem_response(limited.error());
+  }
+  co_return http::empty_response();
+}
+
+reply storage_remove(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  if (name.empty()) co_return http::problem_response(problem::unprocessable("name", "cannot modify root filesystem"));
+  auto path = storage::user_volume_path(name, "name");
+  if (!path) co_return http::problem_response(path.error());
+  if (auto removed = co_await context.services.storage().volumes().remove(std::move(*path)); !removed) {
+    co_return http::problem_response(removed.error());
+  }
+  co_return http::empty_response();
+}
+
+reply storage_package_volumes(request_context& context) {
+  bool include_uninstalled = false;
+  if (!context.request.body().empty()) {
+    auto body = json_body::parse(context.request.body());
+    if (!body) co_return http::problem_response(body.error());
+    include_uninstalled = body->optional_boolean("include_uninstalled").value_or(false);
+    if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  }
+  std::vector<storage::volume_entry> volumes;
+  for (std::string_view root : {"installed/", "uninstalled/"}) {
+    if (root == "uninstalled/" && !include_uninstalled) continue;
+    auto found = co_await classified_volumes(context.services.storage(), std::string(root));
+    if (!found) co_return http::problem_response(found.error());
+    for (auto& v : *found) {
+      if (!v.version.empty() && !v.volume.empty()) volumes.push_back(std::move(v));
+    }
+  }
+  // Groups keyed by (repo, pretty name); `package` gets the repo prefix when the pretty name exists
+  // in more than one repo (§3.4).
+  std::map<std::pair<std::string, std::string>, std::vector<const storage::volume_entry*>> groups;
+  std::map<std::string, std::size_t> repos_per_package;
+  for (const auto& v : volumes) {
+    auto& group = groups[{v.repo, v.package}];
+    if (group.empty()) ++repos_per_package[v.package];
+    group.push_back(&v);
+  }
+  std::vector<std::pair<std::string, json::object>> rendered;
+  for (auto& [key, members] : groups) {
+    const auto& [repo, package] = key;
+    std::sort(members.begin(), members.end(),
+              [](const auto* a, const auto* b) { return a->version + "/" + a->volume < b->version + "/" + b->volume; });
+    json::object group;
+    std::string label = repos_per_package[package] > 1 ? repo + "/" + package : package;
+    group["package"] = label;
+    group["effective_name"] = members.front()->effective_name;
+    group["repo"] = repo;
+    json::array list;
+    for (const auto* m : members) {
+      json::object volume;
+      volume["name"] = m->version + "/" + m->volume;
+      volume["internal_name"] = m->internal_name;
+      volume["repo"] = repo;
+      volume["quota"] = m->quota;
+      volume["usage"] = m->usage;
+      volume["state"] = storage::to_string(m->state);
+      list.push_back(std::move(volume));
+    }
+    group["volumes"] = std::move(list);
+    rendered.emplace_back(std::move(label), std::move(group));
+  }
+  std::stable_sort(rendered.begin(), rendered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  json::array out;
+  for (auto& [label, group] : rendered) out.push_back(std::move(group));
+  co_return http::json_response(out);
+}
+
+reply storage_remove_package_volume(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string internal_name = body->string("internal_name", name_rule);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  if (!storage::is_package_path(internal_name)) {
+    // The original answers this one case with plain JSON, not problem+json (§1.1); kept.
+    json::object error;
+    error["error"] = "internal_name must start with installed/ or uninstalled/";
+    http::response res = http::json_response(error);
+    res.result(400);
+    co_return res;
+  }
+  auto path = storage::package_volume_path(internal_name, "internal_name");
+  if (!path) co_return http::problem_response(path.error());
+  if (auto removed = co_await context.services.storage().volumes().remove(std::move(*path)); !removed) {
+    co_return http::problem_response(removed.error());
+  }
+  co_return http::empty_response();
+}
+
+}  // namespace sc::server::handlers

@@ -1,0 +1,47 @@
+#pragma once
+// What the storage and archive handlers share: the btrfs volume tree under the configured root,
+// the work pool archive packing and unpacking run on, and a systemd manager for `stop_service`
+// (opened on first use: most requests never need one). Lives on the loop thread, owned by the app.
+
+#include <boost/asio/awaitable.hpp>
+#include <filesystem>
+#include <memory>
+
+#include "adapters/btrfs/btrfs.hpp"
+#include "adapters/pool/work_pool.hpp"
+#include "core/problem.hpp"
+
+namespace sc::systemd {
+class bus_connection;
+class systemd_manager;
+}  // namespace sc::systemd
+
+namespace sc::server {
+
+class storage_service {
+ public:
+  explicit storage_service(std::filesystem::path btrfs_root);
+  ~storage_service();
+  storage_service(const storage_service&) = delete;
+  storage_service& operator=(const storage_service&) = delete;
+
+  // The volume tree; the root subvolumes exist once `ready()` has succeeded.
+  btrfs::volumes& volumes() noexcept { return volumes_; }
+  // Creates the missing root subvolumes the first time it is awaited (again after a failure).
+  boost::asio::awaitable<result<void>> ready();
+
+  // Archive extraction and packing (CPU and blocking file I/O); two threads, a short queue: a
+  // third concurrent archive is answered 429.
+  pool::work_pool& archive_pool() noexcept { return archive_pool_; }
+
+  // The systemd manager on `bus` (null bus → 503), opened on first use.
+  boost::asio::awaitable<result<systemd::systemd_manager*>> manager(systemd::bus_connection* bus);
+
+ private:
+  btrfs::volumes volumes_;
+  bool roots_ready_ = false;
+  pool::work_pool archive_pool_;
+  std::unique_ptr<systemd::systemd_manager> manager_;
+};
+
+}  // namespace sc::server
