@@ -552,6 +552,11 @@ asio::awaitable<result<std::vector<unit_file_change>>> call_disable(state_ptr s,
 
 }  // namespace
 
+asio::awaitable<result<std::unique_ptr<systemd_manager>>> systemd_manager::open(bus_connection& bus) {
+  // A plain function, not a coroutine: the options are moved into the coroutine frame it returns.
+  return open(bus, manager_options{});
+}
+
 asio::awaitable<result<std::unique_ptr<systemd_manager>>> systemd_manager::open(bus_connection& bus,
                                                                                  manager_options options) {
   auto s = std::make_shared<state>(bus, std::move(options));

@@ -69,8 +69,11 @@ class systemd_manager {
 
   // Makes the proxy, registers for Manager.JobRemoved (a synchronous AddMatch round trip: call
   // at startup) and awaits Manager.Subscribe (systemd sends job signals only to subscribers).
+  // No default argument on purpose: GCC 12 double-frees a defaulted `= {}` argument of a
+  // coroutine called inside `co_await` (seen at shutdown). The one-argument form is safe.
   static boost::asio::awaitable<result<std::unique_ptr<systemd_manager>>> open(bus_connection& bus,
-                                                                                manager_options options = {});
+                                                                                manager_options options);
+  static boost::asio::awaitable<result<std::unique_ptr<systemd_manager>>> open(bus_connection& bus);
 
   explicit systemd_manager(std::shared_ptr<state> s);
   ~systemd_manager();
