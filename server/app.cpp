@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "server/connection.hpp"
 #include "server/identity.hpp"
+#include "server/systemd_service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -207,6 +208,7 @@ app::app(asio::io_context& io, config settings)
       start_time_unix_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
   auth_.validate_token = [](std::string_view) { return std::optional<principal>{}; };
   auth_.bootstrap_open = [] { return true; };
+  systemd_ = std::make_unique<systemd_service>(io_, metrics_);
 }
 
 app::~app() = default;
@@ -382,6 +384,7 @@ void app::request_stop() {
   if (stopping_) return;
   stopping_ = true;
   sd_notify(0, "STOPPING=1");
+  systemd_->stop_streams();
   log::info("stopping: no new connections; in-flight requests have " +
             std::to_string(settings_.shutdown_grace.count()) + " ms");
   if (listeners_) {
@@ -425,6 +428,7 @@ void app::connection_finished() {
     listeners_->deadline_sweep.cancel();
   }
   // Long-lived watchers keep the loop running; release them so io.run() returns.
+  systemd_->close();
   bus_.reset();
   files_.reset();
   if (on_stopped_) on_stopped_();

@@ -33,6 +33,12 @@ std::vector<route> build_routes() {
       {v::post, "/settings/set", admin, handlers::settings_set, "Validate and store one setting"},
       {v::get, "/locales", authenticated, handlers::locales, "Current locale and the locales offered"},
       {v::post, "/audit/log", local_or_admin, handlers::audit_log, "Audit log page, newest first (keyset by before_id)"},
+
+      // Systemd units and the journal (behavior-ops.md §8, issue 4).
+      {v::get, "/systemd/units", local_or_authenticated, handlers::systemd_units, "Managed units with their state, paged"},
+      {v::post, "/systemd/status", admin, handlers::systemd_status, "Start, stop, restart, enable or disable a managed unit"},
+      {v::get, "/systemd/logs/tail", local_or_authenticated, handlers::systemd_logs_tail, "Journal entries by cursor, filtered"},
+      {v::get, "/systemd/logs", local_or_authenticated, handlers::systemd_logs, "Live journal stream (SSE), resumable by Last-Event-ID"},
   };
 }
 

@@ -38,4 +38,10 @@ reply locales(request_context& context);
 // server/handlers/audit.cpp
 reply audit_log(request_context& context);
 
+// server/handlers/systemd.cpp — units and the journal (behavior-ops.md §8)
+reply systemd_units(request_context& context);
+reply systemd_status(request_context& context);
+reply systemd_logs_tail(request_context& context);
+reply systemd_logs(request_context& context);
+
 }  // namespace sc::server::handlers

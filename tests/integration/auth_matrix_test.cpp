@@ -52,6 +52,11 @@ constexpr expectation expected_levels[] = {
     {"POST", "/settings/set", auth_level::admin},
     {"GET", "/locales", auth_level::authenticated},
     {"POST", "/audit/log", auth_level::local_or_admin},
+    // systemd units and the journal (behavior-ops.md §1.5)
+    {"GET", "/systemd/units", auth_level::local_or_authenticated},
+    {"POST", "/systemd/status", auth_level::admin},
+    {"GET", "/systemd/logs/tail", auth_level::local_or_authenticated},
+    {"GET", "/systemd/logs", auth_level::local_or_authenticated},
 };
 
 std::string key_of(std::string_view method, std::string_view path) {
