@@ -263,8 +263,9 @@ reply systemd_logs_tail(request_context& context) {
   writer.begin_object().key("entries").begin_array();
   for (const auto& e : *found) write_journal_entry(writer, e, utc_offset);
   writer.end_array();
-  writer.key("cursor").value(found->empty() ? std::string_view() : std::string_view(found->front().cursor));
-  writer.key("end_cursor").value(found->empty() ? std::string_view() : std::string_view(found->back().cursor));
+  // "" rather than a default string_view: the writer copies from data(), which must not be null.
+  writer.key("cursor").value(found->empty() ? std::string_view("") : std::string_view(found->front().cursor));
+  writer.key("end_cursor").value(found->empty() ? std::string_view("") : std::string_view(found->back().cursor));
   writer.end_object();
   co_return http::json_text_response(std::move(body));
 }

@@ -7,6 +7,7 @@
 #include "tests/support/server_process.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -173,7 +174,8 @@ class systemd_api : public ::testing::Test {
     auto reply = get("/systemd/units?limit=1000&search=" + url_encode(unit));
     EXPECT_EQ(reply.status, 200) << reply.body;
     if (reply.status != 200) return {};
-    for (const auto& e : json::parse(reply.body).at("entries").as_array()) {
+    auto parsed = json::parse(reply.body);
+    for (const auto& e : parsed.at("entries").as_array()) {
       if (e.at("Name").as_string() == unit) return e.as_object();
     }
     return {};
@@ -281,7 +283,9 @@ TEST_F(systemd_api, status_actions_change_real_unit_state) {
   ASSERT_EQ(act(unit, "stop").status, 200);
   // A stopped unit may be garbage-collected from the manager: gone or inactive both mean stopped.
   auto stopped = units_entry(unit);
-  if (!stopped.empty()) EXPECT_EQ(stopped.at("ActiveState").as_string(), "inactive");
+  if (!stopped.empty()) {
+    EXPECT_EQ(stopped.at("ActiveState").as_string(), "inactive");
+  }
 
   ASSERT_EQ(act(unit, "restart").status, 200);
   EXPECT_EQ(units_entry(unit).at("SubState").as_string(), "running");
@@ -298,7 +302,7 @@ TEST_F(systemd_api, status_refuses_bad_and_unmanaged_units) {
   expect_problem(act("../../etc/passwd", "start"), 422, "name");
   expect_problem(act("town-os-package--x", "start"), 422, "name");
   expect_problem(act("-town-os-package--x.service", "start"), 422, "name");
-  expect_problem(act("town-os-package--x.service\nExecStart=/bin/evil", "start"), 422);
+  expect_problem(act("town-os-package--x.service\\nExecStart=/bin/evil", "start"), 422);
   expect_problem(act("dbus.service", "stop"), 403);
   expect_problem(act("sc-test-nothing.service", "start"), 403);
   expect_problem(act("town-os-systemcontroller.service", "stop"), 400);
@@ -480,7 +484,9 @@ TEST_F(systemd_api, stream_resumes_after_last_event_id_without_gap_or_duplicate)
       auto e = stream.next(5s);
       ASSERT_TRUE(e.has_value());
       int tick = tick_of(*e);
-      if (last_tick >= 0) EXPECT_EQ(tick, last_tick + 1) << "gap or duplicate in the first stream";
+      if (last_tick >= 0) {
+        EXPECT_EQ(tick, last_tick + 1) << "gap or duplicate in the first stream";
+      }
       last_tick = tick;
       last_id = e->id;
     }
