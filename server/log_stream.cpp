@@ -333,10 +333,16 @@ asio::awaitable<result<void>> log_hub::serve(request_context& context, journal_q
     p.retry_after = 5;
     co_return p;
   }
-  auto opened = journal::journal_reader::open(io_);
-  if (!opened) co_return opened.error();
-  std::unique_ptr<journal::journal_reader> replay = std::move(*opened);
-  if (!query.unit.empty()) {
+  // lines=0 without Last-Event-ID replays nothing: no private reader (opening one maps every
+  // journal file, which a thousand viewers connecting at once would feel).
+  const bool replays = !query.last_event_id.empty() || !query.lines || *query.lines > 0;
+  std::unique_ptr<journal::journal_reader> replay;
+  if (replays) {
+    auto opened = journal::journal_reader::open(io_);
+    if (!opened) co_return opened.error();
+    replay = std::move(*opened);
+  }
+  if (replay && !query.unit.empty()) {
     std::vector<std::string> units{query.unit};
     if (auto ok = replay->match_units(units); !ok) co_return ok.error();
   }
@@ -346,12 +352,10 @@ asio::awaitable<result<void>> log_hub::serve(request_context& context, journal_q
   result<std::vector<journal::journal_entry>> first = std::vector<journal::journal_entry>{};
   if (!query.last_event_id.empty()) {
     first = co_await replay->read_after(query.last_event_id, batch_size);
+  } else if (!replays) {
+    // Live only: the group's own position is the start.
   } else if (query.lines) {
-    if (*query.lines == 0) {
-      if (auto ok = replay->seek_tail(); !ok) co_return ok.error();
-    } else {
-      first = co_await replay->read_tail(*query.lines);
-    }
+    first = co_await replay->read_tail(*query.lines);
   } else {
     if (auto ok = replay->seek_head(); !ok) co_return ok.error();
     first = co_await replay->next_batch(batch_size, std::chrono::milliseconds(0));
@@ -379,7 +383,15 @@ asio::awaitable<result<void>> log_hub::serve(request_context& context, journal_q
       "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
       "Connection: close\r\n\r\n";
   context.response_written = true;
-  if (owner != nullptr) owner->state = connection::phase::streaming;
+  if (owner != nullptr) {
+    owner->state = connection::phase::streaming;
+    // On shutdown the app ends streaming connections through this hook: closing the socket ends
+    // a replay stuck in a write at once instead of after the grace period.
+    owner->stop_stream = [&stream = context.stream] {
+      boost::system::error_code ignored;
+      stream.close(ignored);
+    };
+  }
   arm(options_.write_timeout);
   auto [header_ec, header_n] = co_await asio::async_write(context.stream, asio::buffer(header), io_result);
   if (header_ec) {
@@ -404,7 +416,7 @@ asio::awaitable<result<void>> log_hub::serve(request_context& context, journal_q
         co_return result<void>{};
       }
     }
-    if (stopped_ || self->closed || self->overflowed) break;
+    if (stopped_ || self->closed || self->overflowed || !replay) break;
     auto next = co_await replay->next_batch(batch_size, std::chrono::milliseconds(0));
     if (!next) {
       self->close();
