@@ -114,6 +114,8 @@ boost::asio::awaitable<result<entries>> collect_tail(journal::journal_reader& re
     for (;;) {
       if (!batch) co_return batch.error();
       if (batch->empty()) break;
+      // Taken before entries are moved out of the batch.
+      std::string from = batch->back().cursor;
       for (auto& e : *batch) {
         if (e.realtime_usec >= until_usec) co_return std::move(kept);
         if (keep(e)) kept.push_back(std::move(e));
@@ -121,7 +123,6 @@ boost::asio::awaitable<result<entries>> collect_tail(journal::journal_reader& re
       }
       scanned += batch->size();
       if (batch->size() < chunk || scanned >= scan_limit) break;
-      std::string from = batch->back().cursor;
       batch = co_await reader.read_after(std::move(from), chunk);
     }
     co_return std::move(kept);
@@ -136,6 +137,7 @@ boost::asio::awaitable<result<entries>> collect_tail(journal::journal_reader& re
   for (;;) {
     if (!batch) co_return batch.error();
     if (batch->empty()) break;
+    std::string from = batch->front().cursor;  // before entries are moved out of the batch
     bool full = false;
     for (auto it = batch->rbegin(); it != batch->rend() && !full; ++it) {
       if (keep(*it)) kept.push_back(std::move(*it));
@@ -143,7 +145,6 @@ boost::asio::awaitable<result<entries>> collect_tail(journal::journal_reader& re
     }
     scanned += batch->size();
     if (full || batch->size() < chunk || scanned >= scan_limit) break;
-    std::string from = batch->front().cursor;
     batch = co_await reader.read_before(std::move(from), chunk);
   }
   std::reverse(kept.begin(), kept.end());

@@ -10,6 +10,9 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -85,7 +88,21 @@ class sse_stream {
     while (std::chrono::steady_clock::now() < until) buffer_ += connection_.read_some(50ms);
     while (auto event = take_block()) pending_.push_back(*event);
   }
-  bool closed_by_peer(std::chrono::milliseconds deadline) { return connection_.closed_by_peer(deadline); }
+  // Raw bytes until the peer closes or `deadline` passes; true when it closed.
+  bool read_to_end(std::string& out, std::chrono::milliseconds deadline) {
+    out += buffer_;
+    buffer_.clear();
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{connection_.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char chunk[65536];
+      ssize_t n = ::recv(connection_.fd(), chunk, sizeof chunk, 0);
+      if (n <= 0) return true;
+      out.append(chunk, static_cast<std::size_t>(n));
+    }
+    return false;
+  }
 
  private:
   std::optional<sse_event> take_block() {
@@ -197,7 +214,7 @@ class systemd_api : public ::testing::Test {
     auto until = std::chrono::steady_clock::now() + deadline;
     json::object last;
     while (std::chrono::steady_clock::now() < until) {
-      last = tail("unit=" + unit + "&lines=1000&grep=" + token_);
+      last = tail("unit=" + unit + "&lines=" + std::to_string(std::max<std::size_t>(1000, count + 100)) + "&grep=" + token_);
       if (messages(last).size() >= count) return last;
       std::this_thread::sleep_for(100ms);
     }
@@ -547,6 +564,24 @@ TEST_F(systemd_api, stream_sends_keepalives_and_notices_disconnects) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_NE(metrics.find("townos_sse_subscribers 0"), std::string::npos) << "disconnected viewers still counted";
+}
+
+TEST_F(systemd_api, stream_drops_a_viewer_that_cannot_keep_up) {
+  std::string padding(300, 'p');
+  std::string unit = add_unit("flood", "i=0; while [ $i -lt 4000 ]; do echo flood-$i " + token_ + " " + padding +
+                                           "; i=$((i+1)); done; sleep 60");
+  sse_stream stream(server_->socket_path(), "/systemd/logs?lines=0&unit=" + unit);
+  ASSERT_EQ(stream.status(), 200);
+  stream.read_for(300ms);  // live before the flood starts
+  ASSERT_EQ(act(unit, "start").status, 200);
+  // The client reads nothing while the unit logs far more than socket buffers and the bounded
+  // queue hold.
+  wait_for_lines(unit, 4000, 30s);
+  std::string received;
+  bool closed = stream.read_to_end(received, 20s);
+  EXPECT_TRUE(closed) << "the slow viewer was not disconnected";
+  EXPECT_NE(received.find(": dropped: the client is reading too slowly"), std::string::npos);
+  EXPECT_EQ(received.find("flood-3999 "), std::string::npos) << "everything was queued: the queue is not bounded";
 }
 
 TEST_F(systemd_api, stream_limit_is_a_setting_answered_with_503) {
