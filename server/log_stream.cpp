@@ -12,6 +12,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -89,7 +90,8 @@ struct viewer : std::enable_shared_from_this<viewer> {
 
   std::size_t pending() const noexcept { return queue.size() - head; }
 
-  void push(const shared_frame& frame) {
+  // Queues `frame`; starts a write unless `defer_flush` (the caller queues more, then flushes once).
+  void push(const shared_frame& frame, bool defer_flush = false) {
     if (closed || overflowed) return;
     bool entry = !frame->position.seqnum_id.empty();
     if (live && entry && has_last && !journal_query::comes_after(frame->position, last)) return;
@@ -102,7 +104,7 @@ struct viewer : std::enable_shared_from_this<viewer> {
       has_last = true;
     }
     queue.push_back(frame);
-    flush();
+    if (!defer_flush) flush();
   }
 
   void overflow() {
@@ -207,9 +209,6 @@ struct log_hub::group {
     std::erase_if(viewers, [](const std::shared_ptr<viewer>& v) { return v->closed; });
   }
 
-  void publish(const shared_frame& frame) {
-    for (const auto& v : viewers) v->push(frame);
-  }
 
   // Keepalives for idle viewers; stalled writes end their viewer.
   void tick(steady::time_point now, const log_stream_options& options) {
@@ -245,12 +244,29 @@ asio::awaitable<void> follow(log_hub& hub, std::shared_ptr<log_hub::group> g, lo
                    (batch.error().internal.empty() ? batch.error().detail : batch.error().internal));
       break;
     }
+    std::vector<shared_frame> frames;
+    frames.reserve(batch->size());
     for (const auto& entry : *batch) {
       auto frame = std::make_shared<log_frame>();
       append_event(frame->bytes, entry, g->utc_offset, stamp);
       frame->position = position_of(entry);
-      g->publish(frame);
+      frames.push_back(std::move(frame));
     }
+    // Fan out in slices, yielding to the loop between them: with ten thousand viewers one batch is
+    // ten thousand sends, and /health and other requests must not wait for all of them. Each viewer
+    // gets the whole batch at once and one write. Viewers joining meanwhile are appended (index
+    // loop) and are still replaying: their replay covers these entries.
+    constexpr std::size_t slice = 256;
+    for (std::size_t begin = 0; begin < g->viewers.size() && !g->stopped; begin += slice) {
+      std::size_t end = std::min(g->viewers.size(), begin + slice);
+      for (std::size_t i = begin; i < end; ++i) {
+        auto v = g->viewers[i];
+        for (const auto& frame : frames) v->push(frame, true);
+        v->flush();
+      }
+      if (end < g->viewers.size()) co_await asio::post(asio::use_awaitable);
+    }
+    if (g->stopped) break;
     auto now = steady::now();
     if (now - g->last_tick >= options.keepalive) {
       g->tick(now, options);

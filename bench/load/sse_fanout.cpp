@@ -14,6 +14,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -267,6 +269,7 @@ int main(int argc, char** argv) {
   health.join();
   ::close(fifo);
   ::kill(journalctl, SIGTERM);
+  ::waitpid(journalctl, nullptr, 0);
 
   std::vector<double> all_fanout;
   std::vector<double> last_viewer;
