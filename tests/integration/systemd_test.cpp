@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -579,7 +580,9 @@ TEST_F(systemd_api, stream_drops_a_viewer_that_cannot_keep_up) {
   wait_for_lines(unit, 4000, 30s);
   std::string received;
   bool closed = stream.read_to_end(received, 20s);
-  EXPECT_TRUE(closed) << "the slow viewer was not disconnected";
+  EXPECT_TRUE(closed) << "the slow viewer was not disconnected; got " << received.size() << " bytes, "
+                      << std::count(received.begin(), received.end(), '\n') << " lines; server log:\n"
+                      << server_->log();
   EXPECT_NE(received.find(": dropped: the client is reading too slowly"), std::string::npos);
   EXPECT_EQ(received.find("flood-3999 "), std::string::npos) << "everything was queued: the queue is not bounded";
 }
