@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -544,8 +545,16 @@ TEST_F(systemd_api, stream_replays_only_the_newest_lines_when_asked) {
   EXPECT_EQ(json::parse(first->data).at("Message").as_string(), "line-1 " + token_);
 }
 
+std::size_t open_fds(int pid) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
+  return n;
+}
+
 TEST_F(systemd_api, stream_sends_keepalives_and_notices_disconnects) {
   std::string unit = "town-os-package--quiet-" + token_ + ".service";
+  ASSERT_EQ(get("/health").status, 200);
+  const std::size_t fds_before = open_fds(server_->pid());
   {
     sse_stream a(server_->socket_path(), "/systemd/logs?unit=" + unit);
     sse_stream b(server_->socket_path(), "/systemd/logs?unit=" + unit);
@@ -556,6 +565,7 @@ TEST_F(systemd_api, stream_sends_keepalives_and_notices_disconnects) {
     EXPECT_GE(a.comments(), 1u) << "no keepalive within 5 s";
     auto metrics = get("/metrics");
     EXPECT_NE(metrics.body.find("townos_sse_subscribers 2"), std::string::npos);
+    EXPECT_GE(open_fds(server_->pid()), fds_before + 3) << "two sockets and a journal reader are open";
   }
   auto until = std::chrono::steady_clock::now() + 3s;
   std::string metrics;
@@ -565,6 +575,16 @@ TEST_F(systemd_api, stream_sends_keepalives_and_notices_disconnects) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_NE(metrics.find("townos_sse_subscribers 0"), std::string::npos) << "disconnected viewers still counted";
+  // Sockets, the group's journal reader (its files and inotify fd) and the replay readers are all
+  // released: the group notices it has no viewer within one keepalive interval.
+  std::size_t fds_after = 0;
+  until = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < until) {
+    fds_after = open_fds(server_->pid());
+    if (fds_after <= fds_before) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_LE(fds_after, fds_before) << "descriptors leaked by closed streams";
 }
 
 TEST_F(systemd_api, stream_drops_a_viewer_that_cannot_keep_up) {
