@@ -210,17 +210,14 @@ struct log_hub::group {
   }
 
 
-  // Keepalives for idle viewers; stalled writes end their viewer.
-  void tick(steady::time_point now, const log_stream_options& options) {
-    for (const auto& v : viewers) {
-      if (v->closed || !v->live) continue;
-      if (v->writing) {
-        if (now - v->write_started > options.write_timeout) v->close();
-      } else if (v->pending() == 0 && now - v->last_sent >= options.keepalive) {
-        v->push(keepalive_frame());
-      }
+  // A keepalive for an idle viewer; a stalled write ends its viewer.
+  static void tick(viewer& v, steady::time_point now, const log_stream_options& options) {
+    if (v.closed || !v.live) return;
+    if (v.writing) {
+      if (now - v.write_started > options.write_timeout) v.close();
+    } else if (v.pending() == 0 && now - v.last_sent >= options.keepalive) {
+      v.push(keepalive_frame());
     }
-    prune();
   }
 
   void close_all() {
@@ -255,25 +252,26 @@ asio::awaitable<void> follow(log_hub& hub, std::shared_ptr<log_hub::group> g, lo
     // Fan out in slices, yielding to the loop between them: with ten thousand viewers one batch is
     // ten thousand sends, and /health and other requests must not wait for all of them. Each viewer
     // gets the whole batch at once and one write. Viewers joining meanwhile are appended (index
-    // loop) and are still replaying: their replay covers these entries.
+    // loop) and are still replaying: their replay covers these entries. Keepalive rounds are
+    // sliced the same way.
+    auto now = steady::now();
+    const bool keepalive_round = now - g->last_tick >= options.keepalive;
+    if (keepalive_round) g->last_tick = now;
     constexpr std::size_t slice = 256;
     for (std::size_t begin = 0; begin < g->viewers.size() && !g->stopped; begin += slice) {
       std::size_t end = std::min(g->viewers.size(), begin + slice);
       for (std::size_t i = begin; i < end; ++i) {
         auto v = g->viewers[i];
-        for (const auto& frame : frames) v->push(frame, true);
-        v->flush();
+        if (!frames.empty()) {
+          for (const auto& frame : frames) v->push(frame, true);
+          v->flush();
+        }
+        if (keepalive_round) log_hub::group::tick(*v, now, options);
       }
       if (end < g->viewers.size()) co_await asio::post(asio::use_awaitable);
     }
     if (g->stopped) break;
-    auto now = steady::now();
-    if (now - g->last_tick >= options.keepalive) {
-      g->tick(now, options);
-      g->last_tick = now;
-    } else {
-      g->prune();
-    }
+    g->prune();
     if (g->viewers.empty()) break;
   }
   g->stopped = true;
