@@ -88,7 +88,7 @@ struct stream_query {
   std::optional<std::size_t> lines;  // replay at most the newest N; none = the whole history
   std::string last_event_id;         // resume strictly after this cursor; "" = none
 };
-inline constexpr std::size_t max_stream_replay_lines = 100'000;
+inline constexpr std::size_t max_stream_replay_lines = 10'000;  // the journal reader's per-call cap
 // GET /systemd/logs: `unit`, `lines` and the Last-Event-ID (header value, or the `last_event_id`
 // query parameter for clients that cannot set headers). Last-Event-ID wins over `lines`.
 result<stream_query> parse_stream_query(const query_params& query, std::string_view last_event_id_header);
