@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -605,6 +606,19 @@ TEST_F(systemd_api, stream_drops_a_viewer_that_cannot_keep_up) {
                       << server_->log();
   EXPECT_NE(received.find(": dropped: the client is reading too slowly"), std::string::npos);
   EXPECT_EQ(received.find("flood-3999 "), std::string::npos) << "everything was queued: the queue is not bounded";
+}
+
+TEST_F(systemd_api, sigterm_ends_live_and_replaying_streams_and_exits_zero) {
+  std::string unit = "town-os-package--shutdown-" + token_ + ".service";
+  sse_stream live(server_->socket_path(), "/systemd/logs?lines=0&unit=" + unit);
+  sse_stream whole_journal(server_->socket_path(), "/systemd/logs");  // a long replay, never read
+  ASSERT_EQ(live.status(), 200);
+  ASSERT_EQ(whole_journal.status(), 200);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(server_->stop(SIGTERM), 0) << server_->log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "streams held the shutdown up";
+  std::string rest;
+  EXPECT_TRUE(live.read_to_end(rest, 2s));
 }
 
 TEST_F(systemd_api, stream_limit_is_a_setting_answered_with_503) {
