@@ -31,7 +31,7 @@ void append_json_string(std::string& out, std::string_view text) {
     out.resize(at + size + 2);
     char* p = out.data() + at;
     p[0] = '"';
-    std::memcpy(p + 1, data, size);
+    if (size != 0) std::memcpy(p + 1, data, size);  // a default string_view has a null data()
     p[size + 1] = '"';
     return;
   }
@@ -86,7 +86,7 @@ json_writer& json_writer::key(std::string_view name) {
     char* p = out_.data() + at;
     if (comma != 0) *p++ = ',';
     *p++ = '"';
-    std::memcpy(p, name.data(), name.size());
+    if (!name.empty()) std::memcpy(p, name.data(), name.size());
     p[name.size()] = '"';
     p[name.size() + 1] = ':';
   } else {

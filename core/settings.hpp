@@ -26,6 +26,7 @@
 //   peer_ttl               seconds, 60 .. 31536000          (default 7200)
 //   gfeh_partition_quota   bytes, 0 (unlimited) .. 1 EiB    (default 0)
 //   auto_update_enabled    1 | 0 (true/false accepted)      (default 1)
+//   log_stream_max_viewers live log viewers at once, 0 .. 1000000 (default 20000)
 //   monitoring_backend     uplot | grafana                  (not seeded)
 //   dns_rbl_config, dns_dnsbl_config, dns_excluded_services, dismissed_upgrades_hash
 //                          text ≤ 65536 bytes; TAB/LF/CR allowed, other control chars not

@@ -14,6 +14,7 @@
 #include "server/catalog.hpp"
 #include "server/identity.hpp"
 #include "server/storage_service.hpp"
+#include "server/systemd_service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -210,6 +211,7 @@ app::app(asio::io_context& io, config settings)
       start_time_unix_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
   auth_.validate_token = [](std::string_view) { return std::optional<principal>{}; };
   auth_.bootstrap_open = [] { return true; };
+  systemd_ = std::make_unique<systemd_service>(io_, metrics_);
 }
 
 app::~app() = default;
@@ -415,6 +417,7 @@ void app::request_stop() {
   stopping_ = true;
   if (catalog_) catalog_->stop();
   sd_notify(0, "STOPPING=1");
+  systemd_->stop_streams();
   log::info("stopping: no new connections; in-flight requests have " +
             std::to_string(settings_.shutdown_grace.count()) + " ms");
   if (listeners_) {
@@ -459,6 +462,7 @@ void app::connection_finished() {
   }
   // Long-lived watchers keep the loop running; release them so io.run() returns.
   storage_.reset();
+  systemd_->close();
   bus_.reset();
   files_.reset();
   if (on_stopped_) on_stopped_();

@@ -37,6 +37,7 @@ struct connection;
 class identity;
 class catalog;
 class storage_service;
+class systemd_service;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -98,6 +99,8 @@ class app {
   void setting_changed(std::string_view key);
   // The hosts whose origins CORS accepts (core/cors.hpp): configured + localhost + hostname forms.
   const std::vector<std::string>& cors_allowed_hosts() const noexcept { return cors_hosts_; }
+  // The systemd manager and the live log streams (server/systemd_service.hpp).
+  systemd_service& systemd() noexcept { return *systemd_; }
   const std::string& boot_id() const noexcept { return boot_id_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   double start_time_unix() const noexcept { return start_time_unix_; }
@@ -136,7 +139,7 @@ class app {
   std::vector<std::string> cors_hosts_;
   std::unique_ptr<file_io::file_ring> files_;
   std::unique_ptr<systemd::bus_connection> bus_;
-  std::unique_ptr<server::storage_service> storage_;  // after bus_: its systemd manager uses the bus
+  std::unique_ptr<server::storage_service> storage_;
   std::string bus_error_;
   std::unique_ptr<listeners> listeners_;
   std::list<connection*> connections_;
@@ -146,6 +149,7 @@ class app {
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void()> on_stopped_;
+  std::unique_ptr<systemd_service> systemd_;  // last: its streams report to metrics_ when destroyed
 };
 
 }  // namespace sc::server

@@ -61,6 +61,11 @@ std::vector<route> build_routes() {
       {v::post, "/storage/remove-package-volume", admin, handlers::storage_remove_package_volume, "Delete one package volume"},
       {v::post, "/storage/upload-archive", admin, handlers::storage_upload_archive, "Unpack a streamed multipart archive into a volume", true},
       {v::post, "/storage/download-archive", admin, handlers::storage_download_archive, "A volume or paths in it as a streamed tar.gz/bz2/xz"},
+      // Systemd units and the journal (behavior-ops.md §8, issue 4).
+      {v::get, "/systemd/units", local_or_authenticated, handlers::systemd_units, "Managed units with their state, paged"},
+      {v::post, "/systemd/status", admin, handlers::systemd_status, "Start, stop, restart, enable or disable a managed unit"},
+      {v::get, "/systemd/logs/tail", local_or_authenticated, handlers::systemd_logs_tail, "Journal entries by cursor, filtered"},
+      {v::get, "/systemd/logs", local_or_authenticated, handlers::systemd_logs, "Live journal stream (SSE), resumable by Last-Event-ID"},
   };
 }
 

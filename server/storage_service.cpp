@@ -1,7 +1,5 @@
 #include "server/storage_service.hpp"
 
-#include "adapters/systemd/bus.hpp"
-#include "adapters/systemd/systemd_manager.hpp"
 
 namespace sc::server {
 
@@ -18,19 +16,6 @@ boost::asio::awaitable<result<void>> storage_service::ready() {
     roots_ready_ = outcome.has_value();
   }
   co_return outcome;
-}
-
-boost::asio::awaitable<result<systemd::systemd_manager*>> storage_service::manager(systemd::bus_connection* bus) {
-  if (manager_) co_return manager_.get();
-  if (bus == nullptr) co_return problem::unavailable("systemd is not reachable (no D-Bus connection)");
-  // Named options: the `= {}` default argument inside a co_await expression is freed twice by
-  // GCC 12 (DESIGN.md pitfalls).
-  systemd::manager_options options;
-  auto opened = co_await systemd::systemd_manager::open(*bus, options);
-  if (!opened) co_return opened.error();
-  // Another request may have opened one while this one waited; keep the first.
-  if (!manager_) manager_ = std::move(*opened);
-  co_return manager_.get();
 }
 
 }  // namespace sc::server

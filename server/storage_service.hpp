@@ -1,7 +1,7 @@
 #pragma once
 // What the storage and archive handlers share: the btrfs volume tree under the configured root,
-// the work pool archive packing and unpacking run on, and a systemd manager for `stop_service`
-// (opened on first use: most requests never need one). Lives on the loop thread, owned by the app.
+// the work pool archive packing and unpacking run on (`stop_service` uses the app's one systemd
+// manager, server/systemd_service.hpp). Lives on the loop thread, owned by the app.
 
 #include <boost/asio/awaitable.hpp>
 #include <filesystem>
@@ -10,11 +10,6 @@
 #include "adapters/btrfs/btrfs.hpp"
 #include "adapters/pool/work_pool.hpp"
 #include "core/problem.hpp"
-
-namespace sc::systemd {
-class bus_connection;
-class systemd_manager;
-}  // namespace sc::systemd
 
 namespace sc::server {
 
@@ -34,14 +29,10 @@ class storage_service {
   // third concurrent archive is answered 429.
   pool::work_pool& archive_pool() noexcept { return archive_pool_; }
 
-  // The systemd manager on `bus` (null bus → 503), opened on first use.
-  boost::asio::awaitable<result<systemd::systemd_manager*>> manager(systemd::bus_connection* bus);
-
  private:
   btrfs::volumes volumes_;
   bool roots_ready_ = false;
   pool::work_pool archive_pool_;
-  std::unique_ptr<systemd::systemd_manager> manager_;
 };
 
 }  // namespace sc::server

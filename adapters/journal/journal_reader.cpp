@@ -219,7 +219,14 @@ result<void> position_on(journal_reader::state& s, const std::string& cursor) {
 result<void> position_after_last(journal_reader::state& s) {
   if (int r = sd_journal_seek_tail(s.journal_); r < 0) return journal_error("seek tail", r);
   // Step onto the last entry: then next() returns only entries written later.
-  if (int r = sd_journal_previous(s.journal_); r < 0) return journal_error("step", r);
+  int r = sd_journal_previous(s.journal_);
+  if (r < 0) return journal_error("step", r);
+  if (r == 0) {
+    // Nothing matches yet. The tail seek would stay pending and resolve at the first next(), to
+    // whatever is last *then*: lines written in between were skipped (found by a stream that
+    // missed all but the last of a burst). With no entry, the head is exactly "from now on".
+    if (int h = sd_journal_seek_head(s.journal_); h < 0) return journal_error("seek head", h);
+  }
   return {};
 }
 

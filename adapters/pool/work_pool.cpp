@@ -2,11 +2,23 @@
 
 #include "core/log.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 namespace sc::pool {
 
 work_pool::work_pool(std::size_t threads, std::size_t max_queued) : max_queued_(max_queued) {
+  // Workers start with every signal blocked (a thread inherits its creator's mask), so SIGTERM
+  // and SIGINT always reach the loop thread. Otherwise a late SIGTERM, arriving after the signal
+  // set has restored the default action but while the pools are still joining, could land on a
+  // worker and kill the process (exit 143) instead of letting it exit 0.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
   threads_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { worker(); });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 work_pool::~work_pool() {

@@ -29,6 +29,7 @@
 #include "server/handlers/handlers.hpp"
 #include "server/json_body.hpp"
 #include "server/storage_service.hpp"
+#include "server/systemd_service.hpp"
 
 namespace sc::server::handlers {
 
@@ -62,7 +63,7 @@ struct service_pause {
   asio::awaitable<result<void>> stop(request_context& context) {
     result<void> outcome;
     if (!unit.empty()) {
-      auto manager = co_await context.services.storage().manager(context.services.bus());
+      auto manager = co_await context.services.systemd().manager(context.services.bus());
       if (!manager) {
         outcome = manager.error();
       } else {
@@ -84,7 +85,7 @@ struct service_pause {
 
   asio::awaitable<void> restart(request_context& context) {
     if (!stopped) co_return;
-    auto manager = co_await context.services.storage().manager(context.services.bus());
+    auto manager = co_await context.services.systemd().manager(context.services.bus());
     if (!manager) {
       log::error("start service " + unit + " after archive: " + manager.error().detail);
       co_return;

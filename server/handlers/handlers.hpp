@@ -65,5 +65,10 @@ reply storage_package_volumes(request_context& context);
 reply storage_remove_package_volume(request_context& context);
 reply storage_upload_archive(request_context& context);
 reply storage_download_archive(request_context& context);
+// server/handlers/systemd.cpp — units and the journal (behavior-ops.md §8)
+reply systemd_units(request_context& context);
+reply systemd_status(request_context& context);
+reply systemd_logs_tail(request_context& context);
+reply systemd_logs(request_context& context);
 
 }  // namespace sc::server::handlers

@@ -70,3 +70,11 @@ TEST(json_writer, list_envelope_matches_the_dom_version) {
 
 }  // namespace
 }  // namespace sc
+
+TEST(json_writer, empty_views_with_null_data_are_empty_strings) {
+  // A default string_view has data() == nullptr; UBSan flags memcpy from it even for 0 bytes.
+  std::string out;
+  sc::json_writer writer(out);
+  writer.begin_object().key("a").value(std::string_view{}).key(std::string_view{}).value(std::string_view{}).end_object();
+  EXPECT_EQ(out, R"({"a":"","":""})");
+}

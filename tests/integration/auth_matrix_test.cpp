@@ -77,6 +77,11 @@ constexpr expectation expected_levels[] = {
     {"POST", "/storage/remove-package-volume", auth_level::admin},
     {"POST", "/storage/upload-archive", auth_level::admin},
     {"POST", "/storage/download-archive", auth_level::admin},
+    // systemd units and the journal (behavior-ops.md §1.5)
+    {"GET", "/systemd/units", auth_level::local_or_authenticated},
+    {"POST", "/systemd/status", auth_level::admin},
+    {"GET", "/systemd/logs/tail", auth_level::local_or_authenticated},
+    {"GET", "/systemd/logs", auth_level::local_or_authenticated},
 };
 
 std::string key_of(std::string_view method, std::string_view path) {

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <thread>
 #include <memory>
 #include <string>
 #include <variant>
@@ -232,6 +233,33 @@ TEST_F(journal_reader_test, seek_tail_skips_history) {
   EXPECT_EQ(messages_of(*second.entries), lines);
   EXPECT_NE(second.entries->front().cursor, first.entries->front().cursor);
   EXPECT_GT(second.entries->front().realtime_usec, first.entries->back().realtime_usec);
+}
+
+// A follower placed at the tail of a unit that has not logged yet must see every line written
+// afterwards, even when they all arrive before its first read (the tail seek must not resolve late).
+TEST_F(journal_reader_test, seek_tail_of_an_empty_match_misses_nothing_written_later) {
+  auto lines = numbered("burst-" + sc::test::random_token(), 20);
+  auto name = add_echo_unit("burst", lines);
+  ASSERT_TRUE(reader_->match_units({name}).has_value());
+  ASSERT_TRUE(reader_->seek_tail().has_value());
+  auto started = run(manager_->start_unit(name, "replace"));
+  ASSERT_TRUE(started.has_value()) << started.error().internal;
+  // Wait (bounded) until another reader sees the whole burst, so it is all there before our first read.
+  auto probe = journal_reader::open(io_);
+  ASSERT_TRUE(probe.has_value());
+  ASSERT_TRUE((*probe)->match_units({name}).has_value());
+  auto until = std::chrono::steady_clock::now() + 10s;
+  std::size_t seen = 0;
+  while (seen < lines.size() && std::chrono::steady_clock::now() < until) {
+    auto tail = run((*probe)->read_tail(100));
+    ASSERT_TRUE(tail.has_value());
+    seen = tail->size();
+    if (seen < lines.size()) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(seen, lines.size());
+  auto followed = run(follow_until(reader_.get(), lines.size(), std::chrono::steady_clock::now() + 5s));
+  ASSERT_TRUE(followed.has_value()) << followed.error().internal;
+  EXPECT_EQ(messages_of(*followed), lines);
 }
 
 TEST_F(journal_reader_test, cursors_are_exclusive_without_gaps) {

@@ -1,0 +1,283 @@
+// Systemd units and the journal (behavior-ops.md §8, issue 4): the managed units over D-Bus, unit
+// actions awaiting their job, a filtered journal tail with cursors both ways, and the live log
+// stream (server/log_stream.hpp). Decode, call the manager / journal reader / hub, encode.
+#include "adapters/journal/journal_reader.hpp"
+#include "adapters/store/settings_store.hpp"
+#include "adapters/systemd/systemd_manager.hpp"
+#include "core/journal_query.hpp"
+#include "core/json_writer.hpp"
+#include "core/list.hpp"
+#include "server/app.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/journal_json.hpp"
+#include "server/json_body.hpp"
+#include "server/systemd_service.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <unordered_map>
+
+namespace sc::server::handlers {
+
+namespace {
+
+namespace jq = journal_query;
+
+// One row of GET /systemd/units (behavior-ops.md §8.2): UnitStatus fields PascalCase, the extra
+// fields snake_case and omitted when empty or false.
+struct unit_row {
+  std::string name;
+  std::string description;
+  std::string load_state;
+  std::string active_state;
+  std::string sub_state;
+  std::string unit_file_state;
+  std::string package_identifier;
+  std::string display_identifier;
+  std::string package_description;
+  bool is_dependency = false;
+  bool nc_failed = false;
+  bool nc_active = false;
+};
+
+constexpr std::array<list_field<unit_row>, 9> unit_fields = {{
+    {"Name", [](const unit_row& u) -> list_value { return std::string_view(u.name); }},
+    {"Description", [](const unit_row& u) -> list_value { return std::string_view(u.description); }},
+    {"LoadState", [](const unit_row& u) -> list_value { return std::string_view(u.load_state); }},
+    {"ActiveState", [](const unit_row& u) -> list_value { return std::string_view(u.active_state); }},
+    {"SubState", [](const unit_row& u) -> list_value { return std::string_view(u.sub_state); }},
+    {"UnitFileState", [](const unit_row& u) -> list_value { return std::string_view(u.unit_file_state); }},
+    {"package_identifier", [](const unit_row& u) -> list_value { return std::string_view(u.package_identifier); }},
+    {"display_identifier", [](const unit_row& u) -> list_value { return std::string_view(u.display_identifier); }},
+    {"package_description", [](const unit_row& u) -> list_value { return std::string_view(u.package_description); }},
+}};
+
+void write_unit(json_writer& w, const unit_row& u) {
+  w.begin_object();
+  w.key("Name").value(u.name);
+  w.key("Description").value(u.description);
+  w.key("LoadState").value(u.load_state);
+  w.key("ActiveState").value(u.active_state);
+  w.key("SubState").value(u.sub_state);
+  w.key("UnitFileState").value(u.unit_file_state);
+  if (!u.package_identifier.empty()) w.key("package_identifier").value(u.package_identifier);
+  if (!u.display_identifier.empty()) w.key("display_identifier").value(u.display_identifier);
+  if (!u.package_description.empty()) w.key("package_description").value(u.package_description);
+  if (u.is_dependency) w.key("is_dependency").value(true);
+  if (u.nc_failed) w.key("nc_failed").value(true);
+  if (u.nc_active) w.key("nc_active").value(true);
+  w.end_object();
+}
+
+// A job that ended other than "done" is the unit's failure, not the client's and not ours.
+problem job_problem(std::string_view action, std::string_view name, std::string_view job_result) {
+  return problem(502, std::string(action) + " of " + std::string(name) + " finished with job result \"" +
+                          std::string(job_result) + "\"");
+}
+
+// The total-viewer limit: the `log_stream_max_viewers` setting (core/settings.cpp), stored values
+// having passed its validation.
+std::size_t max_log_viewers(app& services) {
+  std::size_t limit = 20'000;
+  if (auto text = services.system_settings().get("log_stream_max_viewers")) {
+    std::size_t value = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec == std::errc{} && end == text->data() + text->size()) limit = value;
+  }
+  return limit;
+}
+
+using entries = std::vector<journal::journal_entry>;
+
+// Entries of a tail (behavior-ops.md §8.4) in chronological order. Reads in chunks (the reader
+// yields to the loop between them) and stops after `scan_limit` entries, so a grep that matches
+// nothing over a huge journal ends in bounded time.
+boost::asio::awaitable<result<entries>> collect_tail(journal::journal_reader& reader, jq::tail_query q) {
+  constexpr std::size_t scan_limit = 200'000;
+  const bool filtered = !q.grep.empty() || q.priority > 0;
+  const std::size_t chunk = filtered ? 512 : q.lines;
+  entries kept;
+  std::size_t scanned = 0;
+  auto keep = [&q](const journal::journal_entry& e) {
+    return jq::entry_matches(e.message, e.priority, q.grep, q.priority);
+  };
+
+  if (q.how == jq::tail_query::mode::since || q.how == jq::tail_query::mode::after) {
+    const std::uint64_t until_usec = q.until ? static_cast<std::uint64_t>(*q.until) * 1'000'000 : UINT64_MAX;
+    result<entries> batch = entries{};
+    if (q.how == jq::tail_query::mode::since) {
+      batch = co_await reader.read_since(static_cast<std::uint64_t>(*q.since) * 1'000'000, chunk);
+    } else {
+      batch = co_await reader.read_after(q.after, chunk);
+    }
+    for (;;) {
+      if (!batch) co_return batch.error();
+      if (batch->empty()) break;
+      // Taken before entries are moved out of the batch.
+      std::string from = batch->back().cursor;
+      for (auto& e : *batch) {
+        if (e.realtime_usec >= until_usec) co_return std::move(kept);
+        if (keep(e)) kept.push_back(std::move(e));
+        if (kept.size() >= q.lines) co_return std::move(kept);
+      }
+      scanned += batch->size();
+      if (batch->size() < chunk || scanned >= scan_limit) break;
+      batch = co_await reader.read_after(std::move(from), chunk);
+    }
+    co_return std::move(kept);
+  }
+
+  result<entries> batch = entries{};
+  if (q.how == jq::tail_query::mode::before) {
+    batch = co_await reader.read_before(q.before, chunk);
+  } else {
+    batch = co_await reader.read_tail(chunk);
+  }
+  for (;;) {
+    if (!batch) co_return batch.error();
+    if (batch->empty()) break;
+    std::string from = batch->front().cursor;  // before entries are moved out of the batch
+    bool full = false;
+    for (auto it = batch->rbegin(); it != batch->rend() && !full; ++it) {
+      if (keep(*it)) kept.push_back(std::move(*it));
+      full = kept.size() >= q.lines;
+    }
+    scanned += batch->size();
+    if (full || batch->size() < chunk || scanned >= scan_limit) break;
+    batch = co_await reader.read_before(std::move(from), chunk);
+  }
+  std::reverse(kept.begin(), kept.end());
+  co_return std::move(kept);
+}
+
+}  // namespace
+
+reply systemd_units(request_context& context) {
+  list_query query = parse_list_query(context.query);
+  auto manager = co_await context.services.systemd().manager(context.services.bus());
+  if (!manager) co_return http::problem_response(manager.error());
+  // Managed units only, filtered by D-Bus patterns so the manager sends nothing else.
+  std::vector<std::string> states;
+  std::vector<std::string> patterns{std::string(jq::package_unit_prefix) + "*",
+                                    std::string(jq::system_unit_prefix) + "*"};
+  auto units = co_await (*manager)->list_units_by_patterns(std::move(states), std::move(patterns));
+  if (!units) co_return http::problem_response(units.error());
+
+  std::unordered_map<std::string_view, const systemd::unit_status*> by_name;
+  for (const auto& u : *units) by_name.emplace(u.name, &u);
+  std::vector<unit_row> rows;
+  for (const auto& u : *units) {
+    auto kind = jq::classify_unit(u.name);
+    if (kind != jq::unit_kind::package_service && kind != jq::unit_kind::system_service) continue;
+    unit_row row;
+    row.name = u.name;
+    row.description = u.description;
+    row.load_state = u.load_state;
+    row.active_state = u.active_state;
+    row.sub_state = u.sub_state;
+    if (kind == jq::unit_kind::package_service) {
+      if (auto nc = by_name.find(jq::network_unit_of(u.name)); nc != by_name.end()) {
+        row.nc_active = nc->second->active_state == "active";
+        // A failed network controller makes the package failed, whatever its service says (§8.2).
+        if (nc->second->active_state == "failed") {
+          row.nc_failed = true;
+          row.active_state = "failed";
+        }
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  for (auto& row : rows) {
+    const std::string property = "UnitFileState";
+    const std::string unit_interface = "org.freedesktop.systemd1.Unit";
+    auto state = co_await (*manager)->get_unit_property(row.name, property, unit_interface);
+    if (state) row.unit_file_state = std::move(*state);
+  }
+
+  auto page = paginate(rows, query, std::span<const list_field<unit_row>>(unit_fields));
+  std::string body;
+  json_writer writer(body);
+  write_list_envelope(writer, page, write_unit);
+  co_return http::json_text_response(std::move(body));
+}
+
+reply systemd_status(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", {.max_length = 256});
+  std::string action_text = body->string("action", {.max_length = 32});
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto action = jq::parse_unit_action(action_text);
+  if (!action) co_return http::problem_response(action.error());
+  if (auto allowed = jq::check_unit_action(name, *action); !allowed) co_return http::problem_response(allowed.error());
+
+  auto manager = co_await context.services.systemd().manager(context.services.bus());
+  if (!manager) co_return http::problem_response(manager.error());
+  systemd::systemd_manager& m = **manager;
+  std::string_view verb = jq::to_string(*action);
+  if (*action == jq::unit_action::enable || *action == jq::unit_action::disable) {
+    std::vector<std::string> names{name};
+    if (*action == jq::unit_action::enable) {
+      auto enabled = co_await m.enable_unit_files(std::move(names), false, false);
+      if (!enabled) co_return http::problem_response(enabled.error());
+    } else {
+      auto disabled = co_await m.disable_unit_files(std::move(names), false);
+      if (!disabled) co_return http::problem_response(disabled.error());
+    }
+    auto reloaded = co_await m.reload();
+    if (!reloaded) co_return http::problem_response(reloaded.error());
+    co_return http::empty_response();
+  }
+  // Named arguments throughout: GCC 12 mishandles defaulted by-value coroutine arguments.
+  const std::string mode = "replace";
+  result<std::string> job = std::string();
+  if (*action == jq::unit_action::start) {
+    job = co_await m.start_unit(name, mode);
+  } else if (*action == jq::unit_action::stop) {
+    job = co_await m.stop_unit(name, mode);
+  } else {
+    job = co_await m.restart_unit(name, mode);
+  }
+  if (!job) co_return http::problem_response(job.error());
+  if (*job != "done") co_return http::problem_response(job_problem(verb, name, *job));
+  co_return http::empty_response();
+}
+
+reply systemd_logs_tail(request_context& context) {
+  auto query = jq::parse_tail_query(context.query);
+  if (!query) co_return http::problem_response(query.error());
+  auto opened = journal::journal_reader::open(context.services.io());
+  if (!opened) co_return http::problem_response(opened.error());
+  std::unique_ptr<journal::journal_reader> reader = std::move(*opened);
+  if (!query->unit.empty()) {
+    std::vector<std::string> units{query->unit};
+    if (auto ok = reader->match_units(units); !ok) co_return http::problem_response(ok.error());
+  }
+  auto found = co_await collect_tail(*reader, std::move(*query));
+  if (!found) co_return http::problem_response(found.error());
+
+  const long utc_offset = local_utc_offset();
+  std::string body;
+  body.reserve(found->size() * 1024 + 64);
+  json_writer writer(body);
+  writer.begin_object().key("entries").begin_array();
+  for (const auto& e : *found) write_journal_entry(writer, e, utc_offset);
+  writer.end_array();
+  // "" rather than a default string_view: the writer copies from data(), which must not be null.
+  writer.key("cursor").value(found->empty() ? std::string_view("") : std::string_view(found->front().cursor));
+  writer.key("end_cursor").value(found->empty() ? std::string_view("") : std::string_view(found->back().cursor));
+  writer.end_object();
+  co_return http::json_text_response(std::move(body));
+}
+
+reply systemd_logs(request_context& context) {
+  auto query = jq::parse_stream_query(context.query, context.request["Last-Event-ID"]);
+  if (!query) co_return http::problem_response(query.error());
+  auto served =
+      co_await context.services.systemd().logs().serve(context, std::move(*query), max_log_viewers(context.services));
+  if (!served) co_return http::problem_response(served.error());
+  co_return http::empty_response();
+}
+
+}  // namespace sc::server::handlers
