@@ -101,16 +101,6 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &info) == 0;
 }
 
-std::string shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  ::pclose(pipe);
-  return out;
-}
-
 std::size_t count_entries(const std::string& dir) {
   std::size_t n = 0;
   for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) ++n;
@@ -122,14 +112,8 @@ class archives : public ::testing::Test {
   static void SetUpTestSuite() {
     server_ = new server_process();
     ASSERT_TRUE(server_->started());
-    auto created = request(server_->port(), "POST", "/account/create",
-                           R"({"username":"admin","password":"correct-horse","email":"a@example.com",)"
-                           R"("phone":"555 0100","real_name":"Ada Admin","admin":true})");
-    ASSERT_EQ(created.status, 200) << created.body;
-    auto reply =
-        request(server_->port(), "POST", "/account/authenticate", R"({"username":"admin","password":"correct-horse"})");
-    ASSERT_EQ(reply.status, 200) << reply.body;
-    token_ = std::string(json::parse(reply.body).at("token").as_string());
+    token_ = bootstrap_admin(server_->port());
+    ASSERT_FALSE(token_.empty());
   }
   static void TearDownTestSuite() {
     delete server_;

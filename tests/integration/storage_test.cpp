@@ -17,28 +17,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  ::pclose(pipe);
-  return out;
-}
-
-std::string qgroup_limit_of(const std::string& path) {
-  std::string id = shell("btrfs inspect-internal rootid " + path + " 2>/dev/null");
-  while (!id.empty() && id.back() == '\n') id.pop_back();
-  std::string table = shell("btrfs qgroup show --raw -r " + path + " 2>/dev/null");
-  std::size_t at = table.find("\n0/" + id + " ");
-  if (id.empty() || at == std::string::npos) return "missing";
-  std::string line = table.substr(at + 1, table.find('\n', at + 1) - at - 1);
-  char qgroup[64], rfer[64], excl[64], max[64];
-  if (std::sscanf(line.c_str(), "%63s %63s %63s %63s", qgroup, rfer, excl, max) != 4) return "unparsed";
-  return max;
-}
-
 bool is_dir(const std::string& path) {
   struct stat info {};
   return ::lstat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
@@ -49,14 +27,8 @@ class storage_api : public ::testing::Test {
   static void SetUpTestSuite() {
     server_ = new server_process();
     ASSERT_TRUE(server_->started());
-    auto created = request(server_->port(), "POST", "/account/create",
-                           R"({"username":"admin","password":"correct-horse","email":"a@example.com",)"
-                           R"("phone":"555 0100","real_name":"Ada Admin","admin":true})");
-    ASSERT_EQ(created.status, 200) << created.body;
-    auto reply =
-        request(server_->port(), "POST", "/account/authenticate", R"({"username":"admin","password":"correct-horse"})");
-    ASSERT_EQ(reply.status, 200) << reply.body;
-    token_ = std::string(json::parse(reply.body).at("token").as_string());
+    token_ = bootstrap_admin(server_->port());
+    ASSERT_FALSE(token_.empty());
   }
   static void TearDownTestSuite() {
     delete server_;

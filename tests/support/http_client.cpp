@@ -196,4 +196,18 @@ http_reply request_unix(const std::string& socket_path, const std::string& metho
   return exchange(raw_connection::unix_socket(socket_path), format_request(method, target, body, headers));
 }
 
+std::string bootstrap_admin(unsigned short port) {
+  auto created = request(port, "POST", "/account/create",
+                         R"({"username":"admin","password":"correct-horse","email":"a@example.com",)"
+                         R"("phone":"555 0100","real_name":"Ada Admin","admin":true})");
+  EXPECT_EQ(created.status, 200) << created.body;
+  auto reply = request(port, "POST", "/account/authenticate", R"({"username":"admin","password":"correct-horse"})");
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  const std::string key = R"("token":")";
+  auto at = reply.body.find(key);
+  if (created.status != 200 || reply.status != 200 || at == std::string::npos) return {};
+  at += key.size();
+  return reply.body.substr(at, reply.body.find('"', at) - at);
+}
+
 }  // namespace sc::test

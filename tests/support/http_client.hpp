@@ -51,4 +51,8 @@ http_reply request_unix(const std::string& socket_path, const std::string& metho
 std::string format_request(const std::string& method, const std::string& target, const std::string& body,
                            const std::map<std::string, std::string>& headers, bool keep_alive = false);
 
+// On a fresh server: creates the first account ("admin", an administrator) and logs it in.
+// Returns the session token; fails the current test and returns "" when either step fails.
+std::string bootstrap_admin(unsigned short port);
+
 }  // namespace sc::test

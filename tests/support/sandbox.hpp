@@ -15,4 +15,12 @@ std::string sandbox_env(const std::string& key);
 // A fresh empty directory under /tmp, removed by the caller (or left for post-mortem).
 std::string make_temp_dir(const std::string& prefix);
 
+// The standard output of a shell command run by the test itself (inspecting the sandbox with the
+// real tools, e.g. `btrfs qgroup show`); "" when it cannot run.
+std::string shell(const std::string& command);
+
+// The max_rfer column of `btrfs qgroup show` for the subvolume at `path`: a byte count, "none"
+// when unlimited, "missing"/"unparsed" when the table has no usable row for it.
+std::string qgroup_limit_of(const std::string& path);
+
 }  // namespace sc::test

@@ -15,29 +15,8 @@ namespace sc::btrfs {
 namespace {
 
 namespace asio = boost::asio;
-
-std::string shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  ::pclose(pipe);
-  return out;
-}
-
-// The max_rfer column of `btrfs qgroup show` for the subvolume at `path` ("none" when unlimited).
-std::string qgroup_limit_of(const std::string& path) {
-  std::string id = shell("btrfs inspect-internal rootid " + path);
-  while (!id.empty() && id.back() == '\n') id.pop_back();
-  std::string table = shell("btrfs qgroup show --raw -r " + path);
-  std::size_t at = table.find("\n0/" + id + " ");
-  if (at == std::string::npos) return "missing";
-  std::string line = table.substr(at + 1, table.find('\n', at + 1) - at - 1);
-  char qgroup[64], rfer[64], excl[64], max[64];
-  if (std::sscanf(line.c_str(), "%63s %63s %63s %63s", qgroup, rfer, excl, max) != 4) return "unparsed";
-  return max;
-}
+using test::qgroup_limit_of;
+using test::shell;
 
 class btrfs_volumes : public ::testing::Test {
  protected:
