@@ -1,5 +1,7 @@
 #include "server/storage_service.hpp"
 
+#include "core/storage.hpp"
+
 
 namespace sc::server {
 
@@ -16,6 +18,27 @@ boost::asio::awaitable<result<void>> storage_service::ready() {
     roots_ready_ = outcome.has_value();
   }
   co_return outcome;
+}
+
+boost::asio::awaitable<result<storage_service::volume_counts>> storage_service::counts() {
+  constexpr auto fresh_for = std::chrono::seconds(2);
+  if (counts_ && std::chrono::steady_clock::now() - counts_at_ < fresh_for) co_return *counts_;
+  if (auto ready_now = co_await ready(); !ready_now) co_return ready_now.error();
+  auto listed = co_await volumes_.list("");
+  if (!listed) co_return listed.error();
+  volume_counts counted;
+  for (const auto& info : *listed) {
+    auto entry = storage::classify(info.path);
+    if (!entry) continue;
+    switch (entry->state) {
+      case storage::volume_state::user: ++counted.filesystems; break;
+      case storage::volume_state::installed: ++counted.installed; break;
+      case storage::volume_state::uninstalled: ++counted.uninstalled; break;
+    }
+  }
+  counts_ = counted;
+  counts_at_ = std::chrono::steady_clock::now();
+  co_return counted;
 }
 
 }  // namespace sc::server

@@ -4,8 +4,11 @@
 // manager, server/systemd_service.hpp). Lives on the loop thread, owned by the app.
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "adapters/btrfs/btrfs.hpp"
 #include "adapters/pool/work_pool.hpp"
@@ -25,6 +28,16 @@ class storage_service {
   // Creates the missing root subvolumes the first time it is awaited (again after a failure).
   boost::asio::awaitable<result<void>> ready();
 
+  // The dashboard's volume counts (GET /status/ping): user filesystems, installed and
+  // uninstalled package volumes. Listing costs two btrfs processes, so a count is reused for two
+  // seconds.
+  struct volume_counts {
+    std::size_t filesystems = 0;
+    std::size_t installed = 0;
+    std::size_t uninstalled = 0;
+  };
+  boost::asio::awaitable<result<volume_counts>> counts();
+
   // Archive extraction and packing (CPU and blocking file I/O); two threads, a short queue: a
   // third concurrent archive is answered 429.
   pool::work_pool& archive_pool() noexcept { return archive_pool_; }
@@ -33,6 +46,8 @@ class storage_service {
   btrfs::volumes volumes_;
   bool roots_ready_ = false;
   pool::work_pool archive_pool_;
+  std::optional<volume_counts> counts_;
+  std::chrono::steady_clock::time_point counts_at_;
 };
 
 }  // namespace sc::server

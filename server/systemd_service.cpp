@@ -1,11 +1,16 @@
 #include "server/systemd_service.hpp"
 
 #include "adapters/systemd/systemd_manager.hpp"
+#include "core/journal_query.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <string>
+#include <unordered_set>
+#include <vector>
 
 namespace sc::server {
 
@@ -45,6 +50,46 @@ asio::awaitable<result<systemd::systemd_manager*>> systemd_service::manager(syst
   if (closed_) co_return problem::unavailable("the server is stopping");
   manager_ = std::move(*opened);
   co_return manager_.get();
+}
+
+asio::awaitable<result<systemd_service::unit_summary>> systemd_service::summary(systemd::bus_connection* bus) {
+  constexpr auto fresh_for = std::chrono::seconds(2);
+  auto now = std::chrono::steady_clock::now();
+  if (summary_ && now - summary_at_ < fresh_for) co_return *summary_;
+  auto manager = co_await this->manager(bus);
+  if (!manager) co_return manager.error();
+  std::vector<std::string> states;
+  std::vector<std::string> patterns{std::string(journal_query::package_unit_prefix) + "*",
+                                    std::string(journal_query::system_unit_prefix) + "*"};
+  auto units = co_await (*manager)->list_units_by_patterns(std::move(states), std::move(patterns));
+  if (!units) co_return units.error();
+  std::unordered_set<std::string_view> failed_units;
+  for (const auto& u : *units) {
+    if (u.active_state == "failed") failed_units.insert(u.name);
+  }
+  unit_summary counted;
+  for (const auto& u : *units) {
+    auto kind = journal_query::classify_unit(u.name);
+    unit_counts* bucket = nullptr;
+    bool failed = u.active_state == "failed";
+    if (kind == journal_query::unit_kind::package_service) {
+      bucket = &counted.packages;
+      const std::string controller = journal_query::network_unit_of(u.name);
+      failed = failed || failed_units.contains(std::string_view(controller));
+    } else if (kind == journal_query::unit_kind::system_service) {
+      bucket = &counted.system;
+    }
+    if (bucket == nullptr) continue;
+    ++bucket->total;
+    if (failed) {
+      ++bucket->failed;
+    } else if (u.active_state == "active") {
+      ++bucket->active;
+    }
+  }
+  summary_ = counted;
+  summary_at_ = std::chrono::steady_clock::now();
+  co_return counted;
 }
 
 void systemd_service::stop_streams() { logs_.stop(); }

@@ -8,7 +8,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
+#include <optional>
 
 namespace boost::asio {
 class io_context;
@@ -36,6 +39,21 @@ class systemd_service {
 
   log_hub& logs() noexcept { return logs_; }
 
+  // The dashboard's unit counts (GET /status/ping, behavior-core.md §5.1): installed-package main
+  // services (a failed network controller counts as failed, as in GET /systemd/units) and
+  // `town-os-system--*` services. One ListUnitsByPatterns call, reused for two seconds: the
+  // dashboard and local tools poll the ping.
+  struct unit_counts {
+    std::size_t total = 0;
+    std::size_t active = 0;
+    std::size_t failed = 0;
+  };
+  struct unit_summary {
+    unit_counts packages;
+    unit_counts system;
+  };
+  boost::asio::awaitable<result<unit_summary>> summary(systemd::bus_connection* bus);
+
   // Shutdown, first step: ends every log stream (requests in flight keep the manager).
   void stop_streams();
   // Shutdown, last step, before the bus connection goes: releases the manager (calls still in
@@ -49,6 +67,8 @@ class systemd_service {
   std::unique_ptr<systemd::systemd_manager> manager_;
   std::unique_ptr<opening> opening_;
   bool closed_ = false;
+  std::optional<unit_summary> summary_;
+  std::chrono::steady_clock::time_point summary_at_;
 };
 
 }  // namespace sc::server

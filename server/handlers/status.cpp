@@ -6,11 +6,15 @@
 #include "server/catalog.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/identity.hpp"
+#include "server/storage_service.hpp"
+#include "server/systemd_service.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 
 #include <ctime>
+
+#include <sys/statvfs.h>
 
 namespace sc::server::handlers {
 
@@ -116,24 +120,45 @@ reply status_ping(request_context& context) {
   std::string_view locale = "en-US";
   if (auto stored = services.system_settings().get("locale"); stored && !stored->empty()) locale = *stored;
 
-  body.reserve(20);
+  // The parts that wait (btrfs, D-Bus) first: nothing read above is kept across them. A part that
+  // is down leaves its fields at zero or out (its reason is in /ready); the dashboard still loads.
+  auto volumes = co_await services.storage().counts();
+  auto unit_summary = co_await services.systemd().summary(services.bus());
+  struct statvfs disk {};
+  const bool have_disk = ::statvfs(services.settings().btrfs_root.c_str(), &disk) == 0;
+
+  body.reserve(24);
   body["status"] = "ok";
-  body["filesystems"] = 0;
+  body["filesystems"] = volumes ? volumes->filesystems : 0;
   body["repositories"] = services.packages().repositories().list().size();
   body["packages"] = services.packages().snapshot()->package_count();
   body["installed"] = 0;
   body["accounts"] = ids.all().size();
   body["admins"] = ids.enabled_admins();
-  json::object units(&arena);
-  units["total"] = 0;
-  units["active"] = 0;
-  units["failed"] = 0;
-  body["units"] = std::move(units);
+  auto unit_object = [&arena](const systemd_service::unit_counts& counts) {
+    json::object o(&arena);
+    o["total"] = counts.total;
+    o["active"] = counts.active;
+    o["failed"] = counts.failed;
+    return o;
+  };
+  if (unit_summary) {
+    body["units"] = unit_object(unit_summary->packages);
+    if (unit_summary->system.total != 0) body["system_services"] = unit_object(unit_summary->system);
+  }
   body["recent_errors"] = store::count_recent_audit_failures(services.database(), sessions::format_timestamp(now - 300));
   if (needs_setup) body["needs_setup"] = true;
   if (!context.caller->username.empty()) body["username"] = context.caller->username;
-  body["installed_volumes"] = 0;
-  body["uninstalled_volumes"] = 0;
+  body["installed_volumes"] = volumes ? volumes->installed : 0;
+  body["uninstalled_volumes"] = volumes ? volumes->uninstalled : 0;
+  if (have_disk) {
+    json::object usage(&arena);
+    const std::uint64_t block = disk.f_frsize;
+    usage["total"] = static_cast<std::uint64_t>(disk.f_blocks) * block;
+    usage["used"] = static_cast<std::uint64_t>(disk.f_blocks - disk.f_bfree) * block;
+    usage["available"] = static_cast<std::uint64_t>(disk.f_bavail) * block;
+    body["disk_usage"] = std::move(usage);
+  }
   body["upgrades_available"] = 0;
   if (auto errors = services.packages().errors(); !errors.empty()) {
     json::object repository_errors(&arena);

@@ -78,6 +78,11 @@ TEST_F(storage_api, create_list_modify_remove_with_quotas_on_real_btrfs) {
   EXPECT_EQ(entries[0].at("quota").to_number<std::int64_t>(), 67108864);
   EXPECT_FALSE(entries[0].as_object().contains("internal_name"));
 
+  // The dashboard counts user filesystems from the same real listing (this one at least).
+  auto ping = request(server_->port(), "GET", "/status/ping", "", {{"Authorization", "Bearer " + token_}});
+  ASSERT_EQ(ping.status, 200) << ping.body;
+  EXPECT_GE(json::parse(ping.body).at("filesystems").as_int64(), 1);
+
   auto duplicate = post("/storage/create", R"({"name":")" + name_ + R"("})");
   EXPECT_EQ(duplicate.status, 409) << duplicate.body;
 
