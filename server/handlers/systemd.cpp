@@ -274,6 +274,12 @@ reply systemd_logs_tail(request_context& context) {
 reply systemd_logs(request_context& context) {
   auto query = jq::parse_stream_query(context.query, context.request["Last-Event-ID"]);
   if (!query) co_return http::problem_response(query.error());
+  if (context.request.method() == http::verb::head) {
+    // The stream's headers and no stream: HEAD must not hold a viewer open.
+    http::response head = http::text_response({}, "text/event-stream");
+    head.set(boost::beast::http::field::cache_control, "no-cache");
+    co_return head;
+  }
   auto served =
       co_await context.services.systemd().logs().serve(context, std::move(*query), max_log_viewers(context.services));
   if (!served) co_return http::problem_response(served.error());

@@ -417,6 +417,14 @@ TEST_F(systemd_api, tail_and_stream_refuse_bad_parameters) {
   expect_problem(reply, 422, "Last-Event-ID");
 }
 
+TEST_F(systemd_api, head_of_the_stream_answers_headers_without_a_viewer) {
+  auto head = request_unix(server_->socket_path(), "HEAD", "/systemd/logs");
+  ASSERT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("content-type"), "text/event-stream");
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_NE(get("/metrics").body.find("townos_sse_subscribers 0"), std::string::npos) << "HEAD opened a viewer";
+}
+
 // Mutation harness over the query strings of both journal routes: every answer is 200 or a 4xx
 // problem, never a 5xx, a hang or a crash (the server must still answer afterwards).
 TEST_F(systemd_api, journal_query_strings_survive_mutation) {
