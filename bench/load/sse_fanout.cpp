@@ -91,10 +91,13 @@ struct options {
 };
 
 // Marks look like "bench-<k>": the k-th line written.
+// The K of a bench line "bench-K": a journalctl -o cat line that is one, or an SSE event whose
+// message is one (a JSON string starting with it; the unit name also holds "bench-", mid-string).
 int mark_of(const std::string& text) {
-  auto at = text.find("bench-");
+  if (text.starts_with("bench-")) return std::atoi(text.c_str() + 6);
+  auto at = text.find("\"bench-");
   if (at == std::string::npos) return -1;
-  return std::atoi(text.c_str() + at + 6);
+  return std::atoi(text.c_str() + at + 7);
 }
 
 }  // namespace
@@ -230,10 +233,33 @@ int main(int argc, char** argv) {
     }
     ::close(fd);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // journalctl is following by now
-
   int fifo = ::open(o.fifo.c_str(), O_WRONLY | O_CLOEXEC);
   if (fifo < 0) die("open fifo " + o.fifo);
+  // journalctl -f is following once it prints a warm-up line written after it started (the lines
+  // carry no "bench-" mark, so neither side counts them). One is written every 100 ms until one
+  // shows: journalctl drops the first lines of a unit that had not logged before it started
+  // following. A fixed wait instead lost journalctl's first bench lines on a busy machine.
+  {
+    const std::string warmup = "warmup-" + std::to_string(::getpid()) + "-";
+    auto deadline = now_ns() + 30'000'000'000;
+    std::int64_t next_write = 0;
+    std::string seen;
+    for (int i = 0; seen.find(warmup) == std::string::npos; ) {
+      if (now_ns() > deadline) die("journalctl -f printed no warm-up line within 30 s");
+      if (now_ns() >= next_write) {
+        std::string line = warmup + std::to_string(i++) + "\n";
+        if (::write(fifo, line.data(), line.size()) != static_cast<ssize_t>(line.size())) die("write fifo");
+        next_write = now_ns() + 100'000'000;
+      }
+      pump(5);  // viewers receive the warm-up lines too; keep their sockets drained
+      pollfd p{pipe_fds[0], POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) {
+        ssize_t n = ::read(pipe_fds[0], chunk, sizeof chunk);
+        if (n <= 0) die("journalctl -f ended");
+        seen.append(chunk, static_cast<std::size_t>(n));
+      }
+    }
+  }
   auto pump_journalctl = [&] {
     pollfd p{pipe_fds[0], POLLIN, 0};
     while (::poll(&p, 1, 0) > 0) {
