@@ -1,13 +1,13 @@
 // Micro benches of the live log stream's per-entry work (issue 4): an entry formatted once per
 // group as JSON plus its SSE frame, the cursor parse used for de-duplication, and a grep filter.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
 #include "core/journal_query.hpp"
 #include "core/json_writer.hpp"
 #include "server/journal_json.hpp"
 #include "server/sse.hpp"
-
-#include <benchmark/benchmark.h>
-
-#include <string>
 
 namespace {
 

@@ -1,14 +1,14 @@
 // Micro benches of the request hot path: route lookup, list paging and envelope building, JSON
 // encoding of a 20-entry page, problem rendering.
+#include <benchmark/benchmark.h>
+
+#include <boost/json/serialize.hpp>
+#include <string>
+#include <vector>
+
 #include "core/list.hpp"
 #include "core/problem.hpp"
 #include "server/router.hpp"
-
-#include <benchmark/benchmark.h>
-#include <boost/json/serialize.hpp>
-
-#include <string>
-#include <vector>
 
 namespace {
 
@@ -39,10 +39,16 @@ std::vector<account_row> make_accounts(int n) {
 }
 
 boost::json::value account_json(const account_row& a) {
-  return boost::json::object{{"username", a.username}, {"email", a.email},   {"phone", a.phone},
-                             {"real_name", a.real_name}, {"admin", a.admin}, {"disabled", false},
-                             {"grants", boost::json::array{}}, {"networks", boost::json::array{"home"}},
-                             {"created_at", a.created_at}, {"updated_at", a.created_at}};
+  return boost::json::object{{"username", a.username},
+                             {"email", a.email},
+                             {"phone", a.phone},
+                             {"real_name", a.real_name},
+                             {"admin", a.admin},
+                             {"disabled", false},
+                             {"grants", boost::json::array{}},
+                             {"networks", boost::json::array{"home"}},
+                             {"created_at", a.created_at},
+                             {"updated_at", a.created_at}};
 }
 
 void route_match(benchmark::State& state) {

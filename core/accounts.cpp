@@ -10,8 +10,12 @@ namespace {
 bool is_ascii_alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
-bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 bool has_control(std::string_view s) noexcept {
   return std::any_of(s.begin(), s.end(), [](char c) {
     auto b = static_cast<unsigned char>(c);
@@ -125,7 +129,9 @@ std::optional<std::string> network_error(std::string_view network) {
   return std::nullopt;
 }
 
-std::span<const std::string_view> known_grants() noexcept { return grant_names; }
+std::span<const std::string_view> known_grants() noexcept {
+  return grant_names;
+}
 
 bool restricted_route_allowed(std::string_view method, std::string_view path,
                               const std::vector<std::string>& grants) noexcept {
@@ -135,15 +141,23 @@ bool restricted_route_allowed(std::string_view method, std::string_view path,
     std::string_view path;
   };
   static constexpr allowed list[] = {
-      {"", "POST", "/account/authenticate"},     {"", "GET", "/account/me"},
-      {"", "GET", "/networks"},                  {"", "GET", "/dns/services"},
-      {"", "GET", "/tls/ca.crt"},                {"", "GET", "/status/ping"},
-      {"wireguard", "GET", "/networks/peers"},   {"wireguard", "POST", "/networks/peers/add"},
+      {"", "POST", "/account/authenticate"},
+      {"", "GET", "/account/me"},
+      {"", "GET", "/networks"},
+      {"", "GET", "/dns/services"},
+      {"", "GET", "/tls/ca.crt"},
+      {"", "GET", "/status/ping"},
+      {"wireguard", "GET", "/networks/peers"},
+      {"wireguard", "POST", "/networks/peers/add"},
       {"wireguard", "POST", "/networks/peers/refresh"},
-      {"gfeh", "GET", "/gfeh"},                  {"gfeh", "GET", "/gfeh/principals"},
-      {"gfeh", "POST", "/gfeh/principals/add"},  {"gfeh", "POST", "/gfeh/principals/remove"},
-      {"gfeh", "GET", "/gfeh/grants"},           {"gfeh", "POST", "/gfeh/grants/add"},
-      {"gfeh", "POST", "/gfeh/grants/revoke"},   {"gfeh", "GET", "/gfeh/exposures"},
+      {"gfeh", "GET", "/gfeh"},
+      {"gfeh", "GET", "/gfeh/principals"},
+      {"gfeh", "POST", "/gfeh/principals/add"},
+      {"gfeh", "POST", "/gfeh/principals/remove"},
+      {"gfeh", "GET", "/gfeh/grants"},
+      {"gfeh", "POST", "/gfeh/grants/add"},
+      {"gfeh", "POST", "/gfeh/grants/revoke"},
+      {"gfeh", "GET", "/gfeh/exposures"},
       {"gfeh", "POST", "/gfeh/exposures/withdraw"},
   };
   for (const allowed& a : list) {
@@ -242,7 +256,9 @@ void write_json(json_writer& writer, const account& a) {
 }
 
 namespace {
-std::string_view joined_grants(const account& a) { return a.grants.empty() ? std::string_view{} : a.grants.front(); }
+std::string_view joined_grants(const account& a) {
+  return a.grants.empty() ? std::string_view{} : a.grants.front();
+}
 std::string_view joined_networks(const account& a) {
   return a.networks.empty() ? std::string_view{} : a.networks.front();
 }

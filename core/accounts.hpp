@@ -17,17 +17,16 @@
 //              stored sorted and de-duplicated. Ordinary accounts get ["home"] when none are given.
 //   The first account ever created is an administrator whatever the request says (DESIGN.md).
 
-#include "core/json_writer.hpp"
-#include "core/list.hpp"
-#include "core/problem.hpp"
-
 #include <boost/json/object.hpp>
-
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/json_writer.hpp"
+#include "core/list.hpp"
+#include "core/problem.hpp"
 
 namespace sc::accounts {
 
@@ -109,7 +108,9 @@ result<account_changes> prepare_changes(account_changes changes, const account& 
 void apply_changes(account& target, const account_changes& changes, std::string password_hash, std::string now);
 
 // An administrator that is not disabled (the bootstrap predicate's unit).
-inline bool is_enabled_admin(const account& a) noexcept { return a.admin && !a.disabled; }
+inline bool is_enabled_admin(const account& a) noexcept {
+  return a.admin && !a.disabled;
+}
 
 // The account JSON, fields in the exact order of behavior-core.md §5.5; grants is always an array.
 // Written straight into the response (core/json_writer.hpp); password_hash is never written.

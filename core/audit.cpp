@@ -1,15 +1,14 @@
 #include "core/audit.hpp"
 
-#include "core/problem.hpp"
-
+#include <algorithm>
+#include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-
-#include <algorithm>
-#include <array>
 #include <utility>
 #include <vector>
+
+#include "core/problem.hpp"
 
 namespace sc::audit {
 
@@ -247,8 +246,8 @@ std::string format_error(int status, std::string_view detail) {
 
 log_query normalize_query(std::int64_t before_id, std::int64_t offset, std::int64_t limit, std::string account,
                           std::string_view sort_by, std::string_view sort_order, std::string search) {
-  static constexpr std::string_view sortable[] = {"id",      "account", "action", "path",
-                                                  "detail",  "success", "error",  "created_at"};
+  static constexpr std::string_view sortable[] = {"id",     "account", "action", "path",
+                                                  "detail", "success", "error",  "created_at"};
   log_query q;
   q.before_id = std::max<std::int64_t>(before_id, 0);
   q.offset = static_cast<std::size_t>(std::max<std::int64_t>(offset, 0));

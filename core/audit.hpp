@@ -61,11 +61,11 @@ std::string format_error(int status, std::string_view detail);
 struct log_query {
   std::int64_t before_id = 0;  // > 0: only ids below it (keyset paging)
   std::size_t offset = 0;
-  std::size_t limit = 50;   // ≤ 0 → 50, > 200 → 200
-  std::string account;      // exact match when non-empty
+  std::size_t limit = 50;  // ≤ 0 → 50, > 200 → 200
+  std::string account;     // exact match when non-empty
   std::string sort_by = "id";
-  bool ascending = false;   // default newest first
-  std::string search;       // case-insensitive substring of account, action, path or detail
+  bool ascending = false;  // default newest first
+  std::string search;      // case-insensitive substring of account, action, path or detail
 };
 inline constexpr std::size_t default_limit = 50;
 inline constexpr std::size_t max_limit = 200;

@@ -20,9 +20,8 @@ bool valid_scheme(std::string_view scheme) noexcept {
   if (scheme.empty()) return false;
   auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   if (!alpha(scheme.front())) return false;
-  return std::all_of(scheme.begin(), scheme.end(), [&](char c) {
-    return alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
-  });
+  return std::all_of(scheme.begin(), scheme.end(),
+                     [&](char c) { return alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'; });
 }
 
 // "host[:port]" or "[v6][:port]" → host. A bare IPv6 literal (several colons, no brackets) is kept
@@ -54,7 +53,9 @@ std::string origin_host(std::string_view origin) {
   return lowered(host);
 }
 
-std::string host_header_host(std::string_view host) { return lowered(strip_port(host)); }
+std::string host_header_host(std::string_view host) {
+  return lowered(strip_port(host));
+}
 
 bool is_ip_literal(std::string_view host) noexcept {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);

@@ -1,18 +1,20 @@
 #include "core/journal_query.hpp"
 
-#include "core/names.hpp"
-
-#include <array>
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+
+#include "core/names.hpp"
 
 namespace sc::journal_query {
 
 namespace {
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool is_hex(std::string_view text) noexcept {
   for (char c : text) {
@@ -45,7 +47,7 @@ constexpr std::int64_t latest_seconds = std::int64_t{1} << 40;
 unit_kind classify_unit(std::string_view name) noexcept {
   if (name.starts_with(system_unit_prefix)) {
     return name.size() > system_unit_prefix.size() + 8 && name.ends_with(".service") ? unit_kind::system_service
-                                                                                      : unit_kind::unmanaged;
+                                                                                     : unit_kind::unmanaged;
   }
   if (!name.starts_with(package_unit_prefix) || name.size() <= package_unit_prefix.size()) return unit_kind::unmanaged;
   if (!name.ends_with(".service")) {
@@ -74,11 +76,16 @@ result<unit_action> parse_unit_action(std::string_view text) {
 
 std::string_view to_string(unit_action action) noexcept {
   switch (action) {
-    case unit_action::start: return "start";
-    case unit_action::stop: return "stop";
-    case unit_action::restart: return "restart";
-    case unit_action::enable: return "enable";
-    case unit_action::disable: return "disable";
+    case unit_action::start:
+      return "start";
+    case unit_action::stop:
+      return "stop";
+    case unit_action::restart:
+      return "restart";
+    case unit_action::enable:
+      return "enable";
+    case unit_action::disable:
+      return "disable";
   }
   return "start";
 }
@@ -107,7 +114,8 @@ result<cursor_position> parse_cursor(std::string_view text, std::string_view fie
     // sd_journal_get_cursor().
     if (last != (end == std::string_view::npos)) return field_problem(field, "not a journal cursor");
     std::string_view part = text.substr(start, last ? std::string_view::npos : end - start);
-    if (part.size() < 3 || part[0] != keys[index] || part[1] != '=') return field_problem(field, "not a journal cursor");
+    if (part.size() < 3 || part[0] != keys[index] || part[1] != '=')
+      return field_problem(field, "not a journal cursor");
     std::string_view value = part.substr(2);
     bool long_id = keys[index] == 's' || keys[index] == 'b';
     if (!is_hex(value) || (long_id ? value.size() != 32 : value.size() > 16)) {
@@ -131,8 +139,8 @@ result<std::string> parse_unit_filter(const query_params& query) {
   std::string_view unit = query.find("unit").value_or("");
   if (unit.empty() || unit == "__system__") return std::string();
   if (auto valid = validate_unit_name(unit); !valid) {
-    return problem::unprocessable("unit", valid.error().errors.empty() ? "invalid unit name"
-                                                                       : valid.error().errors.front().message);
+    return problem::unprocessable(
+        "unit", valid.error().errors.empty() ? "invalid unit name" : valid.error().errors.front().message);
   }
   return std::string(unit);
 }
@@ -167,7 +175,8 @@ result<tail_query> parse_tail_query(const query_params& query) {
   }
   auto before = query.find("before").value_or("");
   auto after = query.find("after").value_or("");
-  if (!before.empty() && !after.empty()) return problem::unprocessable("before", "give either before or after, not both");
+  if (!before.empty() && !after.empty())
+    return problem::unprocessable("before", "give either before or after, not both");
   if (!after.empty()) {
     if (auto ok = parse_cursor(after, "after"); !ok) return ok.error();
     q.after = std::string(after);

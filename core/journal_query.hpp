@@ -4,14 +4,14 @@
 // come from outside, the filters applied to entries, and the timestamp format of an entry.
 // Pure functions: no journal, no D-Bus.
 
-#include "core/problem.hpp"
-#include "core/query.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
+#include "core/query.hpp"
 
 namespace sc::journal_query {
 
@@ -69,9 +69,9 @@ inline constexpr std::size_t max_tail_lines = 10'000;
 struct tail_query {
   std::string unit;  // "" = system-wide
   std::size_t lines = default_tail_lines;
-  std::string before;  // cursor, exclusive
-  std::string after;   // cursor, exclusive
-  std::string grep;    // lowered; "" = no filter
+  std::string before;                 // cursor, exclusive
+  std::string after;                  // cursor, exclusive
+  std::string grep;                   // lowered; "" = no filter
   std::optional<std::int64_t> since;  // unix seconds
   std::optional<std::int64_t> until;  // unix seconds
   int priority = 0;                   // 0 = no filter, else 1..7: PRIORITY <= priority

@@ -43,13 +43,27 @@ void append_json_string(std::string& out, std::string_view text) {
     out.append(data + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default: {
         char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
         out.append(escaped, sizeof escaped);
@@ -122,8 +136,12 @@ json_writer& json_writer::number(Integer value) {
   return *this;
 }
 
-json_writer& json_writer::value(std::int64_t number_value) { return number(number_value); }
-json_writer& json_writer::value(std::uint64_t number_value) { return number(number_value); }
+json_writer& json_writer::value(std::int64_t number_value) {
+  return number(number_value);
+}
+json_writer& json_writer::value(std::uint64_t number_value) {
+  return number(number_value);
+}
 
 json_writer& json_writer::raw(std::string_view json) {
   separate();

@@ -5,12 +5,12 @@
 // directly is a fraction of that. The caller is responsible for well-formedness (keys inside
 // objects, values inside arrays); the writer only places the commas.
 
-#include "core/list.hpp"
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/list.hpp"
 
 namespace sc {
 

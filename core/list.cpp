@@ -25,7 +25,9 @@ std::int64_t parse_int_or_zero(std::optional<std::string_view> text) {
   return value;
 }
 
-char fold(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char fold(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string lowered(std::string_view s) {
   std::string out(s);
@@ -80,8 +82,12 @@ int compare(const list_value& a, const list_value& b) {
   return x == y ? 0 : (x ? 1 : -1);
 }
 
-bool is_descending(std::string_view order) { return lowered(order) == "desc"; }
-bool is_ascending(std::string_view order) { return order.empty() || lowered(order) == "asc"; }
+bool is_descending(std::string_view order) {
+  return lowered(order) == "desc";
+}
+bool is_ascending(std::string_view order) {
+  return order.empty() || lowered(order) == "asc";
+}
 
 page_counts count_pages(std::size_t total, std::size_t offset, std::size_t limit) {
   page_counts c;

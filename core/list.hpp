@@ -6,12 +6,9 @@
 // searched nor sortable (DESIGN.md: search and sort never touch secrets), unlike the original,
 // whose search matched stored password hashes.
 
-#include "core/query.hpp"
-
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -19,6 +16,8 @@
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "core/query.hpp"
 
 namespace sc {
 
@@ -38,9 +37,9 @@ using list_value = std::variant<std::string_view, std::int64_t, bool>;
 
 template <class T>
 struct list_field {
-  std::string_view name;           // the JSON name `sort_by` uses
+  std::string_view name;             // the JSON name `sort_by` uses
   list_value (*get)(const T& item);  // captureless: a function pointer, no allocation per call
-  bool secret = false;             // never searched, never sorted by
+  bool secret = false;               // never searched, never sorted by
 };
 
 struct page_counts {
@@ -106,7 +105,8 @@ list_page<T> paginate(const std::vector<T>& items, const list_query& query, std:
   page.counts = list_detail::count_pages(kept.size(), query.offset, query.limit);
   std::size_t begin = std::min(query.offset, kept.size());
   std::size_t end = begin + std::min(query.limit, kept.size() - begin);
-  page.entries.assign(kept.begin() + static_cast<std::ptrdiff_t>(begin), kept.begin() + static_cast<std::ptrdiff_t>(end));
+  page.entries.assign(kept.begin() + static_cast<std::ptrdiff_t>(begin),
+                      kept.begin() + static_cast<std::ptrdiff_t>(end));
   return page;
 }
 

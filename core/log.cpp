@@ -10,8 +10,12 @@ namespace {
 level threshold = level::info;
 }
 
-void set_threshold(level max_level) noexcept { threshold = max_level; }
-bool enabled(level l) noexcept { return static_cast<int>(l) <= static_cast<int>(threshold); }
+void set_threshold(level max_level) noexcept {
+  threshold = max_level;
+}
+bool enabled(level l) noexcept {
+  return static_cast<int>(l) <= static_cast<int>(threshold);
+}
 
 void write(level l, std::string_view message) noexcept {
   if (!enabled(l)) return;

@@ -13,9 +13,17 @@ void set_threshold(level max_level) noexcept;
 bool enabled(level l) noexcept;
 void write(level l, std::string_view message) noexcept;
 
-inline void error(std::string_view m) noexcept { write(level::error, m); }
-inline void warning(std::string_view m) noexcept { write(level::warning, m); }
-inline void info(std::string_view m) noexcept { write(level::info, m); }
-inline void debug(std::string_view m) noexcept { write(level::debug, m); }
+inline void error(std::string_view m) noexcept {
+  write(level::error, m);
+}
+inline void warning(std::string_view m) noexcept {
+  write(level::warning, m);
+}
+inline void info(std::string_view m) noexcept {
+  write(level::info, m);
+}
+inline void debug(std::string_view m) noexcept {
+  write(level::debug, m);
+}
 
 }  // namespace sc::log

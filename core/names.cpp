@@ -7,8 +7,7 @@ namespace sc {
 namespace {
 
 bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 }  // namespace
@@ -29,8 +28,9 @@ result<void> validate_unit_name(std::string_view name) {
   for (auto suffix : suffixes) {
     if (name.size() > suffix.size() && name.ends_with(suffix)) return {};
   }
-  return problem::unprocessable("name", "unit name must end in .service, .timer, .mount, .socket, .target, "
-                                        ".slice or .scope");
+  return problem::unprocessable("name",
+                                "unit name must end in .service, .timer, .mount, .socket, .target, "
+                                ".slice or .scope");
 }
 
 result<void> validate_relative_path(std::string_view path) {

@@ -2,11 +2,11 @@
 // Validation of every name that reaches a path, a unit file or argv. Nothing outside core decides
 // whether a name is safe; adapters take already-validated names.
 
-#include "core/problem.hpp"
-
 #include <filesystem>
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace sc {
 

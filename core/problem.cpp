@@ -2,19 +2,34 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-
 #include <cctype>
 
 namespace sc {
 
-problem problem::bad_request(std::string detail) { return problem(400, std::move(detail)); }
-problem problem::unauthorized(std::string detail) { return problem(401, std::move(detail)); }
-problem problem::forbidden(std::string detail) { return problem(403, std::move(detail)); }
-problem problem::not_found(std::string detail) { return problem(404, std::move(detail)); }
-problem problem::method_not_allowed() { return problem(405, "Method Not Allowed"); }
-problem problem::conflict(std::string detail) { return problem(409, std::move(detail)); }
-problem problem::payload_too_large(std::string detail) { return problem(413, std::move(detail)); }
-problem problem::unsupported_media_type(std::string detail) { return problem(415, std::move(detail)); }
+problem problem::bad_request(std::string detail) {
+  return problem(400, std::move(detail));
+}
+problem problem::unauthorized(std::string detail) {
+  return problem(401, std::move(detail));
+}
+problem problem::forbidden(std::string detail) {
+  return problem(403, std::move(detail));
+}
+problem problem::not_found(std::string detail) {
+  return problem(404, std::move(detail));
+}
+problem problem::method_not_allowed() {
+  return problem(405, "Method Not Allowed");
+}
+problem problem::conflict(std::string detail) {
+  return problem(409, std::move(detail));
+}
+problem problem::payload_too_large(std::string detail) {
+  return problem(413, std::move(detail));
+}
+problem problem::unsupported_media_type(std::string detail) {
+  return problem(415, std::move(detail));
+}
 problem problem::unprocessable(std::string field, std::string message) {
   problem p(422, field + ": " + message);
   p.errors.push_back({std::move(field), std::move(message)});
@@ -25,40 +40,68 @@ problem problem::too_many_requests(std::string detail, std::uint32_t retry_after
   p.retry_after = retry_after_seconds;
   return p;
 }
-problem problem::unavailable(std::string detail) { return problem(503, std::move(detail)); }
-problem problem::gateway_timeout(std::string detail) { return problem(504, std::move(detail)); }
+problem problem::unavailable(std::string detail) {
+  return problem(503, std::move(detail));
+}
+problem problem::gateway_timeout(std::string detail) {
+  return problem(504, std::move(detail));
+}
 problem problem::internal_error(std::string internal) {
   problem p(500, "internal error");
   p.internal = std::move(internal);
   return p;
 }
 
-void throw_exception_from_error(const problem& p, const boost::source_location&) { throw problem_exception(p); }
+void throw_exception_from_error(const problem& p, const boost::source_location&) {
+  throw problem_exception(p);
+}
 
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Request Entity Too Large";
-    case 414: return "Request URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "Request URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 
@@ -73,8 +116,7 @@ bool iequals_at(std::string_view text, std::size_t at, std::string_view word) {
 }
 
 bool ends_secret_value(char c) {
-  return std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '"' || c == '\'' || c == '}' ||
-         c == ']';
+  return std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '"' || c == '\'' || c == '}' || c == ']';
 }
 
 // "scheme://user:pass@host" → "scheme://[REDACTED]@host": repository URLs carry credentials in

@@ -4,7 +4,6 @@
 // rendered); `internal` is only ever logged.
 
 #include <boost/system/result.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,8 +25,8 @@ struct problem {
   int status = 500;
   std::string detail;
   std::string internal;
-  std::vector<field_error> errors;          // rendered as "errors" (422 mostly)
-  std::optional<std::uint32_t> retry_after; // seconds; rendered as a Retry-After header (429, 503)
+  std::vector<field_error> errors;           // rendered as "errors" (422 mostly)
+  std::optional<std::uint32_t> retry_after;  // seconds; rendered as a Retry-After header (429, 503)
 
   static problem bad_request(std::string detail);
   static problem unauthorized(std::string detail);

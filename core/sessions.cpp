@@ -8,7 +8,8 @@ namespace sc::sessions {
 
 bool is_well_formed_token(std::string_view token) noexcept {
   if (token.size() != token_length) return false;
-  return std::all_of(token.begin(), token.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::all_of(token.begin(), token.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 bool is_expired(const session& s, std::int64_t now, const policy& p) noexcept {
@@ -87,12 +88,13 @@ void login_throttle::record_failure(std::string_view source, std::int64_t now) {
   if (times.size() > limits_.max_failures) times.erase(times.begin());
 }
 
-void login_throttle::record_success(std::string_view source) { failures_.erase(std::string(source)); }
+void login_throttle::record_success(std::string_view source) {
+  failures_.erase(std::string(source));
+}
 
 void login_throttle::sweep(std::int64_t now) {
-  std::erase_if(failures_, [&](const auto& entry) {
-    return entry.second.empty() || now - entry.second.back() >= limits_.window;
-  });
+  std::erase_if(failures_,
+                [&](const auto& entry) { return entry.second.empty() || now - entry.second.back() >= limits_.window; });
   if (failures_.size() < limits_.max_sources) return;
   auto oldest = std::min_element(failures_.begin(), failures_.end(),
                                  [](const auto& a, const auto& b) { return a.second.back() < b.second.back(); });

@@ -67,101 +67,103 @@ constexpr std::array<locale_info, 21> common = {{
 // Kept sorted by code at compile time, so new entries may go anywhere.
 constexpr auto extended = [] {
   auto table = std::to_array<locale_info>({
-    {"af-ZA", "Afrikaans", "Afrikaans"},
-    {"am-ET", "አማርኛ", "Amharic"},
-    {"ar-AE", "العربية (الإمارات)", "Arabic (United Arab Emirates)"},
-    {"ar-EG", "العربية (مصر)", "Arabic (Egypt)"},
-    {"ar-MA", "العربية (المغرب)", "Arabic (Morocco)"},
-    {"az-AZ", "Azərbaycan", "Azerbaijani"},
-    {"be-BY", "Беларуская", "Belarusian"},
-    {"bg-BG", "Български", "Bulgarian"},
-    {"bn-IN", "বাংলা (ভারত)", "Bengali (India)"},
-    {"bs-BA", "Bosanski", "Bosnian"},
-    {"ca-ES", "Català", "Catalan"},
-    {"cs-CZ", "Čeština", "Czech"},
-    {"cy-GB", "Cymraeg", "Welsh"},
-    {"da-DK", "Dansk", "Danish"},
-    {"de-AT", "Deutsch (Österreich)", "German (Austria)"},
-    {"de-CH", "Deutsch (Schweiz)", "German (Switzerland)"},
-    {"el-GR", "Ελληνικά", "Greek"},
-    {"en-AU", "English (Australia)", "English (Australia)"},
-    {"en-CA", "English (Canada)", "English (Canada)"},
-    {"en-GB", "English (United Kingdom)", "English (United Kingdom)"},
-    {"en-IE", "English (Ireland)", "English (Ireland)"},
-    {"en-IN", "English (India)", "English (India)"},
-    {"en-NZ", "English (New Zealand)", "English (New Zealand)"},
-    {"en-ZA", "English (South Africa)", "English (South Africa)"},
-    {"es-AR", "Español (Argentina)", "Spanish (Argentina)"},
-    {"es-CL", "Español (Chile)", "Spanish (Chile)"},
-    {"es-CO", "Español (Colombia)", "Spanish (Colombia)"},
-    {"es-MX", "Español (México)", "Spanish (Mexico)"},
-    {"es-US", "Español (Estados Unidos)", "Spanish (United States)"},
-    {"et-EE", "Eesti", "Estonian"},
-    {"eu-ES", "Euskara", "Basque"},
-    {"fa-IR", "فارسی", "Persian"},
-    {"fi-FI", "Suomi", "Finnish"},
-    {"fil-PH", "Filipino", "Filipino"},
-    {"fr-BE", "Français (Belgique)", "French (Belgium)"},
-    {"fr-CA", "Français (Canada)", "French (Canada)"},
-    {"fr-CH", "Français (Suisse)", "French (Switzerland)"},
-    {"ga-IE", "Gaeilge", "Irish"},
-    {"gl-ES", "Galego", "Galician"},
-    {"gu-IN", "ગુજરાતી", "Gujarati"},
-    {"he-IL", "עברית", "Hebrew"},
-    {"hr-HR", "Hrvatski", "Croatian"},
-    {"hu-HU", "Magyar", "Hungarian"},
-    {"hy-AM", "Հայերեն", "Armenian"},
-    {"id-ID", "Bahasa Indonesia", "Indonesian"},
-    {"is-IS", "Íslenska", "Icelandic"},
-    {"ka-GE", "ქართული", "Georgian"},
-    {"kk-KZ", "Қазақ", "Kazakh"},
-    {"km-KH", "ខ្មែរ", "Khmer"},
-    {"kn-IN", "ಕನ್ನಡ", "Kannada"},
-    {"ky-KG", "Кыргызча", "Kyrgyz"},
-    {"lo-LA", "ລາວ", "Lao"},
-    {"lt-LT", "Lietuvių", "Lithuanian"},
-    {"lv-LV", "Latviešu", "Latvian"},
-    {"mk-MK", "Македонски", "Macedonian"},
-    {"ml-IN", "മലയാളം", "Malayalam"},
-    {"mn-MN", "Монгол", "Mongolian"},
-    {"mr-IN", "मराठी", "Marathi"},
-    {"ms-MY", "Bahasa Melayu", "Malay"},
-    {"mt-MT", "Malti", "Maltese"},
-    {"my-MM", "မြန်မာ", "Burmese"},
-    {"nb-NO", "Norsk bokmål", "Norwegian Bokmål"},
-    {"ne-NP", "नेपाली", "Nepali"},
-    {"nl-BE", "Nederlands (België)", "Dutch (Belgium)"},
-    {"nn-NO", "Norsk nynorsk", "Norwegian Nynorsk"},
-    {"pa-IN", "ਪੰਜਾਬੀ", "Punjabi"},
-    {"pt-PT", "Português (Portugal)", "Portuguese (Portugal)"},
-    {"ro-RO", "Română", "Romanian"},
-    {"si-LK", "සිංහල", "Sinhala"},
-    {"sk-SK", "Slovenčina", "Slovak"},
-    {"sl-SI", "Slovenščina", "Slovenian"},
-    {"sq-AL", "Shqip", "Albanian"},
-    {"sr-RS", "Српски", "Serbian"},
-    {"sw-KE", "Kiswahili", "Swahili"},
-    {"ta-IN", "தமிழ்", "Tamil"},
-    {"te-IN", "తెలుగు", "Telugu"},
-    {"tg-TJ", "Тоҷикӣ", "Tajik"},
-    {"tk-TM", "Türkmen", "Turkmen"},
-    {"ur-PK", "اردو", "Urdu"},
-    {"uz-UZ", "Oʻzbek", "Uzbek"},
-    {"xh-ZA", "isiXhosa", "Xhosa"},
-    {"yo-NG", "Yorùbá", "Yoruba"},
-    {"zh-HK", "中文 (香港)", "Chinese (Hong Kong)"},
-    {"zh-TW", "中文 (台灣)", "Chinese (Taiwan)"},
-    {"zu-ZA", "isiZulu", "Zulu"},
-    {"ha-NG", "Hausa", "Hausa"},
-    {"ig-NG", "Igbo", "Igbo"},
-    {"so-SO", "Soomaali", "Somali"},
-    {"rw-RW", "Kinyarwanda", "Kinyarwanda"},
+      {"af-ZA", "Afrikaans", "Afrikaans"},
+      {"am-ET", "አማርኛ", "Amharic"},
+      {"ar-AE", "العربية (الإمارات)", "Arabic (United Arab Emirates)"},
+      {"ar-EG", "العربية (مصر)", "Arabic (Egypt)"},
+      {"ar-MA", "العربية (المغرب)", "Arabic (Morocco)"},
+      {"az-AZ", "Azərbaycan", "Azerbaijani"},
+      {"be-BY", "Беларуская", "Belarusian"},
+      {"bg-BG", "Български", "Bulgarian"},
+      {"bn-IN", "বাংলা (ভারত)", "Bengali (India)"},
+      {"bs-BA", "Bosanski", "Bosnian"},
+      {"ca-ES", "Català", "Catalan"},
+      {"cs-CZ", "Čeština", "Czech"},
+      {"cy-GB", "Cymraeg", "Welsh"},
+      {"da-DK", "Dansk", "Danish"},
+      {"de-AT", "Deutsch (Österreich)", "German (Austria)"},
+      {"de-CH", "Deutsch (Schweiz)", "German (Switzerland)"},
+      {"el-GR", "Ελληνικά", "Greek"},
+      {"en-AU", "English (Australia)", "English (Australia)"},
+      {"en-CA", "English (Canada)", "English (Canada)"},
+      {"en-GB", "English (United Kingdom)", "English (United Kingdom)"},
+      {"en-IE", "English (Ireland)", "English (Ireland)"},
+      {"en-IN", "English (India)", "English (India)"},
+      {"en-NZ", "English (New Zealand)", "English (New Zealand)"},
+      {"en-ZA", "English (South Africa)", "English (South Africa)"},
+      {"es-AR", "Español (Argentina)", "Spanish (Argentina)"},
+      {"es-CL", "Español (Chile)", "Spanish (Chile)"},
+      {"es-CO", "Español (Colombia)", "Spanish (Colombia)"},
+      {"es-MX", "Español (México)", "Spanish (Mexico)"},
+      {"es-US", "Español (Estados Unidos)", "Spanish (United States)"},
+      {"et-EE", "Eesti", "Estonian"},
+      {"eu-ES", "Euskara", "Basque"},
+      {"fa-IR", "فارسی", "Persian"},
+      {"fi-FI", "Suomi", "Finnish"},
+      {"fil-PH", "Filipino", "Filipino"},
+      {"fr-BE", "Français (Belgique)", "French (Belgium)"},
+      {"fr-CA", "Français (Canada)", "French (Canada)"},
+      {"fr-CH", "Français (Suisse)", "French (Switzerland)"},
+      {"ga-IE", "Gaeilge", "Irish"},
+      {"gl-ES", "Galego", "Galician"},
+      {"gu-IN", "ગુજરાતી", "Gujarati"},
+      {"he-IL", "עברית", "Hebrew"},
+      {"hr-HR", "Hrvatski", "Croatian"},
+      {"hu-HU", "Magyar", "Hungarian"},
+      {"hy-AM", "Հայերեն", "Armenian"},
+      {"id-ID", "Bahasa Indonesia", "Indonesian"},
+      {"is-IS", "Íslenska", "Icelandic"},
+      {"ka-GE", "ქართული", "Georgian"},
+      {"kk-KZ", "Қазақ", "Kazakh"},
+      {"km-KH", "ខ្មែរ", "Khmer"},
+      {"kn-IN", "ಕನ್ನಡ", "Kannada"},
+      {"ky-KG", "Кыргызча", "Kyrgyz"},
+      {"lo-LA", "ລາວ", "Lao"},
+      {"lt-LT", "Lietuvių", "Lithuanian"},
+      {"lv-LV", "Latviešu", "Latvian"},
+      {"mk-MK", "Македонски", "Macedonian"},
+      {"ml-IN", "മലയാളം", "Malayalam"},
+      {"mn-MN", "Монгол", "Mongolian"},
+      {"mr-IN", "मराठी", "Marathi"},
+      {"ms-MY", "Bahasa Melayu", "Malay"},
+      {"mt-MT", "Malti", "Maltese"},
+      {"my-MM", "မြန်မာ", "Burmese"},
+      {"nb-NO", "Norsk bokmål", "Norwegian Bokmål"},
+      {"ne-NP", "नेपाली", "Nepali"},
+      {"nl-BE", "Nederlands (België)", "Dutch (Belgium)"},
+      {"nn-NO", "Norsk nynorsk", "Norwegian Nynorsk"},
+      {"pa-IN", "ਪੰਜਾਬੀ", "Punjabi"},
+      {"pt-PT", "Português (Portugal)", "Portuguese (Portugal)"},
+      {"ro-RO", "Română", "Romanian"},
+      {"si-LK", "සිංහල", "Sinhala"},
+      {"sk-SK", "Slovenčina", "Slovak"},
+      {"sl-SI", "Slovenščina", "Slovenian"},
+      {"sq-AL", "Shqip", "Albanian"},
+      {"sr-RS", "Српски", "Serbian"},
+      {"sw-KE", "Kiswahili", "Swahili"},
+      {"ta-IN", "தமிழ்", "Tamil"},
+      {"te-IN", "తెలుగు", "Telugu"},
+      {"tg-TJ", "Тоҷикӣ", "Tajik"},
+      {"tk-TM", "Türkmen", "Turkmen"},
+      {"ur-PK", "اردو", "Urdu"},
+      {"uz-UZ", "Oʻzbek", "Uzbek"},
+      {"xh-ZA", "isiXhosa", "Xhosa"},
+      {"yo-NG", "Yorùbá", "Yoruba"},
+      {"zh-HK", "中文 (香港)", "Chinese (Hong Kong)"},
+      {"zh-TW", "中文 (台灣)", "Chinese (Taiwan)"},
+      {"zu-ZA", "isiZulu", "Zulu"},
+      {"ha-NG", "Hausa", "Hausa"},
+      {"ig-NG", "Igbo", "Igbo"},
+      {"so-SO", "Soomaali", "Somali"},
+      {"rw-RW", "Kinyarwanda", "Kinyarwanda"},
   });
   std::sort(table.begin(), table.end(), [](const locale_info& a, const locale_info& b) { return a.code < b.code; });
   return table;
 }();
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -186,7 +188,9 @@ bool has_control(std::string_view text, bool allow_newlines) noexcept {
   return false;
 }
 
-problem invalid_value(std::string message) { return problem::unprocessable("value", std::move(message)); }
+problem invalid_value(std::string message) {
+  return problem::unprocessable("value", std::move(message));
+}
 
 result<std::string> bounded_integer(std::string_view key, std::string_view value, std::uint64_t min, std::uint64_t max,
                                     std::string_view unit) {
@@ -196,8 +200,8 @@ result<std::string> bounded_integer(std::string_view key, std::string_view value
     return invalid_value(std::string(key) + " must be a whole number of " + std::string(unit));
   }
   if (number < min || number > max) {
-    return invalid_value(std::string(key) + " must be between " + std::to_string(min) + " and " +
-                         std::to_string(max) + " " + std::string(unit));
+    return invalid_value(std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                         " " + std::string(unit));
   }
   return std::to_string(number);
 }
@@ -240,7 +244,9 @@ constexpr std::string_view other_known_keys[] = {"monitoring_backend"};
 
 }  // namespace
 
-std::span<const default_value> defaults() noexcept { return default_values; }
+std::span<const default_value> defaults() noexcept {
+  return default_values;
+}
 
 std::optional<std::string_view> default_of(std::string_view key) noexcept {
   for (const auto& d : default_values) {
@@ -274,13 +280,11 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text) noexcept {
     long double factor;
   };
   static constexpr multiplier units[] = {
-      {"", 1},          {"b", 1},
-      {"k", 1e3L},      {"kb", 1e3L},      {"ki", 0x1p10L}, {"kib", 0x1p10L},
-      {"m", 1e6L},      {"mb", 1e6L},      {"mi", 0x1p20L}, {"mib", 0x1p20L},
-      {"g", 1e9L},      {"gb", 1e9L},      {"gi", 0x1p30L}, {"gib", 0x1p30L},
-      {"t", 1e12L},     {"tb", 1e12L},     {"ti", 0x1p40L}, {"tib", 0x1p40L},
-      {"p", 1e15L},     {"pb", 1e15L},     {"pi", 0x1p50L}, {"pib", 0x1p50L},
-      {"e", 1e18L},     {"eb", 1e18L},     {"ei", 0x1p60L}, {"eib", 0x1p60L},
+      {"", 1},         {"b", 1},         {"k", 1e3L},     {"kb", 1e3L},     {"ki", 0x1p10L}, {"kib", 0x1p10L},
+      {"m", 1e6L},     {"mb", 1e6L},     {"mi", 0x1p20L}, {"mib", 0x1p20L}, {"g", 1e9L},     {"gb", 1e9L},
+      {"gi", 0x1p30L}, {"gib", 0x1p30L}, {"t", 1e12L},    {"tb", 1e12L},    {"ti", 0x1p40L}, {"tib", 0x1p40L},
+      {"p", 1e15L},    {"pb", 1e15L},    {"pi", 0x1p50L}, {"pib", 0x1p50L}, {"e", 1e18L},    {"eb", 1e18L},
+      {"ei", 0x1p60L}, {"eib", 0x1p60L},
   };
   const multiplier* found = nullptr;
   for (const auto& u : units) {
@@ -330,9 +334,15 @@ bool is_valid_tld(std::string_view label) noexcept {
   return !all_digits;
 }
 
-std::span<const std::string_view> populated_locales() noexcept { return populated; }
-std::span<const locale_info> common_languages() noexcept { return common; }
-std::span<const locale_info> extended_locales() noexcept { return extended; }
+std::span<const std::string_view> populated_locales() noexcept {
+  return populated;
+}
+std::span<const locale_info> common_languages() noexcept {
+  return common;
+}
+std::span<const locale_info> extended_locales() noexcept {
+  return extended;
+}
 
 bool is_supported_locale(std::string_view code) noexcept {
   if (std::find(populated.begin(), populated.end(), code) != populated.end()) return true;
@@ -350,7 +360,7 @@ result<std::string> validate(std::string_view key, std::string_view value) {
   if (key.size() > max_key_length || has_control(key, false) || !is_known_key(key)) {
     // The key is echoed only when it is printable and short: a detail never carries junk.
     std::string shown = (key.size() > max_key_length || has_control(key, false)) ? std::string("(invalid)")
-                                                                                   : "\"" + std::string(key) + "\"";
+                                                                                 : "\"" + std::string(key) + "\"";
     problem p = problem::unprocessable("key", "unknown setting " + shown);
     p.detail = "unknown setting " + shown + "; known settings and the \"ui.\" namespace are accepted";
     return p;
@@ -387,7 +397,8 @@ result<std::string> validate(std::string_view key, std::string_view value) {
   }
   if (key == "dns_resolution_mode") {
     if (value != "auto" && value != "recursive" && value != "forward") {
-      return invalid_value("invalid value for \"dns_resolution_mode\": must be \"auto\", \"recursive\", or \"forward\"");
+      return invalid_value(
+          "invalid value for \"dns_resolution_mode\": must be \"auto\", \"recursive\", or \"forward\"");
     }
     return std::string(value);
   }

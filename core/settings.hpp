@@ -32,13 +32,13 @@
 //                          text ≤ 65536 bytes; TAB/LF/CR allowed, other control chars not
 //                                                           (not seeded)
 
-#include "core/problem.hpp"
-
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace sc::settings {
 

@@ -1,5 +1,31 @@
 #include "server/app.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-id128.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <charconv>
+#include <filesystem>
+
 #include "adapters/file_io/file_ring.hpp"
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
@@ -10,38 +36,11 @@
 #include "core/audit.hpp"
 #include "core/cors.hpp"
 #include "core/log.hpp"
-#include "server/connection.hpp"
 #include "server/catalog.hpp"
+#include "server/connection.hpp"
 #include "server/identity.hpp"
 #include "server/storage_service.hpp"
 #include "server/systemd_service.hpp"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/generic/stream_protocol.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parse.hpp>
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/un.h>
-#include <unistd.h>
-#include <systemd/sd-daemon.h>
-#include <systemd/sd-id128.h>
-
-#include <algorithm>
-#include <charconv>
-#include <filesystem>
-#include <linux/magic.h>
 
 namespace sc::server {
 
@@ -88,7 +87,8 @@ http::peer_info describe_peer(int fd, http::peer_info::transport kind) {
   if (kind == http::peer_info::transport::unix_socket) {
     ucred credentials{};
     socklen_t length = sizeof credentials;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0) peer.uid = static_cast<int>(credentials.uid);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0)
+      peer.uid = static_cast<int>(credentials.uid);
     peer.address = "unix";
     return peer;
   }
@@ -278,9 +278,8 @@ result<void> app::open() {
   struct stat bus_socket {};
   std::string_view bus_address = settings_.bus;
   if (bus_address.starts_with("unix:path=")) {
-    std::string path(bus_address.substr(10, bus_address.find(',') == std::string_view::npos
-                                                ? std::string_view::npos
-                                                : bus_address.find(',') - 10));
+    std::string path(bus_address.substr(
+        10, bus_address.find(',') == std::string_view::npos ? std::string_view::npos : bus_address.find(',') - 10));
     if (::stat(path.c_str(), &bus_socket) != 0 || !S_ISSOCK(bus_socket.st_mode)) {
       bus_error_ = "no D-Bus socket at " + path;
       log::warning("D-Bus: " + bus_error_);
@@ -310,13 +309,16 @@ result<void> app::serve() {
     boost::system::error_code ec;
     if (sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0) {
       acceptor.assign(asio::generic::stream_protocol(AF_UNIX, 0), fd, ec);
-      if (!ec) add(std::move(acceptor), http::peer_info::transport::unix_socket, "unix:(activated fd " + std::to_string(fd) + ")");
+      if (!ec)
+        add(std::move(acceptor), http::peer_info::transport::unix_socket,
+            "unix:(activated fd " + std::to_string(fd) + ")");
     } else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0) {
       sockaddr_storage address{};
       socklen_t length = sizeof address;
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
       acceptor.assign(asio::generic::stream_protocol(address.ss_family, IPPROTO_TCP), fd, ec);
-      if (!ec) add(std::move(acceptor), http::peer_info::transport::tcp, "tcp:(activated fd " + std::to_string(fd) + ")");
+      if (!ec)
+        add(std::move(acceptor), http::peer_info::transport::tcp, "tcp:(activated fd " + std::to_string(fd) + ")");
     }
     if (ec) return problem::internal_error("socket activation fd " + std::to_string(fd) + ": " + ec.message());
   }
@@ -364,14 +366,15 @@ result<void> app::serve() {
     add(std::move(acceptor), http::peer_info::transport::unix_socket, "unix:" + settings_.socket_path);
   }
 
-  if (listeners_->entries.empty()) return problem::bad_request("no listener configured (--listen and --socket are both off)");
+  if (listeners_->entries.empty())
+    return problem::bad_request("no listener configured (--listen and --socket are both off)");
   for (auto& entry : listeners_->entries) {
     asio::co_spawn(io_, accept_loop(*this, entry.acceptor, entry.kind),
                    [](std::exception_ptr e) { log_exception("accept loop", e); });
   }
   for (const auto& address : bound_addresses()) log::info("listening on " + address);
-  auto shortest = std::min({settings_.header_timeout, settings_.body_timeout, settings_.idle_timeout,
-                            settings_.write_timeout});
+  auto shortest =
+      std::min({settings_.header_timeout, settings_.body_timeout, settings_.idle_timeout, settings_.write_timeout});
   auto tick = std::clamp(shortest / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
   asio::co_spawn(io_, sweep_deadlines(connections_, listeners_->deadline_sweep, tick), asio::detached);
 
@@ -581,7 +584,8 @@ asio::awaitable<http::response> app::dispatch(request_context& context) {
   if (audited) detail = audit::redact_detail(context.request.body());
   http::response response = co_await route_request(context);
   add_cors_headers(context.request, response);
-  if (audited && context.route_index != static_cast<std::size_t>(-1)) record_audit(context, response, std::move(detail));
+  if (audited && context.route_index != static_cast<std::size_t>(-1))
+    record_audit(context, response, std::move(detail));
   co_return response;
 }
 
@@ -616,13 +620,15 @@ asio::awaitable<http::response> app::route_request(request_context& context) {
   }
 
   auto unauthenticated = [&] {
-    return http::problem_response(
-        problem::unauthorized(had_token ? "invalid session" : "missing authorization token"), version);
+    return http::problem_response(problem::unauthorized(had_token ? "invalid session" : "missing authorization token"),
+                                  version);
   };
   switch (r.auth) {
-    case auth_level::public_access: break;
+    case auth_level::public_access:
+      break;
     case auth_level::local_only:
-      if (!local) co_return http::problem_response(problem::forbidden("only available to root on the local socket"), version);
+      if (!local)
+        co_return http::problem_response(problem::forbidden("only available to root on the local socket"), version);
       break;
     case auth_level::authenticated:
     case auth_level::local_or_authenticated:
@@ -631,12 +637,14 @@ asio::awaitable<http::response> app::route_request(request_context& context) {
     case auth_level::admin:
     case auth_level::local_or_admin:
       if (!context.caller) co_return unauthenticated();
-      if (!context.caller->admin) co_return http::problem_response(problem::forbidden("admin access required"), version);
+      if (!context.caller->admin)
+        co_return http::problem_response(problem::forbidden("admin access required"), version);
       break;
     case auth_level::bootstrap_or_admin:
       if (auth_.bootstrap_open()) break;
       if (!context.caller) co_return unauthenticated();
-      if (!context.caller->admin) co_return http::problem_response(problem::forbidden("admin access required"), version);
+      if (!context.caller->admin)
+        co_return http::problem_response(problem::forbidden("admin access required"), version);
       break;
   }
 

@@ -3,12 +3,7 @@
 // dispatcher that turns a request into a response (route → auth → handler → problem mapping).
 // Everything here lives on the one loop thread.
 
-#include "server/config.hpp"
-#include "server/metrics.hpp"
-#include "server/router.hpp"
-
 #include <boost/asio/io_context.hpp>
-
 #include <chrono>
 #include <functional>
 #include <list>
@@ -18,12 +13,16 @@
 #include <string_view>
 #include <vector>
 
+#include "server/config.hpp"
+#include "server/metrics.hpp"
+#include "server/router.hpp"
+
 namespace sc::store {
 class database;
 class repository_store;
 class settings_store;
 class audit_store;
-}
+}  // namespace sc::store
 namespace sc::file_io {
 class file_ring;
 }

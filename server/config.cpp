@@ -24,7 +24,8 @@ std::string usage() {
          "  --idle-timeout MS      keep-alive wait for the next request (default 60000)\n"
          "  --shutdown-grace MS    time in-flight requests get after SIGTERM (default 10000)\n"
          "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
-         "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated). Systemd socket activation (LISTEN_FDS) replaces both listeners.\n";
+         "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated). Systemd socket activation (LISTEN_FDS) "
+         "replaces both listeners.\n";
 }
 
 namespace {

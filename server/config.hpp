@@ -2,20 +2,20 @@
 // Run-time configuration: flags, then SC_* environment variables, then defaults. The same binary
 // serves production and the sandbox host; only this differs.
 
-#include "core/problem.hpp"
-
 #include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
 
+#include "core/problem.hpp"
+
 namespace sc::server {
 
 struct config {
-  std::string listen = "0.0.0.0:5309";                          // TCP "host:port"; "" disables
+  std::string listen = "0.0.0.0:5309";                             // TCP "host:port"; "" disables
   std::string socket_path = "/run/town-os/systemcontroller.sock";  // "" disables
   std::string state_dir = "/var/lib/town-os";
-  std::string database;   // default: <state_dir>/system.db
+  std::string database;        // default: <state_dir>/system.db
   std::string bus = "system";  // "system" or a D-Bus address (the sandbox's bus)
   std::string btrfs_root;      // default: <state_dir>/btrfs
   std::string unit_dir = "/etc/systemd/system";
@@ -27,18 +27,19 @@ struct config {
   std::size_t max_connections = 4096;
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 1024 * 1024;
-  std::chrono::milliseconds header_timeout{10'000};   // first byte to end of header (slowloris)
+  std::chrono::milliseconds header_timeout{10'000};  // first byte to end of header (slowloris)
   std::chrono::milliseconds body_timeout{30'000};
-  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive wait for the next request
+  std::chrono::milliseconds idle_timeout{60'000};  // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};  // in-flight requests get this long after SIGTERM
   std::size_t max_sse_subscribers = 20'000;
 };
 
 // Parses argv (`--listen ADDR`, `--socket PATH`, `--state-dir DIR`, `--db PATH`, `--bus ADDR`,
-// `--btrfs-root DIR`, `--unit-dir DIR`, `--trust-loopback`, `--allowed-host NAME` (repeatable), `--max-connections N`, `--body-limit N`)
-// over the environment (TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,
-// SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated)). `--help` yields a problem whose detail is the usage text.
+// `--btrfs-root DIR`, `--unit-dir DIR`, `--trust-loopback`, `--allowed-host NAME` (repeatable), `--max-connections N`,
+// `--body-limit N`) over the environment (TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,
+// SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated)). `--help` yields a problem whose detail is the usage
+// text.
 result<config> parse_config(int argc, const char* const* argv);
 std::string usage();
 

@@ -1,19 +1,18 @@
 #include "server/connection.hpp"
 
-#include "core/log.hpp"
-#include "server/app.hpp"
-#include "server/body_stream.hpp"
-
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/url/parse.hpp>
-
-#include <algorithm>
-#include <array>
 #include <optional>
+
+#include "core/log.hpp"
+#include "server/app.hpp"
+#include "server/body_stream.hpp"
 
 namespace sc::server {
 
@@ -63,8 +62,8 @@ asio::awaitable<boost::system::error_code> write_response(http::stream& stream, 
     head += "\r\n";
   }
   head += "\r\n";
-  std::array<asio::const_buffer, 2> buffers = {asio::buffer(head),
-                                               asio::buffer(response.body().data(), with_body ? response.body().size() : 0)};
+  std::array<asio::const_buffer, 2> buffers = {
+      asio::buffer(head), asio::buffer(response.body().data(), with_body ? response.body().size() : 0)};
   self.expires_after(timeout);
   auto [ec, written] = co_await asio::async_write(stream, buffers, io_result);
   co_return ec;
@@ -107,8 +106,7 @@ void close_gently(http::stream& stream) {
 
 }  // namespace
 
-asio::awaitable<void> serve_connection(app& application, http::stream socket,
-                                       http::peer_info peer) {
+asio::awaitable<void> serve_connection(app& application, http::stream socket, http::peer_info peer) {
   const config& limits = application.settings();
   http::stream stream(std::move(socket));
   connection self;
@@ -149,8 +147,8 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
       break;
     }
     if (auto length = parser.content_length(); !streams_body && length && *length > limits.body_limit) {
-      problem p = problem::payload_too_large("request body is larger than " + std::to_string(limits.body_limit) +
-                                             " bytes");
+      problem p =
+          problem::payload_too_large("request body is larger than " + std::to_string(limits.body_limit) + " bytes");
       co_await reject(application, stream, self, p, started);
       break;
     }
@@ -195,7 +193,8 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket,
     response.keep_alive(keep_alive);
     int status = response.result_int();
     // HEAD: the same headers as GET (Content-Length included), no body.
-    auto write_ec = co_await write_response(stream, self, response, request.method() != http::verb::head, limits.write_timeout);
+    auto write_ec =
+        co_await write_response(stream, self, response, request.method() != http::verb::head, limits.write_timeout);
     application.counters().record(context.route_index, status, std::chrono::steady_clock::now() - started);
     if (write_ec || !keep_alive) break;
   }

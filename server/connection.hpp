@@ -2,10 +2,10 @@
 // One HTTP/1.1 connection (TCP or Unix): read a request within limits, hand it to the app's
 // dispatcher, write the response, decide keep-alive. No business logic here.
 
-#include "server/http.hpp"
-
 #include <chrono>
 #include <functional>
+
+#include "server/http.hpp"
 
 namespace sc::server {
 
@@ -28,7 +28,6 @@ struct connection {
 
 // Serves requests on `socket` until the peer closes, a limit is hit, or the app stops.
 // Completes on the socket's executor; never throws (errors close the connection).
-boost::asio::awaitable<void> serve_connection(app& application, http::stream socket,
-                                              http::peer_info peer);
+boost::asio::awaitable<void> serve_connection(app& application, http::stream socket, http::peer_info peer);
 
 }  // namespace sc::server

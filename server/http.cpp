@@ -21,7 +21,9 @@ response json_body(const Json& body, unsigned version) {
 
 }  // namespace
 
-response json_response(const boost::json::value& body, unsigned version) { return json_body(body, version); }
+response json_response(const boost::json::value& body, unsigned version) {
+  return json_body(body, version);
+}
 response json_text_response(std::string body, unsigned version) {
   response res{fields::status::ok, version};
   res.set(fields::field::content_type, "application/json");
@@ -30,8 +32,12 @@ response json_text_response(std::string body, unsigned version) {
   res.prepare_payload();
   return res;
 }
-response json_response(const boost::json::object& body, unsigned version) { return json_body(body, version); }
-response json_response(const boost::json::array& body, unsigned version) { return json_body(body, version); }
+response json_response(const boost::json::object& body, unsigned version) {
+  return json_body(body, version);
+}
+response json_response(const boost::json::array& body, unsigned version) {
+  return json_body(body, version);
+}
 
 response empty_response(unsigned version) {
   response res{fields::status::ok, version};

@@ -2,8 +2,6 @@
 // Transport types shared by the server layer. Every connection, TCP or Unix, is the same type: a
 // Beast stream over Asio's generic stream protocol, so handlers and the SSE writer are written once.
 
-#include "core/problem.hpp"
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,8 +10,9 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-
 #include <string>
+
+#include "core/problem.hpp"
 
 namespace sc::http {
 

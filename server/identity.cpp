@@ -1,11 +1,11 @@
 #include "server/identity.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "adapters/crypto/password.hpp"
 #include "core/json_writer.hpp"
 #include "core/log.hpp"
-
-#include <algorithm>
-#include <chrono>
 
 namespace sc::server {
 
@@ -30,7 +30,9 @@ struct hash_job {
   result<std::string> operator()() const { return crypto::hash_password(password); }
 };
 
-problem invalid_credentials() { return problem::unauthorized("invalid credentials"); }
+problem invalid_credentials() {
+  return problem::unauthorized("invalid credentials");
+}
 
 }  // namespace
 
@@ -65,7 +67,8 @@ result<std::unique_ptr<identity>> identity::open(store::database& db, options op
 }
 
 void identity::recount_admins() noexcept {
-  enabled_admins_ = static_cast<std::size_t>(std::count_if(accounts_.begin(), accounts_.end(), accounts::is_enabled_admin));
+  enabled_admins_ =
+      static_cast<std::size_t>(std::count_if(accounts_.begin(), accounts_.end(), accounts::is_enabled_admin));
 }
 
 const accounts::account* identity::find(std::string_view username) const {
@@ -211,7 +214,8 @@ boost::asio::awaitable<result<accounts::account>> identity::create(accounts::new
   co_return *inserted;
 }
 
-boost::asio::awaitable<result<accounts::account>> identity::update(std::string username, accounts::account_changes changes) {
+boost::asio::awaitable<result<accounts::account>> identity::update(std::string username,
+                                                                   accounts::account_changes changes) {
   const accounts::account* current = find(username);
   if (current == nullptr) co_return problem::not_found("account not found");
   auto prepared = accounts::prepare_changes(std::move(changes), *current);

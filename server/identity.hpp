@@ -8,14 +8,7 @@
 // Everything here runs on the loop thread; the awaitable members resume on it. Pointers and
 // references returned by the lookups are valid until the next co_await or mutation.
 
-#include "adapters/pool/work_pool.hpp"
-#include "adapters/store/account_store.hpp"
-#include "core/accounts.hpp"
-#include "core/sessions.hpp"
-#include "server/router.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,6 +17,12 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "adapters/pool/work_pool.hpp"
+#include "adapters/store/account_store.hpp"
+#include "core/accounts.hpp"
+#include "core/sessions.hpp"
+#include "server/router.hpp"
 
 namespace sc::store {
 class database;
@@ -36,8 +35,8 @@ class identity {
   struct options {
     sessions::policy session_policy;
     sessions::login_throttle::limits throttle;
-    std::size_t hash_threads = 4;  // the global cap on concurrent argon2id hashes
-    std::size_t hash_queue = 16;   // waiting hashes beyond that; more → 429
+    std::size_t hash_threads = 4;       // the global cap on concurrent argon2id hashes
+    std::size_t hash_queue = 16;        // waiting hashes beyond that; more → 429
     std::function<std::int64_t()> now;  // Unix seconds; default the system clock
   };
 

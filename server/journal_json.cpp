@@ -1,8 +1,8 @@
 #include "server/journal_json.hpp"
 
-#include "core/journal_query.hpp"
-
 #include <ctime>
+
+#include "core/journal_query.hpp"
 
 namespace sc::server {
 

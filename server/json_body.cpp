@@ -1,10 +1,10 @@
 #include "server/json_body.hpp"
 
-#include "core/log.hpp"
-
 #include <simdjson.h>
 
 #include <cstdlib>
+
+#include "core/log.hpp"
 
 namespace sc::server {
 
@@ -250,9 +250,13 @@ void json_body::reject(std::string field, std::string message) {
   node_->sink->list.push_back({node_->prefix + field, std::move(message)});
 }
 
-void json_body::require(std::string field) { node_->missing(field); }
+void json_body::require(std::string field) {
+  node_->missing(field);
+}
 
-bool json_body::ok() const noexcept { return node_->sink->list.empty(); }
+bool json_body::ok() const noexcept {
+  return node_->sink->list.empty();
+}
 
 result<void> json_body::finish() const {
   const errors& e = *node_->sink;

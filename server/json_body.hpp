@@ -24,8 +24,6 @@
 // Using a json_body after another parse aborts (a programming error, not a client fault).
 // Child objects (`optional_object`) record their errors in their root and must not outlive it.
 
-#include "core/problem.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -34,6 +32,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/problem.hpp"
 
 namespace sc::server {
 

@@ -1,5 +1,15 @@
 #include "server/log_stream.hpp"
 
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cstdlib>
+#include <vector>
+
 #include "adapters/journal/journal_reader.hpp"
 #include "core/json_writer.hpp"
 #include "core/log.hpp"
@@ -8,17 +18,6 @@
 #include "server/metrics.hpp"
 #include "server/router.hpp"
 #include "server/sse.hpp"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-
-#include <algorithm>
-#include <cstdlib>
-#include <vector>
 
 namespace sc::server {
 
@@ -140,9 +139,8 @@ struct viewer : std::enable_shared_from_this<viewer> {
     last_sent = steady::now();
     // The client sends nothing after its request: readiness means it closed (or misbehaves), and
     // either way the stream ends. A wait needs no buffer, unlike a read.
-    socket.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](boost::system::error_code) {
-      self->close();
-    });
+    socket.async_wait(asio::socket_base::wait_read,
+                      [self = shared_from_this()](boost::system::error_code) { self->close(); });
     flush();
   }
 
@@ -157,9 +155,8 @@ struct viewer : std::enable_shared_from_this<viewer> {
     for (std::size_t i = 0; i < in_flight; ++i) buffers.push_back(asio::buffer(queue[head + i]->bytes));
     writing = true;
     write_started = steady::now();
-    asio::async_write(socket, buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->write_done(ec);
-    });
+    asio::async_write(socket, buffers,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->write_done(ec); });
   }
 
   void write_done(boost::system::error_code ec) {
@@ -209,7 +206,6 @@ struct log_hub::group {
     std::erase_if(viewers, [](const std::shared_ptr<viewer>& v) { return v->closed; });
   }
 
-
   // A keepalive for an idle viewer; a stalled write ends its viewer.
   static void tick(viewer& v, steady::time_point now, const log_stream_options& options) {
     if (v.closed || !v.live) return;
@@ -231,8 +227,7 @@ namespace {
 // The group's reader: follows the journal and publishes each entry, formatted once, to every
 // viewer. Ends when the group has no viewer left, on a journal error (its streams end too) or on
 // stop. `hub` outlives it: the hub's owner keeps the loop running until stop() has finished it.
-asio::awaitable<void> follow(log_hub& hub, std::shared_ptr<log_hub::group> g, log_stream_options options,
-                             bool stamp) {
+asio::awaitable<void> follow(log_hub& hub, std::shared_ptr<log_hub::group> g, log_stream_options options, bool stamp) {
   while (!g->stopped) {
     auto batch = co_await g->reader->next_batch(256, options.keepalive);
     if (g->stopped) break;
@@ -288,7 +283,9 @@ log_hub::log_hub(asio::io_context& io, metrics& counters, log_stream_options opt
   stamp_frames_ = stamp != nullptr && std::string_view(stamp) == "1";
 }
 
-log_hub::~log_hub() { stop(); }
+log_hub::~log_hub() {
+  stop();
+}
 
 void log_hub::viewer_closed() noexcept {
   if (viewers_ > 0) --viewers_;
@@ -342,8 +339,8 @@ asio::awaitable<result<void>> log_hub::serve(request_context& context, journal_q
                                              std::size_t max_viewers) {
   if (stopped_) co_return problem::unavailable("the server is stopping");
   if (viewers_ >= max_viewers) {
-    problem p = problem::unavailable("too many log viewers (limit " + std::to_string(max_viewers) +
-                                     "); try again later");
+    problem p =
+        problem::unavailable("too many log viewers (limit " + std::to_string(max_viewers) + "); try again later");
     p.retry_after = 5;
     co_return p;
   }

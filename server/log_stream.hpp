@@ -18,16 +18,15 @@
 //
 // Loop-thread only. Keepalive comments (":\n") go to idle viewers every `keepalive`.
 
-#include "core/journal_query.hpp"
-#include "core/problem.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
 #include <string>
+
+#include "core/journal_query.hpp"
+#include "core/problem.hpp"
 
 namespace boost::asio {
 class io_context;

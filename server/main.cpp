@@ -1,15 +1,15 @@
 // systemcontroller: the Town OS control daemon. Parses configuration, opens the app, serves until
 // SIGTERM or SIGINT, then shuts down gracefully and exits 0.
-#include "core/log.hpp"
-#include "server/app.hpp"
+#include <signal.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-
 #include <csignal>
-#include <signal.h>
-#include <string>
 #include <cstdio>
+#include <string>
+
+#include "core/log.hpp"
+#include "server/app.hpp"
 
 namespace {
 

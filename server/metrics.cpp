@@ -37,14 +37,16 @@ std::string metrics::render(std::span<const route> routes, const gauges& extra) 
   static constexpr const char* classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
   out += "# HELP townos_up Whether the controller is serving.\n# TYPE townos_up gauge\ntownos_up 1\n";
-  out += "# HELP townos_start_time_seconds Unix time the controller started.\n"
-         "# TYPE townos_start_time_seconds gauge\n";
+  out +=
+      "# HELP townos_start_time_seconds Unix time the controller started.\n"
+      "# TYPE townos_start_time_seconds gauge\n";
   append_line(out, "townos_start_time_seconds %.3f\n", extra.start_time_seconds);
   out += "# HELP townos_uptime_seconds Seconds since the controller started.\n# TYPE townos_uptime_seconds gauge\n";
   append_line(out, "townos_uptime_seconds %.3f\n", extra.uptime_seconds);
 
-  out += "# HELP townos_http_requests_total HTTP requests by route and status class.\n"
-         "# TYPE townos_http_requests_total counter\n";
+  out +=
+      "# HELP townos_http_requests_total HTTP requests by route and status class.\n"
+      "# TYPE townos_http_requests_total counter\n";
   for (std::size_t i = 0; i < routes.size() && i < by_route_.size(); ++i) {
     for (std::size_t c = 0; c < 5; ++c) {
       if (by_route_[i][c] == 0) continue;
@@ -60,8 +62,9 @@ std::string metrics::render(std::span<const route> routes, const gauges& extra) 
                 static_cast<unsigned long long>(unmatched_[c]));
   }
 
-  out += "# HELP townos_http_request_duration_seconds Time from a request's first byte to its response.\n"
-         "# TYPE townos_http_request_duration_seconds histogram\n";
+  out +=
+      "# HELP townos_http_request_duration_seconds Time from a request's first byte to its response.\n"
+      "# TYPE townos_http_request_duration_seconds histogram\n";
   std::uint64_t cumulative = 0;
   for (std::size_t b = 0; b < bucket_bounds_.size(); ++b) {
     cumulative += latency_buckets_[b];
@@ -79,8 +82,9 @@ std::string metrics::render(std::span<const route> routes, const gauges& extra) 
   append_line(out, "townos_http_open_connections %lld\n", static_cast<long long>(open_connections_));
   out += "# HELP townos_http_connections_total Connections accepted.\n# TYPE townos_http_connections_total counter\n";
   append_line(out, "townos_http_connections_total %llu\n", static_cast<unsigned long long>(accepted_connections_));
-  out += "# HELP townos_http_connections_refused_total Connections refused at the connection limit.\n"
-         "# TYPE townos_http_connections_refused_total counter\n";
+  out +=
+      "# HELP townos_http_connections_refused_total Connections refused at the connection limit.\n"
+      "# TYPE townos_http_connections_refused_total counter\n";
   append_line(out, "townos_http_connections_refused_total %llu\n",
               static_cast<unsigned long long>(refused_connections_));
   out += "# HELP townos_sse_subscribers Server-Sent Events streams open now.\n# TYPE townos_sse_subscribers gauge\n";

@@ -2,14 +2,14 @@
 // The server's own counters, rendered as Prometheus text by GET /metrics. Touched only from the
 // loop thread, so plain integers suffice.
 
-#include "server/router.hpp"
-
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "server/router.hpp"
 
 namespace sc::server {
 
@@ -21,7 +21,10 @@ class metrics {
   // One finished request: `route` is an index into the route table, or `unmatched`.
   void record(std::size_t route, int status, std::chrono::nanoseconds latency);
 
-  void connection_opened() noexcept { ++open_connections_; ++accepted_connections_; }
+  void connection_opened() noexcept {
+    ++open_connections_;
+    ++accepted_connections_;
+  }
   void connection_closed() noexcept { --open_connections_; }
   void connection_refused() noexcept { ++refused_connections_; }
   std::int64_t open_connections() const noexcept { return open_connections_; }

@@ -6,13 +6,20 @@ namespace sc::server {
 
 std::string_view to_string(auth_level level) noexcept {
   switch (level) {
-    case auth_level::public_access: return "public";
-    case auth_level::authenticated: return "authenticated";
-    case auth_level::admin: return "admin";
-    case auth_level::local_or_authenticated: return "local-or-authenticated";
-    case auth_level::local_or_admin: return "local-or-admin";
-    case auth_level::bootstrap_or_admin: return "bootstrap-or-admin";
-    case auth_level::local_only: return "local";
+    case auth_level::public_access:
+      return "public";
+    case auth_level::authenticated:
+      return "authenticated";
+    case auth_level::admin:
+      return "admin";
+    case auth_level::local_or_authenticated:
+      return "local-or-authenticated";
+    case auth_level::local_or_admin:
+      return "local-or-admin";
+    case auth_level::bootstrap_or_admin:
+      return "bootstrap-or-admin";
+    case auth_level::local_only:
+      return "local";
   }
   return "unknown";
 }

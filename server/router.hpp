@@ -3,9 +3,6 @@
 // (`build_routes`, server/routes.cpp). No macros, no static registration. The OpenAPI document,
 // /metrics labels and the authorization-matrix tests all read this table.
 
-#include "core/query.hpp"
-#include "server/http.hpp"
-
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -13,6 +10,9 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "core/query.hpp"
+#include "server/http.hpp"
 
 namespace sc::server {
 

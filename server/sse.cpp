@@ -1,15 +1,14 @@
 #include "server/sse.hpp"
 
-#include "server/metrics.hpp"
-
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <array>
 #include <cstdio>
+
+#include "server/metrics.hpp"
 
 namespace sc::server {
 

@@ -6,10 +6,7 @@
 // saying so and the stream ends); memory never grows with a reader's slowness. A frame is formatted
 // once and shared by every subscriber.
 
-#include "server/http.hpp"
-
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -17,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "server/http.hpp"
 
 namespace sc::server {
 

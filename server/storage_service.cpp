@@ -2,7 +2,6 @@
 
 #include "core/storage.hpp"
 
-
 namespace sc::server {
 
 storage_service::storage_service(std::filesystem::path btrfs_root)
@@ -31,9 +30,15 @@ boost::asio::awaitable<result<storage_service::volume_counts>> storage_service::
     auto entry = storage::classify(info.path);
     if (!entry) continue;
     switch (entry->state) {
-      case storage::volume_state::user: ++counted.filesystems; break;
-      case storage::volume_state::installed: ++counted.installed; break;
-      case storage::volume_state::uninstalled: ++counted.uninstalled; break;
+      case storage::volume_state::user:
+        ++counted.filesystems;
+        break;
+      case storage::volume_state::installed:
+        ++counted.installed;
+        break;
+      case storage::volume_state::uninstalled:
+        ++counted.uninstalled;
+        break;
     }
   }
   counts_ = counted;

@@ -1,16 +1,15 @@
 #include "server/systemd_service.hpp"
 
-#include "adapters/systemd/systemd_manager.hpp"
-#include "core/journal_query.hpp"
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <string>
 #include <unordered_set>
 #include <vector>
+
+#include "adapters/systemd/systemd_manager.hpp"
+#include "core/journal_query.hpp"
 
 namespace sc::server {
 
@@ -92,7 +91,9 @@ asio::awaitable<result<systemd_service::unit_summary>> systemd_service::summary(
   co_return counted;
 }
 
-void systemd_service::stop_streams() { logs_.stop(); }
+void systemd_service::stop_streams() {
+  logs_.stop();
+}
 
 void systemd_service::close() {
   closed_ = true;

@@ -3,15 +3,14 @@
 // that the server starts without waiting for Manager.Subscribe) and the live log streams.
 // Loop-thread only.
 
-#include "core/problem.hpp"
-#include "server/log_stream.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
+
+#include "core/problem.hpp"
+#include "server/log_stream.hpp"
 
 namespace boost::asio {
 class io_context;

@@ -31,8 +31,8 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
 result<std::string> hash_password(std::string_view password, const argon2_params& params) {
   std::array<unsigned char, salt_bytes> salt{};
   if (RAND_bytes(salt.data(), static_cast<int>(salt.size())) != 1) return problem::internal_error("RAND_bytes failed");
-  std::size_t length = argon2_encodedlen(params.iterations, params.memory_kib, params.parallelism, salt_bytes,
-                                         key_bytes, Argon2_id);
+  std::size_t length =
+      argon2_encodedlen(params.iterations, params.memory_kib, params.parallelism, salt_bytes, key_bytes, Argon2_id);
   std::string encoded(length, '\0');
   int rc = argon2id_hash_encoded(params.iterations, params.memory_kib, params.parallelism, password.data(),
                                  password.size(), salt.data(), salt.size(), key_bytes, encoded.data(), length);

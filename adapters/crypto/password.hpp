@@ -9,11 +9,11 @@
 // them only on a work_pool thread (adapters/pool/work_pool.hpp), never on the loop. All functions
 // here are thread-safe.
 
-#include "core/problem.hpp"
-
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace sc::crypto {
 
@@ -34,7 +34,9 @@ const std::string& dummy_hash();
 // `bytes` random bytes (OpenSSL RAND_bytes) as lower-case hex.
 std::string random_hex(std::size_t bytes);
 // A session token: 256 random bits as 64 hex characters.
-inline std::string random_token() { return random_hex(32); }
+inline std::string random_token() {
+  return random_hex(32);
+}
 // A random (version 4) UUID, lower-case.
 std::string random_uuid();
 // SHA-256 of `data` as 64 lower-case hex characters.

@@ -1,5 +1,10 @@
 #include "adapters/file_io/file_ring.hpp"
 
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -11,12 +16,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <liburing.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -80,9 +79,15 @@ int run_blocking(const request& r) {
   for (;;) {
     ssize_t done = 0;
     switch (r.kind) {
-      case op_kind::read: done = ::pread(r.fd, r.buffer, r.length, static_cast<off_t>(r.offset)); break;
-      case op_kind::write: done = ::pwrite(r.fd, r.buffer, r.length, static_cast<off_t>(r.offset)); break;
-      case op_kind::fsync: done = ::fsync(r.fd); break;
+      case op_kind::read:
+        done = ::pread(r.fd, r.buffer, r.length, static_cast<off_t>(r.offset));
+        break;
+      case op_kind::write:
+        done = ::pwrite(r.fd, r.buffer, r.length, static_cast<off_t>(r.offset));
+        break;
+      case op_kind::fsync:
+        done = ::fsync(r.fd);
+        break;
     }
     if (done >= 0) return static_cast<int>(done);
     if (errno != EINTR) return -errno;
@@ -91,9 +96,12 @@ int run_blocking(const request& r) {
 
 const char* op_name(op_kind kind) {
   switch (kind) {
-    case op_kind::read: return "read";
-    case op_kind::write: return "write";
-    case op_kind::fsync: return "fsync";
+    case op_kind::read:
+      return "read";
+    case op_kind::write:
+      return "write";
+    case op_kind::fsync:
+      return "fsync";
   }
   return "?";
 }
@@ -127,7 +135,7 @@ struct file_ring_state : std::enable_shared_from_this<file_ring_state> {
   bool waiting_for_wakeup = false;
   bool retry_pending = false;
   std::deque<std::unique_ptr<pending_op>> backlog;  // waiting for room in the ring, FIFO
-  std::vector<std::pair<pending_op*, int>> reaped;   // reused by reap_completions
+  std::vector<std::pair<pending_op*, int>> reaped;  // reused by reap_completions
 
   // --- fallback ---
   std::optional<asio::thread_pool> pool;
@@ -223,9 +231,15 @@ struct file_ring_state : std::enable_shared_from_this<file_ring_state> {
     }
     const request& r = op->what;
     switch (r.kind) {
-      case op_kind::read: ::io_uring_prep_read(sqe, r.fd, r.buffer, r.length, r.offset); break;
-      case op_kind::write: ::io_uring_prep_write(sqe, r.fd, r.buffer, r.length, r.offset); break;
-      case op_kind::fsync: ::io_uring_prep_fsync(sqe, r.fd, 0); break;
+      case op_kind::read:
+        ::io_uring_prep_read(sqe, r.fd, r.buffer, r.length, r.offset);
+        break;
+      case op_kind::write:
+        ::io_uring_prep_write(sqe, r.fd, r.buffer, r.length, r.offset);
+        break;
+      case op_kind::fsync:
+        ::io_uring_prep_fsync(sqe, r.fd, 0);
+        break;
     }
     ::io_uring_sqe_set_data(sqe, op.release());
     ++in_kernel;
@@ -417,11 +431,17 @@ asio::awaitable<sc::result<void>> fsync_one(std::shared_ptr<file_ring_state> sta
 file_ring::file_ring(boost::asio::any_io_executor loop, file_ring_options options)
     : state_(std::make_shared<file_ring_state>(std::move(loop), options)) {}
 
-file_ring::~file_ring() { state_->shut_down(); }
+file_ring::~file_ring() {
+  state_->shut_down();
+}
 
-const char* file_ring::backend_name() const noexcept { return state_->uring ? "io_uring" : "thread_pool"; }
+const char* file_ring::backend_name() const noexcept {
+  return state_->uring ? "io_uring" : "thread_pool";
+}
 
-std::string_view file_ring::fallback_reason() const noexcept { return state_->fallback_reason; }
+std::string_view file_ring::fallback_reason() const noexcept {
+  return state_->fallback_reason;
+}
 
 boost::asio::awaitable<sc::result<std::size_t>> file_ring::read(int fd, std::span<std::byte> buffer,
                                                                 std::uint64_t offset) {
@@ -433,6 +453,8 @@ boost::asio::awaitable<sc::result<std::size_t>> file_ring::write(int fd, std::sp
   return write_all(state_, fd, data, offset);
 }
 
-boost::asio::awaitable<sc::result<void>> file_ring::fsync(int fd) { return fsync_one(state_, fd); }
+boost::asio::awaitable<sc::result<void>> file_ring::fsync(int fd) {
+  return fsync_one(state_, fd);
+}
 
 }  // namespace sc::file_io

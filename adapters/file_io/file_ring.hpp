@@ -30,16 +30,15 @@
 //   - Errors are values: a failing syscall (EBADF, ENOSPC, EIO, ...) comes back as
 //     problem::internal_error naming the operation and the errno text.
 
-#include "core/problem.hpp"
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace sc::file_io {
 

@@ -1,7 +1,9 @@
 #include "adapters/journal/journal_reader.hpp"
 
-#include "core/names.hpp"
+#include <systemd/sd-journal.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -9,16 +11,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <systemd/sd-journal.h>
-
-#include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
 #include <utility>
+
+#include "core/names.hpp"
 
 namespace sc::journal {
 
@@ -152,7 +151,9 @@ result<journal_entry> read_current(sd_journal* j) {
 
 enum class direction { forward, backward };
 
-bool cancelled(const asio::cancellation_state& cs) { return cs.cancelled() != asio::cancellation_type::none; }
+bool cancelled(const asio::cancellation_state& cs) {
+  return cs.cancelled() != asio::cancellation_type::none;
+}
 
 // Steps from the current position and collects up to `max` entries, yielding to the loop every
 // entries_per_turn entries. `out` may already hold entries (they count against `max`); it belongs
@@ -280,8 +281,8 @@ asio::awaitable<result<std::vector<journal_entry>>> do_next_batch(state_ptr s, s
   busy_guard guard(*s);
   max_entries = std::max<std::size_t>(1, clamp_count(*s, max_entries));
   // Bounded so that the deadline arithmetic cannot overflow; callers loop for longer follows.
-  wait_at_most = std::clamp<std::chrono::milliseconds>(wait_at_most, std::chrono::milliseconds::zero(),
-                                                       std::chrono::hours(24));
+  wait_at_most =
+      std::clamp<std::chrono::milliseconds>(wait_at_most, std::chrono::milliseconds::zero(), std::chrono::hours(24));
   auto give_up_at = std::chrono::steady_clock::now() + wait_at_most;
   asio::steady_timer timer(s->io_);
   std::vector<journal_entry> out;
@@ -354,7 +355,9 @@ result<std::unique_ptr<journal_reader>> journal_reader::open(asio::io_context& i
 
 journal_reader::journal_reader(std::shared_ptr<state> s) : state_(std::move(s)) {}
 
-journal_reader::~journal_reader() { state_->close(); }
+journal_reader::~journal_reader() {
+  state_->close();
+}
 
 result<void> journal_reader::match_units(const std::vector<std::string>& units) {
   if (auto ok = check_usable(*state_); !ok) return ok.error();

@@ -19,15 +19,14 @@
 //
 // Entries are returned in chronological order. Fields missing from an entry are "".
 
-#include "core/problem.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "core/problem.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -42,44 +41,44 @@ struct journal_entry {
   std::uint64_t realtime_usec = 0;   // wall clock, µs since the epoch
   std::uint64_t monotonic_usec = 0;  // µs since boot of `boot_id`
 
-  std::string message;            // MESSAGE
-  std::string message_id;         // MESSAGE_ID
-  std::string priority;           // PRIORITY ("0".."7")
-  std::string code_file;          // CODE_FILE
-  std::string code_line;          // CODE_LINE
-  std::string code_func;          // CODE_FUNC
-  std::string error_number;       // ERRNO
-  std::string syslog_facility;    // SYSLOG_FACILITY
-  std::string syslog_identifier;  // SYSLOG_IDENTIFIER
-  std::string syslog_pid;         // SYSLOG_PID
-  std::string pid;                // _PID
-  std::string uid;                // _UID
-  std::string gid;                // _GID
-  std::string comm;               // _COMM
-  std::string exe;                // _EXE
-  std::string cmdline;            // _CMDLINE
-  std::string cap_effective;      // _CAP_EFFECTIVE
-  std::string audit_session;      // _AUDIT_SESSION
-  std::string audit_loginuid;     // _AUDIT_LOGINUID
-  std::string systemd_cgroup;     // _SYSTEMD_CGROUP
-  std::string systemd_session;    // _SYSTEMD_SESSION
-  std::string systemd_unit;       // _SYSTEMD_UNIT
-  std::string systemd_user_unit;  // _SYSTEMD_USER_UNIT
-  std::string systemd_owner_uid;  // _SYSTEMD_OWNER_UID
-  std::string systemd_slice;      // _SYSTEMD_SLICE
-  std::string selinux_context;    // _SELINUX_CONTEXT
+  std::string message;                    // MESSAGE
+  std::string message_id;                 // MESSAGE_ID
+  std::string priority;                   // PRIORITY ("0".."7")
+  std::string code_file;                  // CODE_FILE
+  std::string code_line;                  // CODE_LINE
+  std::string code_func;                  // CODE_FUNC
+  std::string error_number;               // ERRNO
+  std::string syslog_facility;            // SYSLOG_FACILITY
+  std::string syslog_identifier;          // SYSLOG_IDENTIFIER
+  std::string syslog_pid;                 // SYSLOG_PID
+  std::string pid;                        // _PID
+  std::string uid;                        // _UID
+  std::string gid;                        // _GID
+  std::string comm;                       // _COMM
+  std::string exe;                        // _EXE
+  std::string cmdline;                    // _CMDLINE
+  std::string cap_effective;              // _CAP_EFFECTIVE
+  std::string audit_session;              // _AUDIT_SESSION
+  std::string audit_loginuid;             // _AUDIT_LOGINUID
+  std::string systemd_cgroup;             // _SYSTEMD_CGROUP
+  std::string systemd_session;            // _SYSTEMD_SESSION
+  std::string systemd_unit;               // _SYSTEMD_UNIT
+  std::string systemd_user_unit;          // _SYSTEMD_USER_UNIT
+  std::string systemd_owner_uid;          // _SYSTEMD_OWNER_UID
+  std::string systemd_slice;              // _SYSTEMD_SLICE
+  std::string selinux_context;            // _SELINUX_CONTEXT
   std::string source_realtime_timestamp;  // _SOURCE_REALTIME_TIMESTAMP
-  std::string boot_id;            // _BOOT_ID
-  std::string machine_id;         // _MACHINE_ID
-  std::string hostname;           // _HOSTNAME
-  std::string transport;          // _TRANSPORT
+  std::string boot_id;                    // _BOOT_ID
+  std::string machine_id;                 // _MACHINE_ID
+  std::string hostname;                   // _HOSTNAME
+  std::string transport;                  // _TRANSPORT
 };
 
 struct journal_options {
-  std::string directory;                    // empty: the local journal (SD_JOURNAL_LOCAL_ONLY)
-  std::size_t entries_per_turn = 256;       // entries read before yielding to the loop
+  std::string directory;                      // empty: the local journal (SD_JOURNAL_LOCAL_ONLY)
+  std::size_t entries_per_turn = 256;         // entries read before yielding to the loop
   std::size_t max_entries_per_call = 10'000;  // larger requests are clamped to this
-  std::size_t data_threshold = 64 * 1024;   // longest field value returned (sd_journal_set_data_threshold)
+  std::size_t data_threshold = 64 * 1024;     // longest field value returned (sd_journal_set_data_threshold)
 };
 
 class journal_reader {

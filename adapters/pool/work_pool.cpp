@@ -1,9 +1,9 @@
 #include "adapters/pool/work_pool.hpp"
 
-#include "core/log.hpp"
-
 #include <pthread.h>
 #include <signal.h>
+
+#include "core/log.hpp"
 
 namespace sc::pool {
 

@@ -8,14 +8,11 @@
 // Not cancellable: once queued, `fn` runs. The destructor stops taking work, lets running jobs
 // finish, drops queued ones (their awaiting coroutines are destroyed with their handlers) and joins.
 
-#include "core/problem.hpp"
-
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -25,6 +22,8 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
+
+#include "core/problem.hpp"
 
 namespace sc::pool {
 

@@ -1,17 +1,5 @@
 #include "adapters/process/spawn.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/cancellation_state.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -23,6 +11,17 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <deque>
 #include <memory>
@@ -54,10 +53,14 @@ constexpr const char* default_search_path = "/usr/local/sbin:/usr/local/bin:/usr
 
 std::atomic<std::size_t> running_count{0};
 
-std::string errno_text(int error) { return std::system_category().message(error); }
+std::string errno_text(int error) {
+  return std::system_category().message(error);
+}
 
 // glibc 2.36 declares pidfd_open in <sys/pidfd.h> without extern "C", so C++ cannot link to it.
-int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0u)); }
+int open_pidfd(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0u));
+}
 
 // ---------------------------------------------------------------------------------------------
 // The global cap on concurrent children. Waiters queue FIFO; a released slot is handed straight
@@ -406,7 +409,9 @@ ssize_t write_without_sigpipe(int fd, const char* data, std::size_t size, int& e
 // before each wait because a cancellation emitted while it was not suspended would otherwise be
 // lost.
 
-bool cancelled(const asio::cancellation_state& state) { return state.cancelled() != asio::cancellation_type::none; }
+bool cancelled(const asio::cancellation_state& state) {
+  return state.cancelled() != asio::cancellation_type::none;
+}
 
 struct capture {
   explicit capture(std::size_t limit) : cap(limit) {}
@@ -589,10 +594,16 @@ asio::awaitable<sc::result<spawn_outcome>> run_process(spawn_request request) {
   co_return co_await asio::co_spawn(executor, supervise(std::move(request)), asio::use_awaitable);
 }
 
-std::size_t running_children() noexcept { return running_count.load(std::memory_order_relaxed); }
+std::size_t running_children() noexcept {
+  return running_count.load(std::memory_order_relaxed);
+}
 
-std::size_t set_max_children(std::size_t limit) { return slots().set_limit(limit); }
+std::size_t set_max_children(std::size_t limit) {
+  return slots().set_limit(limit);
+}
 
-std::size_t max_children() noexcept { return slots().limit(); }
+std::size_t max_children() noexcept {
+  return slots().limit();
+}
 
 }  // namespace sc::process

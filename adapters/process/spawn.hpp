@@ -15,15 +15,14 @@
 // At most `max_children()` children run at once across the whole process (default 128); further
 // calls wait their turn in FIFO order.
 
-#include "core/problem.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/problem.hpp"
 
 namespace sc::process {
 

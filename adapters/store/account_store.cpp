@@ -1,13 +1,14 @@
 #include "adapters/store/account_store.hpp"
 
-#include "adapters/store/database.hpp"
-
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <sqlite3.h>
+
+#include "adapters/store/database.hpp"
 
 namespace sc::store {
 

@@ -4,13 +4,13 @@
 // Loop thread only (one SQLite connection). Errors: duplicate username → 409, unknown account or
 // session → 404, anything else → 500 (internal text logged, not sent).
 
-#include "core/accounts.hpp"
-#include "core/problem.hpp"
-#include "core/sessions.hpp"
-
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/accounts.hpp"
+#include "core/problem.hpp"
+#include "core/sessions.hpp"
 
 namespace sc::store {
 

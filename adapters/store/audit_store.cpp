@@ -1,11 +1,11 @@
 #include "adapters/store/audit_store.hpp"
 
-#include "adapters/store/database.hpp"
-
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
 #include <ctime>
+
+#include "adapters/store/database.hpp"
 
 namespace sc::store {
 
@@ -79,10 +79,12 @@ result<audit_store::page> audit_store::list(const audit::log_query& query) {
   const char* direction = query.ascending ? " ASC" : " DESC";
   try {
     page out;
-    SQLite::Statement rows(db_.sql(), "SELECT id, account, action, path, detail, success, error, created_at FROM "
-                                      "audit_log" + where + " ORDER BY " + query.sort_by + direction +
-                                          (query.sort_by == "id" ? std::string() : std::string(", id") + direction) +
-                                          " LIMIT :limit OFFSET :offset");
+    SQLite::Statement rows(db_.sql(),
+                           "SELECT id, account, action, path, detail, success, error, created_at FROM "
+                           "audit_log" +
+                               where + " ORDER BY " + query.sort_by + direction +
+                               (query.sort_by == "id" ? std::string() : std::string(", id") + direction) +
+                               " LIMIT :limit OFFSET :offset");
     bind_filters(rows);
     rows.bind(":limit", static_cast<std::int64_t>(query.limit + 1));
     rows.bind(":offset", static_cast<std::int64_t>(query.offset));

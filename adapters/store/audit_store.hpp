@@ -3,9 +3,6 @@
 // Loop thread only; an insert costs ~25 µs (WAL, synchronous=NORMAL) and happens only for
 // mutating requests (core/audit.hpp says which).
 
-#include "core/audit.hpp"
-#include "core/problem.hpp"
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +10,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/audit.hpp"
+#include "core/problem.hpp"
 
 namespace SQLite {
 class Statement;

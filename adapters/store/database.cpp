@@ -11,14 +11,16 @@ namespace sc::store {
 database::database(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 database::~database() = default;
 
-result<std::unique_ptr<database>> database::open(const std::string& path) { return open(path, schema_migrations()); }
+result<std::unique_ptr<database>> database::open(const std::string& path) {
+  return open(path, schema_migrations());
+}
 
 result<std::unique_ptr<database>> database::open(const std::string& path, std::span<const migration> steps) {
   try {
     std::filesystem::path file(path);
     if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE |
-                                                           SQLite::OPEN_FULLMUTEX);
+    auto db =
+        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
     db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=ON");

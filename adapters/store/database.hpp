@@ -2,12 +2,12 @@
 // The SQLite store: one connection, opened once at start, WAL, numbered schema migrations.
 // Used only from the loop thread (statements are ~20 µs; batch hot writes).
 
-#include "core/problem.hpp"
-
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace SQLite {
 class Database;

@@ -1,15 +1,14 @@
+#include <array>
+
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
 #include "adapters/store/repository_store.hpp"
-
-#include <array>
 
 namespace sc::store {
 
 std::span<const migration> schema_migrations() {
   static constexpr std::array<migration, 4> steps = {{
-      {1, "settings",
-       "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
+      {1, "settings", "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
       // Identity (adapters/store/account_store.hpp). Timestamps are RFC 3339 UTC, second precision.
       // Sessions keep only the SHA-256 of their token, and survive restarts (DESIGN.md).
       {2, "accounts and sessions",

@@ -1,11 +1,11 @@
 #include "adapters/store/settings_store.hpp"
 
-#include "adapters/store/database.hpp"
-#include "core/settings.hpp"
-
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+
+#include "adapters/store/database.hpp"
+#include "core/settings.hpp"
 
 namespace sc::store {
 

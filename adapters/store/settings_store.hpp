@@ -4,8 +4,6 @@
 // SQLite first, then to the cache, so the cache never holds a value the file does not.
 // Loop thread only.
 
-#include "core/problem.hpp"
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/problem.hpp"
 
 namespace sc::store {
 

@@ -1,14 +1,13 @@
 #include "adapters/systemd/bus.hpp"
 
+#include <poll.h>
+#include <sdbus-c++/Error.h>
+#include <sdbus-c++/IConnection.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <sdbus-c++/IConnection.h>
-#include <sdbus-c++/Error.h>
-
-#include <poll.h>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -180,15 +179,25 @@ bus_connection::bus_connection(std::shared_ptr<state> s) : state_(std::move(s)) 
 
 bus_connection::~bus_connection() = default;
 
-sdbus::IConnection& bus_connection::sdbus() noexcept { return *state_->connection_; }
+sdbus::IConnection& bus_connection::sdbus() noexcept {
+  return *state_->connection_;
+}
 
-asio::io_context& bus_connection::context() noexcept { return state_->io_; }
+asio::io_context& bus_connection::context() noexcept {
+  return state_->io_;
+}
 
-void bus_connection::kick() noexcept { rearm(state_); }
+void bus_connection::kick() noexcept {
+  rearm(state_);
+}
 
-bool bus_connection::connected() const noexcept { return state_->connected_; }
+bool bus_connection::connected() const noexcept {
+  return state_->connected_;
+}
 
-std::uint64_t bus_connection::wakeups() const noexcept { return state_->wakeups_; }
+std::uint64_t bus_connection::wakeups() const noexcept {
+  return state_->wakeups_;
+}
 
 void bus_connection::on_disconnect(std::function<void()> callback) {
   if (!state_->connected_) {

@@ -19,11 +19,11 @@
 // Asio handlers hold only a weak reference and become no-ops), releases the fd without closing it
 // (sdbus owns it) and then closes the connection. Must be destroyed on the loop thread.
 
-#include "core/problem.hpp"
-
 #include <functional>
 #include <memory>
 #include <string>
+
+#include "core/problem.hpp"
 
 namespace sdbus {
 class IConnection;

@@ -1,18 +1,15 @@
 #include "adapters/systemd/systemd_manager.hpp"
 
-#include "adapters/systemd/bus.hpp"
-#include "core/names.hpp"
+#include <sdbus-c++/sdbus-c++.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <sdbus-c++/sdbus-c++.h>
-
-#include <algorithm>
 #include <cctype>
-#include <array>
 #include <deque>
 #include <optional>
 #include <string_view>
@@ -20,6 +17,9 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+
+#include "adapters/systemd/bus.hpp"
+#include "core/names.hpp"
 
 namespace sc::systemd {
 
@@ -114,8 +114,8 @@ problem from_dbus_error(const sdbus::Error& e, std::string_view subject) {
              name == "org.freedesktop.DBus.Error.TimedOut") {
     p = problem::gateway_timeout("systemd did not answer in time");
   } else if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
-             name == "org.freedesktop.DBus.Error.NameHasNoOwner" ||
-             name == "org.freedesktop.DBus.Error.Disconnected" || name == "org.sdbus-cpp.Error") {
+             name == "org.freedesktop.DBus.Error.NameHasNoOwner" || name == "org.freedesktop.DBus.Error.Disconnected" ||
+             name == "org.sdbus-cpp.Error") {
     p = problem::unavailable("systemd is not reachable");
   } else {
     p = problem::internal_error({});
@@ -558,7 +558,7 @@ asio::awaitable<result<std::unique_ptr<systemd_manager>>> systemd_manager::open(
 }
 
 asio::awaitable<result<std::unique_ptr<systemd_manager>>> systemd_manager::open(bus_connection& bus,
-                                                                                 manager_options options) {
+                                                                                manager_options options) {
   auto s = std::make_shared<state>(bus, std::move(options));
   try {
     s->proxy_ = sdbus::createProxy(bus.sdbus(), s->options_.destination, manager_path);
@@ -588,7 +588,9 @@ asio::awaitable<result<std::unique_ptr<systemd_manager>>> systemd_manager::open(
 
 systemd_manager::systemd_manager(std::shared_ptr<state> s) : state_(std::move(s)) {}
 
-systemd_manager::~systemd_manager() { state_->close(); }
+systemd_manager::~systemd_manager() {
+  state_->close();
+}
 
 asio::awaitable<result<std::vector<unit_status>>> systemd_manager::list_units() {
   return call_list(state_, "ListUnits", {}, {});
@@ -611,8 +613,8 @@ asio::awaitable<result<std::string>> systemd_manager::restart_unit(std::string n
   return run_job(state_, "RestartUnit", std::move(name), std::move(mode));
 }
 
-asio::awaitable<result<enable_result>> systemd_manager::enable_unit_files(std::vector<std::string> names,
-                                                                           bool runtime, bool force) {
+asio::awaitable<result<enable_result>> systemd_manager::enable_unit_files(std::vector<std::string> names, bool runtime,
+                                                                          bool force) {
   return call_enable(state_, std::move(names), runtime, force);
 }
 
@@ -634,8 +636,12 @@ asio::awaitable<result<std::string>> systemd_manager::get_unit_property(std::str
   return read_unit_property(state_, std::move(name), std::move(property), std::move(interface));
 }
 
-asio::awaitable<result<void>> systemd_manager::ping() { return call_no_reply_values(state_, peer_interface, "Ping"); }
+asio::awaitable<result<void>> systemd_manager::ping() {
+  return call_no_reply_values(state_, peer_interface, "Ping");
+}
 
-bool systemd_manager::connected() const noexcept { return !state_->closed_ && state_->bus_.connected(); }
+bool systemd_manager::connected() const noexcept {
+  return !state_->closed_ && state_->bus_.connected();
+}
 
 }  // namespace sc::systemd

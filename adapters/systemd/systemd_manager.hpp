@@ -16,15 +16,14 @@
 // the manager on the loop thread; calls still in flight then complete with 503 (never hang).
 // One manager per connection is the intended use (it calls Manager.Subscribe once).
 
-#include "core/problem.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "core/problem.hpp"
 
 namespace sc::systemd {
 
@@ -57,8 +56,8 @@ struct enable_result {
 };
 
 struct manager_options {
-  std::chrono::milliseconds call_timeout{25'000};  // per D-Bus method call
-  std::chrono::milliseconds job_timeout{120'000};  // start/stop/restart: call plus job completion
+  std::chrono::milliseconds call_timeout{25'000};        // per D-Bus method call
+  std::chrono::milliseconds job_timeout{120'000};        // start/stop/restart: call plus job completion
   std::string destination = "org.freedesktop.systemd1";  // bus name of the manager (tests change it)
   bool subscribe = true;  // Manager.Subscribe at open; start/stop/restart need it (job signals)
 };
@@ -72,7 +71,7 @@ class systemd_manager {
   // No default argument on purpose: GCC 12 double-frees a defaulted `= {}` argument of a
   // coroutine called inside `co_await` (seen at shutdown). The one-argument form is safe.
   static boost::asio::awaitable<result<std::unique_ptr<systemd_manager>>> open(bus_connection& bus,
-                                                                                manager_options options);
+                                                                               manager_options options);
   static boost::asio::awaitable<result<std::unique_ptr<systemd_manager>>> open(bus_connection& bus);
 
   explicit systemd_manager(std::shared_ptr<state> s);
@@ -95,7 +94,7 @@ class systemd_manager {
 
   // Callers normally follow these with reload().
   boost::asio::awaitable<result<enable_result>> enable_unit_files(std::vector<std::string> names, bool runtime = false,
-                                                                   bool force = false);
+                                                                  bool force = false);
   boost::asio::awaitable<result<std::vector<unit_file_change>>> disable_unit_files(std::vector<std::string> names,
                                                                                    bool runtime = false);
   // Manager.Reload (daemon-reload): unit files written since are loaded when this returns.

@@ -4,11 +4,10 @@
 //
 //   http_load (--tcp HOST:PORT | --unix PATH) [--path /status/ping] [--connections 10] [--seconds 5]
 //             [--header "Authorization: Bearer …"]
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -61,20 +60,27 @@ int main(int argc, char** argv) {
   options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--tcp") o.tcp = value;
-    else if (flag == "--unix") o.unix_path = value;
-    else if (flag == "--path") o.path = value;
-    else if (flag == "--connections") o.connections = std::stoi(value);
-    else if (flag == "--seconds") o.seconds = std::stod(value);
-    else if (flag == "--header") o.header = value;
+    if (flag == "--tcp")
+      o.tcp = value;
+    else if (flag == "--unix")
+      o.unix_path = value;
+    else if (flag == "--path")
+      o.path = value;
+    else if (flag == "--connections")
+      o.connections = std::stoi(value);
+    else if (flag == "--seconds")
+      o.seconds = std::stod(value);
+    else if (flag == "--header")
+      o.header = value;
   }
   generic::endpoint endpoint;
   if (!o.unix_path.empty()) {
     endpoint = generic::endpoint(asio::local::stream_protocol::endpoint(o.unix_path));
   } else if (!o.tcp.empty()) {
     auto colon = o.tcp.rfind(':');
-    endpoint = generic::endpoint(asio::ip::tcp::endpoint(asio::ip::make_address(o.tcp.substr(0, colon)),
-                                                         static_cast<unsigned short>(std::stoi(o.tcp.substr(colon + 1)))));
+    endpoint =
+        generic::endpoint(asio::ip::tcp::endpoint(asio::ip::make_address(o.tcp.substr(0, colon)),
+                                                  static_cast<unsigned short>(std::stoi(o.tcp.substr(colon + 1)))));
   } else {
     std::fputs("usage: http_load (--tcp HOST:PORT | --unix PATH) [--path P] [--connections N] [--seconds S]\n", stderr);
     return 2;
@@ -88,7 +94,9 @@ int main(int argc, char** argv) {
   double elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
   auto& l = t.latencies_us;
   std::sort(l.begin(), l.end());
-  auto pct = [&](double p) { return l.empty() ? 0.0 : l[std::min(l.size() - 1, static_cast<std::size_t>(p * l.size()))]; };
+  auto pct = [&](double p) {
+    return l.empty() ? 0.0 : l[std::min(l.size() - 1, static_cast<std::size_t>(p * l.size()))];
+  };
   std::printf("requests=%zu errors=%ld rps=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f\n", l.size(), t.errors,
               l.size() / elapsed, pct(0.50), pct(0.99), l.empty() ? 0.0 : l.back());
   return t.errors == 0 ? 0 : 1;

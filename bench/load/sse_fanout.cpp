@@ -15,11 +15,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,13 +107,20 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string key = argv[i];
     std::string value = argv[i + 1];
-    if (key == "--socket") o.socket = value;
-    else if (key == "--pid") o.pid = std::atoi(value.c_str());
-    else if (key == "--unit") o.unit = value;
-    else if (key == "--fifo") o.fifo = value;
-    else if (key == "--viewers") o.viewers = std::atoi(value.c_str());
-    else if (key == "--lines") o.lines = std::atoi(value.c_str());
-    else if (key == "--interval-ms") o.interval_ms = std::atoi(value.c_str());
+    if (key == "--socket")
+      o.socket = value;
+    else if (key == "--pid")
+      o.pid = std::atoi(value.c_str());
+    else if (key == "--unit")
+      o.unit = value;
+    else if (key == "--fifo")
+      o.fifo = value;
+    else if (key == "--viewers")
+      o.viewers = std::atoi(value.c_str());
+    else if (key == "--lines")
+      o.lines = std::atoi(value.c_str());
+    else if (key == "--interval-ms")
+      o.interval_ms = std::atoi(value.c_str());
   }
   rlimit files{};
   getrlimit(RLIMIT_NOFILE, &files);
@@ -177,7 +184,8 @@ int main(int argc, char** argv) {
         if (stamp == std::string::npos || k < 0 || k >= o.lines) continue;
         double read_at = std::strtod(block.c_str() + stamp + 4, nullptr);
         fanout[static_cast<std::size_t>(k)].push_back((static_cast<double>(received) - read_at) / 1e6);
-        end_to_end[static_cast<std::size_t>(k)].push_back(static_cast<double>(received - written[static_cast<std::size_t>(k)]) / 1e6);
+        end_to_end[static_cast<std::size_t>(k)].push_back(
+            static_cast<double>(received - written[static_cast<std::size_t>(k)]) / 1e6);
       }
       // Keepalive comments pile up as ":\n" lines without a blank line: drop them.
       while (v.buffer.starts_with(":\n")) v.buffer.erase(0, 2);
@@ -193,8 +201,8 @@ int main(int argc, char** argv) {
   long rss_after = status_kib(o.pid, "VmRSS:");
   long anon_after = status_kib(o.pid, "RssAnon:");
   std::printf("viewers=%d connected=%zu\n", o.viewers, headers);
-  std::printf("server RSS %ld -> %ld KiB (anon %ld -> %ld KiB): %.2f KiB RSS per idle viewer (anon %.2f)\n",
-              rss_before, rss_after, anon_before, anon_after,
+  std::printf("server RSS %ld -> %ld KiB (anon %ld -> %ld KiB): %.2f KiB RSS per idle viewer (anon %.2f)\n", rss_before,
+              rss_after, anon_before, anon_after,
               static_cast<double>(rss_after - rss_before) / static_cast<double>(std::max<std::size_t>(headers, 1)),
               static_cast<double>(anon_after - anon_before) / static_cast<double>(std::max<std::size_t>(headers, 1)));
 
@@ -244,7 +252,7 @@ int main(int argc, char** argv) {
     auto deadline = now_ns() + 30'000'000'000;
     std::int64_t next_write = 0;
     std::string seen;
-    for (int i = 0; seen.find(warmup) == std::string::npos; ) {
+    for (int i = 0; seen.find(warmup) == std::string::npos;) {
       if (now_ns() > deadline) die("journalctl -f printed no warm-up line within 30 s");
       if (now_ns() >= next_write) {
         std::string line = warmup + std::to_string(i++) + "\n";
@@ -311,9 +319,9 @@ int main(int argc, char** argv) {
   }
   std::printf("lines=%d delivered to every viewer: %zu/%d (events received %zu of %zu)\n", o.lines, complete, o.lines,
               all_fanout.size(), static_cast<std::size_t>(o.lines) * headers);
-  std::printf("fan-out ms (server read -> viewer receipt): p50 %.2f p99 %.2f; until the LAST viewer: p50 %.2f p99 %.2f\n",
-              percentile(all_fanout, 50), percentile(all_fanout, 99), percentile(last_viewer, 50),
-              percentile(last_viewer, 99));
+  std::printf(
+      "fan-out ms (server read -> viewer receipt): p50 %.2f p99 %.2f; until the LAST viewer: p50 %.2f p99 %.2f\n",
+      percentile(all_fanout, 50), percentile(all_fanout, 99), percentile(last_viewer, 50), percentile(last_viewer, 99));
   std::printf("end-to-end ms (write -> receipt): SSE p50 %.1f p99 %.1f | journalctl -f p50 %.1f p99 %.1f (%zu lines)\n",
               percentile(all_end_to_end, 50), percentile(all_end_to_end, 99), percentile(journalctl_delay, 50),
               percentile(journalctl_delay, 99), journalctl_delay.size());

@@ -1,13 +1,13 @@
 // Accounts and sessions (behavior-core.md §5.4–5.5, with DESIGN.md's status codes). Decode with
 // json_body, call the identity service, encode. Who may do what beyond the route's auth level
 // (self-only updates, the immutable admin flag) is decided here, before any work.
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/object.hpp>
+
 #include "server/app.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/identity.hpp"
 #include "server/json_body.hpp"
-
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/object.hpp>
 
 namespace sc::server::handlers {
 
@@ -47,8 +47,8 @@ reply account_authenticate(request_context& context) {
   std::string password = body->string("password", password_rule);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
-  auto login = co_await context.services.accounts().authenticate(std::move(username), std::move(password),
-                                                                  context.peer.address);
+  auto login =
+      co_await context.services.accounts().authenticate(std::move(username), std::move(password), context.peer.address);
   if (!login) co_return http::problem_response(login.error());
   std::string reply_body;
   json_writer writer(reply_body);

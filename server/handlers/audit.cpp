@@ -1,15 +1,15 @@
 // POST /audit/log (behavior-core.md §5.9): keyset paging with before_id, newest first by default.
-#include "adapters/store/audit_store.hpp"
 #include "core/audit.hpp"
-#include "server/app.hpp"
-#include "server/handlers/handlers.hpp"
-#include "server/json_body.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
-
 #include <cstdint>
 #include <limits>
+
+#include "adapters/store/audit_store.hpp"
+#include "server/app.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
 
 namespace sc::server::handlers {
 
@@ -30,7 +30,8 @@ reply audit_log(request_context& context) {
   std::string search = body->optional_string("search", {.max_length = 256}).value_or("");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
-  auto query = audit::normalize_query(before_id, offset, limit, std::move(account), sort_by, sort_order, std::move(search));
+  auto query =
+      audit::normalize_query(before_id, offset, limit, std::move(account), sort_by, sort_order, std::move(search));
   auto page = context.services.audit().list(query);
   if (!page) co_return http::problem_response(page.error());
 

@@ -1,12 +1,13 @@
 // Settings (behavior-core.md §5.6) and locales (§5.7). Values come from the in-memory cache.
-#include "adapters/store/settings_store.hpp"
 #include "core/settings.hpp"
-#include "server/app.hpp"
-#include "server/handlers/handlers.hpp"
-#include "server/json_body.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+
+#include "adapters/store/settings_store.hpp"
+#include "server/app.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
 
 namespace sc::server::handlers {
 

@@ -1,3 +1,9 @@
+#include <sys/statvfs.h>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/object.hpp>
+#include <ctime>
+
 #include "adapters/process/spawn.hpp"
 #include "adapters/store/account_store.hpp"
 #include "adapters/store/repository_store.hpp"
@@ -9,20 +15,12 @@
 #include "server/storage_service.hpp"
 #include "server/systemd_service.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/object.hpp>
-
-#include <ctime>
-
-#include <sys/statvfs.h>
-
 namespace sc::server::handlers {
 
 namespace json = boost::json;
 
 reply health(request_context& context) {
-  double uptime =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
+  double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
   json::monotonic_resource arena;
   json::object body(&arena);
   body["status"] = "ok";
@@ -68,31 +66,33 @@ reply openapi(request_context& context) {
     json::object operation;
     operation["summary"] = r.summary;
     operation["x-auth-level"] = to_string(r.auth);
-    if (r.auth != auth_level::public_access) operation["security"] = json::array{json::object{{"bearer", json::array{}}}};
+    if (r.auth != auth_level::public_access)
+      operation["security"] = json::array{json::object{{"bearer", json::array{}}}};
     json::object responses;
     responses["200"] = json::object{{"description", "success"}};
     responses["default"] = json::object{
         {"description", "problem"},
-        {"content", json::object{{"application/problem+json", json::object{{"schema", json::object{{"$ref", "#/components/schemas/problem"}}}}}}}};
+        {"content", json::object{{"application/problem+json",
+                                  json::object{{"schema", json::object{{"$ref", "#/components/schemas/problem"}}}}}}}};
     operation["responses"] = std::move(responses);
     auto& item = paths[r.path];
     if (!item.is_object()) item = json::object{};
     item.as_object()[method] = std::move(operation);
   }
-  json::object problem_schema{
-      {"type", "object"},
-      {"required", json::array{"type", "title", "status", "detail"}},
-      {"properties", json::object{{"type", json::object{{"type", "string"}}},
-                                  {"title", json::object{{"type", "string"}}},
-                                  {"status", json::object{{"type", "integer"}}},
-                                  {"detail", json::object{{"type", "string"}}},
-                                  {"errors", json::object{{"type", "array"}}}}}};
+  json::object problem_schema{{"type", "object"},
+                              {"required", json::array{"type", "title", "status", "detail"}},
+                              {"properties", json::object{{"type", json::object{{"type", "string"}}},
+                                                          {"title", json::object{{"type", "string"}}},
+                                                          {"status", json::object{{"type", "integer"}}},
+                                                          {"detail", json::object{{"type", "string"}}},
+                                                          {"errors", json::object{{"type", "array"}}}}}};
   json::object document{
       {"openapi", "3.1.0"},
       {"info", json::object{{"title", "Town OS systemcontroller"}, {"version", "0.1.0"}}},
       {"paths", std::move(paths)},
       {"components", json::object{{"schemas", json::object{{"problem", std::move(problem_schema)}}},
-                                  {"securitySchemes", json::object{{"bearer", json::object{{"type", "http"}, {"scheme", "bearer"}}}}}}}};
+                                  {"securitySchemes",
+                                   json::object{{"bearer", json::object{{"type", "http"}, {"scheme", "bearer"}}}}}}}};
   co_return http::json_response(document);
 }
 
@@ -146,7 +146,8 @@ reply status_ping(request_context& context) {
     body["units"] = unit_object(unit_summary->packages);
     if (unit_summary->system.total != 0) body["system_services"] = unit_object(unit_summary->system);
   }
-  body["recent_errors"] = store::count_recent_audit_failures(services.database(), sessions::format_timestamp(now - 300));
+  body["recent_errors"] =
+      store::count_recent_audit_failures(services.database(), sessions::format_timestamp(now - 300));
   if (needs_setup) body["needs_setup"] = true;
   if (!context.caller->username.empty()) body["username"] = context.caller->username;
   body["installed_volumes"] = volumes ? volumes->installed : 0;

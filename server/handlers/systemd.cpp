@@ -1,6 +1,11 @@
 // Systemd units and the journal (behavior-ops.md §8, issue 4): the managed units over D-Bus, unit
 // actions awaiting their job, a filtered journal tail with cursors both ways, and the live log
 // stream (server/log_stream.hpp). Decode, call the manager / journal reader / hub, encode.
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <unordered_map>
+
 #include "adapters/journal/journal_reader.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
@@ -12,11 +17,6 @@
 #include "server/journal_json.hpp"
 #include "server/json_body.hpp"
 #include "server/systemd_service.hpp"
-
-#include <algorithm>
-#include <array>
-#include <charconv>
-#include <unordered_map>
 
 namespace sc::server::handlers {
 

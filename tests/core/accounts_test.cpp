@@ -1,7 +1,8 @@
 #include "core/accounts.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
 
 namespace sc::accounts {
 namespace {
@@ -23,7 +24,8 @@ std::vector<std::string> fields_of(const problem& p) {
 }
 
 TEST(accounts, username_allowed_set) {
-  for (std::string_view good : {"a", "alice", "Alice.Smith", "bob_2", "x-y", "0day"}) EXPECT_FALSE(username_error(good)) << good;
+  for (std::string_view good : {"a", "alice", "Alice.Smith", "bob_2", "x-y", "0day"})
+    EXPECT_FALSE(username_error(good)) << good;
   for (std::string_view bad : {"", ".hidden", "-opt", "_x", "a b", "a/b", "a@b", "tab\tname", "ü", "(local root)"}) {
     EXPECT_TRUE(username_error(bad)) << bad;
   }
@@ -41,7 +43,8 @@ TEST(accounts, password_rules) {
 
 TEST(accounts, contact_rules) {
   EXPECT_FALSE(email_error("a@b.co"));
-  for (std::string_view bad : {"", "  ", "a@b", "@b.co", "a@@b.co", "a b@c.de", "a@b.", "a@.b"}) EXPECT_TRUE(email_error(bad)) << bad;
+  for (std::string_view bad : {"", "  ", "a@b", "@b.co", "a@@b.co", "a b@c.de", "a@b.", "a@.b"})
+    EXPECT_TRUE(email_error(bad)) << bad;
   EXPECT_FALSE(phone_error("555-1234"));
   EXPECT_FALSE(phone_error("+44 (0) 20.7946.0000"));
   for (std::string_view bad : {"", "call me", "+", "()-", "12a"}) EXPECT_TRUE(phone_error(bad)) << bad;
@@ -61,8 +64,8 @@ TEST(accounts, create_collects_every_field_error) {
   auto prepared = prepare_new_account(r, false);
   ASSERT_FALSE(prepared);
   EXPECT_EQ(prepared.error().status, 422);
-  EXPECT_EQ(fields_of(prepared.error()),
-            (std::vector<std::string>{"username", "password", "email", "phone", "real_name", "grants[0]", "networks[0]"}));
+  EXPECT_EQ(fields_of(prepared.error()), (std::vector<std::string>{"username", "password", "email", "phone",
+                                                                   "real_name", "grants[0]", "networks[0]"}));
 }
 
 TEST(accounts, first_account_is_always_admin) {
@@ -104,7 +107,8 @@ TEST(accounts, changes_are_validated_against_the_resulting_row) {
   account_changes p;
   p.password = "short";
   p.email = "bad";
-  EXPECT_EQ(fields_of(prepare_changes(p, current).error()), (std::vector<std::string>{"fields.password", "fields.email"}));
+  EXPECT_EQ(fields_of(prepare_changes(p, current).error()),
+            (std::vector<std::string>{"fields.password", "fields.email"}));
   account_changes empty_name;
   empty_name.real_name = "";
   EXPECT_TRUE(prepare_changes(empty_name, current));
@@ -123,10 +127,9 @@ TEST(accounts, json_has_the_exact_field_order_and_no_hash) {
   std::string written;
   json_writer writer(written);
   write_json(writer, a);
-  EXPECT_EQ(written,
-            R"({"username":"alice","email":"a@b.com","phone":"555-1234","real_name":"Alice Smith",)"
-            R"("admin":false,"disabled":false,"grants":[],"networks":["home"],)"
-            R"("created_at":"2025-05-01T12:00:00Z","updated_at":"2025-05-01T12:00:00Z"})");
+  EXPECT_EQ(written, R"({"username":"alice","email":"a@b.com","phone":"555-1234","real_name":"Alice Smith",)"
+                     R"("admin":false,"disabled":false,"grants":[],"networks":["home"],)"
+                     R"("created_at":"2025-05-01T12:00:00Z","updated_at":"2025-05-01T12:00:00Z"})");
 }
 
 TEST(accounts, list_never_searches_or_sorts_by_the_hash) {

@@ -1,12 +1,15 @@
 #include "core/audit.hpp"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
 
 namespace sc::audit {
 namespace {
 
-boost::json::value detail_of(std::string_view body) { return boost::json::parse(redact_detail(body)); }
+boost::json::value detail_of(std::string_view body) {
+  return boost::json::parse(redact_detail(body));
+}
 
 TEST(audit, mutating_requests_are_audited_reads_are_not) {
   EXPECT_TRUE(is_audited("POST", "/account/create"));
@@ -54,8 +57,8 @@ TEST(audit, credentials_are_masked_at_any_depth_and_in_arrays) {
       R"("nested":{"deeper":{"password":"m"}},"list":[{"secret":"n"},[{"token":"o"}]],"public_key":"pub",)"
       R"("key":"plain","repo":"r","name":"n1","version":"1","grants":["wireguard"],"networks":["lan"],)"
       R"("trailing_":"visible","oauth":"visible"})");
-  for (auto key : {"smtp_password", "registration_secret", "token", "api_key", "apikey", "private_key",
-                   "access_token", "passphrase", "PASSWORD", "Refresh_Token", "auth", "basic_auth"}) {
+  for (auto key : {"smtp_password", "registration_secret", "token", "api_key", "apikey", "private_key", "access_token",
+                   "passphrase", "PASSWORD", "Refresh_Token", "auth", "basic_auth"}) {
     EXPECT_EQ(d.at(key).as_string(), "[REDACTED]") << key;
   }
   EXPECT_EQ(d.at("nested").at("deeper").at("password").as_string(), "[REDACTED]");

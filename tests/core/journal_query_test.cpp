@@ -69,14 +69,20 @@ TEST(journal_query, parses_cursors_written_by_sd_journal) {
 }
 
 TEST(journal_query, refuses_anything_else_as_a_cursor_naming_the_field) {
-  const std::vector<std::string> refused = {std::string(), std::string("abc"), valid_cursor + ";", valid_cursor + ";y=1",
-                          ";" + valid_cursor, valid_cursor.substr(0, valid_cursor.size() - 1) + "G",
-                          "i=7e6;s=3622950857b84a368011ecbf6d4f81a4;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
-                          "s=36;i=7e6;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
-                          "s=3622950857b84a368011ecbf6d4f81a4;i=11111111111111111;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;"
-                          "t=1;x=1",
-                          "s=3622950857b84a368011ecbf6d4f81a4;i=;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
-                          std::string(300, 'a'), std::string("s=\0", 3)};
+  const std::vector<std::string> refused = {
+      std::string(),
+      std::string("abc"),
+      valid_cursor + ";",
+      valid_cursor + ";y=1",
+      ";" + valid_cursor,
+      valid_cursor.substr(0, valid_cursor.size() - 1) + "G",
+      "i=7e6;s=3622950857b84a368011ecbf6d4f81a4;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
+      "s=36;i=7e6;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
+      "s=3622950857b84a368011ecbf6d4f81a4;i=11111111111111111;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;"
+      "t=1;x=1",
+      "s=3622950857b84a368011ecbf6d4f81a4;i=;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
+      std::string(300, 'a'),
+      std::string("s=\0", 3)};
   for (const auto& bad : refused) {
     auto r = parse_cursor(bad, "Last-Event-ID");
     ASSERT_FALSE(r.has_value()) << bad;
@@ -99,10 +105,18 @@ TEST(journal_query, cursor_parser_survives_mutations) {
       std::size_t at = text.empty() ? 0 : random() % text.size();
       char c = alphabet[random() % alphabet.size()];
       switch (random() % 4) {
-        case 0: if (!text.empty()) text[at] = c; break;
-        case 1: text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c); break;
-        case 2: if (!text.empty()) text.erase(at, 1 + random() % 8); break;
-        default: text = text.substr(0, at); break;
+        case 0:
+          if (!text.empty()) text[at] = c;
+          break;
+        case 1:
+          text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
+        case 2:
+          if (!text.empty()) text.erase(at, 1 + random() % 8);
+          break;
+        default:
+          text = text.substr(0, at);
+          break;
       }
     }
     auto r = parse_cursor(text, "before");
@@ -221,7 +235,10 @@ TEST(journal_query, utf8_is_made_valid_like_go) {
   EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
   EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // beyond U+10FFFF
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
-  EXPECT_EQ(to_valid_utf8("a\xff" "b"), "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(to_valid_utf8("a\xff"
+                          "b"),
+            "a\xef\xbf\xbd"
+            "b");
   EXPECT_EQ(to_valid_utf8("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd");
   EXPECT_EQ(to_valid_utf8("h\xc3\xa9"), "h\xc3\xa9");
 }

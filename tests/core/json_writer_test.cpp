@@ -1,8 +1,8 @@
 #include "core/json_writer.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
 #include <random>
 
 namespace sc {
@@ -15,9 +15,15 @@ std::string written_string(std::string_view text) {
 }
 
 TEST(json_writer, strings_are_escaped_exactly_as_boost_json_does) {
-  std::vector<std::string> samples = {"", "plain", "quote\" backslash\\ slash/", "tab\t nl\n cr\r bs\b ff\f",
-                                      std::string("nul\0byte", 8), "\x01\x1f\x7f", "ünïcödé ✓ 😀",
-                                      "</script><script>", "\xff\xfe invalid utf-8"};
+  std::vector<std::string> samples = {"",
+                                      "plain",
+                                      "quote\" backslash\\ slash/",
+                                      "tab\t nl\n cr\r bs\b ff\f",
+                                      std::string("nul\0byte", 8),
+                                      "\x01\x1f\x7f",
+                                      "ünïcödé ✓ 😀",
+                                      "</script><script>",
+                                      "\xff\xfe invalid utf-8"};
   std::mt19937 random(42);
   for (int i = 0; i < 2000; ++i) {
     std::string noise(random() % 40, '\0');
@@ -26,8 +32,7 @@ TEST(json_writer, strings_are_escaped_exactly_as_boost_json_does) {
   }
   for (const auto& text : samples) {
     if (text.find('\xff') != std::string::npos) continue;  // boost::json::string takes bytes too, but keep to UTF-8
-    EXPECT_EQ(written_string(text), boost::json::serialize(boost::json::string(text)))
-        << testing::PrintToString(text);
+    EXPECT_EQ(written_string(text), boost::json::serialize(boost::json::string(text))) << testing::PrintToString(text);
   }
 }
 
@@ -75,6 +80,11 @@ TEST(json_writer, empty_views_with_null_data_are_empty_strings) {
   // A default string_view has data() == nullptr; UBSan flags memcpy from it even for 0 bytes.
   std::string out;
   sc::json_writer writer(out);
-  writer.begin_object().key("a").value(std::string_view{}).key(std::string_view{}).value(std::string_view{}).end_object();
+  writer.begin_object()
+      .key("a")
+      .value(std::string_view{})
+      .key(std::string_view{})
+      .value(std::string_view{})
+      .end_object();
   EXPECT_EQ(out, R"({"a":"","":""})");
 }

@@ -1,7 +1,8 @@
 #include "core/list.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
 
 namespace sc {
 namespace {
@@ -69,7 +70,8 @@ TEST(paginate, sorts_bytewise_ascending_and_descending) {
   auto items = sample();
   auto asc = paginate<item>(items, parse_list_query(params({{"sort_by", "name"}})), item_fields);
   EXPECT_EQ(names(asc), (std::vector<std::string>{"Alpha", "bravo", "charlie", "delta"}));
-  auto desc = paginate<item>(items, parse_list_query(params({{"sort_by", "size"}, {"sort_order", "DESC"}})), item_fields);
+  auto desc =
+      paginate<item>(items, parse_list_query(params({{"sort_by", "size"}, {"sort_order", "DESC"}})), item_fields);
   EXPECT_EQ(names(desc), (std::vector<std::string>{"Alpha", "bravo", "delta", "charlie"}));
   auto bools = paginate<item>(items, parse_list_query(params({{"sort_by", "enabled"}})), item_fields);
   EXPECT_EQ(names(bools), (std::vector<std::string>{"Alpha", "bravo", "delta", "charlie"}));  // stable: false first
@@ -77,7 +79,8 @@ TEST(paginate, sorts_bytewise_ascending_and_descending) {
 
 TEST(paginate, pinned_sort_order_puts_matches_first) {
   auto items = sample();
-  auto page = paginate<item>(items, parse_list_query(params({{"sort_by", "name"}, {"sort_order", "CHARLIE"}})), item_fields);
+  auto page =
+      paginate<item>(items, parse_list_query(params({{"sort_by", "name"}, {"sort_order", "CHARLIE"}})), item_fields);
   EXPECT_EQ(names(page), (std::vector<std::string>{"charlie", "Alpha", "bravo", "delta"}));
 }
 
@@ -107,8 +110,9 @@ TEST(paginate, pages_and_counts) {
   EXPECT_TRUE(beyond.entries.empty());
   EXPECT_FALSE(beyond.counts.has_more);
   EXPECT_EQ(beyond.counts.total_count, 4u);
-  auto huge = paginate<item>(items, parse_list_query(params({{"limit", "9223372036854775807"}, {"offset", "9223372036854775807"}})),
-                             item_fields);
+  auto huge = paginate<item>(
+      items, parse_list_query(params({{"limit", "9223372036854775807"}, {"offset", "9223372036854775807"}})),
+      item_fields);
   EXPECT_TRUE(huge.entries.empty());
   EXPECT_FALSE(huge.counts.has_more);
 }

@@ -14,9 +14,10 @@ TEST(unit_names, accepts_real_unit_names) {
 TEST(unit_names, rejects_injection_and_odd_names) {
   std::string long_name(300, 'a');
   long_name += ".service";
-  for (std::string name : {std::string(""), std::string("-x.service"), std::string(".service"), std::string("a b.service"),
-                           std::string("a\n.service"), std::string("a/../b.service"), std::string("a.exe"),
-                           std::string("a;rm.service"), std::string("a\0b.service", 11), long_name}) {
+  for (std::string name :
+       {std::string(""), std::string("-x.service"), std::string(".service"), std::string("a b.service"),
+        std::string("a\n.service"), std::string("a/../b.service"), std::string("a.exe"), std::string("a;rm.service"),
+        std::string("a\0b.service", 11), long_name}) {
     auto checked = validate_unit_name(name);
     ASSERT_FALSE(checked.has_value()) << name;
     EXPECT_EQ(checked.error().status, 422);

@@ -1,7 +1,8 @@
 #include "core/problem.hpp"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
 
 namespace sc {
 namespace {
@@ -14,7 +15,8 @@ TEST(problem, renders_rfc9457_fields_in_order) {
 }
 
 TEST(problem, unprocessable_names_the_field) {
-  auto parsed = boost::json::parse(render_problem_json(problem::unprocessable("fields.email", "invalid email address")));
+  auto parsed =
+      boost::json::parse(render_problem_json(problem::unprocessable("fields.email", "invalid email address")));
   EXPECT_EQ(parsed.at("status").as_int64(), 422);
   EXPECT_EQ(parsed.at("title").as_string(), "Unprocessable Entity");
   ASSERT_EQ(parsed.at("errors").as_array().size(), 1u);
@@ -45,21 +47,25 @@ struct redaction_case {
 
 class redaction : public ::testing::TestWithParam<redaction_case> {};
 
-TEST_P(redaction, hides_credentials) { EXPECT_EQ(redact_secrets(GetParam().input), GetParam().expected); }
+TEST_P(redaction, hides_credentials) {
+  EXPECT_EQ(redact_secrets(GetParam().input), GetParam().expected);
+}
 
 INSTANTIATE_TEST_SUITE_P(
     problem, redaction,
     ::testing::Values(redaction_case{"token=abc123 bad", "token=[REDACTED] bad"},
                       redaction_case{"Password: hunter2", "Password:[REDACTED]"},
-                      redaction_case{R"({"password":"s3cret","user":"bob"})", R"({"password":[REDACTED]","user":"bob"})"},
+                      redaction_case{R"({"password":"s3cret","user":"bob"})",
+                                     R"({"password":[REDACTED]","user":"bob"})"},
                       redaction_case{"client_secret = xyz, next", "client_secret =[REDACTED], next"},
-                      redaction_case{"no secrets here", "no secrets here"},
-                      redaction_case{"token", "token"}, redaction_case{"token=", "token="},
+                      redaction_case{"no secrets here", "no secrets here"}, redaction_case{"token", "token"},
+                      redaction_case{"token=", "token="},
                       redaction_case{"CREDENTIAL='a b'", "CREDENTIAL=[REDACTED] b'"},
                       redaction_case{"cloning https://bob:hunter2@git.example.com/r.git failed",
                                      "cloning https://[REDACTED]@git.example.com/r.git failed"},
                       redaction_case{R"({"url":"http://tok@h/x"})", R"({"url":"http://[REDACTED]@h/x"})"},
-                      redaction_case{"mail me@example.com at https://example.com/a@b", "mail me@example.com at https://example.com/a@b"},
+                      redaction_case{"mail me@example.com at https://example.com/a@b",
+                                     "mail me@example.com at https://example.com/a@b"},
                       redaction_case{"", ""}));
 
 TEST(problem, reason_phrases_match_go) {

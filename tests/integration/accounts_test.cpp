@@ -1,29 +1,37 @@
 // Accounts, sessions and authorization against the real binary (behavior-core.md §5.1, §5.4, §5.5,
 // DESIGN.md's status codes), plus the authorization matrix over the whole route table.
-#include "tests/support/http_client.hpp"
-#include "tests/support/server_process.hpp"
+#include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace sc::test {
 namespace {
 
 namespace json = boost::json;
 
-json::value parsed(const http_reply& r) { return json::parse(r.body); }
+json::value parsed(const http_reply& r) {
+  return json::parse(r.body);
+}
 
-std::map<std::string, std::string> bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+std::map<std::string, std::string> bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
 
 std::string account_body(const std::string& username, const std::string& password, bool admin = false) {
-  json::object o{{"username", username}, {"password", password}, {"email", username + "@example.com"},
-                 {"phone", "555-1234"}, {"real_name", "Real " + username}, {"admin", admin}};
+  json::object o{{"username", username},
+                 {"password", password},
+                 {"email", username + "@example.com"},
+                 {"phone", "555-1234"},
+                 {"real_name", "Real " + username},
+                 {"admin", admin}};
   return json::serialize(o);
 }
 
@@ -56,15 +64,17 @@ TEST(accounts_flow, bootstrap_login_roles_sessions_and_disable) {
   expect_problem(request(port, "POST", "/account/create", "{not json"), 400);
   expect_problem(request(port, "POST", "/account/create", ""), 400);
   expect_problem(request(port, "POST", "/account/create", R"({"username":"alice"})"), 400, "password");
-  expect_problem(request(port, "POST", "/account/create", R"({"username":5,"password":"x","email":"e","phone":"p","real_name":"r"})"),
+  expect_problem(request(port, "POST", "/account/create",
+                         R"({"username":5,"password":"x","email":"e","phone":"p","real_name":"r"})"),
                  422, "username");
   expect_problem(request(port, "POST", "/account/create", account_body("al ice", "correct-horse")), 422, "username");
   expect_problem(request(port, "POST", "/account/create", account_body("alice", "short")), 422, "password");
   expect_problem(request(port, "POST", "/account/create", account_body(std::string(300, 'a'), "correct-horse")), 422,
                  "username");
-  expect_problem(request(port, "POST", "/account/create",
-                         R"({"username":"a\u0007b","password":"correct-horse","email":"a@b.co","phone":"5","real_name":"r"})"),
-                 422, "username");
+  expect_problem(
+      request(port, "POST", "/account/create",
+              R"({"username":"a\u0007b","password":"correct-horse","email":"a@b.co","phone":"5","real_name":"r"})"),
+      422, "username");
 
   auto created = request(port, "POST", "/account/create", account_body("alice", "correct-horse", false));
   ASSERT_EQ(created.status, 200) << created.body;
@@ -108,8 +118,10 @@ TEST(accounts_flow, bootstrap_login_roles_sessions_and_disable) {
   }
 
   // An admin creates an ordinary account; duplicates conflict.
-  ASSERT_EQ(request(port, "POST", "/account/create", account_body("bob", "bob-password"), bearer(admin_token)).status, 200);
-  expect_problem(request(port, "POST", "/account/create", account_body("bob", "bob-password"), bearer(admin_token)), 409);
+  ASSERT_EQ(request(port, "POST", "/account/create", account_body("bob", "bob-password"), bearer(admin_token)).status,
+            200);
+  expect_problem(request(port, "POST", "/account/create", account_body("bob", "bob-password"), bearer(admin_token)),
+                 409);
   std::string bob_token = login(port, "bob", "bob-password");
   ASSERT_FALSE(bob_token.empty());
 
@@ -125,27 +137,43 @@ TEST(accounts_flow, bootstrap_login_roles_sessions_and_disable) {
   EXPECT_EQ(account_in_list("bob").at("email").as_string(), "bob@example.com");
 
   // Non-admins change only themselves, never `admin`, never grants/networks.
-  expect_problem(request(port, "POST", "/account/create", account_body("carol", "carol-password"), bearer(bob_token)), 403);
-  expect_problem(request(port, "POST", "/account/update", R"({"username":"alice","fields":{"email":"x@y.zz"}})", bearer(bob_token)), 403);
-  expect_problem(request(port, "POST", "/account/update", R"({"username":"bob","fields":{"admin":true}})", bearer(bob_token)), 403);
-  expect_problem(request(port, "POST", "/account/update", R"({"username":"bob","fields":{"admin":false}})", bearer(admin_token)), 403);
-  expect_problem(request(port, "POST", "/account/update", R"({"username":"bob","fields":{"networks":["lan"]}})", bearer(bob_token)), 403);
-  expect_problem(request(port, "POST", "/account/update", R"({"username":"bob","fields":{"email":"bad"}})", bearer(bob_token)), 422,
-                 "fields.email");
-  auto self_update = request(port, "POST", "/account/update", R"({"username":"bob","fields":{"email":"bob@new.example"}})",
-                             bearer(bob_token));
+  expect_problem(request(port, "POST", "/account/create", account_body("carol", "carol-password"), bearer(bob_token)),
+                 403);
+  expect_problem(request(port, "POST", "/account/update", R"({"username":"alice","fields":{"email":"x@y.zz"}})",
+                         bearer(bob_token)),
+                 403);
+  expect_problem(
+      request(port, "POST", "/account/update", R"({"username":"bob","fields":{"admin":true}})", bearer(bob_token)),
+      403);
+  expect_problem(
+      request(port, "POST", "/account/update", R"({"username":"bob","fields":{"admin":false}})", bearer(admin_token)),
+      403);
+  expect_problem(request(port, "POST", "/account/update", R"({"username":"bob","fields":{"networks":["lan"]}})",
+                         bearer(bob_token)),
+                 403);
+  expect_problem(
+      request(port, "POST", "/account/update", R"({"username":"bob","fields":{"email":"bad"}})", bearer(bob_token)),
+      422, "fields.email");
+  auto self_update = request(port, "POST", "/account/update",
+                             R"({"username":"bob","fields":{"email":"bob@new.example"}})", bearer(bob_token));
   ASSERT_EQ(self_update.status, 200) << self_update.body;
   EXPECT_EQ(parsed(self_update).at("email").as_string(), "bob@new.example");
   EXPECT_EQ(account_in_list("bob").at("email").as_string(), "bob@new.example");
-  expect_problem(request(port, "POST", "/account/update", R"({"username":"zed","fields":{}})", bearer(admin_token)), 404);
+  expect_problem(request(port, "POST", "/account/update", R"({"username":"zed","fields":{}})", bearer(admin_token)),
+                 404);
 
   // Reading and listing; search never matches the password hash.
-  EXPECT_EQ(parsed(request(port, "POST", "/account", R"({"username":"alice"})", bearer(bob_token))).at("username").as_string(), "alice");
+  EXPECT_EQ(parsed(request(port, "POST", "/account", R"({"username":"alice"})", bearer(bob_token)))
+                .at("username")
+                .as_string(),
+            "alice");
   expect_problem(request(port, "POST", "/account", R"({"username":"zed"})", bearer(bob_token)), 404);
-  auto list = parsed(request(port, "GET", "/account?sort_by=username&sort_order=desc", "", bearer(bob_token))).as_object();
+  auto list =
+      parsed(request(port, "GET", "/account?sort_by=username&sort_order=desc", "", bearer(bob_token))).as_object();
   EXPECT_EQ(list.at("total_count").as_int64(), 2);
   EXPECT_EQ(list.at("entries").as_array()[0].at("username").as_string(), "bob");
-  EXPECT_EQ(parsed(request(port, "GET", "/account?search=argon2id", "", bearer(bob_token))).at("total_count").as_int64(), 0);
+  EXPECT_EQ(
+      parsed(request(port, "GET", "/account?search=argon2id", "", bearer(bob_token))).at("total_count").as_int64(), 0);
 
   // Sessions: users revoke only their own, admins any; a revoked token dies at once.
   auto bob_sessions = parsed(request(port, "GET", "/account/sessions", "", bearer(bob_token))).as_array();
@@ -154,10 +182,11 @@ TEST(accounts_flow, bootstrap_login_roles_sessions_and_disable) {
   EXPECT_FALSE(bob_sessions[0].as_object().contains("token_sha256"));
   auto alice_sessions = parsed(request(port, "GET", "/account/sessions", "", bearer(admin_token))).as_array();
   std::string alice_session = std::string(alice_sessions[0].at("id").as_string());
-  expect_problem(request(port, "POST", "/account/session/revoke", json::serialize(json::object{{"session_id", alice_session}}),
-                         bearer(bob_token)),
+  expect_problem(request(port, "POST", "/account/session/revoke",
+                         json::serialize(json::object{{"session_id", alice_session}}), bearer(bob_token)),
                  403);
-  expect_problem(request(port, "POST", "/account/session/revoke", R"({"session_id":"nope"})", bearer(admin_token)), 404);
+  expect_problem(request(port, "POST", "/account/session/revoke", R"({"session_id":"nope"})", bearer(admin_token)),
+                 404);
   EXPECT_EQ(request(port, "POST", "/account/session/revoke", json::serialize(json::object{{"session_id", bob_session}}),
                     bearer(admin_token))
                 .status,
@@ -215,7 +244,8 @@ TEST(accounts_flow, sessions_survive_a_restart) {
   {
     server_process first({"--db", db});
     ASSERT_TRUE(first.started());
-    ASSERT_EQ(request(first.port(), "POST", "/account/create", account_body("alice", "correct-horse", true)).status, 200);
+    ASSERT_EQ(request(first.port(), "POST", "/account/create", account_body("alice", "correct-horse", true)).status,
+              200);
     token = login(first.port(), "alice", "correct-horse");
     ASSERT_FALSE(token.empty());
   }
@@ -235,12 +265,14 @@ TEST(accounts_flow, sessions_survive_a_restart) {
 TEST(accounts_flow, repeated_login_failures_are_throttled_with_retry_after) {
   server_process server;
   ASSERT_TRUE(server.started());
-  ASSERT_EQ(request(server.port(), "POST", "/account/create", account_body("alice", "correct-horse", true)).status, 200);
+  ASSERT_EQ(request(server.port(), "POST", "/account/create", account_body("alice", "correct-horse", true)).status,
+            200);
   int status = 0;
   int failures = 0;
   http_reply last;
   while (failures < 20) {
-    last = request(server.port(), "POST", "/account/authenticate", R"({"username":"alice","password":"wrong-password"})");
+    last =
+        request(server.port(), "POST", "/account/authenticate", R"({"username":"alice","password":"wrong-password"})");
     status = last.status;
     if (status != 401) break;
     ++failures;
@@ -249,7 +281,10 @@ TEST(accounts_flow, repeated_login_failures_are_throttled_with_retry_after) {
   expect_problem(last, 429);
   EXPECT_FALSE(last.header("retry-after").empty());
   // Even the right password waits until the window has passed.
-  EXPECT_EQ(request(server.port(), "POST", "/account/authenticate", R"({"username":"alice","password":"correct-horse"})").status, 429);
+  EXPECT_EQ(
+      request(server.port(), "POST", "/account/authenticate", R"({"username":"alice","password":"correct-horse"})")
+          .status,
+      429);
 }
 
 }  // namespace

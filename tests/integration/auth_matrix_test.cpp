@@ -5,17 +5,17 @@
 // (or changing a level) without updating it fails `table_matches_the_route_table`, so a new
 // endpoint cannot slip in unreviewed. The calls send "{}" to POST routes: handlers must refuse
 // that (400/422) or be harmless with it.
-#include "server/router.hpp"
-#include "tests/support/http_client.hpp"
-#include "tests/support/server_process.hpp"
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json/parse.hpp>
-#include <gtest/gtest.h>
-
 #include <map>
 #include <set>
 #include <string>
-#include <unistd.h>
+
+#include "server/router.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace sc::test {
 namespace {
@@ -150,7 +150,9 @@ class auth_matrix_server : public ::testing::Test {
 };
 server_process* auth_matrix_server::server_ = nullptr;
 
-bool denied(int status) { return status == 401 || status == 403; }
+bool denied(int status) {
+  return status == 401 || status == 403;
+}
 
 TEST_F(auth_matrix_server, every_route_for_every_caller) {
   ASSERT_TRUE(server_->started());

@@ -1,13 +1,13 @@
 // Adversarial input to the real binary: thousands of mutated and random requests. Every one must
 // get a well-formed reply (2xx for the valid ones, problem+json 4xx otherwise) or a clean close —
 // never a crash, a hang or a 5xx — and the server must keep serving throughout.
-#include "tests/support/http_client.hpp"
-#include "tests/support/server_process.hpp"
-
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <random>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace sc::test {
 namespace {
@@ -27,12 +27,24 @@ std::string mutate(std::string input, std::mt19937& random) {
   for (int e = 0; e < edits && !input.empty(); ++e) {
     std::size_t at = random() % input.size();
     switch (kind(random)) {
-      case 0: input[at] = static_cast<char>(byte(random)); break;                              // flip a byte
-      case 1: input.erase(at, 1 + random() % 4); break;                                        // drop bytes
-      case 2: input.insert(at, std::string(1 + random() % 3, static_cast<char>(byte(random)))); break;
-      case 3: input.insert(at, std::string(1 + random() % 20000, 'A')); break;                 // overlong run
-      case 4: input.insert(at, "\r\n"); break;                                                  // break framing
-      case 5: input.insert(at, seeds[random() % seeds.size()]); break;                          // splice
+      case 0:
+        input[at] = static_cast<char>(byte(random));
+        break;  // flip a byte
+      case 1:
+        input.erase(at, 1 + random() % 4);
+        break;  // drop bytes
+      case 2:
+        input.insert(at, std::string(1 + random() % 3, static_cast<char>(byte(random))));
+        break;
+      case 3:
+        input.insert(at, std::string(1 + random() % 20000, 'A'));
+        break;  // overlong run
+      case 4:
+        input.insert(at, "\r\n");
+        break;  // break framing
+      case 5:
+        input.insert(at, seeds[random() % seeds.size()]);
+        break;  // splice
     }
   }
   return input;

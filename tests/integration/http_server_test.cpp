@@ -1,18 +1,20 @@
 // The real binary on 127.0.0.1:0 and a Unix socket, against the sandbox host: routing, problem
 // details, limits, keep-alive and pipelining, local privilege, readiness, graceful shutdown.
-#include "tests/support/http_client.hpp"
-#include "tests/support/server_process.hpp"
-
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <csignal>
 #include <thread>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace sc::test {
 namespace {
 
-boost::json::value body_json(const http_reply& reply) { return boost::json::parse(reply.body); }
+boost::json::value body_json(const http_reply& reply) {
+  return boost::json::parse(reply.body);
+}
 
 void expect_problem(const http_reply& reply, int status) {
   EXPECT_EQ(reply.status, status) << reply.body;
@@ -57,7 +59,9 @@ TEST_F(http_server, anonymous_ping_is_minimal) {
   EXPECT_EQ(body.at("boot_id").as_string().size(), 36u);
 }
 
-TEST_F(http_server, unknown_route_is_404_problem) { expect_problem(request(port(), "GET", "/no/such/route"), 404); }
+TEST_F(http_server, unknown_route_is_404_problem) {
+  expect_problem(request(port(), "GET", "/no/such/route"), 404);
+}
 
 TEST_F(http_server, wrong_method_is_405_with_allow) {
   auto reply = request(port(), "POST", "/health", "{}");

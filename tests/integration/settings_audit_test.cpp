@@ -1,22 +1,26 @@
 // Settings, locales, the audit log and CORS against the real binary (behavior-core.md §2.6, §5.6,
 // §5.7, §5.9, §7): an admin and an ordinary account are created through the public API first.
-#include "tests/support/http_client.hpp"
-#include "tests/support/server_process.hpp"
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
-#include <unistd.h>
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace sc::test {
 namespace {
 
 namespace json = boost::json;
 
-json::value body_json(const http_reply& reply) { return json::parse(reply.body); }
+json::value body_json(const http_reply& reply) {
+  return json::parse(reply.body);
+}
 
-std::map<std::string, std::string> bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+std::map<std::string, std::string> bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
 
 void expect_problem(const http_reply& reply, int status, const std::string& field = {}) {
   EXPECT_EQ(reply.status, status) << reply.body;
@@ -222,8 +226,9 @@ TEST_F(settings_audit, refused_requests_are_audited_as_failures) {
 
 TEST_F(settings_audit, keyset_pages_do_not_overlap) {
   for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(as_admin("POST", "/settings/set", R"({"key":"ui.page_probe","value":")" + std::to_string(i) + R"("})").status,
-              200);
+    ASSERT_EQ(
+        as_admin("POST", "/settings/set", R"({"key":"ui.page_probe","value":")" + std::to_string(i) + R"("})").status,
+        200);
   }
   auto first = as_admin("POST", "/audit/log", R"({"limit":2})");
   ASSERT_EQ(first.status, 200);
@@ -237,8 +242,7 @@ TEST_F(settings_audit, keyset_pages_do_not_overlap) {
   auto entries2 = second.at("entries").as_array();
   ASSERT_EQ(entries2.size(), 2u);
   EXPECT_LT(entries2[0].at("id").as_int64(), last);
-  EXPECT_EQ(second.at("total_pages").as_int64(),
-            (second.at("total_count").as_int64() + 1) / 2);
+  EXPECT_EQ(second.at("total_pages").as_int64(), (second.at("total_count").as_int64() + 1) / 2);
 }
 
 TEST_F(settings_audit, audit_filters_and_limits) {
@@ -350,8 +354,8 @@ TEST_F(settings_audit, dns_tld_setting_feeds_the_allowed_hosts) {
   ASSERT_EQ(as_admin("POST", "/settings/set", R"({"key":"dns_tld","value":"ZZLAN"})").status, 200);
   auto after = request(port(), "GET", "/health", {}, {{"Origin", origin}});
   EXPECT_EQ(after.header("access-control-allow-origin"), origin);
-  EXPECT_EQ(request(port(), "GET", "/health", {}, {{"Origin", "http://" + host + ".local"}}).header(
-                "access-control-allow-origin"),
+  EXPECT_EQ(request(port(), "GET", "/health", {}, {{"Origin", "http://" + host + ".local"}})
+                .header("access-control-allow-origin"),
             "http://" + host + ".local");
   ASSERT_EQ(as_admin("POST", "/settings/set", R"({"key":"dns_tld","value":"home"})").status, 200);
   EXPECT_EQ(request(port(), "GET", "/health", {}, {{"Origin", origin}}).header("access-control-allow-origin"), "");

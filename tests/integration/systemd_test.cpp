@@ -1,19 +1,13 @@
 // /systemd/* against the real binary, the sandbox's `systemd --user` manager and journald
 // (issue 4): units that print known lines, real unit state changes, tail filters and cursors,
 // live streams with Last-Event-ID resume, limits and bad input.
-#include "tests/adapters/systemd/test_units.hpp"
-#include "tests/support/http_client.hpp"
-#include "tests/support/sandbox.hpp"
-#include "tests/support/server_process.hpp"
-
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
-
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -23,6 +17,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/adapters/systemd/test_units.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/sandbox.hpp"
+#include "tests/support/server_process.hpp"
 
 namespace sc::test {
 namespace {
@@ -54,7 +53,8 @@ struct sse_event {
 // A live stream on the Unix socket (root: local administrator), parsed incrementally.
 class sse_stream {
  public:
-  sse_stream(const std::string& socket_path, const std::string& target, const std::map<std::string, std::string>& headers = {})
+  sse_stream(const std::string& socket_path, const std::string& target,
+             const std::map<std::string, std::string>& headers = {})
       : connection_(raw_connection::unix_socket(socket_path)) {
     if (!connection_.send(format_request("GET", target, "", headers, true))) ADD_FAILURE() << "send failed";
   }
@@ -217,7 +217,8 @@ class systemd_api : public ::testing::Test {
     auto until = std::chrono::steady_clock::now() + deadline;
     json::object last;
     while (std::chrono::steady_clock::now() < until) {
-      last = tail("unit=" + unit + "&lines=" + std::to_string(std::max<std::size_t>(1000, count + 100)) + "&grep=" + token_);
+      last = tail("unit=" + unit + "&lines=" + std::to_string(std::max<std::size_t>(1000, count + 100)) +
+                  "&grep=" + token_);
       if (messages(last).size() >= count) return last;
       std::this_thread::sleep_for(100ms);
     }
@@ -372,11 +373,11 @@ TEST_F(systemd_api, tail_pages_by_cursor_in_both_directions) {
   std::string unit = start_printer("paging");
   std::string filter = "unit=" + unit + "&grep=" + token_;
   auto newest = tail(filter + "&lines=4");
-  EXPECT_EQ(messages(newest), (std::vector<std::string>{"line-9 " + token_, "line-10 " + token_,
-                                                       "error-line " + token_, "MixedCase Needle " + token_}));
+  EXPECT_EQ(messages(newest), (std::vector<std::string>{"line-9 " + token_, "line-10 " + token_, "error-line " + token_,
+                                                        "MixedCase Needle " + token_}));
   auto older = tail(filter + "&lines=4&before=" + url_encode(std::string(newest.at("cursor").as_string())));
-  EXPECT_EQ(messages(older), (std::vector<std::string>{"line-5 " + token_, "line-6 " + token_, "line-7 " + token_,
-                                                      "line-8 " + token_}));
+  EXPECT_EQ(messages(older),
+            (std::vector<std::string>{"line-5 " + token_, "line-6 " + token_, "line-7 " + token_, "line-8 " + token_}));
   auto forward = tail(filter + "&lines=3&after=" + url_encode(std::string(older.at("cursor").as_string())));
   EXPECT_EQ(messages(forward), (std::vector<std::string>{"line-6 " + token_, "line-7 " + token_, "line-8 " + token_}));
   // Forward from the last page's end: nothing newer yet, and the cursor itself is excluded.
@@ -391,14 +392,15 @@ TEST_F(systemd_api, tail_filters_by_grep_priority_and_time) {
   EXPECT_EQ(messages(tail("unit=" + unit + "&priority=3")), std::vector<std::string>{"error-line " + token_});
   EXPECT_EQ(messages(tail("unit=" + unit + "&priority=0&grep=" + token_)).size(), 12u);
 
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_TRUE(messages(tail("unit=" + unit + "&since=" + std::to_string(now + 3600))).empty());
   auto since = messages(tail("unit=" + unit + "&since=" + std::to_string(now - 120) + "&grep=" + token_));
   ASSERT_EQ(since.size(), 12u);
   EXPECT_EQ(since.front(), "line-1 " + token_);  // forward from `since`, chronological
-  EXPECT_TRUE(messages(tail("unit=" + unit + "&since=" + std::to_string(now - 120) + "&until=" +
-                            std::to_string(now - 60)))
-                  .empty());
+  EXPECT_TRUE(
+      messages(tail("unit=" + unit + "&since=" + std::to_string(now - 120) + "&until=" + std::to_string(now - 60)))
+          .empty());
   EXPECT_EQ(messages(tail("unit=" + unit + "&since=" + std::to_string(now - 120) + "&lines=2&grep=" + token_)),
             (std::vector<std::string>{"line-1 " + token_, "line-2 " + token_}));
 }
@@ -432,8 +434,10 @@ TEST_F(systemd_api, journal_query_strings_survive_mutation) {
   ASSERT_FALSE(seed.at("entries").as_array().empty());
   std::string cursor(seed.at("cursor").as_string());
   const std::vector<std::string> templates = {
-      "lines=5&before=" + url_encode(cursor), "lines=5&after=" + url_encode(cursor),
-      "since=100&until=200&grep=x&priority=3", "unit=town-os-package--a.service&lines=2&grep=abc",
+      "lines=5&before=" + url_encode(cursor),
+      "lines=5&after=" + url_encode(cursor),
+      "since=100&until=200&grep=x&priority=3",
+      "unit=town-os-package--a.service&lines=2&grep=abc",
   };
   std::mt19937 random(77);
   static constexpr char raw_alphabet[] = "%0123456789abcdef=;&?+#sibmtx-_.\\/ \x01\x7f\xff";
@@ -463,8 +467,8 @@ TEST_F(systemd_api, journal_query_strings_survive_mutation) {
     }
     auto reply = get("/systemd/logs/tail?" + encoded);
     ASSERT_GT(reply.status, 0) << "no answer to " << encoded;
-    EXPECT_TRUE(reply.status == 200 || (reply.status >= 400 && reply.status < 500)) << encoded << " -> " << reply.status
-                                                                                   << " " << reply.body;
+    EXPECT_TRUE(reply.status == 200 || (reply.status >= 400 && reply.status < 500))
+        << encoded << " -> " << reply.status << " " << reply.body;
     if (round % 10 == 0) {
       // The stream route: lines=0 keeps the replay empty; only the status matters here.
       sse_stream stream(server_->socket_path(), "/systemd/logs?lines=0&" + encoded);
@@ -495,7 +499,8 @@ TEST_F(systemd_api, stream_delivers_new_lines_within_a_second) {
 }
 
 TEST_F(systemd_api, stream_resumes_after_last_event_id_without_gap_or_duplicate) {
-  std::string unit = add_unit("ticker", "i=0; while true; do echo tick-$i " + token_ + "; i=$((i+1)); sleep 0.05; done");
+  std::string unit =
+      add_unit("ticker", "i=0; while true; do echo tick-$i " + token_ + "; i=$((i+1)); sleep 0.05; done");
   ASSERT_EQ(act(unit, "start").status, 200);
   auto tick_of = [this](const sse_event& e) {
     std::string message(json::parse(e.data).at("Message").as_string());
@@ -556,7 +561,8 @@ TEST_F(systemd_api, stream_replays_only_the_newest_lines_when_asked) {
 
 std::size_t open_fds(int pid) {
   std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
   return n;
 }
 

@@ -1,12 +1,11 @@
 // The risky joints of the stack, all on one loop with the real server: 100 concurrent children,
 // 256 MiB of io_uring file I/O, and thousands of opened/cancelled/reset connections, timers and
 // child waits — while /health keeps answering. Run under ASan+UBSan by tools/test.
-#include "adapters/file_io/file_ring.hpp"
-#include "adapters/process/spawn.hpp"
-#include "server/app.hpp"
-#include "tests/support/loop.hpp"
-#include "tests/support/sandbox.hpp"
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,14 +15,14 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
-
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <filesystem>
 #include <random>
+
+#include "adapters/file_io/file_ring.hpp"
+#include "adapters/process/spawn.hpp"
+#include "server/app.hpp"
+#include "tests/support/loop.hpp"
+#include "tests/support/sandbox.hpp"
 
 namespace sc::server {
 namespace {
@@ -77,7 +76,9 @@ struct in_process_server {
 struct probe_results {
   std::vector<double> latencies_ms;
   int failures = 0;
-  double worst() const { return latencies_ms.empty() ? 1e9 : *std::max_element(latencies_ms.begin(), latencies_ms.end()); }
+  double worst() const {
+    return latencies_ms.empty() ? 1e9 : *std::max_element(latencies_ms.begin(), latencies_ms.end());
+  }
 };
 
 // GET /health on one keep-alive connection every 2 ms until `stop` is set.
@@ -102,7 +103,8 @@ asio::awaitable<void> probe_health(unsigned short port, const bool& stop, probe_
       ++results.failures;
       co_return;
     }
-    results.latencies_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    results.latencies_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
     pace.expires_after(std::chrono::milliseconds(2));
     co_await pace.async_wait(io_result);
   }
@@ -121,7 +123,8 @@ asio::awaitable<void> run_children(int count, int& succeeded, bool& done) {
       if (++finished == count) all_done.cancel();
     }
   };
-  for (int i = 0; i < count; ++i) asio::co_spawn(executor, child_task::run(succeeded, finished, count, all_done), asio::detached);
+  for (int i = 0; i < count; ++i)
+    asio::co_spawn(executor, child_task::run(succeeded, finished, count, all_done), asio::detached);
   co_await all_done.async_wait(io_result);
   done = true;
 }
@@ -172,9 +175,9 @@ TEST(joints, health_stays_responsive_during_256_mib_of_file_io) {
   probe_results probes;
   asio::co_spawn(server.io, probe_health(server.port, done, probes), asio::detached);
   std::string path = server.state_dir + "/bulk.bin";
-  test::run_to_completion(server.io,
-                          write_and_read_back(server.application->files(), path, std::size_t{256} << 20, done, verified),
-                          std::chrono::seconds(120));
+  test::run_to_completion(
+      server.io, write_and_read_back(server.application->files(), path, std::size_t{256} << 20, done, verified),
+      std::chrono::seconds(120));
   EXPECT_TRUE(verified);
   EXPECT_EQ(probes.failures, 0);
   EXPECT_GE(probes.latencies_ms.size(), 5u);
@@ -230,12 +233,14 @@ asio::awaitable<void> churn(unsigned short port, int& served_ok, bool& done) {
   constexpr int clients = 50;
   asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
   struct runner {
-    static asio::awaitable<void> run(unsigned short port, int kind, int& served_ok, int& finished, asio::steady_timer& all_done) {
+    static asio::awaitable<void> run(unsigned short port, int kind, int& served_ok, int& finished,
+                                     asio::steady_timer& all_done) {
       co_await churn_client(port, kind, kind == 4 ? 10 : 80, served_ok);
       if (++finished == clients) all_done.cancel();
     }
   };
-  for (int c = 0; c < clients; ++c) asio::co_spawn(executor, runner::run(port, c % 5, served_ok, finished, all_done), asio::detached);
+  for (int c = 0; c < clients; ++c)
+    asio::co_spawn(executor, runner::run(port, c % 5, served_ok, finished, all_done), asio::detached);
   co_await all_done.async_wait(io_result);
   done = true;
 }

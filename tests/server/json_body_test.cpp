@@ -14,7 +14,8 @@ TEST(json_body, malformed_empty_and_non_object_bodies_are_400) {
 }
 
 TEST(json_body, reads_required_and_optional_members) {
-  auto body = json_body::parse(R"({"username":"alice","Admin":true,"n":5,"list":["a","b"],"fields":{"email":"x@y.z"}})");
+  auto body =
+      json_body::parse(R"({"username":"alice","Admin":true,"n":5,"list":["a","b"],"fields":{"email":"x@y.z"}})");
   ASSERT_TRUE(body);
   EXPECT_EQ(body->string("username"), "alice");
   EXPECT_EQ(body->optional_boolean("admin"), true);  // case-insensitive fallback

@@ -2,15 +2,15 @@
 // detection, clean close, and the slow-reader policy (dropped, memory bounded).
 #include "server/sse.hpp"
 
-#include "tests/support/loop.hpp"
+#include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <gtest/gtest.h>
 
-#include <sys/socket.h>
+#include "tests/support/loop.hpp"
 
 namespace sc::server {
 namespace {
@@ -32,7 +32,8 @@ socket_pair make_pair(asio::io_context& io) {
 }
 
 // Reads from the client side until `text` has been seen or the deadline passes.
-asio::awaitable<std::string> read_until_seen(generic_socket& client, std::string text, std::chrono::milliseconds deadline) {
+asio::awaitable<std::string> read_until_seen(generic_socket& client, std::string text,
+                                             std::chrono::milliseconds deadline) {
   std::string seen;
   asio::steady_timer timer(client.get_executor());
   auto until = std::chrono::steady_clock::now() + deadline;
@@ -57,8 +58,8 @@ struct served {
   bool done = false;
 };
 
-asio::awaitable<void> serve_and_mark(http::stream& stream, std::shared_ptr<sse_subscriber> subscriber, sse_options options,
-                                     served& flag) {
+asio::awaitable<void> serve_and_mark(http::stream& stream, std::shared_ptr<sse_subscriber> subscriber,
+                                     sse_options options, served& flag) {
   co_await serve_sse(stream, std::move(subscriber), options, 11);
   flag.done = true;
   flag.signal.cancel();

@@ -2,13 +2,12 @@
 // Run one coroutine to completion on a fresh io_context from a test, with a deadline so a hung
 // awaitable fails the test instead of hanging the suite.
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <exception>
 #include <optional>

@@ -1,10 +1,7 @@
 #include "tests/support/server_process.hpp"
 
-#include "tests/support/sandbox.hpp"
-
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+
+#include "tests/support/sandbox.hpp"
 
 extern char** environ;
 
@@ -26,8 +25,8 @@ namespace sc::test {
 server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs) {
   state_dir_ = make_temp_dir("sc-server");
   socket_path_ = state_dir_ + "/api.sock";
-  std::vector<std::string> args = {SC_BINARY_PATH, "--listen", "127.0.0.1:0", "--socket", socket_path_,
-                                   "--state-dir", state_dir_};
+  std::vector<std::string> args = {SC_BINARY_PATH, "--listen",    "127.0.0.1:0", "--socket",
+                                   socket_path_,   "--state-dir", state_dir_};
   std::string bus = sandbox_env("SC_BUS_ADDRESS");
   if (!bus.empty()) args.insert(args.end(), {"--bus", bus});
   if (use_sandbox_btrfs) {

@@ -1,6 +1,9 @@
 #include "adapters/file_io/file_ring.hpp"
 
-#include "tests/support/loop.hpp"
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,18 +13,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <gtest/gtest.h>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include "tests/support/loop.hpp"
 
 namespace {
 
@@ -145,8 +143,8 @@ asio::awaitable<void> tick(loop_lateness& lateness) {
 struct transfer_figures {
   std::chrono::microseconds write_io{0};  // time spent awaiting ring.write
   std::chrono::microseconds fsync_io{0};
-  std::chrono::microseconds read_io{0};   // time spent awaiting ring.read
-  std::chrono::microseconds total{0};     // including making and checking the content
+  std::chrono::microseconds read_io{0};  // time spent awaiting ring.read
+  std::chrono::microseconds total{0};    // including making and checking the content
   std::size_t mismatched_chunks = 0;
 };
 
@@ -206,9 +204,9 @@ TEST_P(FileRing, RoundTrip256MiBWhileTheLoopStaysResponsive) {
   auto rate = [](std::chrono::microseconds time) { return 256.0 / (static_cast<double>(time.count()) / 1e6); };
   std::cout << "[ figures  ] " << ring.backend_name() << ", 256 MiB in 1 MiB ops: write " << rate(figures.write_io)
             << " MiB/s, read " << rate(figures.read_io) << " MiB/s (page cache), fsync "
-            << figures.fsync_io.count() / 1000 << " ms; whole round trip with checking "
-            << figures.total.count() / 1000 << " ms; 2 ms timer: " << lateness.ticks << " waits, worst lateness "
-            << lateness.worst.count() / 1000.0 << " ms\n";
+            << figures.fsync_io.count() / 1000 << " ms; whole round trip with checking " << figures.total.count() / 1000
+            << " ms; 2 ms timer: " << lateness.ticks << " waits, worst lateness " << lateness.worst.count() / 1000.0
+            << " ms\n";
   RecordProperty("write_mib_per_s", std::to_string(rate(figures.write_io)));
   RecordProperty("read_mib_per_s", std::to_string(rate(figures.read_io)));
   RecordProperty("worst_timer_lateness_us", std::to_string(lateness.worst.count()));

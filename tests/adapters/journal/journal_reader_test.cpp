@@ -2,12 +2,10 @@
 // sandbox's systemd --user manager.
 
 #include "adapters/journal/journal_reader.hpp"
-#include "adapters/systemd/bus.hpp"
-#include "adapters/systemd/systemd_manager.hpp"
-#include "tests/adapters/systemd/test_units.hpp"
-#include "tests/support/loop.hpp"
-#include "tests/support/sandbox.hpp"
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,17 +15,19 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <gtest/gtest.h>
-
-#include <algorithm>
 #include <chrono>
 #include <iostream>
-#include <thread>
 #include <memory>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
+
+#include "adapters/systemd/bus.hpp"
+#include "adapters/systemd/systemd_manager.hpp"
+#include "tests/adapters/systemd/test_units.hpp"
+#include "tests/support/loop.hpp"
+#include "tests/support/sandbox.hpp"
 
 namespace sc::journal {
 namespace {
@@ -392,11 +392,10 @@ asio::awaitable<busy_outcome> use_while_following(journal_reader* reader) {
   busy_outcome out;
   asio::steady_timer done(executor, 10s);
   bool finished = false;
-  asio::co_spawn(executor, follow_briefly(reader, &out.timer_won),
-                 [&](std::exception_ptr) {
-                   finished = true;
-                   done.cancel();
-                 });
+  asio::co_spawn(executor, follow_briefly(reader, &out.timer_won), [&](std::exception_ptr) {
+    finished = true;
+    done.cancel();
+  });
   co_await asio::post(executor, asio::use_awaitable);  // the follower is now waiting
   out.concurrent = co_await reader->read_tail(1);
   if (!finished) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -1,12 +1,13 @@
 #include "adapters/pool/work_pool.hpp"
-#include "tests/support/loop.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <thread>
+
+#include "tests/support/loop.hpp"
 
 namespace sc::pool {
 namespace {

@@ -1,8 +1,15 @@
 #include "adapters/process/spawn.hpp"
 
-#include "tests/support/loop.hpp"
-#include "tests/support/sandbox.hpp"
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -16,24 +23,15 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <gtest/gtest.h>
-
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
+
+#include "tests/support/loop.hpp"
+#include "tests/support/sandbox.hpp"
 
 extern char** environ;
 
@@ -103,7 +101,7 @@ asio::awaitable<void> run_into(spawn_request request, sc::result<spawn_outcome>&
 
 bool process_has_exited(pid_t pid, std::chrono::milliseconds within) {
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0u));  // <sys/pidfd.h> lacks extern "C" in glibc 2.36
-  if (pidfd < 0) return errno == ESRCH;  // gone and reaped
+  if (pidfd < 0) return errno == ESRCH;                              // gone and reaped
   pollfd readable{pidfd, POLLIN, 0};
   // A killed process may still be a zombie waiting for its new parent to reap it: exited is what
   // matters, and the pidfd turns readable exactly then.
@@ -169,8 +167,8 @@ TEST(Process, ChildThatIgnoresItsInputDoesNotRaiseSigpipeHere) {
 }
 
 TEST(Process, CapsOutputButKeepsDraining) {
-  spawn_request request = make_request(
-      {"/bin/sh", "-c", "head -c 10485760 /dev/zero; head -c 10485760 /dev/zero >&2; echo tail >&2"});
+  spawn_request request =
+      make_request({"/bin/sh", "-c", "head -c 10485760 /dev/zero; head -c 10485760 /dev/zero >&2; echo tail >&2"});
   spawn_outcome outcome = run_ok(request);
   EXPECT_TRUE(outcome.ok()) << "a child writing past the cap must not block";
   EXPECT_EQ(outcome.out.size(), std::size_t{1} << 20);
@@ -482,7 +480,8 @@ TEST(Process, HundredConcurrentChildrenOnOneLoop) {
   std::vector<sc::result<spawn_outcome>> results(100);
   std::vector<asio::awaitable<void>> tasks;
   for (std::size_t i = 0; i < results.size(); ++i) {
-    tasks.push_back(run_into(make_request({"/bin/sh", "-c", "echo $0; echo err-$0 >&2", std::to_string(i)}), results[i]));
+    tasks.push_back(
+        run_into(make_request({"/bin/sh", "-c", "echo $0; echo err-$0 >&2", std::to_string(i)}), results[i]));
   }
   run_concurrently(io, std::move(tasks));
   for (std::size_t i = 0; i < results.size(); ++i) {

@@ -1,11 +1,12 @@
 #include "adapters/store/account_store.hpp"
-#include "adapters/store/database.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
+
+#include "adapters/store/database.hpp"
 
 namespace sc::store {
 namespace {
@@ -14,7 +15,7 @@ class account_store_test : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("sc-account-store-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     auto opened = database::open((dir_ / "t.db").string());
     ASSERT_TRUE(opened);

@@ -1,16 +1,16 @@
 // The settings cache and the audit log against a real SQLite file (temp dir per test).
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "core/settings.hpp"
-
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Statement.h>
-#include <gtest/gtest.h>
-
-#include <array>
-#include <filesystem>
-#include <unistd.h>
 
 namespace sc::store {
 namespace {
@@ -166,8 +166,9 @@ TEST_F(store_test, audit_search_wildcards_are_literal) {
 }
 
 TEST_F(store_test, audit_table_has_the_spec_indexes) {
-  SQLite::Statement q(db_->sql(), "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND tbl_name='audit_log' "
-                                  "AND name LIKE 'audit_log_%'");
+  SQLite::Statement q(db_->sql(),
+                      "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND tbl_name='audit_log' "
+                      "AND name LIKE 'audit_log_%'");
   ASSERT_TRUE(q.executeStep());
   EXPECT_EQ(q.getColumn(0).getInt(), 4);
 }

@@ -1,11 +1,16 @@
 // systemd_manager and bus_connection against the sandbox's real systemd --user manager.
 
-#include "adapters/systemd/bus.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
-#include "tests/adapters/systemd/test_units.hpp"
-#include "tests/support/loop.hpp"
-#include "tests/support/sandbox.hpp"
 
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sdbus-c++/sdbus-c++.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,25 +19,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <sdbus-c++/sdbus-c++.h>
-
-#include <gtest/gtest.h>
-
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <filesystem>
-
-#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "adapters/systemd/bus.hpp"
+#include "tests/adapters/systemd/test_units.hpp"
+#include "tests/support/loop.hpp"
+#include "tests/support/sandbox.hpp"
 
 namespace sc::systemd {
 namespace {
@@ -147,8 +145,10 @@ TEST_F(systemd_manager_test, list_units_by_patterns_filters) {
 
 TEST_F(systemd_manager_test, start_awaits_job_then_stop) {
   auto token = sc::test::random_token();
-  auto name = add_unit("simple", "[Unit]\nDescription=sc test simple\n[Service]\nType=simple\n"
-                                 "ExecStart=/bin/sh -c 'echo marker-" + token + "; exec sleep 30'\n");
+  auto name = add_unit("simple",
+                       "[Unit]\nDescription=sc test simple\n[Service]\nType=simple\n"
+                       "ExecStart=/bin/sh -c 'echo marker-" +
+                           token + "; exec sleep 30'\n");
 
   auto started = run(manager_->start_unit(name));
   ASSERT_TRUE(started.has_value()) << started.error().internal;
@@ -419,7 +419,9 @@ struct disconnect_outcome {
   std::optional<result<void>> afterwards;
 };
 
-void note_callback(bool* ran) { *ran = true; }
+void note_callback(bool* ran) {
+  *ran = true;
+}
 
 // `bus`, `manager` and `daemon` belong to the test body, which outlives this coroutine.
 asio::awaitable<disconnect_outcome> kill_bus_while_pinging(bus_connection* bus, systemd_manager* manager,

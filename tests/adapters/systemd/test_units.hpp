@@ -3,7 +3,6 @@
 // process and test, removed again by the destructor. Shared by the systemd and journal suites.
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -18,8 +17,8 @@ namespace sc::test {
 // "sc-test-<pid>-<n>-<tag>.service": unique within the process and across concurrent runs.
 inline std::string unique_unit_name(std::string_view tag) {
   static std::atomic<int> counter{0};
-  return "sc-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + "-" +
-         std::string(tag) + ".service";
+  return "sc-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + "-" + std::string(tag) +
+         ".service";
 }
 
 // A random token for log markers, so that a test never matches an older run's lines.
