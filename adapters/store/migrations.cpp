@@ -7,7 +7,7 @@
 namespace sc::store {
 
 std::span<const migration> schema_migrations() {
-  static constexpr std::array<migration, 4> steps = {{
+  static constexpr std::array<migration, 5> steps = {{
       {1, "settings", "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
       // Identity (adapters/store/account_store.hpp). Timestamps are RFC 3339 UTC, second precision.
       // Sessions keep only the SHA-256 of their token, and survive restarts (DESIGN.md).
@@ -26,6 +26,8 @@ std::span<const migration> schema_migrations() {
       {3, "audit log", audit_log_schema},
       // Package repositories in list order, credentials beside the URL (adapters/store/repository_store.hpp).
       {4, "package repositories", repositories_schema},
+      // Failed-login aggregation and the retention index (adapters/store/audit_store.hpp).
+      {5, "audit counts", audit_log_counts_schema},
   }};
   return steps;
 }
