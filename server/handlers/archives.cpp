@@ -23,6 +23,7 @@
 #include "core/multipart.hpp"
 #include "core/names.hpp"
 #include "core/storage.hpp"
+#include "core/units.hpp"
 #include "server/app.hpp"
 #include "server/body_stream.hpp"
 #include "server/connection.hpp"
@@ -51,8 +52,12 @@ std::uint64_t setting_number(app& services, std::string_view key, std::uint64_t 
   return fallback;
 }
 
-problem service_name_problem(const std::string& name) {
-  return problem::bad_request("invalid systemd service name: \"" + name + "\"");
+// `stop_service` is stopped and started again: the unit policy of POST /systemd/status applies
+// (managed units only, never the controller's own unit). A malformed name stays a 400, as before.
+result<void> check_stop_service(const std::string& name) {
+  if (name.empty()) return {};
+  if (!validate_unit_name(name)) return problem::bad_request("invalid systemd service name: \"" + name + "\"");
+  return units::check_unit_action(name, units::unit_action::stop, "stop_service");
 }
 
 // Stops `unit` (if any) and remembers to start it again; the caller always calls `restart`.
@@ -228,8 +233,8 @@ asio::awaitable<result<archive::extract_report>> upload(request_context& context
         }
         subpath = std::move(*parts);
       }
-      if (!form.stop_service.empty() && !validate_unit_name(form.stop_service)) {
-        failure = service_name_problem(form.stop_service);
+      if (auto allowed = check_stop_service(form.stop_service); !allowed) {
+        failure = allowed.error();
         break;
       }
       auto& storage = services.storage();
@@ -401,9 +406,7 @@ reply storage_download_archive(request_context& context) {
     }
   }
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  if (!stop_service.empty() && !validate_unit_name(stop_service)) {
-    co_return http::problem_response(service_name_problem(stop_service));
-  }
+  if (auto allowed = check_stop_service(stop_service); !allowed) co_return http::problem_response(allowed.error());
   auto volume = storage::archive_volume_path(subvolume, "subvolume");
   if (!volume) co_return http::problem_response(volume.error());
   auto& storage = context.services.storage();
