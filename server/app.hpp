@@ -22,9 +22,13 @@ class database;
 class repository_store;
 class settings_store;
 class audit_store;
+class audit_pruner;
 }  // namespace sc::store
 namespace sc::file_io {
 class file_ring;
+}
+namespace sc::pool {
+class work_pool;
 }
 namespace sc::systemd {
 class bus_connection;
@@ -67,7 +71,13 @@ class app {
   // A connection closed; finishes the stop when it was the last one (server/connection.cpp).
   void connection_finished();
 
+  // Route → auth → handler (under its deadline and cancellation slot) → problem mapping, then
+  // CORS and audit. Every 5xx is logged here, once, with the request's id, and its problem carries
+  // the same id in `instance` (request_urn).
   boost::asio::awaitable<http::response> dispatch(request_context& context);
+  std::uint64_t next_request_id() noexcept { return ++last_request_id_; }
+  // "urn:request:<boot id prefix>-<id>": unique across restarts, quoted in logs and problems.
+  std::string request_urn(std::uint64_t id) const;
 
   boost::asio::io_context& io() noexcept { return io_; }
   const config& settings() const noexcept { return settings_; }
@@ -126,11 +136,21 @@ class app {
   http::response preflight(const http::request& request) const;
   void add_cors_headers(const http::request& request, http::response& response) const;
   void record_audit(const request_context& context, const http::response& response, std::string detail);
+  // The one place a 5xx is logged: with the request id, which is added to the problem's body.
+  void log_server_error(const request_context& context, http::response& response) const;
+  // Hard phase of shutdown: cancel every handler, close every socket; then the last resort.
+  void stop_hard();
+  // Audit retention (issue 10 §8): hourly, and soon after audit_prune_threshold inserts, deletes
+  // rows outside the audit_retention_days / audit_max_rows settings in batches on the pool.
+  boost::asio::awaitable<void> prune_audit_loop();
+  static constexpr std::size_t audit_prune_threshold = 10'000;
   result<void> open_packages();
 
   std::unique_ptr<store::database> database_;
   std::unique_ptr<store::settings_store> settings_store_;
   std::unique_ptr<store::audit_store> audit_;
+  std::shared_ptr<store::audit_pruner> audit_pruner_;  // used on maintenance_'s thread only
+  std::unique_ptr<pool::work_pool> maintenance_;
   std::unique_ptr<server::identity> identity_;  // after database_: it writes through to it
   std::unique_ptr<store::repository_store> repositories_;
   std::unique_ptr<server::catalog> catalog_;  // after repositories_: it reads and writes them
@@ -145,6 +165,7 @@ class app {
   std::string boot_id_;
   std::chrono::steady_clock::time_point started_;
   double start_time_unix_ = 0;
+  std::uint64_t last_request_id_ = 0;
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void()> on_stopped_;
