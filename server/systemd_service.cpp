@@ -190,8 +190,9 @@ asio::awaitable<result<entries>> systemd_service::tail(jq::tail_query query) {
   if (closed_ || stopping_->load()) co_return problem::unavailable("the server is stopping");
   // Everything the job touches is its own (the query, the flag's shared owner): it may outlive
   // the request if the request is cancelled meanwhile.
-  // Well inside the route's default deadline (server/router.hpp), so the client gets this answer.
-  const auto give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  // A tail is an interactive read: after 5 s the scan answers what it found (as at the entry
+  // limit), well inside the route's deadline (server/router.hpp) and a client's patience.
+  const auto give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   auto scan = [query = std::move(query), stopping = stopping_, give_up_at]() -> result<entries> {
     auto opened = journal::journal_scanner::open();
     if (!opened) return opened.error();
