@@ -272,15 +272,15 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
 
 }  // namespace
 
-result<extract_report> extract(byte_pipe& source, const std::string& target, const std::vector<std::string>& subpath,
+result<extract_report> extract(byte_pipe& source, int target, const std::vector<std::string>& subpath,
                                const extract_limits& limits) {
   struct consumer_closer {
     byte_pipe& pipe;
     ~consumer_closer() { pipe.close_consumer(); }
   } closer{source};
 
-  fd_guard volume(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (volume.get() < 0) return problem::internal_error("open " + target + ": " + std::strerror(errno));
+  fd_guard volume(::fcntl(target, F_DUPFD_CLOEXEC, 0));
+  if (volume.get() < 0) return problem::internal_error(std::string("dup target: ") + std::strerror(errno));
   // The subpath is made like a member's directories (walked without following symlinks), and
   // what it created is rolled back with the members.
   extractor walker(volume.get(), limits);
@@ -312,7 +312,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   static constexpr std::string_view seven_zip_magic("7z\xBC\xAF\x27\x1C", 6);
   int open_status = ARCHIVE_FATAL;
   if (state.first && state.first->starts_with(seven_zip_magic)) {
-    spool = fd_guard(::open(target.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    spool = fd_guard(::openat(volume.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
     if (spool.get() < 0) return give_up(problem::internal_error(std::string("O_TMPFILE: ") + std::strerror(errno)));
     std::uint64_t spooled = 0;
     std::optional<std::string> chunk = std::move(state.first);

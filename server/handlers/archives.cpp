@@ -17,6 +17,7 @@
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/archive/extract.hpp"
 #include "adapters/archive/pack.hpp"
+#include "adapters/file_io/beneath.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/log.hpp"
@@ -155,10 +156,10 @@ struct extraction_job {
 };
 
 asio::awaitable<void> run_extraction(pool::work_pool& pool, std::shared_ptr<archive::byte_pipe> pipe,
-                                     std::string target, std::vector<std::string> subpath,
+                                     std::shared_ptr<file_io::unique_fd> target, std::vector<std::string> subpath,
                                      archive::extract_limits limits, std::shared_ptr<extraction_job> job) {
   // A named callable: GCC 12 destroys a lambda temporary inside a co_await expression twice.
-  auto work = [pipe, target, subpath, limits] { return archive::extract(*pipe, target, subpath, limits); };
+  auto work = [pipe, target, subpath, limits] { return archive::extract(*pipe, target->get(), subpath, limits); };
   auto ran = co_await pool.run(std::move(work));
   if (!ran) {
     pipe->close_consumer();
@@ -195,6 +196,7 @@ asio::awaitable<result<archive::extract_report>> upload(request_context& context
   upload_form form;
   std::shared_ptr<archive::byte_pipe> pipe;
   std::shared_ptr<extraction_job> job;
+  std::shared_ptr<file_io::unique_fd> target_fd;
   std::optional<problem> failure;
   bool consumer_gone = false;
   for (;;) {
@@ -237,11 +239,9 @@ asio::awaitable<result<archive::extract_report>> upload(request_context& context
         failure = ready.error();
         break;
       }
-      if (!storage.volumes().is_subvolume(*volume)) {
-        failure = problem::not_found("subvolume " + form.subvolume + " not found");
-        break;
-      }
-      auto target = storage.volumes().path_of(*volume);
+      // The volume is resolved beneath the btrfs root without following links, once; the
+      // extraction writes through this fd, never through a path string.
+      auto target = storage.volumes().open_subvolume(*volume, {"subvolume", "subvolume"});
       if (!target) {
         failure = target.error();
         break;
@@ -251,12 +251,11 @@ asio::awaitable<result<archive::extract_report>> upload(request_context& context
       limits.deadline = deadline;
       auto info = co_await storage.volumes().info(*volume);
       struct statfs space {};
-      std::uint64_t free_bytes = ::statfs(target->c_str(), &space) == 0 ? static_cast<std::uint64_t>(space.f_bavail) *
-                                                                              static_cast<std::uint64_t>(space.f_bsize)
-                                                                        : 0;
-      limits.max_bytes = free_bytes;
-      if (info && info->quota > 0)
-        limits.max_bytes = std::min(free_bytes, info->quota - std::min(info->quota, info->usage));
+      std::uint64_t free_bytes = ::fstatfs(target->get(), &space) == 0 ? static_cast<std::uint64_t>(space.f_bavail) *
+                                                                             static_cast<std::uint64_t>(space.f_bsize)
+                                                                       : 0;
+      limits.max_bytes = info ? storage::extraction_budget(free_bytes, info->quota, info->usage) : free_bytes;
+      target_fd = std::make_shared<file_io::unique_fd>(std::move(*target));
       pause.unit = form.stop_service;
       if (auto stopped = co_await pause.stop(context); !stopped) {
         failure = stopped.error();
@@ -265,8 +264,7 @@ asio::awaitable<result<archive::extract_report>> upload(request_context& context
       auto executor = services.io().get_executor();
       pipe = std::make_shared<archive::byte_pipe>(executor, pipe_chunks);
       job = std::make_shared<extraction_job>(executor);
-      asio::co_spawn(executor,
-                     run_extraction(storage.archive_pool(), pipe, target->string(), std::move(subpath), limits, job),
+      asio::co_spawn(executor, run_extraction(storage.archive_pool(), pipe, target_fd, std::move(subpath), limits, job),
                      [job, pipe](std::exception_ptr e) {
                        if (!e || job->outcome) return;
                        // Never leave the request waiting on a job that died.
@@ -327,11 +325,11 @@ struct pack_job {
   asio::steady_timer done;
 };
 
-asio::awaitable<void> run_pack(pool::work_pool& pool, std::shared_ptr<archive::byte_pipe> pipe, std::string root,
-                               std::vector<std::string> paths, storage::archive_format format,
-                               std::shared_ptr<pack_job> job) {
+asio::awaitable<void> run_pack(pool::work_pool& pool, std::shared_ptr<archive::byte_pipe> pipe,
+                               std::shared_ptr<file_io::unique_fd> root, std::vector<std::string> paths,
+                               storage::archive_format format, std::shared_ptr<pack_job> job) {
   auto work = [pipe, root, paths, format] {
-    return archive::pack(*pipe, root, paths, format, std::chrono::seconds(60));
+    return archive::pack(*pipe, root->get(), paths, format, std::chrono::seconds(60));
   };
   auto ran = co_await pool.run(std::move(work));
   if (!ran) {
@@ -407,19 +405,26 @@ reply storage_download_archive(request_context& context) {
   auto volume = storage::archive_volume_path(subvolume, "subvolume");
   if (!volume) co_return http::problem_response(volume.error());
   auto& storage = context.services.storage();
-  if (!storage.volumes().is_subvolume(*volume)) {
-    co_return http::problem_response(problem::not_found("subvolume " + subvolume + " not found"));
-  }
-  auto root = storage.volumes().path_of(*volume);
+  if (auto ready = co_await storage.ready(); !ready) co_return http::problem_response(ready.error());
+  // Resolved beneath the btrfs root without following links; the packer walks from this fd.
+  auto root = storage.volumes().open_subvolume(*volume, {"subvolume", "subvolume"});
   if (!root) co_return http::problem_response(root.error());
   if (members.empty()) members.emplace_back(".");
-  for (const auto& member : members) {
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const auto& member = members[i];
+    if (member == ".") continue;
+    const std::string field = "paths[" + std::to_string(i) + "]";
+    const std::string what = "path " + member + " in " + subvolume;
+    const file_io::lookup_names names{field, what};
+    auto parent = file_io::open_parent_beneath(root->get(), member, names);
+    if (!parent) co_return http::problem_response(parent.error());
     struct stat info {};
-    if (member != "." &&
-        ::fstatat(AT_FDCWD, (root->string() + "/" + member).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
-      co_return http::problem_response(problem::not_found("path " + member + " not found in " + subvolume));
+    if (::fstatat(parent->parent.get(), parent->leaf.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+      co_return http::problem_response(file_io::lookup_problem(errno, member, names));
     }
+    if (S_ISLNK(info.st_mode)) co_return http::problem_response(file_io::lookup_problem(ELOOP, member, names));
   }
+  auto root_fd = std::make_shared<file_io::unique_fd>(std::move(*root));
 
   service_pause pause;
   pause.unit = stop_service;
@@ -430,7 +435,7 @@ reply storage_download_archive(request_context& context) {
   auto executor = context.services.io().get_executor();
   auto pipe = std::make_shared<archive::byte_pipe>(executor, pipe_chunks);
   auto job = std::make_shared<pack_job>(executor);
-  asio::co_spawn(executor, run_pack(storage.archive_pool(), pipe, root->string(), std::move(members), *format, job),
+  asio::co_spawn(executor, run_pack(storage.archive_pool(), pipe, root_fd, std::move(members), *format, job),
                  [job, pipe](std::exception_ptr e) {
                    if (!e || job->outcome) return;
                    log::error("archive packing job ended with an exception");
