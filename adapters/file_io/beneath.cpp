@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -43,6 +44,23 @@ problem lookup_problem(int error, std::string_view relative, lookup_names names)
   }
 }
 
+namespace {
+
+// With O_DIRECTORY the kernel reports a trailing symlink as ENOTDIR, not ELOOP: look again with
+// O_PATH, which (with O_NOFOLLOW) opens the link itself, so that a link is always reported as one.
+bool trailing_symlink(int dir, const std::string& path, open_how how) {
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.mode = 0;
+  long fd = ::syscall(SYS_openat2, dir, path.c_str(), &how, sizeof how);
+  if (fd < 0) return false;
+  struct stat info {};
+  const bool link = ::fstat(static_cast<int>(fd), &info) == 0 && S_ISLNK(info.st_mode);
+  ::close(static_cast<int>(fd));
+  return link;
+}
+
+}  // namespace
+
 result<unique_fd> open_beneath(int dir, std::string_view relative, int flags, mode_t mode, lookup_names names) {
   const std::string path = relative.empty() ? std::string(".") : std::string(relative);
   if (path.find('\0') != std::string::npos) return problem::unprocessable(std::string(names.field), "path holds NUL");
@@ -54,9 +72,18 @@ result<unique_fd> open_beneath(int dir, std::string_view relative, int flags, mo
   // prove the walk stayed inside; the kernel asks for a retry.
   for (int attempt = 0;; ++attempt) {
     long fd = ::syscall(SYS_openat2, dir, path.c_str(), &how, sizeof how);
-    if (fd >= 0) return unique_fd(static_cast<int>(fd));
-    const int error = errno;
+    if (fd >= 0) {
+      unique_fd opened(static_cast<int>(fd));
+      // O_PATH | O_NOFOLLOW opens a trailing symlink itself instead of failing: refuse it too.
+      struct stat info {};
+      if ((flags & O_PATH) != 0 && (::fstat(opened.get(), &info) != 0 || S_ISLNK(info.st_mode))) {
+        return lookup_problem(ELOOP, relative, names);
+      }
+      return opened;
+    }
+    int error = errno;
     if ((error == EAGAIN || error == EINTR) && attempt < 16) continue;
+    if (error == ENOTDIR && trailing_symlink(dir, path, how)) error = ELOOP;
     return lookup_problem(error, relative, names);
   }
 }

@@ -53,7 +53,8 @@ struct lookup_names {
 
 // openat2(dir, relative, flags | O_CLOEXEC | O_NOFOLLOW, mode) with RESOLVE_BENEATH |
 // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS. "" and "." open `dir` itself again. `flags` are
-// open(2) flags (O_RDONLY | O_DIRECTORY, O_WRONLY | O_CREAT | O_EXCL, O_PATH, ...).
+// open(2) flags (O_RDONLY | O_DIRECTORY, O_WRONLY | O_CREAT | O_EXCL, O_PATH, ...); with O_PATH too a
+// trailing symlink is refused, not opened.
 result<unique_fd> open_beneath(int dir, std::string_view relative, int flags, mode_t mode = 0, lookup_names names = {});
 
 // The directory holding the last component of `relative`, opened beneath `dir` as above, and that
