@@ -7,6 +7,7 @@
 // Volumes are user/t10-<pid>-<test>; the victim lives at installed/t10v-<pid>-<test>.
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,10 +16,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
@@ -178,8 +181,8 @@ class storage_paths : public ::testing::Test {
                      "download subvolume " + name);
       attempts += 6;
     }
-    for (const std::string subpath : {"abs", "abs/" + victim_repo_ + "/pkg/1.0/data", "rel/x", "etc", "out", "inner",
-                                      "real/dir/deep", "secretlink"}) {
+    for (const std::string& subpath : std::vector<std::string>{"abs", "abs/" + victim_repo_ + "/pkg/1.0/data", "rel/x",
+                                                               "etc", "out", "inner", "real/dir/deep", "secretlink"}) {
       expect_refused(upload({{"subvolume", name_}, {"subpath", subpath}}, one_file_tar("t10-planted", "x")),
                      "upload subpath " + subpath);
       ++attempts;
@@ -187,16 +190,16 @@ class storage_paths : public ::testing::Test {
     // A member whose path passes through a link: the archive may not write through it either.
     expect_refused(upload({{"subvolume", name_}}, one_file_tar("out/t10-planted", "x")), "upload member out/");
     ++attempts;
-    for (const std::string path :
-         {"etc/hostname", "etc", "out/secret", "out", "secretlink", "abs",
-          "abs/" + victim_repo_ + "/pkg/1.0/data/sentinel", "rel/" + victim_repo_, "inner/x", "real/dir/deep/secret"}) {
+    for (const std::string& path : std::vector<std::string>{"etc/hostname", "etc", "out/secret", "out", "secretlink",
+                                                            "abs", "abs/" + victim_repo_ + "/pkg/1.0/data/sentinel",
+                                                            "rel/" + victim_repo_, "inner/x", "real/dir/deep/secret"}) {
       expect_refused(
           post("/storage/download-archive", R"({"subvolume":")" + name_ + R"(","paths":[)" + quoted(path) + "]}"),
           "download path " + path);
       ++attempts;
     }
-    for (const std::string internal :
-         {repo_path + "/link/" + name_, repo_path + "/pkglink/1.0/data", repo_path + "/link"}) {
+    for (const std::string& internal :
+         std::vector<std::string>{repo_path + "/link/" + name_, repo_path + "/pkglink/1.0/data", repo_path + "/link"}) {
       expect_refused(post("/storage/remove-package-volume", R"({"internal_name":")" + internal + R"("})"),
                      "remove-package-volume " + internal);
       expect_refused(post("/storage/modify", R"({"name":")" + internal + R"(","filesystem":{"quota":1048576}})"),
@@ -390,7 +393,8 @@ TEST_F(storage_paths, long_and_odd_names_never_get_a_5xx) {
   EXPECT_EQ(made.status, 200) << made.body;
   EXPECT_EQ(post("/storage/remove", R"({"name":")" + longest + R"("})").status, 200);
   // The valid odd names may have become volumes (created, or this test's volume renamed to one).
-  for (const std::string valid : {std::string(255, 'a'), std::string("-leading-dash"), std::string("--help")}) {
+  for (const std::string& valid :
+       std::vector<std::string>{std::string(255, 'a'), std::string("-leading-dash"), std::string("--help")}) {
     shell("btrfs subvolume delete -- '" + root_ + "/user/" + valid + "' >/dev/null 2>&1");
   }
 }

@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
@@ -107,7 +109,7 @@ TEST_F(btrfs_volumes, rename_keeps_content_and_quota_can_be_changed_and_cleared)
 }
 
 TEST_F(btrfs_volumes, paths_outside_the_base_are_refused_before_any_call) {
-  for (const std::string bad : {"../etc", "user/../../x", "/etc"}) {
+  for (const std::string& bad : std::vector<std::string>{"../etc", "user/../../x", "/etc"}) {
     auto opened = volumes_->open_subvolume(bad);
     ASSERT_FALSE(opened) << bad;
     EXPECT_EQ(opened.error().status, 422) << bad;
@@ -127,9 +129,9 @@ TEST_F(btrfs_volumes, symlinks_planted_in_a_volume_are_refused_by_every_operatio
   ASSERT_EQ(shell("cd " + root_ + "/" + volume + " && ln -s " + root_ +
                   "/installed abs && ln -s ../../installed rel && " + "ln -s /etc etc && echo ok"),
             "ok\n");
-  for (const std::string through :
-       {volume + "/abs/t10-victim-" + name_ + "/victim", volume + "/rel/t10-victim-" + name_ + "/victim",
-        volume + "/abs", volume + "/etc"}) {
+  for (const std::string& through :
+       std::vector<std::string>{volume + "/abs/t10-victim-" + name_ + "/victim",
+                                volume + "/rel/t10-victim-" + name_ + "/victim", volume + "/abs", volume + "/etc"}) {
     auto removed = test::run_to_completion(io_, volumes_->remove(through));
     ASSERT_FALSE(removed) << through;
     EXPECT_EQ(removed.error().status, 422) << through << ": " << removed.error().detail;

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "tests/support/sandbox.hpp"
 
@@ -61,8 +62,8 @@ TEST_F(beneath, plain_paths_open_and_parent_splits_the_leaf) {
 }
 
 TEST_F(beneath, every_symlink_is_refused_422_wherever_it_sits) {
-  for (const std::string path :
-       {"abs", "abs/secret", "rel/secret", "inside", "inside/sub", "dir/filelink", "proc", "proc/etc/hostname"}) {
+  for (const std::string& path : std::vector<std::string>{"abs", "abs/secret", "rel/secret", "inside", "inside/sub",
+                                                          "dir/filelink", "proc", "proc/etc/hostname"}) {
     for (int flags : {O_RDONLY, O_RDONLY | O_DIRECTORY, O_PATH}) {
       auto opened = open_beneath(root_.get(), path, flags, 0, {"name", "filesystem"});
       ASSERT_FALSE(opened) << path;
@@ -78,7 +79,8 @@ TEST_F(beneath, every_symlink_is_refused_422_wherever_it_sits) {
 }
 
 TEST_F(beneath, climbing_absolute_missing_and_not_a_directory) {
-  for (const std::string path : {"../outside", "dir/../../outside", "/etc", top_ + "/outside"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"../outside", "dir/../../outside", "/etc", top_ + "/outside"}) {
     auto opened = open_beneath(root_.get(), path, O_RDONLY);
     ASSERT_FALSE(opened) << path;
     EXPECT_EQ(opened.error().status, 422) << path;
@@ -96,7 +98,7 @@ TEST_F(beneath, climbing_absolute_missing_and_not_a_directory) {
   auto nul = open_beneath(root_.get(), std::string("dir\0x", 5), O_RDONLY);
   ASSERT_FALSE(nul);
   EXPECT_EQ(nul.error().status, 422);
-  for (const std::string bad : {"", ".", "dir/..", std::string(256, 'b')}) {
+  for (const std::string& bad : std::vector<std::string>{"", ".", "dir/..", std::string(256, 'b')}) {
     auto split = open_parent_beneath(root_.get(), bad);
     ASSERT_FALSE(split) << bad;
     EXPECT_EQ(split.error().status, 422) << bad;
