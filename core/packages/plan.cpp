@@ -313,6 +313,10 @@ struct planner {
       for (const auto& r : def.dependencies) {
         if (r.key == d->key) raw_spec = &r;
       }
+      if (auto saved = request.dependency_answers.find(child.ref.effective_name);
+          saved != request.dependency_answers.end()) {
+        child.answers = saved->second;
+      }
       for (const auto& [key, value] : d->responses) {
         child.answers[key] = substitute_markers(value, dependency_markers, escape_mode::collapse);
       }

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -186,6 +187,9 @@ struct plan_request {
   package_ref package;  // effective_name filled (instance_effective_name)
   const package_definition* definition = nullptr;
   marker_values answers;  // as the client sent them, merged with saved / last answers
+  // Earlier answers of dependencies by effective name (a reinstall over kept volumes keeps their
+  // generated secrets); the parent's `responses` override them.
+  std::map<std::string, marker_values, std::less<>> dependency_answers;
   definition_resolver resolve;
   // Where generated answers come from (ports, secrets, hostnames); updated with what was generated.
   auto_answer_context* generate = nullptr;

@@ -314,6 +314,24 @@ std::string fixture_test_name(const ::testing::TestParamInfo<test::fixture_file>
 
 INSTANTIATE_TEST_SUITE_P(fixture, plan_fixture, ::testing::ValuesIn(test::fixture_files()), fixture_test_name);
 
+TEST(plan, a_reinstall_keeps_the_generated_answers_of_dependencies) {
+  auto generate = test_generator();
+  auto first = make_plan(fixture_request("immich", "2.0", generate, {{"photosize", "1gb"}}));
+  ASSERT_TRUE(first) << fields_of(first.error());
+  const auto& redis = first->containers[2];
+  ASSERT_EQ(redis.dependency_key, "redis");
+
+  auto request = fixture_request("immich", "2.0", generate, {{"photosize", "1gb"}, {"dbpass", "kept"}});
+  request.dependency_answers["immich--dep--redis"] = {{"port", "7000"}};
+  request.dependency_answers["immich--dep--db"] = {{"password", "ignored"}, {"user", "ignored"}};
+  auto second = make_plan(request);
+  ASSERT_TRUE(second) << fields_of(second.error());
+  EXPECT_EQ(second->containers[2].answers.at("port"), "7000");
+  // The parent's responses win over a dependency's saved answers.
+  EXPECT_EQ(second->containers[0].secret_answers.at("password"), "kept");
+  EXPECT_EQ(second->containers[0].answers.at("user"), "immich");
+}
+
 TEST(plan, sibling_references_order_dependencies_and_cycles_are_refused) {
   inline_repo repo;
   repo.defs["leaf"] = definition(R"(image: busybox
