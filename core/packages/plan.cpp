@@ -263,7 +263,11 @@ struct planner {
     out.supplies = compiled->supplies;
     out.domains = compiled->domains;
     out.post_update = compiled->post_update;
-    out.notes = compiled->notes;
+
+    for (std::size_t i = 0; i < compiled->notes.size(); ++i) {
+      bool secret = mentions_secret(def.notes[i].value, sentinels);
+      (secret ? out.secret_notes : out.notes).push_back(compiled->notes[i]);
+    }
 
     // Argv is world-readable (ps): a secret may reach the container only through its environment.
     auto check_argv = [&](const std::vector<std::string>& raw, const char* what) {

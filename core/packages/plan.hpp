@@ -143,7 +143,8 @@ struct planned_container {
   std::vector<std::string> supplies;
   std::vector<std::string> domains;
   std::string description;
-  std::vector<note_spec> notes;  // substituted (may show a secret: mask when showing to non-admins)
+  std::vector<note_spec> notes;         // substituted; none shows a secret
+  std::vector<note_spec> secret_notes;  // notes that show a secret (a connection URL with its password)
   // The raw answers as given or generated (what "responses" saves and reinstalls reuse), split.
   marker_values answers;
   marker_values secret_answers;

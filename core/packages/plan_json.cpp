@@ -39,6 +39,12 @@ json::array templates_json(const std::vector<planned_template>& templates) {
   return out;
 }
 
+json::array notes_json(const std::vector<note_spec>& notes) {
+  json::array out;
+  for (const auto& n : notes) out.push_back(json::object{{"label", n.label}, {"value", n.value}, {"type", n.type}});
+  return out;
+}
+
 json::object ref_json(const package_ref& ref) {
   return {{"repo", ref.repo}, {"name", ref.name}, {"version", ref.version}, {"effective_name", ref.effective_name}};
 }
@@ -121,6 +127,16 @@ std::vector<planned_template> templates_of(const json::value& v) {
   return out;
 }
 
+std::vector<note_spec> notes_of(const json::value& v) {
+  if (!v.is_array()) throw std::runtime_error("notes is not an array");
+  std::vector<note_spec> out;
+  for (const auto& n : v.get_array()) {
+    const auto& o = object_of(n, "note");
+    out.push_back({string_of(o, "label"), string_of(o, "value"), string_of(o, "type")});
+  }
+  return out;
+}
+
 package_ref ref_of(const json::value& v) {
   const auto& o = object_of(v, "package");
   return {string_of(o, "repo"), string_of(o, "name"), string_of(o, "version"), string_of(o, "effective_name")};
@@ -174,9 +190,6 @@ json::value plan_public_json(const install_plan& plan) {
     for (const auto& g : c.git_sources) {
       git_sources.push_back(json::object{{"url", g.url}, {"branch", g.branch}, {"volume", g.volume}});
     }
-    json::array notes;
-    for (const auto& n : c.notes)
-      notes.push_back(json::object{{"label", n.label}, {"value", n.value}, {"type", n.type}});
     json::array secret_keys;
     for (const auto& e : c.secret_environment) secret_keys.emplace_back(e.key);
     containers.push_back(json::object{
@@ -203,7 +216,7 @@ json::value plan_public_json(const install_plan& plan) {
         {"supplies", strings(c.supplies)},
         {"domains", strings(c.domains)},
         {"description", c.description},
-        {"notes", std::move(notes)},
+        {"notes", notes_json(c.notes)},
         {"answers", answers_json(c.answers)},
     });
   }
@@ -213,10 +226,13 @@ json::value plan_public_json(const install_plan& plan) {
 json::value plan_secret_json(const install_plan& plan) {
   json::object containers;
   for (const auto& c : plan.containers) {
-    if (c.secret_environment.empty() && c.secret_templates.empty() && c.secret_answers.empty()) continue;
+    if (c.secret_environment.empty() && c.secret_templates.empty() && c.secret_answers.empty() &&
+        c.secret_notes.empty())
+      continue;
     containers[c.name] = json::object{{"environment", environment_json(c.secret_environment)},
                                       {"templates", templates_json(c.secret_templates)},
-                                      {"answers", answers_json(c.secret_answers)}};
+                                      {"answers", answers_json(c.secret_answers)},
+                                      {"notes", notes_json(c.secret_notes)}};
   }
   return json::object{{"containers", containers}};
 }
@@ -278,10 +294,7 @@ result<install_plan> plan_from_json(const json::value& public_part, const json::
       c.supplies = strings_of(o, "supplies");
       c.domains = strings_of(o, "domains");
       c.description = string_of(o, "description");
-      for (const auto& n : member(o, "notes").as_array()) {
-        const auto& no = object_of(n, "note");
-        c.notes.push_back({string_of(no, "label"), string_of(no, "value"), string_of(no, "type")});
-      }
+      c.notes = notes_of(member(o, "notes"));
       c.answers = answers_of(member(o, "answers"));
 
       auto expected_secrets = strings_of(o, "secret_environment_keys");
@@ -290,6 +303,7 @@ result<install_plan> plan_from_json(const json::value& public_part, const json::
         c.secret_environment = environment_of(member(so, "environment"));
         c.secret_templates = templates_of(member(so, "templates"));
         c.secret_answers = answers_of(member(so, "answers"));
+        c.secret_notes = notes_of(member(so, "notes"));
       }
       if (c.secret_environment.size() != expected_secrets.size()) {
         throw std::runtime_error("the secrets of " + c.name + " are missing");

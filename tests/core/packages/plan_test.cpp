@@ -298,6 +298,7 @@ TEST_P(plan_fixture, plans_with_secrets_kept_apart) {
       for (const auto& a : c.entrypoint) EXPECT_EQ(a.find(secret), std::string::npos) << c.name;
       for (const auto& t : c.templates) EXPECT_EQ(t.content.find(secret), std::string::npos) << c.name << " " << t.name;
       for (const auto& [key, value] : c.answers) EXPECT_NE(value, secret) << c.name << " " << key;
+      for (const auto& n : c.notes) EXPECT_EQ(n.value.find(secret), std::string::npos) << c.name << " " << n.label;
     }
     for (const auto& e : c.environment) EXPECT_FALSE(has_control_characters(e.value)) << e.key;
     for (const auto& e : c.environment) EXPECT_EQ(e.value.find("@dep_"), std::string::npos) << e.key;

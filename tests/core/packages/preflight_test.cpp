@@ -68,7 +68,8 @@ TEST(preflight, refuses_in_order_with_the_right_status) {
   r = step();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().status, 409);
-  EXPECT_NE(r.error().detail.find("town-os-package--a-b-c-1"), std::string::npos) << r.error().detail;
+  EXPECT_NE(r.error().detail.find("a-b-c-1 is already used by installed package a-b/c@1"), std::string::npos)
+      << r.error().detail;
 
   facts.installed = {&same_port};
   r = step();
