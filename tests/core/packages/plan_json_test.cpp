@@ -76,10 +76,14 @@ TEST_P(plan_json_fixture, round_trips_and_keeps_secrets_out_of_the_public_part) 
   for (const auto& c : plan.containers) {
     // (An optional secret left empty is nothing to find.)
     for (const auto& [key, value] : c.secret_answers) {
-      if (!value.empty()) EXPECT_EQ(public_text.find(value), std::string::npos) << key;
+      if (!value.empty()) {
+        EXPECT_EQ(public_text.find(value), std::string::npos) << key;
+      }
     }
     for (const auto& e : c.secret_environment) {
-      if (!e.value.empty()) EXPECT_EQ(public_text.find(e.value), std::string::npos) << e.key;
+      if (!e.value.empty()) {
+        EXPECT_EQ(public_text.find(e.value), std::string::npos) << e.key;
+      }
     }
   }
   auto back = plan_from_json(public_part, secret_part);
