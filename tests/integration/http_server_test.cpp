@@ -128,7 +128,8 @@ TEST_F(http_server, bad_target_gets_400) {
 
 TEST_F(http_server, oversized_header_gets_431) {
   auto connection = raw_connection::tcp(port());
-  std::string request = "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(std::size_t{64} * 1024, 'a') + "\r\n\r\n";
+  std::string request =
+      "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(std::size_t{64} * 1024, 'a') + "\r\n\r\n";
   connection.send(request);
   auto reply = connection.read_reply();
   ASSERT_TRUE(reply);
