@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <system_error>
 
 #include "adapters/file_io/beneath.hpp"
 
@@ -18,7 +19,7 @@ namespace sc::archive {
 
 namespace {
 
-constexpr std::size_t chunk_size = 64 * 1024;
+constexpr std::size_t chunk_size = std::size_t{64} * 1024;
 
 struct writer_state {
   byte_pipe& sink;
@@ -109,7 +110,7 @@ result<void> packer::data(int fd, std::uint64_t size, const std::string& name) {
       n = ::read(fd, data_.data(), want);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return problem::internal_error("read " + name + ": " + std::strerror(errno));
+        return problem::internal_error("read " + name + ": " + std::generic_category().message(errno));
       }
     }
     if (n == 0) {
@@ -127,7 +128,7 @@ result<void> packer::add(int dir, const std::string& leaf, const std::string& na
   struct stat info {};
   if (::fstatat(dir, leaf.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return {};
-    return problem::internal_error("stat " + name + ": " + std::strerror(errno));
+    return problem::internal_error("stat " + name + ": " + std::generic_category().message(errno));
   }
   if (S_ISLNK(info.st_mode)) {
     std::string target(4096, '\0');
@@ -160,11 +161,11 @@ result<void> packer::add_children(int dir, const std::string& prefix, int depth)
   std::vector<std::string> names;
   {
     int copy = ::fcntl(dir, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return problem::internal_error(std::string("dup: ") + std::strerror(errno));
+    if (copy < 0) return problem::internal_error(std::string("dup: ") + std::generic_category().message(errno));
     DIR* listing = ::fdopendir(copy);
     if (listing == nullptr) {
       ::close(copy);
-      return problem::internal_error("opendir " + prefix + ": " + std::strerror(errno));
+      return problem::internal_error("opendir " + prefix + ": " + std::generic_category().message(errno));
     }
     ::rewinddir(listing);
     while (const dirent* entry = ::readdir(listing)) {

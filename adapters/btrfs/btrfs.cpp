@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <system_error>
 #include <unordered_map>
 
 #include "core/storage.hpp"
@@ -29,7 +30,7 @@ constexpr lookup_names volume_names{"name", "filesystem"};
 // The failure of a libbtrfsutil call: its own text plus the errno it left.
 problem library_problem(std::string_view call, std::string_view relative, btrfs_util_error error) {
   return problem::internal_error(std::string(call) + " " + std::string(relative) + ": " + btrfs_util_strerror(error) +
-                                 " (" + std::strerror(errno) + ")");
+                                 " (" + std::generic_category().message(errno) + ")");
 }
 
 bool is_subvolume_root(const struct stat& info) {
@@ -61,7 +62,8 @@ result<std::vector<subvolume_info>> read_qgroups(int fd) {
     key.nr_items = 4096;
     if (::ioctl(fd, BTRFS_IOC_TREE_SEARCH, &args) != 0) {
       if (errno == ENOENT) return std::vector<subvolume_info>{};  // quotas off: no quota tree
-      return problem::internal_error(std::string("BTRFS_IOC_TREE_SEARCH (quota tree): ") + std::strerror(errno));
+      return problem::internal_error(std::string("BTRFS_IOC_TREE_SEARCH (quota tree): ") +
+                                     std::generic_category().message(errno));
     }
     if (key.nr_items == 0) break;
     std::size_t at = 0;
@@ -109,7 +111,8 @@ result<int> volumes::root() {
     // The configured base is trusted (it is ours, not a client's): opened by its path once.
     root_.reset(::open(base_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root_)
-      return problem::unavailable("btrfs root " + base_.string() + " cannot be opened: " + std::strerror(errno));
+      return problem::unavailable("btrfs root " + base_.string() +
+                                  " cannot be opened: " + std::generic_category().message(errno));
   }
   return root_.get();
 }
@@ -148,7 +151,7 @@ result<void> volumes::create_parents(std::string_view relative) {
   auto base = root();
   if (!base) return base.error();
   unique_fd dir(::fcntl(*base, F_DUPFD_CLOEXEC, 0));
-  if (!dir) return problem::internal_error(std::string("dup: ") + std::strerror(errno));
+  if (!dir) return problem::internal_error(std::string("dup: ") + std::generic_category().message(errno));
   std::size_t start = 0;
   for (std::size_t slash = relative.find('/'); slash != std::string_view::npos; slash = relative.find('/', start)) {
     const std::string component(relative.substr(start, slash - start));
@@ -179,7 +182,8 @@ result<void> volumes::enable_quota() {
   btrfs_ioctl_quota_ctl_args args{};
   args.cmd = BTRFS_QUOTA_CTL_ENABLE;
   if (::ioctl(*base, BTRFS_IOC_QUOTA_CTL, &args) != 0) {
-    return problem::internal_error(std::string("BTRFS_IOC_QUOTA_CTL enable: ") + std::strerror(errno));
+    return problem::internal_error(std::string("BTRFS_IOC_QUOTA_CTL enable: ") +
+                                   std::generic_category().message(errno));
   }
   quota_enabled_ = true;
   return {};
@@ -253,7 +257,7 @@ boost::asio::awaitable<result<void>> volumes::rename(std::string from, std::stri
     if (error == ENOENT) co_return problem::not_found("filesystem not found");
     if (error == EINVAL) co_return problem::unprocessable("filesystem.name", "cannot move a filesystem into itself");
     if (error == ENAMETOOLONG) co_return file_io::lookup_problem(error, to, target_names);
-    co_return problem::internal_error("rename " + from + " to " + to + ": " + std::strerror(error));
+    co_return problem::internal_error("rename " + from + " to " + to + ": " + std::generic_category().message(error));
   }
   co_return result<void>();
 }
@@ -287,7 +291,8 @@ boost::asio::awaitable<result<void>> volumes::set_quota(std::string relative, st
   args.lim.flags = BTRFS_QGROUP_LIMIT_MAX_RFER;
   args.lim.max_rfer = quota > 0 ? quota : UINT64_MAX;
   if (::ioctl(volume->get(), BTRFS_IOC_QGROUP_LIMIT, &args) != 0) {
-    co_return problem::internal_error("BTRFS_IOC_QGROUP_LIMIT " + relative + ": " + std::strerror(errno));
+    co_return problem::internal_error("BTRFS_IOC_QGROUP_LIMIT " + relative + ": " +
+                                      std::generic_category().message(errno));
   }
   co_return result<void>();
 }

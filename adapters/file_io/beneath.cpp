@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace sc::file_io {
 
@@ -40,7 +41,8 @@ problem lookup_problem(int error, std::string_view relative, lookup_names names)
     case ENOSPC:
       return problem::payload_too_large("the subvolume's quota or space is exhausted");
     default:
-      return problem::internal_error("openat2 " + std::string(relative) + ": " + std::strerror(error));
+      return problem::internal_error("openat2 " + std::string(relative) + ": " +
+                                     std::generic_category().message(error));
   }
 }
 
