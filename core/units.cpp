@@ -76,4 +76,12 @@ package_state combine_package_state(std::string_view service_state,
   return state;
 }
 
+result<void> check_stop_service(std::string_view name) {
+  if (name.empty()) return {};
+  if (!validate_unit_name(name)) {
+    return problem::bad_request("invalid systemd service name: \"" + std::string(name) + "\"");
+  }
+  return check_unit_action(name, unit_action::stop, "stop_service");
+}
+
 }  // namespace sc::units

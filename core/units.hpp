@@ -34,6 +34,9 @@ std::string_view to_string(unit_action action) noexcept;
 // naming `field`), the controller's own unit is never stopped or disabled (400), and only managed
 // units are touched (403).
 result<void> check_unit_action(std::string_view name, unit_action action, std::string_view field = "name");
+// The `stop_service` of an archive upload or download, which is stopped and started again: empty
+// is fine; a malformed name is a 400 (as before); otherwise the policy of check_unit_action.
+result<void> check_stop_service(std::string_view name);
 
 // A package's main service seen together with its network controller (§8.2): a failed network
 // controller makes the package failed, whatever its service says. `controller_state` is the

@@ -172,7 +172,8 @@ TEST_F(storage_api, package_volumes_are_listed_grouped_and_removable_but_not_ren
 
   auto bad_prefix = post("/storage/remove-package-volume", R"({"internal_name":"user/x"})");
   EXPECT_EQ(bad_prefix.status, 400);
-  EXPECT_EQ(json::parse(bad_prefix.body).at("error").as_string(),
+  EXPECT_EQ(bad_prefix.header("content-type"), "application/problem+json");
+  EXPECT_EQ(json::parse(bad_prefix.body).at("detail").as_string(),
             "internal_name must start with installed/ or uninstalled/");
   EXPECT_EQ(post("/storage/remove-package-volume", R"({"internal_name":"installed/../user/x"})").status, 422);
   auto removed = post("/storage/remove-package-volume", R"({"internal_name":")" + volume + R"("})");
