@@ -164,11 +164,12 @@ asio::awaitable<void> accept_loop(app& application, generic_acceptor& acceptor, 
     auto cancel = std::make_shared<asio::cancellation_signal>();
     auto* signal = cancel.get();
     auto executor = acceptor.get_executor();
-    asio::co_spawn(executor, serve_connection(application, std::move(socket), std::move(peer), signal),
-                   asio::bind_cancellation_slot(signal->slot(), [cancel, executor](std::exception_ptr e) mutable {
-                     log_exception("connection", e);
-                     asio::post(executor, [released = std::move(cancel)] {});
-                   }));
+    asio::co_spawn(
+        executor, serve_connection(application, std::move(socket), std::move(peer), signal),
+        asio::bind_cancellation_slot(signal->slot(), [cancel, executor](const std::exception_ptr& e) mutable {
+          log_exception("connection", e);
+          asio::post(executor, [released = std::move(cancel)] {});
+        }));
   }
 }
 
