@@ -18,6 +18,11 @@
 
 namespace sc::archive {
 
+std::string error_text(struct ::archive* a) {
+  const char* text = archive_error_string(a);
+  return text != nullptr ? text : "unknown archive error";
+}
+
 namespace {
 
 class fd_guard {
@@ -176,7 +181,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
   for (;;) {
     int r = archive_read_data_block(a, &block, &size, &offset);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return problem::bad_request(std::string("corrupt archive: ") + archive_error_string(a));
+    if (r < ARCHIVE_WARN) return problem::bad_request(std::string("corrupt archive: ") + error_text(a));
     if (std::chrono::steady_clock::now() > limits_.deadline) return problem(408, "archive unpack timed out");
     if (size > limits_.max_bytes - report.bytes) {
       return problem::payload_too_large("the archive unpacks to more than " + std::to_string(limits_.max_bytes) +
@@ -341,7 +346,7 @@ result<extract_report> extract(byte_pipe& source, int target, const std::vector<
   if (open_status != ARCHIVE_OK) {
     if (state.timed_out) return give_up(problem(408, "archive unpack timed out"));
     return give_up(problem::bad_request(std::string("not a supported archive (tar, tar.gz, tar.bz2, tar.xz, zip): ") +
-                                        archive_error_string(a)));
+                                        error_text(a)));
   }
   extractor out(root.get(), limits);
   extract_report report;
@@ -361,7 +366,7 @@ result<extract_report> extract(byte_pipe& source, int target, const std::vector<
         failure = problem::bad_request(std::string(report.entries == 0 ? "not a supported archive (tar, tar.gz, "
                                                                          "tar.bz2, tar.xz, zip): "
                                                                        : "corrupt archive: ") +
-                                       archive_error_string(a));
+                                       error_text(a));
       }
     } else if (std::chrono::steady_clock::now() > limits.deadline) {
       failed = true;

@@ -26,7 +26,13 @@
 #include "adapters/archive/byte_pipe.hpp"
 #include "core/problem.hpp"
 
+struct archive;
+
 namespace sc::archive {
+
+// libarchive's message for the last error on `a`; libarchive returns NULL when it set none (seen
+// with a mutated 7z), which must never reach a std::string.
+std::string error_text(struct ::archive* a);
 
 struct extract_limits {
   std::uint64_t max_bytes = 0;  // total file data

@@ -13,6 +13,7 @@
 #include <memory>
 #include <system_error>
 
+#include "adapters/archive/extract.hpp"
 #include "adapters/file_io/beneath.hpp"
 
 namespace sc::archive {
@@ -78,7 +79,7 @@ class packer {
   result<void> data(int fd, std::uint64_t size, const std::string& name);
   problem write_failure(const std::string& what, const std::string& name) const {
     if (state_.stalled) return problem(408, "the client stopped reading the download");
-    return problem::internal_error(what + " " + name + ": " + archive_error_string(out_));
+    return problem::internal_error(what + " " + name + ": " + error_text(out_));
   }
 
   struct archive* out_;
@@ -209,7 +210,7 @@ result<pack_report> pack(byte_pipe& sink, int root, const std::vector<std::strin
   }
   archive_write_set_format_pax_restricted(w);
   if (archive_write_open(w, &state, nullptr, write_callback, close_callback) != ARCHIVE_OK) {
-    return fail(problem::internal_error(std::string("archive_write_open: ") + archive_error_string(w)));
+    return fail(problem::internal_error(std::string("archive_write_open: ") + error_text(w)));
   }
   packer walker(w, state, report);
   constexpr file_io::lookup_names names{"paths", "path"};
@@ -231,7 +232,7 @@ result<pack_report> pack(byte_pipe& sink, int root, const std::vector<std::strin
   }
   if (archive_write_close(w) != ARCHIVE_OK) {
     if (state.stalled) return fail(problem(408, "the client stopped reading the download"));
-    return fail(problem::internal_error(std::string("finish archive: ") + archive_error_string(w)));
+    return fail(problem::internal_error(std::string("finish archive: ") + error_text(w)));
   }
   report.bytes_out = state.bytes_out;
   sink.close_producer();
