@@ -65,23 +65,31 @@ template <class Report>
 class archive_job {
  public:
   explicit archive_job(boost::asio::any_io_executor loop) : done_(std::move(loop)) {}
+  // The value and the failure are kept apart: moving a whole result<Report> into an optional
+  // trips GCC 12's -Wmaybe-uninitialized at -O2 (a false positive that fails the release build).
   void complete(result<Report> outcome) {
-    if (outcome_) return;
-    outcome_.emplace(std::move(outcome));
+    if (completed()) return;
+    if (outcome) {
+      value_.emplace(std::move(*outcome));
+    } else {
+      failure_.emplace(std::move(outcome.error()));
+    }
     done_.cancel();
   }
-  bool completed() const noexcept { return outcome_.has_value(); }
+  bool completed() const noexcept { return value_.has_value() || failure_.has_value(); }
   boost::asio::awaitable<result<Report>> finished() {
-    while (!outcome_) {
+    while (!completed()) {
       done_.expires_at(boost::asio::steady_timer::time_point::max());
       auto [ec] = co_await done_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       (void)ec;  // cancelled by complete(): the outcome is there now
     }
-    co_return std::move(*outcome_);
+    if (failure_) co_return std::move(*failure_);
+    co_return std::move(*value_);
   }
 
  private:
-  std::optional<result<Report>> outcome_;
+  std::optional<Report> value_;
+  std::optional<problem> failure_;
   boost::asio::steady_timer done_;
 };
 
