@@ -132,6 +132,21 @@ class lifetimes : public ::testing::Test {
     return false;
   }
 
+  // Polls /metrics until the server counts at least `count` open connections.
+  static bool wait_for_open_connections(const std::string& socket, long count) {
+    const std::string name = "townos_http_open_connections ";
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < until) {
+      std::string body = request_unix(socket, "GET", "/metrics").body;
+      if (auto at = body.find("\n" + name);
+          at != std::string::npos && std::stol(body.substr(at + 1 + name.size())) >= count) {
+        return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
   fs::path work_;
 };
 
@@ -181,7 +196,9 @@ TEST_F(lifetimes, sigterm_during_a_hanging_refresh_a_slow_upload_and_fifty_strea
       upload.send("POST /storage/upload-archive HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
                   "boundary=" +
                   boundary + "\r\nContent-Length: 100000000\r\n\r\n" + start_of_form));
-  std::this_thread::sleep_for(200ms);  // let the handler take the stalled body (nothing to poll for)
+  // The refresh, the upload and the /metrics request itself are open connections (the streams
+  // have passed to the log hub, and their heads were read above).
+  ASSERT_TRUE(wait_for_open_connections(socket, 3)) << server->log();
 
   auto started = std::chrono::steady_clock::now();
   int status = server->stop(SIGTERM, 10s);
