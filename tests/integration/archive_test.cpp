@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/support/admin_server_suite.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
@@ -107,18 +108,8 @@ std::size_t count_entries(const std::string& dir) {
   return n;
 }
 
-class archives : public ::testing::Test {
+class archives : public admin_server_suite<archives> {
  protected:
-  static void SetUpTestSuite() {
-    server_ = new server_process();
-    ASSERT_TRUE(server_->started());
-    token_ = bootstrap_admin(server_->port());
-    ASSERT_FALSE(token_.empty());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
     root_ = sandbox_env("SC_BTRFS_ROOT");
     ASSERT_FALSE(root_.empty());
@@ -161,12 +152,8 @@ class archives : public ::testing::Test {
     }
   }
 
-  static server_process* server_;
-  static std::string token_;
   std::string root_, name_, volume_, outside_;
 };
-server_process* archives::server_ = nullptr;
-std::string archives::token_;
 
 const std::vector<member> sample = {
     {.path = "dir/", .type = AE_IFDIR, .mode = 0755},

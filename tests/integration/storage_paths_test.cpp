@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/admin_server_suite.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
@@ -83,19 +84,8 @@ std::string quoted(const std::string& text) {
   return json::serialize(json::string(text));
 }
 
-class storage_paths : public ::testing::Test {
+class storage_paths : public admin_server_suite<storage_paths> {
  protected:
-  static void SetUpTestSuite() {
-    server_ = new server_process();
-    ASSERT_TRUE(server_->started());
-    token_ = bootstrap_admin(server_->port());
-    ASSERT_FALSE(token_.empty());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
     root_ = sandbox_env("SC_BTRFS_ROOT");
     ASSERT_FALSE(root_.empty());
@@ -209,16 +199,12 @@ class storage_paths : public ::testing::Test {
     return attempts;
   }
 
-  static server_process* server_;
-  static std::string token_;
   std::string root_;
   std::string name_;
   std::string victim_repo_;
   std::string volume_;
   std::string outside_;
 };
-server_process* storage_paths::server_ = nullptr;
-std::string storage_paths::token_;
 
 TEST_F(storage_paths, planted_symlinks_are_refused_by_every_endpoint_and_nothing_outside_is_touched) {
   try_every_endpoint();
