@@ -11,14 +11,10 @@
 
 #include "adapters/store/database.hpp"
 #include "core/packages/definition.hpp"
+#include "tests/support/counting_bytes.hpp"
 
 namespace sc::store {
 namespace {
-
-void counting_bytes(unsigned char* out, std::size_t n) {
-  static unsigned counter = 0;
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(++counter * 91u);
-}
 
 constexpr std::string_view web_yaml = R"(image: busybox
 description: web
@@ -39,7 +35,7 @@ packages::install_plan web_plan(const std::string& name, const std::string& port
   auto def = packages::parse_definition(web_yaml);
   EXPECT_TRUE(def);
   packages::auto_answer_context generate{
-      .effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = counting_bytes};
+      .effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = test::counting_bytes};
   packages::plan_request r;
   r.package = {"r", name, "1", name};
   r.definition = &*def;

@@ -10,14 +10,10 @@
 
 #include "core/packages/version.hpp"
 #include "tests/core/packages/fixture.hpp"
+#include "tests/support/counting_bytes.hpp"
 
 namespace sc::packages {
 namespace {
-
-void counting_bytes(unsigned char* out, std::size_t n) {
-  static unsigned counter = 0;
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(++counter * 71u);
-}
 
 std::shared_ptr<const package_definition> load(const std::string& name, const std::string& version) {
   auto def = parse_definition(test::read_text(test::fixture_root() / "packages" / name / (version + ".yaml")));
@@ -25,7 +21,8 @@ std::shared_ptr<const package_definition> load(const std::string& name, const st
 }
 
 install_plan plan_of(const test::fixture_file& file) {
-  auto_answer_context generate{.effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = counting_bytes};
+  auto_answer_context generate{
+      .effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = test::counting_bytes};
   auto def = load(file.package, file.version);
   EXPECT_NE(def, nullptr);
   marker_values answers;

@@ -11,6 +11,7 @@
 #include "core/names.hpp"
 #include "core/packages/version.hpp"
 #include "tests/core/packages/fixture.hpp"
+#include "tests/support/counting_bytes.hpp"
 
 namespace sc::packages {
 namespace {
@@ -53,12 +54,6 @@ const fixture_catalog& catalog() {
   return c;
 }
 
-// Deterministic randomness: a counter, so generated secrets differ and tests repeat.
-void counting_bytes(unsigned char* out, std::size_t n) {
-  static unsigned counter = 0;
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(++counter * 37u);
-}
-
 plan_request fixture_request(const std::string& name, const std::string& version, auto_answer_context& generate,
                              marker_values answers = {}) {
   plan_request r;
@@ -77,7 +72,7 @@ plan_request fixture_request(const std::string& name, const std::string& version
 }
 
 auto_answer_context test_generator() {
-  return {.effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = counting_bytes};
+  return {.effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = test::counting_bytes};
 }
 
 const environment_variable* find_env(const std::vector<environment_variable>& env, std::string_view key) {

@@ -3,13 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/counting_bytes.hpp"
+
 namespace sc::packages {
 namespace {
-
-void counting_bytes(unsigned char* out, std::size_t n) {
-  static unsigned counter = 0;
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(++counter * 29u);
-}
 
 install_plan web(const std::string& repo, const std::string& name, const std::string& port, std::uint64_t quota = 0) {
   auto def = parse_definition(R"(image: busybox
@@ -24,7 +21,8 @@ questions:
   port: {query: "port?", type: port}
 )");
   EXPECT_TRUE(def);
-  auto_answer_context generate{.effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = counting_bytes};
+  auto_answer_context generate{
+      .effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = test::counting_bytes};
   plan_request r;
   r.package = {repo, name, "1", name};
   r.definition = &*def;
