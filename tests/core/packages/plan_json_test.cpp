@@ -9,22 +9,14 @@
 #include <cctype>
 
 #include "core/packages/version.hpp"
-#include "tests/core/packages/fixture.hpp"
-#include "tests/support/counting_bytes.hpp"
+#include "tests/core/packages/fixture_plan.hpp"
 
 namespace sc::packages {
 namespace {
 
-std::shared_ptr<const package_definition> load(const std::string& name, const std::string& version) {
-  auto def = parse_definition(test::read_text(test::fixture_root() / "packages" / name / (version + ".yaml")));
-  return def ? std::make_shared<const package_definition>(std::move(*def)) : nullptr;
-}
-
 install_plan plan_of(const test::fixture_file& file) {
-  auto_answer_context generate{
-      .effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = test::counting_bytes};
-  auto def = load(file.package, file.version);
-  EXPECT_NE(def, nullptr);
+  auto def = test::fixture_definition(file.package, file.version);
+  if (!def) return {};
   marker_values answers;
   for (const auto& q : def->questions) {
     if (q.default_value || q.optional || q.type == "port" || q.type == "secret" || q.type == "hostname" ||
@@ -32,21 +24,7 @@ install_plan plan_of(const test::fixture_file& file) {
       continue;
     answers[q.key] = q.type == "bytes" ? "10gb" : (q.type == "oauth" ? "token-1234567" : "example");
   }
-  plan_request r;
-  r.package = {"default", file.package, file.version, file.package};
-  r.definition = def.get();
-  r.answers = answers;
-  r.resolve = [](std::string_view, std::string_view n, std::string_view v) -> std::optional<resolved_definition> {
-    std::string wanted = v.empty() ? "1.0" : std::string(v);
-    auto d = load(std::string(n), wanted);
-    if (!d) return std::nullopt;
-    return resolved_definition{"default", std::string(n), wanted, d};
-  };
-  r.generate = &generate;
-  r.default_quota = 1 << 30;
-  auto plan = make_plan(r);
-  EXPECT_TRUE(plan) << (plan ? "" : plan.error().detail);
-  return plan ? *plan : install_plan{};
+  return test::fixture_plan(file.package, file.version, std::move(answers));
 }
 
 void expect_same(const install_plan& a, const install_plan& b) {

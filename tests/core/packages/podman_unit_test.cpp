@@ -7,38 +7,12 @@
 #include <algorithm>
 
 #include "core/packages/version.hpp"
-#include "tests/core/packages/fixture.hpp"
-#include "tests/support/counting_bytes.hpp"
+#include "tests/core/packages/fixture_plan.hpp"
 
 namespace sc::packages {
 namespace {
 
-std::shared_ptr<const package_definition> fixture_definition(const std::string& name, const std::string& version) {
-  auto def = parse_definition(test::read_text(test::fixture_root() / "packages" / name / (version + ".yaml")));
-  EXPECT_TRUE(def) << name << "/" << version;
-  return std::make_shared<const package_definition>(def ? std::move(*def) : package_definition{});
-}
-
-install_plan fixture_plan(const std::string& name, const std::string& version, marker_values answers = {}) {
-  static auto_answer_context generate{
-      .effective_name = {}, .used_ports = {}, .port_free = {}, .random_bytes = test::counting_bytes};
-  auto def = fixture_definition(name, version);
-  plan_request r;
-  r.package = {"default", name, version, name};
-  r.definition = def.get();
-  r.answers = std::move(answers);
-  r.resolve = [](std::string_view, std::string_view n, std::string_view v) -> std::optional<resolved_definition> {
-    // The fixture's dependencies all name a single version.
-    std::string wanted = v.empty() ? "1.0" : std::string(v);
-    auto d = fixture_definition(std::string(n), wanted);
-    return resolved_definition{"default", std::string(n), wanted, d};
-  };
-  r.generate = &generate;
-  r.default_quota = 1 << 30;
-  auto plan = make_plan(r);
-  EXPECT_TRUE(plan) << (plan ? "" : plan.error().detail);
-  return plan ? *plan : install_plan{};
-}
+using test::fixture_plan;
 
 podman_unit_options options() {
   podman_unit_options o;
