@@ -179,7 +179,7 @@ std::string redact_secrets(std::string_view text) {
 
 std::string render_problem_json(const problem& p) {
   boost::json::object body;
-  body.reserve(p.errors.empty() ? 4 : 5);
+  body.reserve(6);
   body["type"] = "about:blank#" + std::to_string(p.status);
   body["title"] = reason_phrase(p.status);
   body["status"] = p.status;
@@ -190,6 +190,11 @@ std::string render_problem_json(const problem& p) {
       errors.push_back(boost::json::object{{"field", e.field}, {"message", redact_secrets(e.message)}});
     }
     body["errors"] = std::move(errors);
+  }
+  if (!p.journal.empty()) {
+    boost::json::array lines;
+    for (const auto& line : p.journal) lines.emplace_back(redact_secrets(line));
+    body["journal"] = std::move(lines);
   }
   std::string out = boost::json::serialize(body);
   out.push_back('\n');

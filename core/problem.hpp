@@ -27,6 +27,8 @@ struct problem {
   std::string internal;
   std::vector<field_error> errors;           // rendered as "errors" (422 mostly)
   std::optional<std::uint32_t> retry_after;  // seconds; rendered as a Retry-After header (429, 503)
+  // The last lines of a unit's journal, when a unit did not start (rendered as "journal").
+  std::vector<std::string> journal;
 
   static problem bad_request(std::string detail);
   static problem unauthorized(std::string detail);

@@ -13,7 +13,7 @@ namespace {
 constexpr std::uint64_t mebibyte = 1024ull * 1024;
 constexpr std::uint64_t exbibyte = 1ull << 60;
 
-constexpr std::array<default_value, 16> default_values = {{
+constexpr std::array<default_value, 17> default_values = {{
     {"default_quota", "53687091200"},
     {"max_archive_size", "1073741824"},
     {"archive_unpack_timeout", "600"},
@@ -35,6 +35,9 @@ constexpr std::array<default_value, 16> default_values = {{
     // oldest first), are pruned in the background.
     {"audit_retention_days", "90"},
     {"audit_max_rows", "1000000"},
+    // How long an install waits for its app to run (unit active, container running, every
+    // published port accepting), in seconds, before it undoes itself (issue 13).
+    {"package_start_timeout", "120"},
 }};
 
 constexpr std::array<std::string_view, 48> populated = {
@@ -379,6 +382,7 @@ result<std::string> validate(std::string_view key, std::string_view value) {
   if (key == "repository_refresh_interval") return bounded_integer(key, value, 60, 604'800, "seconds");
   if (key == "log_stream_max_viewers") return bounded_integer(key, value, 0, 1'000'000, "viewers");
   if (key == "audit_retention_days") return bounded_integer(key, value, 1, 36'500, "days");
+  if (key == "package_start_timeout") return bounded_integer(key, value, 5, 3600, "seconds");
   if (key == "audit_max_rows") return bounded_integer(key, value, 1'000, 1'000'000'000, "rows");
   if (key == "locale") {
     if (!is_supported_locale(value)) return invalid_value("unsupported locale; see GET /locales");

@@ -47,6 +47,7 @@
 #include "server/catalog.hpp"
 #include "server/connection.hpp"
 #include "server/identity.hpp"
+#include "server/lifecycle.hpp"
 #include "server/storage_service.hpp"
 #include "server/systemd_service.hpp"
 
@@ -268,7 +269,24 @@ result<void> app::open_packages() {
   };
   catalog_ = std::make_unique<catalog>(io_, *repositories_, std::move(options));
   catalog_->start();
-  return {};
+
+  lifecycle::options lifecycle_options;
+  lifecycle_options.unit_dir = settings_.unit_dir;
+  lifecycle_options.secrets_dir = std::filesystem::path(settings_.state_dir) / "secrets";
+  auto& render = lifecycle_options.render;
+  render.btrfs_root = std::filesystem::absolute(storage_->volumes().base()).string();
+  render.secrets_directory = std::filesystem::absolute(lifecycle_options.secrets_dir).string();
+  if (settings_.systemd_scope == "user") {
+    // The sandbox host: no system bus, so podman's helpers get the sandbox's (DESIGN.md).
+    render.wanted_by = "default.target";
+    if (settings_.bus != "system") render.system_bus_address = settings_.bus;
+  }
+  struct statfs cgroup_fs {};
+  render.split_cgroups = ::statfs("/sys/fs/cgroup", &cgroup_fs) == 0 && cgroup_fs.f_type == CGROUP2_SUPER_MAGIC;
+  if (const char* die = std::getenv("SC_TEST_DIE_AT_STEP"); die != nullptr) lifecycle_options.die_at_step = die;
+  lifecycle_ = std::make_unique<server::lifecycle>(io_, *database_, *catalog_, *storage_, *systemd_, *settings_store_,
+                                                   std::move(lifecycle_options));
+  return lifecycle_->open();
 }
 
 result<void> app::open() {
@@ -325,6 +343,8 @@ result<void> app::open() {
     log::info("D-Bus: connected to " + settings_.bus);
     // Its matches now, while nothing is served: the AddMatch round trip blocks.
     systemd_->prepare(bus_.get());
+    // Unfinished package operations and reconcile, once the loop runs.
+    lifecycle_->start(bus_.get());
   } else {
     bus_error_ = connected.error().internal.empty() ? connected.error().detail : connected.error().internal;
     log::warning("D-Bus: " + bus_error_);
@@ -458,6 +478,9 @@ void app::request_stop() {
   if (stopping_) return;
   stopping_ = true;
   if (catalog_) catalog_->stop();
+  // Package operations stop where they stand (the journal resumes them at the next start); what
+  // they use is released only once the last one has ended.
+  if (lifecycle_) lifecycle_->stop([this] { connection_finished(); });
   sd_notify(0, "STOPPING=1");
   systemd_->stop_streams();
   log::info("stopping: no new connections; in-flight requests have " +
@@ -515,6 +538,7 @@ void app::stop_hard() {
 
 void app::connection_finished() {
   if (!stopping_ || stopped_ || !connections_.empty()) return;
+  if (lifecycle_ && lifecycle_->running() > 0) return;
   stopped_ = true;
   if (listeners_) {
     listeners_->shutdown_timer.cancel();

@@ -41,6 +41,7 @@ class identity;
 class catalog;
 class storage_service;
 class systemd_service;
+class lifecycle;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -110,6 +111,8 @@ class app {
   const std::vector<std::string>& cors_allowed_hosts() const noexcept { return cors_hosts_; }
   // The systemd manager and the live log streams (server/systemd_service.hpp).
   systemd_service& systemd() noexcept { return *systemd_; }
+  // Installed packages and their operations (server/lifecycle.hpp).
+  server::lifecycle& lifecycle() noexcept { return *lifecycle_; }
   const std::string& boot_id() const noexcept { return boot_id_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   double start_time_unix() const noexcept { return start_time_unix_; }
@@ -169,7 +172,8 @@ class app {
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void()> on_stopped_;
-  std::unique_ptr<systemd_service> systemd_;  // last: its streams report to metrics_ when destroyed
+  std::unique_ptr<systemd_service> systemd_;      // its streams report to metrics_ when destroyed
+  std::unique_ptr<server::lifecycle> lifecycle_;  // uses the catalog, storage and systemd: goes first
 };
 
 }  // namespace sc::server

@@ -56,6 +56,7 @@ result<config> parse_config(int argc, const char* const* argv) {
   from_env(c.bus, "SC_BUS_ADDRESS");
   from_env(c.btrfs_root, "SC_BTRFS_ROOT");
   from_env(c.unit_dir, "SC_UNIT_DIR");
+  from_env(c.systemd_scope, "SC_SYSTEMD_SCOPE");
   if (const char* hosts = std::getenv("SC_ALLOWED_HOSTS"); hosts != nullptr) {
     std::string_view rest = hosts;
     while (!rest.empty()) {

@@ -19,6 +19,9 @@ struct config {
   std::string bus = "system";  // "system" or a D-Bus address (the sandbox's bus)
   std::string btrfs_root;      // default: <state_dir>/btrfs
   std::string unit_dir = "/etc/systemd/system";
+  // "system" (PID 1's manager) or "user" (the sandbox host's `systemd --user`): decides the
+  // package units' install target and whether podman is handed the bus address (SC_SYSTEMD_SCOPE).
+  std::string systemd_scope = "system";
   bool trust_loopback = false;  // treat loopback TCP peers as local root (opt-in; unsafe behind a proxy)
   // Extra host names whose browser origins CORS accepts (behavior-core.md §2.6 "AllowedHosts"),
   // besides localhost, the hostname, hostname.local and hostname.<dns_tld>. Exact names only.

@@ -15,6 +15,9 @@ std::vector<route> build_routes() {
   constexpr auto disk_work = minutes(2);
   constexpr auto unit_job = minutes(3);
   constexpr auto archive_transfer = std::chrono::hours(4);
+  // An install pulls images (10 minutes at most) and waits for the app to run
+  // (package_start_timeout, an hour at most); the operation itself is not bound to the request.
+  constexpr auto package_work = std::chrono::hours(2);
   return {
       {v::get, "/health", public_access, handlers::health, "Liveness and uptime"},
       {v::get, "/ready", public_access, handlers::ready,
@@ -72,6 +75,32 @@ std::vector<route> build_routes() {
        "Questions of one version"},
       {v::post, "/packages/install-preview", admin, handlers::packages_install_preview,
        "What installing a version would do"},
+
+      // The package lifecycle (behavior-ops.md §6.3–6.5; issue 13). Install and uninstall stream
+      // their steps (SSE) or answer once at the end; the operation itself outlives the request.
+      {v::post, "/packages/install", admin, handlers::packages_install,
+       "Install a package: preflight, then progress steps until it runs", false, package_work},
+      {v::post, "/packages/uninstall", admin, handlers::packages_uninstall,
+       "Uninstall a package, keeping its volumes unless purge_volumes", false, package_work},
+      {v::post, "/packages/disable", admin, handlers::packages_disable, "Stop a package and keep it stopped", false,
+       unit_job},
+      {v::post, "/packages/enable", admin, handlers::packages_enable, "Start a disabled package", false, unit_job},
+      {v::post, "/packages/purge-volumes", admin, handlers::packages_purge_volumes,
+       "Delete an uninstalled package's installed and kept volumes", false, disk_work},
+      {v::post, "/packages/purge-uninstalled-volumes", admin, handlers::packages_purge_uninstalled_volumes,
+       "Delete the volumes kept from an uninstall", false, disk_work},
+      {v::post, "/packages/uninstalled-volumes", authenticated, handlers::packages_uninstalled_volumes,
+       "Versions with installed and kept volumes"},
+      {v::get, "/packages/installed", authenticated, handlers::packages_installed,
+       "Installed packages and dependencies as repo/name@version, paged"},
+      {v::post, "/packages/installed/info", authenticated, handlers::packages_installed_info,
+       "Questions, answers and notes of an installed package (non-admins: notes, secrets masked)"},
+      {v::post, "/packages/responses", authenticated, handlers::packages_responses,
+       "The answers an installed package was installed with"},
+      {v::post, "/packages/last-responses", authenticated, handlers::packages_last_responses,
+       "The answers kept from the last uninstall"},
+      {v::post, "/packages/clear-last-responses", admin, handlers::packages_clear_last_responses,
+       "Forget the answers kept from the last uninstall"},
 
       // Storage and archives (behavior-ops.md §3, §4; issue 5).
       {v::post, "/storage", authenticated, handlers::storage_list, "Filesystems with quota and usage, paged"},

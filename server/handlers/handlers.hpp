@@ -56,6 +56,19 @@ reply packages_manifest(request_context& context);
 reply packages_questions(request_context& context);
 reply packages_questions_identity(request_context& context);
 reply packages_install_preview(request_context& context);
+// server/handlers/installs.cpp — the package lifecycle (behavior-ops.md §6.3–6.5; issue 13)
+reply packages_install(request_context& context);
+reply packages_uninstall(request_context& context);
+reply packages_disable(request_context& context);
+reply packages_enable(request_context& context);
+reply packages_purge_volumes(request_context& context);
+reply packages_purge_uninstalled_volumes(request_context& context);
+reply packages_uninstalled_volumes(request_context& context);
+reply packages_installed(request_context& context);
+reply packages_installed_info(request_context& context);
+reply packages_responses(request_context& context);
+reply packages_last_responses(request_context& context);
+reply packages_clear_last_responses(request_context& context);
 // server/handlers/storage.cpp, server/handlers/archives.cpp — storage and archives (issue 5)
 reply storage_list(request_context& context);
 reply storage_create(request_context& context);

@@ -1,13 +1,14 @@
 // The read-only package endpoints (behavior-ops.md §6.5), all served from the catalog's in-memory
 // snapshot: no git and no disk per request (install-preview asks statvfs for the disk figures).
-// Nothing is installed yet (a later issue): "installed" is false, children are empty, and
-// install-preview has no upgrade source — the hooks below are where installs plug in.
+// Installed state comes from the install records (server/lifecycle.hpp).
 #include <sys/statvfs.h>
 
 #include <array>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <map>
 
+#include "adapters/store/package_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
@@ -20,6 +21,7 @@
 #include "server/catalog.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/json_body.hpp"
+#include "server/lifecycle.hpp"
 
 namespace sc::server::handlers {
 
@@ -41,32 +43,56 @@ bool flag(const request_context& context, std::string_view key) {
   return v && (*v == "true" || *v == "1");
 }
 
-// Installed state: none until the install issue lands.
-std::optional<std::string> installed_version_of(std::string_view /*repo*/, std::string_view /*name*/) {
-  return std::nullopt;
+// What is installed of a package name (the package itself, not an instance of it): its version,
+// and whether the repository's definition of that version changed since (by content; a definition
+// the repository no longer has counts as changed).
+struct installed_state {
+  std::string version;
+  bool changed = false;
+};
+
+std::map<std::string, installed_state, std::less<>> installed_states(request_context& context,
+                                                                     const catalog_snapshot& snapshot) {
+  std::map<std::string, installed_state, std::less<>> out;
+  for (const auto& record : context.services.lifecycle().records().installed()) {
+    const auto& ref = record.plan.package;
+    if (ref.effective_name != ref.name) continue;
+    const catalog_package* now = snapshot.find(ref.repo, ref.name, ref.version);
+    out[ref.name] = {ref.version, now == nullptr || now->yaml != record.manifest};
+  }
+  return out;
 }
 
-void write_entry(json_writer& w, const package_list_entry& e) {
-  w.begin_object().key("repo").value(e.repo).key("name").value(e.name).key("version").value(e.version);
-  if (!e.description.empty()) w.key("description").value(e.description);
-  if (!e.supplies.empty()) w.key("supplies").value(e.supplies);
-  w.key("installed").value(false);
-  if (e.featured) w.key("featured").value(true);
-  w.end_object();
+std::optional<std::string> installed_version_of(request_context& context, std::string_view repo,
+                                                std::string_view name) {
+  return context.services.lifecycle().installed_version(repo, name);
 }
 
 http::response package_page(request_context& context, bool featured_only) {
   auto snapshot = context.services.packages().snapshot();
-  // installed_only: nothing is installed yet, so the page is empty.
+  auto installed = installed_states(context, *snapshot);
   bool installed_only = flag(context, "installed_only");
   std::vector<package_list_entry> filtered;
   const std::vector<package_list_entry>* items = &snapshot->latest;
   if (featured_only || installed_only) {
     for (const auto& e : snapshot->latest) {
-      if (!installed_only && (!featured_only || e.featured)) filtered.push_back(e);
+      if ((!installed_only || installed.contains(e.name)) && (!featured_only || e.featured)) filtered.push_back(e);
     }
     items = &filtered;
   }
+  auto write_entry = [&installed](json_writer& w, const package_list_entry& e) {
+    w.begin_object().key("repo").value(e.repo).key("name").value(e.name).key("version").value(e.version);
+    if (!e.description.empty()) w.key("description").value(e.description);
+    if (!e.supplies.empty()) w.key("supplies").value(e.supplies);
+    auto state = installed.find(e.name);
+    w.key("installed").value(state != installed.end());
+    if (state != installed.end()) {
+      w.key("installed_version").value(state->second.version);
+      if (state->second.changed) w.key("changed").value(true);
+    }
+    if (e.featured) w.key("featured").value(true);
+    w.end_object();
+  };
   auto page = paginate(*items, parse_list_query(context.query),
                        std::span<const list_field<package_list_entry>>(package_fields));
   std::string body;
@@ -188,8 +214,15 @@ reply packages_versions(request_context& context) {
 reply packages_children(request_context& context) {
   auto id = read_identity(context.request.body(), false);
   if (!id) co_return http::problem_response(id.error());
-  // Children are instances of an installed package; nothing is installed yet.
-  co_return http::json_response(json::array());
+  // Children are the installed instances of a package: "<name>-<instance>" records of it.
+  json::array children;
+  for (const auto& record : context.services.lifecycle().records().installed()) {
+    const auto& ref = record.plan.package;
+    if (ref.repo == id->repo && ref.name == id->name && ref.effective_name != ref.name) {
+      children.emplace_back(ref.effective_name.substr(ref.name.size() + 1));
+    }
+  }
+  co_return http::json_response(children);
 }
 
 reply packages_questions(request_context& context) {
@@ -275,7 +308,7 @@ reply packages_install_preview(request_context& context) {
   input.version = p->version;
   input.definition = p->definition.get();
   input.compiled = &*compiled;
-  input.upgrading_from = installed_version_of(p->repo, p->name);
+  input.upgrading_from = installed_version_of(context, p->repo, p->name);
   const auto& config = context.services.settings();
   std::string root = config.btrfs_root.empty() ? config.state_dir : config.btrfs_root;
   struct statvfs fs {};

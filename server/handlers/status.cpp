@@ -6,12 +6,14 @@
 
 #include "adapters/process/spawn.hpp"
 #include "adapters/store/account_store.hpp"
+#include "adapters/store/package_store.hpp"
 #include "adapters/store/repository_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "server/app.hpp"
 #include "server/catalog.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/identity.hpp"
+#include "server/lifecycle.hpp"
 #include "server/storage_service.hpp"
 #include "server/systemd_service.hpp"
 
@@ -132,7 +134,7 @@ reply status_ping(request_context& context) {
   body["filesystems"] = volumes ? volumes->filesystems : 0;
   body["repositories"] = services.packages().repositories().list().size();
   body["packages"] = services.packages().snapshot()->package_count();
-  body["installed"] = 0;
+  body["installed"] = services.lifecycle().records().installed().size();
   body["accounts"] = ids.all().size();
   body["admins"] = ids.enabled_admins();
   auto unit_object = [&arena](const systemd_service::unit_counts& counts) {

@@ -6,16 +6,19 @@
 #include <charconv>
 #include <unordered_map>
 
+#include "adapters/store/package_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/journal_query.hpp"
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
+#include "core/packages/plan.hpp"
 #include "core/units.hpp"
 #include "server/app.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/journal_json.hpp"
 #include "server/json_body.hpp"
+#include "server/lifecycle.hpp"
 #include "server/systemd_service.hpp"
 
 namespace sc::server::handlers {
@@ -103,11 +106,38 @@ reply systemd_units(request_context& context) {
 
   std::unordered_map<std::string_view, const systemd::unit_status*> by_name;
   for (const auto& u : *listed) by_name.emplace(u.name, &u);
+  // Package units are named after their install records (names are parsed only through them):
+  // a package unit without a record is not ours to show.
+  struct package_of_unit {
+    std::string identifier;
+    std::string description;
+    bool dependency = false;
+  };
+  std::unordered_map<std::string, package_of_unit> packages_by_unit;
+  for (const auto& record : context.services.lifecycle().records().installed()) {
+    for (const auto& c : record.plan.containers) {
+      packages_by_unit[packages::service_unit_name(c.ref)] = {
+          record.plan.package.repo + "/" + c.ref.effective_name + "@" + c.ref.version, c.description,
+          !c.dependency_key.empty()};
+    }
+  }
   std::vector<unit_row> rows;
   for (const auto& u : *listed) {
     auto kind = units::classify_unit(u.name);
     if (kind != units::unit_kind::package_service && kind != units::unit_kind::system_service) continue;
+    const package_of_unit* package = nullptr;
+    if (kind == units::unit_kind::package_service) {
+      auto found = packages_by_unit.find(u.name);
+      if (found == packages_by_unit.end()) continue;
+      package = &found->second;
+    }
     unit_row row;
+    if (package != nullptr) {
+      row.package_identifier = package->identifier;
+      row.display_identifier = package->identifier;
+      row.package_description = package->description;
+      row.is_dependency = package->dependency;
+    }
     row.name = u.name;
     row.description = u.description;
     row.load_state = u.load_state;

@@ -45,6 +45,10 @@ TEST(settings, audit_retention_keys_are_bounded_integers) {
   refused("audit_retention_days", "36501");
   refused("audit_retention_days", "-1");
   refused("audit_retention_days", "90d");
+  EXPECT_EQ(default_of("package_start_timeout"), "120");
+  EXPECT_EQ(accepted("package_start_timeout", "5"), "5");
+  refused("package_start_timeout", "4");
+  refused("package_start_timeout", "3601");
   EXPECT_EQ(accepted("audit_max_rows", "1000"), "1000");
   refused("audit_max_rows", "999");
   refused("audit_max_rows", "1000000001");

@@ -1,0 +1,356 @@
+// The package lifecycle endpoints (behavior-ops.md §6.3–6.5, issue 13): install and uninstall
+// stream their progress (SSE, or one JSON result at the end), the rest answer at once. The work
+// is server/lifecycle.cpp's; these decode, call and encode.
+#include <array>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <span>
+
+#include "adapters/store/package_store.hpp"
+#include "core/list.hpp"
+#include "core/packages/definition.hpp"
+#include "core/packages/repository.hpp"
+#include "core/packages/version.hpp"
+#include "server/app.hpp"
+#include "server/connection.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
+#include "server/lifecycle.hpp"
+#include "server/sse.hpp"
+
+namespace sc::server::handlers {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr string_rule name_rule{.max_length = 64, .allow_empty = false, .allow_newlines = false};
+constexpr string_rule optional_name_rule{.max_length = 64, .allow_empty = true, .allow_newlines = false};
+constexpr std::size_t max_answers = 256;
+constexpr std::array<list_field<std::string>, 1> entry_fields = {{
+    {"name", [](const std::string& e) -> list_value { return std::string_view(e); }, false},
+}};
+
+bool is_admin(const request_context& context) {
+  return context.caller && (context.caller->admin || context.caller->local_root);
+}
+
+// {"repo","name"[,"instance"]} (the client may send "repo/name" in `name` with no `repo`).
+struct package_key {
+  std::string repo;
+  std::string name;
+  std::string instance;
+  std::string effective() const { return packages::instance_effective_name(name, instance); }
+};
+
+void split_repo(package_key& key) {
+  if (key.repo.empty()) {
+    if (auto slash = key.name.find('/'); slash != std::string::npos) {
+      key.repo = key.name.substr(0, slash);
+      key.name = key.name.substr(slash + 1);
+    }
+  }
+}
+
+void check_key(json_body& body, const package_key& key, bool repo_required) {
+  if (!body.ok()) return;
+  if (repo_required && key.repo.empty()) body.require("repo");
+  if (!key.repo.empty() && !packages::valid_repository_name(key.repo)) body.reject("repo", "invalid repository name");
+  if (!packages::valid_package_name(key.name)) body.reject("name", "invalid package name");
+  if (!key.instance.empty() && !packages::valid_package_name(key.instance)) {
+    body.reject("instance", "invalid instance name");
+  }
+  if (key.effective().size() > 64) body.reject("instance", "name and instance together exceed 64 characters");
+}
+
+package_key read_key(json_body& body, bool repo_required) {
+  package_key key;
+  key.repo = body.optional_string("repo", optional_name_rule).value_or("");
+  key.name = body.string("name", {.max_length = 129, .allow_empty = false, .allow_newlines = false});
+  key.instance = body.optional_string("instance", optional_name_rule).value_or("");
+  split_repo(key);
+  check_key(body, key, repo_required);
+  return key;
+}
+
+// `responses` as strings: numbers and booleans are taken as their JSON text (clients send
+// `"port": 8080`), anything else is a 422.
+result<packages::marker_values> read_responses(std::string_view text) {
+  boost::system::error_code ec;
+  auto parsed = json::parse(text, ec);
+  packages::marker_values out;
+  if (ec || !parsed.is_object()) return out;  // json_body already refused it
+  const json::value* responses = nullptr;
+  for (const auto& member : parsed.as_object()) {
+    if (member.key() == "responses") responses = &member.value();
+  }
+  if (responses == nullptr || responses->is_null()) return out;
+  if (!responses->is_object()) return problem::unprocessable("responses", "must be an object of answers");
+  if (responses->as_object().size() > max_answers) return problem::unprocessable("responses", "too many answers");
+  for (const auto& [k, v] : responses->as_object()) {
+    std::string field = "responses." + std::string(k);
+    if (k.size() > 128) return problem::unprocessable(field, "question key too long");
+    if (v.is_string()) {
+      if (v.as_string().size() > 64 * 1024) return problem::unprocessable(field, "answer too long");
+      out[std::string(k)] = std::string(v.as_string());
+    } else if (v.is_int64() || v.is_uint64() || v.is_double() || v.is_bool()) {
+      out[std::string(k)] = json::serialize(v);
+    } else if (!v.is_null()) {
+      return problem::unprocessable(field, "must be a string, a number or a boolean");
+    }
+  }
+  return out;
+}
+
+// Streams the operation's progress (SSE) or waits for its end (one JSON answer).
+boost::asio::awaitable<http::response> answer_progress(request_context& context,
+                                                       std::shared_ptr<operation_progress> progress) {
+  if (context.request[boost::beast::http::field::accept].find("text/event-stream") != std::string_view::npos) {
+    auto subscriber = std::make_shared<sse_subscriber>(context.stream.get_executor(), 64);
+    if (context.owner != nullptr) {
+      context.owner->state = connection::phase::streaming;
+      context.owner->stop_stream = [subscriber] { subscriber->close(); };
+    }
+    progress->watch(subscriber);
+    co_await serve_sse(context.stream, subscriber, sse_options{}, context.request.version());
+    context.response_written = true;
+    co_return http::empty_response();
+  }
+  auto outcome = co_await progress->finished();
+  if (!outcome) co_return http::problem_response(outcome.error());
+  co_return http::empty_response();
+}
+
+// Secret answers of at least 6 characters, masked wherever they appear (DESIGN: non-admins).
+std::string mask_secrets(std::string text, const packages::marker_values& secrets) {
+  for (const auto& [k, v] : secrets) {
+    if (v.size() < 6) continue;
+    for (auto at = text.find(v); at != std::string::npos; at = text.find(v, at + 6))
+      text.replace(at, v.size(), "******");
+  }
+  return text;
+}
+
+const store::install_record* find_record(request_context& context, const package_key& key) {
+  const auto& records = context.services.lifecycle().records();
+  if (!key.repo.empty()) return records.find(key.repo, key.effective());
+  for (const auto& record : records.installed()) {
+    if (record.plan.package.effective_name == key.effective()) return &record;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+reply packages_install(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  install_request request;
+  auto key = read_key(*body, false);
+  request.repo = key.repo;
+  request.name = key.name;
+  request.instance = key.instance;
+  request.version = body->optional_string("version", optional_name_rule).value_or("");
+  request.reuse_volumes = body->optional_boolean("reuse_volumes").value_or(false);
+  request.skip_response_reuse = body->optional_boolean("skip_response_reuse").value_or(false);
+  if (body->ok() && !request.version.empty() && !packages::valid_version(request.version)) {
+    body->reject("version", "invalid version");
+  }
+  if (body->has("import_from_version")) {
+    auto from = body->optional_string("import_from_version", optional_name_rule).value_or("");
+    if (!from.empty()) body->reject("import_from_version", "importing another version's volumes is not supported yet");
+  }
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto responses = read_responses(context.request.body());
+  if (!responses) co_return http::problem_response(responses.error());
+  request.responses = std::move(*responses);
+  auto progress = co_await context.services.lifecycle().install(std::move(request));
+  if (!progress) co_return http::problem_response(progress.error());
+  co_return co_await answer_progress(context, std::move(*progress));
+}
+
+reply packages_uninstall(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, false);
+  uninstall_request request{key.repo, key.name, key.instance, body->optional_boolean("purge_volumes").value_or(false)};
+  (void)body->optional_string("version", optional_name_rule);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto progress = co_await context.services.lifecycle().uninstall(std::move(request));
+  if (!progress) co_return http::problem_response(progress.error());
+  co_return co_await answer_progress(context, std::move(*progress));
+}
+
+namespace {
+boost::asio::awaitable<http::response> set_disabled(request_context& context, bool disabled) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, false);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  const auto* record = find_record(context, key);
+  if (record == nullptr) {
+    co_return http::problem_response(problem::not_found("package " + key.effective() + " is not installed"));
+  }
+  std::string repo = record->plan.package.repo;
+  auto done = co_await context.services.lifecycle().set_disabled(repo, key.effective(), disabled);
+  if (!done) co_return http::problem_response(done.error());
+  co_return http::empty_response();
+}
+
+boost::asio::awaitable<http::response> purge(request_context& context, bool installed_too) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, true);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto done = co_await context.services.lifecycle().purge_volumes(key.repo, key.effective(), installed_too);
+  if (!done) co_return http::problem_response(done.error());
+  co_return http::empty_response();
+}
+}  // namespace
+
+reply packages_disable(request_context& context) {
+  return set_disabled(context, true);
+}
+reply packages_enable(request_context& context) {
+  return set_disabled(context, false);
+}
+reply packages_purge_volumes(request_context& context) {
+  return purge(context, true);
+}
+reply packages_purge_uninstalled_volumes(request_context& context) {
+  return purge(context, false);
+}
+
+reply packages_uninstalled_volumes(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, true);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto versions = co_await context.services.lifecycle().volumes_of(key.repo, key.effective());
+  if (!versions) co_return http::problem_response(versions.error());
+  json::object out;
+  out["has_uninstalled_volumes"] = !versions->uninstalled.empty();
+  if (!versions->uninstalled.empty()) {
+    json::array list;
+    for (const auto& v : versions->uninstalled) list.emplace_back(v);
+    out["uninstalled_versions"] = std::move(list);
+  }
+  if (!versions->installed.empty()) {
+    json::array list;
+    for (const auto& v : versions->installed) list.emplace_back(v);
+    out["installed_versions"] = std::move(list);
+  }
+  co_return http::json_response(out);
+}
+
+// GET /packages/installed: "repo/name@version" for every installed package and dependency.
+reply packages_installed(request_context& context) {
+  std::vector<std::string> names;
+  for (const auto& record : context.services.lifecycle().records().installed()) {
+    for (const auto& c : record.plan.containers) {
+      names.push_back(record.plan.package.repo + "/" + c.ref.effective_name + "@" + c.ref.version);
+    }
+  }
+  // A flat list: sorted lexically, reversed for sort_order=desc (behavior-ops.md §1.2).
+  std::sort(names.begin(), names.end());
+  auto query = parse_list_query(context.query);
+  if (list_detail::is_descending(query.sort_order)) std::reverse(names.begin(), names.end());
+  query.sort_by.clear();
+  auto page = paginate(names, query, std::span<const list_field<std::string>>(entry_fields));
+  co_return http::json_response(list_envelope(page, [](const std::string& n) { return json::value(n); }));
+}
+
+reply packages_installed_info(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, false);
+  (void)body->optional_string("version", optional_name_rule);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  const auto* record = find_record(context, key);
+  if (record == nullptr) {
+    co_return http::problem_response(problem::not_found("package " + key.effective() + " is not installed"));
+  }
+  const auto& main = record->plan.main();
+  const bool admin = is_admin(context);
+  json::object out;
+  json::object notes;
+  json::object note_types;
+  for (const auto* list : {&main.notes, &main.secret_notes}) {
+    for (const auto& n : *list) {
+      notes[n.label] = admin ? n.value : mask_secrets(n.value, main.secret_answers);
+      if (!n.type.empty()) note_types[n.label] = n.type;
+    }
+  }
+  if (admin) {
+    json::object questions;
+    if (auto def = packages::parse_definition(record->manifest); def) {
+      for (const auto& q : def->questions) {
+        json::object question{{"query", q.query}};
+        if (!q.type.empty()) question["type"] = q.type;
+        if (q.default_value) question["default"] = *q.default_value;
+        if (q.optional) question["optional"] = true;
+        questions[q.key] = std::move(question);
+      }
+    }
+    json::object responses;
+    for (const auto* answers : {&main.answers, &main.secret_answers}) {
+      for (const auto& [k, v] : *answers) responses[k] = v;
+    }
+    out["questions"] = std::move(questions);
+    out["responses"] = std::move(responses);
+  } else {
+    out["questions"] = json::object();
+    out["responses"] = json::object();
+  }
+  out["notes"] = std::move(notes);
+  if (!note_types.empty()) out["note_types"] = std::move(note_types);
+  co_return http::json_response(out);
+}
+
+// POST /packages/responses: the installed answers ({} when not installed); secrets masked for
+// non-admins.
+reply packages_responses(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, false);
+  (void)body->optional_string("version", optional_name_rule);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  json::object out;
+  if (const auto* record = find_record(context, key); record != nullptr) {
+    const auto& main = record->plan.main();
+    for (const auto& [k, v] : main.answers) out[k] = v;
+    for (const auto& [k, v] : main.secret_answers)
+      out[k] = is_admin(context) ? v : mask_secrets(v, main.secret_answers);
+  }
+  co_return http::json_response(out);
+}
+
+reply packages_last_responses(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, true);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  json::object out;
+  if (auto saved = context.services.lifecycle().records().last_answers(key.repo, key.effective()); saved) {
+    for (const auto& [k, v] : saved->answers) out[k] = v;
+    for (const auto& [k, v] : saved->secret_answers) {
+      out[k] = is_admin(context) ? v : mask_secrets(v, saved->secret_answers);
+    }
+  }
+  co_return http::json_response(out);
+}
+
+reply packages_clear_last_responses(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, true);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  if (auto done = context.services.lifecycle().clear_last_answers(key.repo, key.effective()); !done) {
+    co_return http::problem_response(done.error());
+  }
+  co_return http::empty_response();
+}
+
+}  // namespace sc::server::handlers

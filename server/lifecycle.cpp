@@ -1,0 +1,1082 @@
+#include "server/lifecycle.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "adapters/btrfs/btrfs.hpp"
+#include "adapters/file_io/beneath.hpp"
+#include "adapters/podman/podman.hpp"
+#include "adapters/process/spawn.hpp"
+#include "adapters/store/package_store.hpp"
+#include "adapters/store/settings_store.hpp"
+#include "adapters/systemd/systemd_manager.hpp"
+#include "core/journal_query.hpp"
+#include "core/log.hpp"
+#include "core/packages/preflight.hpp"
+#include "server/catalog.hpp"
+#include "server/sse.hpp"
+#include "server/storage_service.hpp"
+#include "server/systemd_service.hpp"
+
+namespace sc::server {
+
+namespace asio = boost::asio;
+using packages::install_plan;
+
+namespace {
+
+std::string key_of(std::string_view repo, std::string_view effective_name) {
+  return std::string(repo) + "/" + std::string(effective_name);
+}
+
+std::string parent_of(std::string_view relative) {
+  auto slash = relative.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(relative.substr(0, slash));
+}
+
+std::int64_t setting_integer(const store::settings_store& settings, std::string_view key, std::int64_t fallback) {
+  auto value = settings.get(key);
+  if (!value) return fallback;
+  std::int64_t out = fallback;
+  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), out);
+  return ec == std::errc() && end == value->data() + value->size() ? out : fallback;
+}
+
+// Writes `content` to `path` through a temporary file and a rename, so a reader (systemd, podman)
+// sees the old file or the new one, never half of one. The parent is ours (configuration), not
+// input from outside.
+result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
+  std::string temporary = path.string() + ".tmp";
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return problem::internal_error("open " + temporary + ": " + std::strerror(errno));
+  ::fchmod(fd, mode);
+  std::size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int error = errno;
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      return problem::internal_error("write " + temporary + ": " + std::strerror(error));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    int error = errno;
+    ::unlink(temporary.c_str());
+    return problem::internal_error("rename " + temporary + ": " + std::strerror(error));
+  }
+  return {};
+}
+
+std::optional<std::string> read_small_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+bool cancelled(const asio::cancellation_state& state) {
+  return state.cancelled() != asio::cancellation_type::none;
+}
+
+// One TCP connect to 127.0.0.1:port, bounded by `timeout`.
+asio::awaitable<bool> accepts_connections(int port, std::chrono::milliseconds timeout) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::socket socket(executor);
+  asio::steady_timer timer(executor);
+  timer.expires_after(timeout);
+  bool connected = false;
+  bool done = false;
+  timer.async_wait([&](boost::system::error_code ec) {
+    if (!ec && !done) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    }
+  });
+  auto [ec] = co_await socket.async_connect(
+      asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port)),
+      asio::as_tuple(asio::use_awaitable));
+  done = true;
+  connected = !ec;
+  timer.cancel();
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  // Let the timer's handler run before its captures go.
+  timer.expires_after(std::chrono::milliseconds(0));
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return connected;
+}
+
+// Releases a package's claim when phase A fails (kept when phase B takes it over).
+template <class Shared>
+struct busy_claim {
+  std::shared_ptr<Shared> shared;
+  std::string key;
+  ~busy_claim() {
+    if (shared) shared->busy.erase(key);
+  }
+  void keep() { shared.reset(); }
+};
+
+}  // namespace
+
+// ---- operation_progress
+
+void operation_progress::publish(std::string frame) {
+  auto shared = std::make_shared<const std::string>(format_sse_event(frame));
+  frames_.push_back(std::move(frame));
+  for (const auto& watcher : watchers_) watcher->push(shared);
+}
+
+void operation_progress::step(std::string_view key) {
+  if (finished_) return;
+  publish(boost::json::serialize(boost::json::object{{"step", key}}));
+}
+
+void operation_progress::succeed() {
+  if (finished_) return;
+  publish(R"({"done":true})");
+  finished_ = true;
+  for (const auto& watcher : watchers_) watcher->close();
+  watchers_.clear();
+  done_.cancel();
+}
+
+void operation_progress::fail(const problem& failure) {
+  if (finished_) return;
+  boost::json::object frame{{"error", redact_secrets(failure.detail)}};
+  if (!failure.journal.empty()) {
+    boost::json::array lines;
+    for (const auto& line : failure.journal) lines.emplace_back(redact_secrets(line));
+    frame["journal"] = std::move(lines);
+  }
+  publish(boost::json::serialize(frame));
+  failure_ = failure;
+  finished_ = true;
+  for (const auto& watcher : watchers_) watcher->close();
+  watchers_.clear();
+  done_.cancel();
+}
+
+void operation_progress::watch(const std::shared_ptr<sse_subscriber>& subscriber) {
+  for (const auto& frame : frames_) subscriber->push(std::make_shared<const std::string>(format_sse_event(frame)));
+  if (finished_) {
+    subscriber->close();
+  } else {
+    watchers_.push_back(subscriber);
+  }
+}
+
+asio::awaitable<result<void>> operation_progress::finished() {
+  auto state = co_await asio::this_coro::cancellation_state;
+  while (!finished_) {
+    if (cancelled(state)) co_return problem::unavailable("stopped waiting for the operation");
+    done_.expires_at(asio::steady_timer::time_point::max());
+    auto [ec] = co_await done_.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;
+  }
+  if (failure_) co_return *failure_;
+  co_return result<void>{};
+}
+
+// ---- lifecycle
+
+lifecycle::lifecycle(asio::io_context& io, store::database& db, catalog& packages, storage_service& storage,
+                     systemd_service& systemd, store::settings_store& settings, options opts)
+    : io_(io),
+      db_(db),
+      catalog_(packages),
+      storage_(storage),
+      systemd_(systemd),
+      settings_(settings),
+      options_(std::move(opts)) {}
+
+lifecycle::~lifecycle() {
+  shared_->on_idle = nullptr;
+}
+
+result<void> lifecycle::open() {
+  auto opened = store::package_store::open(db_);
+  if (!opened) return opened.error();
+  store_ = std::move(*opened);
+  std::error_code ec;
+  std::filesystem::create_directories(options_.secrets_dir, ec);
+  ::chmod(options_.secrets_dir.c_str(), 0700);
+  return {};
+}
+
+std::optional<std::string> lifecycle::installed_version(std::string_view repo, std::string_view effective_name) const {
+  const auto* record = store_->find(repo, effective_name);
+  if (record == nullptr) return std::nullopt;
+  return record->plan.package.version;
+}
+
+void lifecycle::spawn_operation(std::string key, asio::awaitable<void> body) {
+  auto signal = std::make_shared<asio::cancellation_signal>();
+  shared_->cancels.push_back(signal);
+  auto guarded = [](std::shared_ptr<shared_state> state, std::string claimed, asio::awaitable<void> work,
+                    std::shared_ptr<asio::cancellation_signal> own) -> asio::awaitable<void> {
+    struct release {
+      std::shared_ptr<shared_state> shared;
+      std::string key;
+      std::shared_ptr<asio::cancellation_signal> signal;
+      ~release() {
+        shared->busy.erase(key);
+        std::erase(shared->cancels, signal);
+        if (shared->cancels.empty() && shared->on_idle) std::exchange(shared->on_idle, nullptr)();
+      }
+    } releaser{std::move(state), std::move(claimed), std::move(own)};
+    co_await std::move(work);
+  };
+  asio::co_spawn(io_, guarded(shared_, std::move(key), std::move(body), signal),
+                 asio::bind_cancellation_slot(signal->slot(), [](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     log::error(std::string("package operation: ") + ex.what());
+                   }
+                 }));
+}
+
+void lifecycle::start(systemd::bus_connection* bus) {
+  bus_ = bus;
+  spawn_operation("", recover_and_reconcile());
+}
+
+void lifecycle::stop(std::function<void()> on_idle) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (shared_->cancels.empty()) return;
+  shared_->on_idle = std::move(on_idle);
+  auto signals = shared_->cancels;
+  for (const auto& signal : signals) signal->emit(asio::cancellation_type::terminal);
+}
+
+asio::awaitable<result<systemd::systemd_manager*>> lifecycle::manager() {
+  if (bus_ == nullptr) co_return problem::unavailable("systemd is not reachable: no D-Bus connection");
+  co_return co_await systemd_.manager(bus_);
+}
+
+result<void> lifecycle::journal_step(std::int64_t id, std::string_view kind, std::string_view step) {
+  if (auto stepped = store_->step(id, step); !stepped) return stepped;
+  if (!options_.die_at_step.empty() && options_.die_at_step == std::string(kind) + ":" + std::string(step)) {
+    log::warning("SC_TEST_DIE_AT_STEP: dying at " + options_.die_at_step);
+    ::kill(::getpid(), SIGKILL);
+  }
+  return {};
+}
+
+// ---- install, phase A
+
+asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(install_request request) {
+  if (stopped_) co_return problem::unavailable("the controller is shutting down");
+  auto snapshot = catalog_.snapshot();
+  const catalog_package* found = nullptr;
+  if (request.repo.empty()) {
+    found = request.version.empty() ? snapshot->latest_of(request.name)
+                                    : snapshot->find_any_repo(request.name, request.version);
+  } else if (request.version.empty()) {
+    for (const auto& repo : snapshot->repositories) {
+      if (repo->name != request.repo) continue;
+      for (const auto& p : repo->packages) {
+        if (p.name == request.name) {
+          found = &p;  // highest version first
+          break;
+        }
+      }
+    }
+  } else {
+    found = snapshot->find(request.repo, request.name, request.version);
+  }
+  if (found == nullptr) {
+    co_return problem::not_found("package " + (request.repo.empty() ? "" : request.repo + "/") + request.name +
+                                 (request.version.empty() ? "" : "@" + request.version) + " not found");
+  }
+  if (!found->definition) co_return problem::unprocessable("name", "the package definition does not parse");
+  const std::string repo = found->repo;
+  const std::string effective = packages::instance_effective_name(found->name, request.instance);
+  const std::string key = key_of(repo, effective);
+  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
+  busy_.insert(key);
+  busy_claim<shared_state> claim{shared_, key};
+
+  if (const auto* record = store_->find(repo, effective); record != nullptr) {
+    co_return problem::conflict(key + " is already installed (version " + record->plan.package.version +
+                                "); uninstall it first");
+  }
+
+  // Answers: the request's, then (reinstalling over kept volumes) the last answers for questions
+  // the request left out, so generated secrets stay what the kept data expects.
+  packages::marker_values answers = request.responses;
+  if (request.reuse_volumes && !request.skip_response_reuse) {
+    if (auto last = store_->last_answers(repo, effective); last) {
+      for (const auto* source : {&last->answers, &last->secret_answers}) {
+        for (const auto& [k, v] : *source) {
+          bool asked = std::any_of(found->definition->questions.begin(), found->definition->questions.end(),
+                                   [&](const auto& q) { return q.key == k; });
+          if (asked && !answers.contains(k)) answers[k] = v;
+        }
+      }
+    }
+  }
+
+  packages::auto_answer_context generate;
+  generate.effective_name = effective;
+  for (const auto& record : store_->installed()) {
+    for (int port : record.plan.host_ports()) generate.used_ports.insert(port);
+  }
+  generate.port_free = [](int port) { return podman::tcp_ports_in_use({port}).empty(); };
+
+  packages::plan_request plan_request;
+  plan_request.package = {repo, found->name, found->version, effective};
+  plan_request.definition = found->definition.get();
+  plan_request.answers = std::move(answers);
+  plan_request.generate = &generate;
+  plan_request.default_quota = static_cast<std::uint64_t>(setting_integer(settings_, "default_quota", 0));
+  if (auto tld = settings_.get("dns_tld"); tld && !tld->empty()) plan_request.dns_tld = std::string(*tld);
+  char host_name[256] = {};
+  if (::gethostname(host_name, sizeof host_name - 1) == 0) plan_request.host_name = host_name;
+  plan_request.resolve = [snapshot](std::string_view repo_name, std::string_view name,
+                                    std::string_view version) -> std::optional<packages::resolved_definition> {
+    const catalog_package* p = nullptr;
+    if (repo_name.empty()) {
+      p = version.empty() ? snapshot->latest_of(name) : snapshot->find_any_repo(name, version);
+    } else if (version.empty()) {
+      for (const auto& r : snapshot->repositories) {
+        if (r->name != repo_name) continue;
+        for (const auto& candidate : r->packages) {
+          if (candidate.name == name) {
+            p = &candidate;
+            break;
+          }
+        }
+      }
+    } else {
+      p = snapshot->find(repo_name, name, version);
+    }
+    if (p == nullptr || !p->definition) return std::nullopt;
+    return packages::resolved_definition{p->repo, p->name, p->version, p->definition};
+  };
+  auto plan = packages::make_plan(plan_request);
+  if (!plan) co_return plan.error();
+  for (const auto& c : plan->containers) {
+    if (!c.git_sources.empty() || !c.archives.empty() ||
+        std::any_of(c.volumes.begin(), c.volumes.end(), [](const auto& v) { return !v.git.empty(); })) {
+      co_return problem::unprocessable("name", "seeding volumes from git or from archive images is not supported yet");
+    }
+  }
+
+  // Preflight: the facts from outside, then the one decision.
+  packages::preflight_facts facts;
+  for (const auto& record : store_->installed()) facts.installed.push_back(&record.plan);
+  auto host_ports = plan->host_ports();
+  facts.host_ports_bound = podman::tcp_ports_in_use(host_ports);
+  podman::options podman_options{options_.podman, options_.podman_timeout};
+  auto missing = co_await podman::missing_images(podman_options, packages::images_of(*plan));
+  if (!missing) co_return missing.error();
+  for (const auto& image : *missing) {
+    // Not in the local store: pull it now, before the stream opens (a failure is the client's 422).
+    process::spawn_request pull;
+    pull.argv = {options_.podman, "pull", "--quiet", image};
+    pull.timeout = options_.pull_timeout;
+    auto pulled = co_await process::run_process(std::move(pull));
+    if (pulled && pulled->ok()) continue;
+    facts.images_missing.insert(image);
+  }
+  struct statvfs fs {};
+  if (::statvfs(storage_.volumes().base().c_str(), &fs) == 0) {
+    facts.available_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    facts.reserved_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize / 20;
+  }
+  if (auto checked = packages::preflight(*plan, facts); !checked) co_return checked.error();
+  if (auto roots = co_await storage_.ready(); !roots) co_return roots.error();
+
+  // Kept data comes back before anything is provisioned (§6.3 step 2).
+  const std::string installed_tree = packages::installed_root(repo, effective);
+  const std::string uninstalled_tree = packages::uninstalled_root(repo, effective);
+  auto exists = [this](const std::string& relative) {
+    auto root = storage_.volumes().root();
+    return root && file_io::open_beneath(*root, relative, O_PATH | O_DIRECTORY).has_value();
+  };
+  const bool restore = request.reuse_volumes && exists(uninstalled_tree) && !exists(installed_tree);
+
+  boost::json::object options_json{{"restore", restore}};
+  auto id = store_->begin(store::operation_kind::install, *plan, "preflight", boost::json::serialize(options_json));
+  if (!id) co_return id.error();
+  auto progress = std::make_shared<operation_progress>(io_.get_executor());
+  claim.keep();
+  spawn_operation(key, run_install(*id, std::move(*plan), found->yaml, restore, progress));
+  co_return progress;
+}
+
+// ---- install, phase B
+
+asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan, std::string manifest, bool restore,
+                                             std::shared_ptr<operation_progress> progress) {
+  auto state = co_await asio::this_coro::cancellation_state;
+  auto act = [&]() -> asio::awaitable<result<void>> {
+    const auto& ref = plan.package;
+    if (restore) {
+      if (auto s = journal_step(id, "install", "restoring_volumes"); !s) co_return s;
+      progress->step("restoring_volumes");
+      auto moved = co_await move_tree(packages::uninstalled_root(ref.repo, ref.effective_name),
+                                      packages::installed_root(ref.repo, ref.effective_name));
+      if (!moved) log::warning("restoring kept volumes of " + ref.effective_name + ": " + moved.error().internal);
+    }
+    if (auto s = journal_step(id, "install", "provisioning_volumes"); !s) co_return s;
+    progress->step("provisioning_volumes");
+    if (auto provisioned = co_await provision(id, plan); !provisioned) co_return provisioned;
+    if (plan.containers.size() > 1) progress->step("installing_dependencies");
+    bool has_templates = std::any_of(plan.containers.begin(), plan.containers.end(),
+                                     [](const auto& c) { return !c.templates.empty() || !c.secret_templates.empty(); });
+    if (has_templates) {
+      if (auto s = journal_step(id, "install", "applying_templates"); !s) co_return s;
+      progress->step("applying_templates");
+      if (auto applied = co_await apply_templates(plan); !applied) co_return applied;
+    }
+    if (auto s = journal_step(id, "install", "installing_services"); !s) co_return s;
+    progress->step("installing_services");
+    if (auto installed = co_await install_units(plan, true); !installed) co_return installed;
+    if (auto s = journal_step(id, "install", "starting"); !s) co_return s;
+    progress->step("starting");
+    if (auto running = co_await verify_running(plan); !running) co_return running;
+    if (auto s = journal_step(id, "install", "saving_install"); !s) co_return s;
+    progress->step("saving_install");
+    store::install_record record;
+    record.plan = plan;
+    record.manifest = manifest;
+    co_return store_->complete_install(id, std::move(record));
+  };
+  auto outcome = co_await act();
+  if (outcome) {
+    log::info("installed " + key_of(plan.package.repo, plan.package.effective_name) + "@" + plan.package.version);
+    progress->succeed();
+    co_return;
+  }
+  if (cancelled(state) || stopped_) {
+    // Shutdown: the journal keeps the install; the next start rolls it back.
+    progress->fail(problem::unavailable("the controller is shutting down; the install is undone at its next start"));
+    co_return;
+  }
+  log::warning("install of " + key_of(plan.package.repo, plan.package.effective_name) +
+               " failed: " + (outcome.error().internal.empty() ? outcome.error().detail : outcome.error().internal));
+  progress->step("rolling_back");
+  co_await rollback_install(id);
+  progress->fail(outcome.error());
+}
+
+asio::awaitable<result<void>> lifecycle::provision(std::int64_t id, const install_plan& plan) {
+  auto& volumes = storage_.volumes();
+  for (const auto& container : plan.containers) {
+    for (const auto& v : container.volumes) {
+      if (volumes.is_subvolume(v.subvolume)) {
+        // Kept data: reused as it is; only the quota follows the definition.
+        if (v.quota_bytes > 0) {
+          if (auto q = co_await volumes.set_quota(v.subvolume, v.quota_bytes); !q) co_return q;
+        }
+        continue;
+      }
+      // Journaled before it exists: a crash in between leaves a name rollback checks, never an
+      // unknown volume.
+      if (auto noted = store_->add_fresh_volume(id, v.subvolume); !noted) co_return noted;
+      if (auto created = co_await volumes.create(v.subvolume, v.quota_bytes); !created) co_return created;
+      if (v.uid || v.gid) {
+        auto fd = volumes.open_subvolume(v.subvolume);
+        if (!fd) co_return fd.error();
+        uid_t uid = v.uid ? static_cast<uid_t>(*v.uid) : static_cast<uid_t>(-1);
+        gid_t gid = v.gid ? static_cast<gid_t>(*v.gid) : static_cast<gid_t>(-1);
+        if (::fchown(fd->get(), uid, gid) != 0) {
+          co_return problem::internal_error("chown " + v.subvolume + ": " + std::strerror(errno));
+        }
+      }
+    }
+  }
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> lifecycle::apply_templates(const install_plan& plan) {
+  auto& volumes = storage_.volumes();
+  for (const auto& container : plan.containers) {
+    for (const auto* list : {&container.templates, &container.secret_templates}) {
+      for (const auto& t : *list) {
+        const auto* volume = container.find_volume(t.volume);
+        if (volume == nullptr) co_return problem::internal_error("template " + t.name + ": no volume " + t.volume);
+        auto root = volumes.open_subvolume(volume->subvolume);
+        if (!root) co_return root.error();
+        // Parent directories, one component at a time beneath the volume (no link is followed).
+        file_io::unique_fd dir = std::move(*root);
+        std::string_view path = t.path;
+        while (true) {
+          auto slash = path.find('/');
+          if (slash == std::string_view::npos) break;
+          std::string component(path.substr(0, slash));
+          path.remove_prefix(slash + 1);
+          if (component.empty()) continue;
+          if (::mkdirat(dir.get(), component.c_str(), 0755) != 0 && errno != EEXIST) {
+            co_return problem::internal_error("template " + t.name + ": mkdir: " + std::strerror(errno));
+          }
+          auto next = file_io::open_beneath(dir.get(), component, O_RDONLY | O_DIRECTORY);
+          if (!next) co_return next.error();
+          dir = std::move(*next);
+        }
+        auto file = file_io::open_beneath(dir.get(), path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (!file) {
+          // Never over an existing file: the app or the person may have changed it.
+          if (file_io::open_beneath(dir.get(), path, O_PATH).has_value()) continue;
+          co_return file.error();
+        }
+        std::string_view content = t.content;
+        while (!content.empty()) {
+          ssize_t n = ::write(file->get(), content.data(), content.size());
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) co_return problem::internal_error("template " + t.name + ": write: " + std::strerror(errno));
+          content.remove_prefix(static_cast<std::size_t>(n));
+        }
+        if (volume->uid || volume->gid) {
+          uid_t uid = volume->uid ? static_cast<uid_t>(*volume->uid) : static_cast<uid_t>(-1);
+          gid_t gid = volume->gid ? static_cast<gid_t>(*volume->gid) : static_cast<gid_t>(-1);
+          (void)::fchown(file->get(), uid, gid);
+        }
+      }
+    }
+  }
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> lifecycle::install_units(const install_plan& plan, bool start) {
+  auto rendered = packages::render_podman_units(plan, options_.render);
+  if (!rendered) co_return rendered.error();
+  std::error_code ec;
+  std::filesystem::create_directories(options_.unit_dir, ec);
+  std::filesystem::create_directories(options_.secrets_dir, ec);
+  ::chmod(options_.secrets_dir.c_str(), 0700);
+  std::vector<std::string> names;
+  for (const auto& unit : *rendered) {
+    if (!unit.env_file.empty()) {
+      if (auto w = write_file_atomic(unit.env_file, unit.env_file_content, 0600); !w) co_return w;
+    }
+    if (auto w = write_file_atomic(options_.unit_dir / unit.unit_name, unit.unit, 0644); !w) co_return w;
+    names.push_back(unit.unit_name);
+  }
+  auto mgr = co_await manager();
+  if (!mgr) co_return mgr.error();
+  if (auto reloaded = co_await (*mgr)->reload(); !reloaded) co_return reloaded;
+  if (!start) co_return result<void>{};
+  if (auto enabled = co_await (*mgr)->enable_unit_files(names, false, true); !enabled) co_return enabled.error();
+  if (auto reloaded = co_await (*mgr)->reload(); !reloaded) co_return reloaded;
+  for (const auto& name : names) {
+    auto job = co_await (*mgr)->start_unit(name);
+    if (!job) co_return job.error();
+    if (*job != "done") {
+      problem failure(422, "unit " + name + " did not start (" + *job + ")");
+      failure.journal = co_await journal_tail(name);
+      co_return failure;
+    }
+  }
+  co_return result<void>{};
+}
+
+// The unit's last 20 journal lines, for the error of a package that did not start.
+asio::awaitable<std::vector<std::string>> lifecycle::journal_tail(std::string unit) {
+  journal_query::tail_query query;
+  query.unit = std::move(unit);
+  query.lines = 20;
+  auto entries = co_await systemd_.tail(query);
+  std::vector<std::string> lines;
+  if (entries) {
+    for (const auto& e : *entries) lines.push_back(e.message);
+  }
+  co_return lines;
+}
+
+asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan) {
+  auto state = co_await asio::this_coro::cancellation_state;
+  const auto timeout = std::chrono::seconds(setting_integer(settings_, "package_start_timeout", 120));
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  auto mgr = co_await manager();
+  if (!mgr) co_return mgr.error();
+  asio::steady_timer pause(io_);
+  std::string waiting_for;
+  while (true) {
+    if (cancelled(state)) co_return problem::unavailable("cancelled");
+    bool ready = true;
+    for (const auto& c : plan.containers) {
+      const std::string unit = packages::service_unit_name(c.ref);
+      auto active = co_await (*mgr)->get_unit_property(unit, "ActiveState");
+      auto sub = co_await (*mgr)->get_unit_property(unit, "SubState");
+      if (!active || !sub) co_return !active ? active.error() : sub.error();
+      if (*active == "failed" || *active == "inactive" || *sub == "auto-restart") {
+        problem failure(422, "package " + plan.package.effective_name + " did not start: unit " + unit + " is " +
+                                 *active + " (" + *sub + ")");
+        failure.journal = co_await journal_tail(unit);
+        co_return failure;
+      }
+      if (*active != "active") {
+        ready = false;
+        waiting_for = "unit " + unit + " to become active (" + *active + ")";
+        break;
+      }
+    }
+    if (ready) {
+      for (const auto& c : plan.containers) {
+        process::spawn_request inspect;
+        inspect.argv = {options_.podman, "container", "inspect", "--format", "{{.State.Running}}", c.name};
+        inspect.timeout = std::chrono::seconds(30);
+        auto out = co_await process::run_process(std::move(inspect));
+        if (!out || !out->ok() || out->out.rfind("true", 0) != 0) {
+          ready = false;
+          waiting_for = "container " + c.name + " to run";
+          break;
+        }
+      }
+    }
+    if (ready) {
+      for (const auto& port : plan.main().ports) {
+        if (port.exposure != packages::port_exposure::host) continue;
+        if (!co_await accepts_connections(port.host, std::chrono::milliseconds(1000))) {
+          ready = false;
+          waiting_for = "port " + std::to_string(port.host) + " to accept connections";
+          break;
+        }
+      }
+    }
+    if (ready) co_return result<void>{};
+    if (std::chrono::steady_clock::now() >= give_up) {
+      problem failure(422, "package " + plan.package.effective_name + " did not start within " +
+                               std::to_string(timeout.count()) + " s: still waiting for " + waiting_for);
+      failure.journal = co_await journal_tail(packages::service_unit_name(plan.main().ref));
+      co_return failure;
+    }
+    pause.expires_after(std::chrono::milliseconds(250));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<void> lifecycle::remove_units(const install_plan& plan) {
+  auto mgr = co_await manager();
+  std::vector<std::string> names;
+  for (auto it = plan.containers.rbegin(); it != plan.containers.rend(); ++it) {
+    names.push_back(packages::service_unit_name(it->ref));
+  }
+  if (mgr) {
+    for (const auto& name : names) {
+      auto stopped = co_await (*mgr)->stop_unit(name);
+      if (!stopped && stopped.error().status != 404) {
+        log::warning("stopping " + name + ": " + stopped.error().detail + " " + stopped.error().internal);
+      }
+    }
+    auto disabled = co_await (*mgr)->disable_unit_files(names);
+    (void)disabled;  // a unit that was never enabled or whose file is gone is fine
+  }
+  for (const auto& c : plan.containers) {
+    std::error_code ec;
+    std::filesystem::remove(options_.unit_dir / packages::service_unit_name(c.ref), ec);
+    std::filesystem::remove(options_.secrets_dir / (c.name + ".env"), ec);
+  }
+  if (mgr) {
+    (void)co_await (*mgr)->reload();
+    for (const auto& name : names) (void)co_await (*mgr)->reset_failed_unit(name);
+  }
+  // A container the unit did not take down (a unit that would not stop, a half-done start).
+  std::set<std::string> networks;
+  for (auto it = plan.containers.rbegin(); it != plan.containers.rend(); ++it) {
+    process::spawn_request rm;
+    rm.argv = {options_.podman, "rm", "--force", "--ignore", "--time", "5", it->name};
+    rm.timeout = options_.podman_timeout;
+    auto removed = co_await process::run_process(std::move(rm));
+    if (removed && !removed->ok()) log::warning("podman rm " + it->name + ": " + removed->err);
+    networks.insert(it->network);
+  }
+  for (const auto& network : networks) {
+    process::spawn_request rm;
+    rm.argv = {options_.podman, "network", "rm", "--force", network};
+    rm.timeout = options_.podman_timeout;
+    (void)co_await process::run_process(std::move(rm));
+  }
+}
+
+asio::awaitable<void> lifecycle::rollback_install(std::int64_t id) {
+  const auto* op = store_->operation(id);
+  if (op == nullptr) co_return;
+  install_plan plan = op->plan;
+  std::vector<std::string> fresh = op->fresh_volumes;
+  bool restore = false;
+  boost::system::error_code ec;
+  auto stored = boost::json::parse(op->options, ec);
+  if (!ec && stored.is_object()) {
+    if (const auto* r = stored.as_object().if_contains("restore"); r != nullptr && r->is_bool()) restore = r->as_bool();
+  }
+  co_await remove_units(plan);
+  for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
+    if (auto removed = co_await delete_tree(*it); !removed) {
+      log::warning("rollback: deleting " + *it + ": " + removed.error().detail + " " + removed.error().internal);
+    }
+    co_await prune_empty_parents(*it);
+  }
+  const auto& ref = plan.package;
+  if (restore) {
+    auto moved = co_await move_tree(packages::installed_root(ref.repo, ref.effective_name),
+                                    packages::uninstalled_root(ref.repo, ref.effective_name));
+    if (!moved) log::warning("rollback: returning kept volumes: " + moved.error().internal);
+    co_await prune_empty_parents(packages::installed_root(ref.repo, ref.effective_name));
+  }
+  if (auto dropped = store_->abandon(id); !dropped) log::warning("rollback: " + dropped.error().internal);
+  log::info("rolled back the install of " + key_of(ref.repo, ref.effective_name));
+}
+
+// ---- uninstall
+
+asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::uninstall(uninstall_request request) {
+  if (stopped_) co_return problem::unavailable("the controller is shutting down");
+  const std::string effective = packages::instance_effective_name(request.name, request.instance);
+  std::string repo = request.repo;
+  if (repo.empty()) {
+    for (const auto& record : store_->installed()) {
+      if (record.plan.package.effective_name == effective) repo = record.plan.package.repo;
+    }
+  }
+  const auto* record = store_->find(repo, effective);
+  if (record == nullptr) co_return problem::not_found("package " + key_of(repo, effective) + " is not installed");
+  const std::string key = key_of(repo, effective);
+  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
+  boost::json::object options_json{{"purge", request.purge_volumes}};
+  auto id =
+      store_->begin(store::operation_kind::uninstall, record->plan, "preflight", boost::json::serialize(options_json));
+  if (!id) co_return id.error();
+  busy_.insert(key);
+  auto progress = std::make_shared<operation_progress>(io_.get_executor());
+  spawn_operation(key, run_uninstall(*id, record->plan, request.purge_volumes, progress));
+  co_return progress;
+}
+
+asio::awaitable<void> lifecycle::run_uninstall(std::int64_t id, install_plan plan, bool purge,
+                                               std::shared_ptr<operation_progress> progress) {
+  auto state = co_await asio::this_coro::cancellation_state;
+  progress->step("stopping_services");
+  if (plan.containers.size() > 1) progress->step("uninstalling_dependencies");
+  auto outcome = co_await finish_uninstall(id, purge);
+  if (outcome) {
+    progress->succeed();
+  } else if (cancelled(state) || stopped_) {
+    progress->fail(problem::unavailable("the controller is shutting down; the uninstall completes at its next start"));
+  } else {
+    progress->fail(outcome.error());
+  }
+}
+
+// Every step of an uninstall, idempotent: a crash anywhere and a second run finishes it.
+asio::awaitable<result<void>> lifecycle::finish_uninstall(std::int64_t id, bool purge) {
+  const auto* op = store_->operation(id);
+  if (op == nullptr) co_return problem::not_found("no operation " + std::to_string(id));
+  install_plan plan = op->plan;
+  const auto& ref = plan.package;
+  if (auto s = journal_step(id, "uninstall", "stopping_services"); !s) co_return s;
+  co_await remove_units(plan);
+  if (auto s = journal_step(id, "uninstall", "cleaning_volumes"); !s) co_return s;
+  const std::string installed_tree = packages::installed_root(ref.repo, ref.effective_name);
+  const std::string uninstalled_tree = packages::uninstalled_root(ref.repo, ref.effective_name);
+  if (purge) {
+    if (auto d = co_await delete_tree(installed_tree); !d) co_return d;
+    if (auto d = co_await delete_tree(uninstalled_tree); !d) co_return d;
+    co_await prune_empty_parents(uninstalled_tree);
+  } else if (auto moved = co_await move_tree(installed_tree, uninstalled_tree); !moved) {
+    co_return moved;
+  }
+  co_await prune_empty_parents(installed_tree);
+  if (auto s = journal_step(id, "uninstall", "removing_install"); !s) co_return s;
+  if (auto done = store_->complete_uninstall(id); !done) co_return done;
+  log::info("uninstalled " + key_of(ref.repo, ref.effective_name) + "@" + ref.version + (purge ? " (purged)" : ""));
+  co_return result<void>{};
+}
+
+// ---- enable, disable, volumes
+
+asio::awaitable<result<void>> lifecycle::set_disabled(std::string repo, std::string effective_name, bool disabled) {
+  const auto* record = store_->find(repo, effective_name);
+  if (record == nullptr) co_return problem::not_found("package " + key_of(repo, effective_name) + " is not installed");
+  const std::string key = key_of(repo, effective_name);
+  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
+  busy_.insert(key);
+  busy_claim<shared_state> claim{shared_, key};
+  if (auto stored = store_->set_disabled(repo, effective_name, disabled); !stored) co_return stored;
+  install_plan plan = record->plan;
+  auto mgr = co_await manager();
+  if (!mgr) co_return mgr.error();
+  std::vector<std::string> names;
+  for (const auto& c : plan.containers) names.push_back(packages::service_unit_name(c.ref));
+  if (disabled) {
+    // The parent first, then its dependencies (they are PartOf it).
+    for (auto it = names.rbegin(); it != names.rend(); ++it) {
+      auto job = co_await (*mgr)->stop_unit(*it);
+      if (!job && job.error().status != 404) co_return job.error();
+    }
+    if (auto off = co_await (*mgr)->disable_unit_files(names); !off) co_return off.error();
+    co_return co_await (*mgr)->reload();
+  }
+  // Units missing on disk (removed by hand) come back from the record; as for an install, the
+  // answer comes once the app runs.
+  if (auto installed = co_await install_units(plan, true); !installed) co_return installed;
+  co_return co_await verify_running(plan);
+}
+
+asio::awaitable<result<void>> lifecycle::purge_volumes(std::string repo, std::string effective_name,
+                                                       bool installed_too) {
+  const std::string key = key_of(repo, effective_name);
+  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
+  if (installed_too && store_->find(repo, effective_name) != nullptr) {
+    co_return problem::conflict("package " + key + " is installed; uninstall it first");
+  }
+  busy_.insert(key);
+  busy_claim<shared_state> claim{shared_, key};
+  if (installed_too) {
+    auto tree = packages::installed_root(repo, effective_name);
+    if (auto d = co_await delete_tree(tree); !d) co_return d;
+    co_await prune_empty_parents(tree);
+  }
+  auto tree = packages::uninstalled_root(repo, effective_name);
+  if (auto d = co_await delete_tree(tree); !d) co_return d;
+  co_await prune_empty_parents(tree);
+  co_return result<void>{};
+}
+
+asio::awaitable<result<volume_versions>> lifecycle::volumes_of(std::string repo, std::string effective_name) {
+  volume_versions out;
+  auto versions_in = [&](const std::string& tree) -> asio::awaitable<result<std::vector<std::string>>> {
+    auto listed = co_await storage_.volumes().list(tree + "/");
+    if (!listed) co_return listed.error();
+    std::set<std::string> versions;
+    for (const auto& v : *listed) {
+      std::string_view rest = std::string_view(v.path).substr(tree.size() + 1);
+      auto slash = rest.find('/');
+      if (slash == std::string_view::npos) continue;  // the version directory itself
+      std::string version(rest.substr(0, slash));
+      if (version != "subpackages") versions.insert(std::move(version));
+    }
+    co_return std::vector<std::string>(versions.begin(), versions.end());
+  };
+  auto installed = co_await versions_in(packages::installed_root(repo, effective_name));
+  if (!installed) co_return installed.error();
+  auto uninstalled = co_await versions_in(packages::uninstalled_root(repo, effective_name));
+  if (!uninstalled) co_return uninstalled.error();
+  out.installed = std::move(*installed);
+  out.uninstalled = std::move(*uninstalled);
+  co_return out;
+}
+
+result<void> lifecycle::clear_last_answers(std::string_view repo, std::string_view effective_name) {
+  return store_->clear_last_answers(repo, effective_name);
+}
+
+// ---- volume trees
+
+asio::awaitable<result<void>> lifecycle::delete_tree(std::string relative) {
+  auto& volumes = storage_.volumes();
+  auto root = volumes.root();
+  if (!root) co_return root.error();
+  if (!file_io::open_beneath(*root, relative, O_PATH | O_DIRECTORY).has_value()) co_return result<void>{};
+  auto listed = co_await volumes.list(relative + "/");
+  if (!listed) co_return listed.error();
+  std::vector<std::string> paths;
+  for (const auto& v : *listed) paths.push_back(v.path);
+  // Deepest first: a subvolume holding nested ones cannot be deleted before them.
+  std::sort(paths.begin(), paths.end(), [](const std::string& a, const std::string& b) {
+    auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '/'); };
+    return depth(a) > depth(b);
+  });
+  paths.push_back(relative);
+  for (const auto& path : paths) {
+    if (volumes.is_subvolume(path)) {
+      if (auto removed = co_await volumes.remove(path); !removed) co_return removed;
+      continue;
+    }
+    // A plain directory between subvolumes, empty once they are gone.
+    auto at = file_io::open_parent_beneath(*root, path);
+    if (!at) continue;
+    if (::unlinkat(at->parent.get(), at->leaf.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      co_return problem::internal_error("rmdir " + path + ": " + std::strerror(errno));
+    }
+  }
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> lifecycle::move_tree(std::string from, std::string to) {
+  auto& volumes = storage_.volumes();
+  auto root = volumes.root();
+  if (!root) co_return root.error();
+  auto source = file_io::open_beneath(*root, from, O_RDONLY | O_DIRECTORY);
+  if (!source) co_return result<void>{};  // nothing to move
+  if (!file_io::open_beneath(*root, to, O_PATH | O_DIRECTORY).has_value()) {
+    co_return co_await volumes.rename(from, to);
+  }
+  // Both exist: merge entry by entry. A volume kept from an earlier uninstall of the same version
+  // gives way to the newer one and stays beside it as <name>.<unix time>.old (never deleted).
+  std::vector<std::string> children;
+  {
+    int dup = ::dup(source->get());
+    DIR* dir = dup >= 0 ? ::fdopendir(dup) : nullptr;
+    if (dir == nullptr) {
+      if (dup >= 0) ::close(dup);
+      co_return problem::internal_error("reading " + from + ": " + std::strerror(errno));
+    }
+    while (auto* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name != "." && name != "..") children.push_back(std::move(name));
+    }
+    ::closedir(dir);
+  }
+  for (const auto& child : children) {
+    std::string from_child = from + "/" + child;
+    std::string to_child = to + "/" + child;
+    bool from_is_volume = volumes.is_subvolume(from_child);
+    bool to_exists = file_io::open_beneath(*root, to_child, O_PATH).has_value();
+    if (to_exists && from_is_volume && volumes.is_subvolume(to_child) &&
+        !file_io::open_beneath(*root, from_child + "/subpackages", O_PATH).has_value()) {
+      // A leaf volume (or a version directory) on both sides.
+      bool leaf = true;
+      auto listed = co_await volumes.list(from_child + "/");
+      if (listed && !listed->empty()) leaf = false;
+      if (leaf) {
+        std::string aside = to_child + "." +
+                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count()) +
+                            ".old";
+        if (auto moved = co_await volumes.rename(to_child, aside); !moved) co_return moved;
+        if (auto moved = co_await volumes.rename(from_child, to_child); !moved) co_return moved;
+        continue;
+      }
+    }
+    if (!to_exists) {
+      if (auto moved = co_await volumes.rename(from_child, to_child); !moved) co_return moved;
+      continue;
+    }
+    if (auto merged = co_await move_tree(from_child, to_child); !merged) co_return merged;
+  }
+  if (auto removed = co_await delete_tree(from); !removed) co_return removed;
+  co_return result<void>{};
+}
+
+asio::awaitable<void> lifecycle::prune_empty_parents(std::string relative) {
+  auto& volumes = storage_.volumes();
+  auto root = volumes.root();
+  if (!root) co_return;
+  // Up to, never including, the root subvolumes (installed, uninstalled).
+  for (std::string path = relative; std::count(path.begin(), path.end(), '/') >= 1; path = parent_of(path)) {
+    auto dir = file_io::open_beneath(*root, path, O_RDONLY | O_DIRECTORY);
+    if (!dir) continue;  // gone already
+    int dup = ::dup(dir->get());
+    DIR* listing = dup >= 0 ? ::fdopendir(dup) : nullptr;
+    if (listing == nullptr) {
+      if (dup >= 0) ::close(dup);
+      co_return;
+    }
+    bool empty = true;
+    while (auto* entry = ::readdir(listing)) {
+      std::string_view name = entry->d_name;
+      if (name != "." && name != "..") {
+        empty = false;
+        break;
+      }
+    }
+    ::closedir(listing);
+    if (!empty) co_return;
+    if (volumes.is_subvolume(path)) {
+      if (!co_await volumes.remove(path)) co_return;
+    } else if (auto at = file_io::open_parent_beneath(*root, path); at) {
+      if (::unlinkat(at->parent.get(), at->leaf.c_str(), AT_REMOVEDIR) != 0) co_return;
+    }
+  }
+}
+
+// ---- start
+
+asio::awaitable<void> lifecycle::recover_and_reconcile() {
+  // Unfinished operations first: the journal says what a crash interrupted.
+  std::vector<store::operation_record> unfinished = store_->operations();
+  for (const auto& op : unfinished) {
+    const auto& ref = op.plan.package;
+    const std::string key = key_of(ref.repo, ref.effective_name);
+    busy_.insert(key);
+    busy_claim<shared_state> claim{shared_, key};
+    if (op.kind == store::operation_kind::install) {
+      log::warning("rolling back the unfinished install of " + key + " (at step " + op.step + ")");
+      co_await rollback_install(op.id);
+    } else {
+      bool purge = false;
+      boost::system::error_code ec;
+      auto stored = boost::json::parse(op.options, ec);
+      if (!ec && stored.is_object()) {
+        if (const auto* p = stored.as_object().if_contains("purge"); p != nullptr && p->is_bool()) purge = p->as_bool();
+      }
+      log::warning("completing the unfinished uninstall of " + key + " (at step " + op.step + ")");
+      if (auto done = co_await finish_uninstall(op.id, purge); !done) {
+        log::error("completing the uninstall of " + key + ": " + done.error().detail + " " + done.error().internal);
+      }
+    }
+  }
+  // Then every record (§7.6): files as the record renders them, enabled packages running.
+  std::vector<store::install_record> records = store_->installed();
+  for (const auto& record : records) {
+    const auto& ref = record.plan.package;
+    const std::string key = key_of(ref.repo, ref.effective_name);
+    if (busy_.contains(key)) continue;
+    busy_.insert(key);
+    busy_claim<shared_state> claim{shared_, key};
+    auto rendered = packages::render_podman_units(record.plan, options_.render);
+    if (!rendered) {
+      log::error("reconcile " + key + ": " + rendered.error().detail);
+      continue;
+    }
+    bool changed = false;
+    for (const auto& unit : *rendered) {
+      auto on_disk = read_small_file(options_.unit_dir / unit.unit_name);
+      if (!on_disk || *on_disk != unit.unit) changed = true;
+      if (!unit.env_file.empty()) {
+        auto env = read_small_file(unit.env_file);
+        if (!env || *env != unit.env_file_content) changed = true;
+      }
+    }
+    if (!changed && record.disabled) continue;
+    if (record.disabled) {
+      auto written = co_await install_units(record.plan, false);
+      if (!written) log::error("reconcile " + key + ": " + written.error().detail + " " + written.error().internal);
+      continue;
+    }
+    auto started = co_await install_units(record.plan, true);
+    if (!started) {
+      log::error("reconcile " + key + ": " + started.error().detail + " " + started.error().internal);
+    } else if (changed) {
+      log::info("reconcile " + key + ": unit files rewritten");
+    }
+  }
+}
+
+}  // namespace sc::server

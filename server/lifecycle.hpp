@@ -1,0 +1,200 @@
+#pragma once
+// The package lifecycle (issue 13, DESIGN.md "Apps"): install, uninstall, enable, disable and the
+// volume housekeeping of installed packages, on real podman, systemd and btrfs.
+//
+// Every operation has two phases:
+// - preparation, before any side effect: the package is resolved in the catalog, planned with its
+//   answers (core/packages/plan.hpp) and preflighted (core/packages/preflight.hpp) against the
+//   install records and the host (images, ports, free space). Its failures are plain problems
+//   and the caller opens no stream.
+// - the act, on its own coroutine owned by this service, so a client that goes away does not stop
+//   it: each step is recorded in the operation journal (adapters/store/package_store.hpp) before it
+//   acts, and every step is idempotent. Progress is published as `{"step":…}` frames, then
+//   `{"done":true}` or `{"error":…}` (behavior-ops.md §1.3), to any number of watchers.
+//
+// "Done" means running: the units are active, the container runs, and every published port
+// accepts a connection, within the package_start_timeout setting. Otherwise the install undoes
+// its own effects (units, env files, the volumes it created, its journal entry) and reports the
+// unit's last journal lines; volumes it reused are never touched.
+//
+// At start (`start`), what the journal still holds is an operation a crash interrupted: an
+// install is rolled back, an uninstall completed. Then every record is reconciled (behavior-ops.md
+// §7.6): unit and env files rewritten where their content differs, enabled packages started,
+// disabled ones never. At shutdown (`stop`) running operations are cancelled where they stand;
+// the journal keeps them for the next start.
+//
+// One operation per package (repo + effective name) at a time: 409 for a second one. Operations on
+// different packages run concurrently. Loop thread only.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/packages/plan.hpp"
+#include "core/packages/podman_unit.hpp"
+#include "core/problem.hpp"
+
+namespace sc::store {
+class database;
+class package_store;
+class settings_store;
+}  // namespace sc::store
+namespace sc::systemd {
+class bus_connection;
+class systemd_manager;
+}  // namespace sc::systemd
+
+namespace sc::server {
+
+class catalog;
+class storage_service;
+class systemd_service;
+class sse_subscriber;
+
+// The progress of one running operation, as SSE frames: every watcher gets what was published
+// before it came (a short backlog), then what follows, then the stream ends.
+class operation_progress {
+ public:
+  explicit operation_progress(boost::asio::any_io_executor executor) : done_(std::move(executor)) {}
+  void step(std::string_view key);
+  void succeed();
+  void fail(const problem& failure);
+
+  void watch(const std::shared_ptr<sse_subscriber>& subscriber);
+  // Completes when the operation has finished: nothing on success, the failure otherwise.
+  boost::asio::awaitable<result<void>> finished();
+  bool is_finished() const noexcept { return finished_; }
+
+ private:
+  void publish(std::string frame);
+  std::vector<std::string> frames_;
+  std::vector<std::shared_ptr<sse_subscriber>> watchers_;
+  std::optional<problem> failure_;
+  bool finished_ = false;
+  boost::asio::steady_timer done_;
+};
+
+struct install_request {
+  std::string repo;  // "" = the repository the catalog serves `name` from
+  std::string name;
+  std::string version;  // "" = the latest
+  std::string instance;
+  packages::marker_values responses;
+  bool reuse_volumes = false;
+  bool skip_response_reuse = false;
+};
+
+struct uninstall_request {
+  std::string repo;
+  std::string name;
+  std::string instance;
+  bool purge_volumes = false;
+};
+
+// POST /packages/uninstalled-volumes.
+struct volume_versions {
+  std::vector<std::string> installed;
+  std::vector<std::string> uninstalled;
+};
+
+class lifecycle {
+ public:
+  struct options {
+    std::filesystem::path unit_dir;     // where unit files are written
+    std::filesystem::path secrets_dir;  // root-only; the containers' env files
+    packages::podman_unit_options render;
+    std::string podman = "podman";
+    std::chrono::milliseconds podman_timeout{std::chrono::minutes(2)};
+    std::chrono::milliseconds pull_timeout{std::chrono::minutes(10)};
+    // A test-only hook (SC_TEST_DIE_AT_STEP): the process dies with SIGKILL as the named step is
+    // journaled ("<kind>:<step>", e.g. "install:installing_services").
+    std::string die_at_step;
+  };
+
+  lifecycle(boost::asio::io_context& io, store::database& db, catalog& packages, storage_service& storage,
+            systemd_service& systemd, store::settings_store& settings, options opts);
+  ~lifecycle();
+  lifecycle(const lifecycle&) = delete;
+  lifecycle& operator=(const lifecycle&) = delete;
+
+  // Loads the install records and the journal (500 when a stored plan cannot be read).
+  result<void> open();
+  // Recovery and reconcile, on their own coroutine (they wait for D-Bus).
+  void start(systemd::bus_connection* bus);
+  // Cancels running operations (the journal keeps them) and the start-up work. `on_idle` runs once
+  // an operation is still running, once the last one has ended (the app then releases
+  // what they use); never from inside this call.
+  void stop(std::function<void()> on_idle);
+  std::size_t running() const noexcept { return shared_->cancels.size(); }
+
+  const store::package_store& records() const noexcept { return *store_; }
+  // The install record's version of repo/effective name, if installed.
+  std::optional<std::string> installed_version(std::string_view repo, std::string_view effective_name) const;
+
+  // Phase A of an install; on success phase B runs and reports through the returned progress.
+  boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> install(install_request request);
+  boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> uninstall(uninstall_request request);
+  // Stores the state, then stops and disables (or enables and starts) the package's units.
+  boost::asio::awaitable<result<void>> set_disabled(std::string repo, std::string effective_name, bool disabled);
+  // Deletes the package's kept volumes: the uninstalled tree, and with `installed_too` the
+  // installed tree as well (409 while the package is installed).
+  boost::asio::awaitable<result<void>> purge_volumes(std::string repo, std::string effective_name, bool installed_too);
+  boost::asio::awaitable<result<volume_versions>> volumes_of(std::string repo, std::string effective_name);
+  result<void> clear_last_answers(std::string_view repo, std::string_view effective_name);
+
+ private:
+  struct running;
+  struct act_context;
+  boost::asio::awaitable<result<systemd::systemd_manager*>> manager();
+  boost::asio::awaitable<void> run_install(std::int64_t id, packages::install_plan plan, std::string manifest,
+                                           bool restored, std::shared_ptr<operation_progress> progress);
+  boost::asio::awaitable<void> run_uninstall(std::int64_t id, packages::install_plan plan, bool purge,
+                                             std::shared_ptr<operation_progress> progress);
+  boost::asio::awaitable<result<void>> provision(std::int64_t id, const packages::install_plan& plan);
+  boost::asio::awaitable<result<void>> apply_templates(const packages::install_plan& plan);
+  boost::asio::awaitable<result<void>> install_units(const packages::install_plan& plan, bool start);
+  boost::asio::awaitable<result<void>> verify_running(const packages::install_plan& plan);
+  boost::asio::awaitable<void> remove_units(const packages::install_plan& plan);
+  boost::asio::awaitable<void> rollback_install(std::int64_t id);
+  boost::asio::awaitable<result<void>> finish_uninstall(std::int64_t id, bool purge);
+  boost::asio::awaitable<void> recover_and_reconcile();
+  boost::asio::awaitable<result<void>> delete_tree(std::string relative);
+  boost::asio::awaitable<result<void>> move_tree(std::string from, std::string to);
+  boost::asio::awaitable<void> prune_empty_parents(std::string relative);
+  result<void> journal_step(std::int64_t id, std::string_view kind, std::string_view step);
+  boost::asio::awaitable<std::vector<std::string>> journal_tail(std::string unit);
+  void spawn_operation(std::string key, boost::asio::awaitable<void> body);
+
+  boost::asio::io_context& io_;
+  store::database& db_;
+  catalog& catalog_;
+  storage_service& storage_;
+  systemd_service& systemd_;
+  store::settings_store& settings_;
+  options options_;
+  systemd::bus_connection* bus_ = nullptr;
+  std::unique_ptr<store::package_store> store_;
+  // Shared with the operations' coroutine frames, which may be destroyed after this object (a hard
+  // stop destroys the loop's pending frames last).
+  struct shared_state {
+    std::set<std::string, std::less<>> busy;  // "<repo>/<effective name>" with an operation running
+    std::vector<std::shared_ptr<boost::asio::cancellation_signal>> cancels;
+    std::function<void()> on_idle;
+  };
+  std::shared_ptr<shared_state> shared_ = std::make_shared<shared_state>();
+  std::set<std::string, std::less<>>& busy_ = shared_->busy;
+  bool stopped_ = false;
+};
+
+}  // namespace sc::server

@@ -1,0 +1,478 @@
+// The package lifecycle end to end (issue 13) against the real binary and the sandbox host's real
+// systemd, podman and btrfs: a package repository made at test time (git over file://) whose
+// packages run the local busybox image. Every check looks at the real parts: the port answers,
+// the unit file on disk, `ps`, the btrfs tree.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/sandbox.hpp"
+#include "tests/support/server_process.hpp"
+
+namespace sc::test {
+namespace {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr auto install_deadline = std::chrono::seconds(150);
+
+void write_text(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// A TCP connect to 127.0.0.1:port succeeds now.
+bool port_open(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<unsigned short>(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Polls `probe` until true or the deadline (for effects that follow an answer asynchronously:
+// a container's listener going away after its unit stopped).
+template <class Probe>
+bool eventually(std::chrono::seconds deadline, Probe probe) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (probe()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return probe();
+}
+
+std::string fetch(int port, const std::string& path) {
+  return shell("curl -s --max-time 3 http://127.0.0.1:" + std::to_string(port) + path);
+}
+
+class lifecycle_api : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repo_ = "lc" + std::to_string(::getpid());
+    work_ = make_temp_dir("sc-lifecycle");
+    db_ = work_ / "system.db";
+    image_ = sandbox_env("SC_PODMAN_IMAGE");
+    unit_dir_ = sandbox_env("SC_UNIT_DIR");
+    btrfs_ = sandbox_env("SC_BTRFS_ROOT");
+    ASSERT_FALSE(image_.empty() || unit_dir_.empty() || btrfs_.empty());
+    make_repository();
+    ::setenv("SC_DEFAULT_REPOSITORY", "", 1);
+    start();
+    auto settings = call("POST", "/settings/set", R"({"key":"default_quota","value":"67108864"})");
+    ASSERT_EQ(settings.status, 200) << settings.body;
+    auto added = call("POST", "/repository/add",
+                      R"({"name":")" + repo_ + R"(","url":"file://)" + (work_ / "repo").string() + "\"}");
+    ASSERT_EQ(added.status, 200) << added.body;
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    shell("rm -f " + unit_dir_ + "/town-os-package--" + repo_ + "-*; systemctl --user daemon-reload");
+    std::error_code ec;
+    fs::remove_all(work_, ec);
+  }
+
+  static void start(std::vector<std::string> environment = {}) {
+    delete server_;
+    // One state directory across restarts: the database, the repository checkouts, the secrets.
+    server_ = new server_process({"--state-dir", (work_ / "state").string(), "--db", db_.string()}, true,
+                                 std::move(environment));
+    ASSERT_TRUE(server_->started()) << server_->log();
+  }
+
+  static void make_repository() {
+    fs::path dir = work_ / "repo" / "packages";
+    const std::string image = "image: " + image_ + "\nentrypoint: [sh, -c]\n";
+    write_text(dir / "web" / "1.0.yaml", "description: lifecycle web app\n" + image + R"(
+command: ["exec httpd -f -p 8080 -h /www"]
+environment:
+  APP_TOKEN: "@token@"
+  GREETING: "@greeting@"
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www}
+questions:
+  port: {query: "Port?", type: port}
+  token: {query: "Token?", type: secret}
+  greeting: {query: "Greeting?", default: hello}
+templates:
+  index:
+    volume: www
+    path: index.html
+    content: "{{.Responses.greeting}} from {{.Package.Name}} {{.Package.Version}}\n"
+notes:
+  Address: {value: "http://localhost:@port@/", type: url}
+  Token: {value: "@token@"}
+)");
+    write_text(dir / "web" / "2.0.yaml", "description: lifecycle web app, second version\n" + image + R"(
+command: ["exec httpd -f -p 8080 -h /www"]
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www}
+questions:
+  port: {query: "Port?", type: port}
+)");
+    write_text(dir / "exits" / "1.0.yaml", "description: exits at once\n" + image + R"(
+command: ["echo exits-at-once-marker; exit 3"]
+volumes:
+  data: {mountpoint: /data}
+)");
+    write_text(dir / "slow" / "1.0.yaml", "description: listens after 3 s\n" + image + R"(
+command: ["sleep 3; exec httpd -f -p 8080 -h /www"]
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www}
+questions:
+  port: {query: "Port?", type: port}
+templates:
+  index: {volume: www, path: index.html, content: "slow\n"}
+)");
+    write_text(dir / "db" / "1.0.yaml", "description: the dependency\n" + image + R"(
+command: ["exec httpd -f -p 5432 -h /www"]
+network:
+  internal:
+    "5432": "5432"
+volumes:
+  www: {mountpoint: /www}
+templates:
+  index: {volume: www, path: index.html, content: "rows from the db\n"}
+)");
+    write_text(dir / "app" / "1.0.yaml", "description: needs the db\n" + image + R"(
+command: ["until wget -q -O /www/fromdb.html http://$TOWNOS_DEP_DB_HOST:5432/index.html; do sleep 0.2; done; exec httpd -f -p 8080 -h /www"]
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www}
+questions:
+  port: {query: "Port?", type: port}
+dependencies:
+  db: {package: db}
+)");
+    write_text(dir / "noimage" / "1.0.yaml", "description: image nowhere\nimage: localhost/sc-no-such-image:1\n");
+    write_text(dir / "huge" / "1.0.yaml", "description: quota beyond the disk\n" + image + R"(
+command: ["exec sleep 1000"]
+volumes:
+  data: {mountpoint: /data, quota: 64tb}
+)");
+    std::string d = (work_ / "repo").string();
+    ASSERT_EQ(std::system(("cd '" + d +
+                           "' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t "
+                           "commit -q -m packages")
+                              .c_str()),
+              0);
+  }
+
+  static http_reply call(const std::string& method, const std::string& target, const std::string& body = {},
+                         std::chrono::seconds deadline = std::chrono::seconds(20),
+                         std::map<std::string, std::string> headers = {}) {
+    auto connection = raw_connection::unix_socket(server_->socket_path());
+    if (!connection.connected()) return {};
+    if (!connection.send(format_request(method, target, body, headers))) return {};
+    auto reply = connection.read_reply(deadline);
+    return reply ? *reply : http_reply{};
+  }
+  static json::value call_json(const std::string& method, const std::string& target, const std::string& body = {}) {
+    auto reply = call(method, target, body);
+    EXPECT_EQ(reply.status, 200) << method << " " << target << ": " << reply.body;
+    return json::parse(reply.body.empty() ? "null" : reply.body);
+  }
+  static std::string package(const std::string& name, const std::string& extra = {}) {
+    return R"({"repo":")" + repo_ + R"(","name":")" + name + "\"" + extra + "}";
+  }
+  static http_reply install(const std::string& name, const std::string& extra = {}) {
+    return call("POST", "/packages/install", package(name, extra), install_deadline);
+  }
+  static http_reply uninstall(const std::string& name, const std::string& extra = {}) {
+    return call("POST", "/packages/uninstall", package(name, extra), install_deadline);
+  }
+  static std::string unit_path(const std::string& name, const std::string& version) {
+    return unit_dir_ + "/town-os-package--" + repo_ + "-" + name + "-" + version + ".service";
+  }
+  static fs::path installed_tree(const std::string& name) { return fs::path(btrfs_) / "installed" / repo_ / name; }
+  static fs::path uninstalled_tree(const std::string& name) { return fs::path(btrfs_) / "uninstalled" / repo_ / name; }
+  static int port_of(const std::string& name) {
+    auto responses = call_json("POST", "/packages/responses", package(name));
+    if (!responses.is_object() || !responses.as_object().contains("port")) return 0;
+    return std::stoi(std::string(responses.at("port").as_string()));
+  }
+  static bool listed(const std::string& entry) {
+    auto page = call_json("GET", "/packages/installed?limit=100");
+    for (const auto& e : page.at("entries").as_array()) {
+      if (e.as_string() == entry) return true;
+    }
+    return false;
+  }
+  // No unit, no volume, no record of `name`.
+  static void expect_no_trace(const std::string& name, const std::string& version) {
+    EXPECT_FALSE(fs::exists(unit_path(name, version))) << unit_path(name, version);
+    EXPECT_FALSE(fs::exists(installed_tree(name))) << installed_tree(name);
+    EXPECT_FALSE(listed(repo_ + "/" + name + "@" + version));
+    EXPECT_EQ(
+        shell("podman container exists town-os-package--" + repo_ + "-" + name + "-" + version + " && echo present"),
+        "");
+  }
+
+  inline static server_process* server_ = nullptr;
+  inline static std::string repo_;
+  inline static fs::path work_;
+  inline static fs::path db_;
+  inline static std::string image_;
+  inline static std::string unit_dir_;
+  inline static std::string btrfs_;
+};
+
+TEST_F(lifecycle_api, web_app_installs_serves_disables_and_keeps_its_data) {
+  // Install: done only when it serves the templated page.
+  auto installed = install("web", R"(,"version":"1.0","responses":{"greeting":"hi"})");
+  ASSERT_EQ(installed.status, 200) << installed.body;
+  int port = port_of("web");
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(fetch(port, "/index.html"), "hi from web 1.0\n");
+  EXPECT_TRUE(listed(repo_ + "/web@1.0"));
+  // The rest of the API sees the install record.
+  std::string unit_name = "town-os-package--" + repo_ + "-web-1.0.service";
+  auto units = call_json("GET", "/systemd/units?limit=1000&search=" + unit_name);
+  ASSERT_EQ(units.at("total_count").as_int64(), 1) << json::serialize(units);
+  EXPECT_EQ(units.at("entries").at(0).at("package_identifier").as_string(), repo_ + "/web@1.0");
+  EXPECT_EQ(units.at("entries").at(0).at("ActiveState").as_string(), "active");
+  auto catalog = call_json("GET", "/packages?limit=100&installed_only=true");
+  bool found_web = false;
+  for (const auto& e : catalog.at("entries").as_array()) {
+    if (e.at("name").as_string() != "web") continue;
+    found_web = true;
+    EXPECT_TRUE(e.at("installed").as_bool());
+    EXPECT_EQ(e.at("installed_version").as_string(), "1.0");
+  }
+  EXPECT_TRUE(found_web) << json::serialize(catalog);
+  EXPECT_GE(call_json("GET", "/status/ping").at("installed").as_int64(), 1);
+
+  // The generated secret reaches the container only through the env file.
+  auto responses = call_json("POST", "/packages/responses", package("web"));
+  std::string token(responses.at("token").as_string());
+  ASSERT_EQ(token.size(), 64u);
+  std::ifstream unit_file(unit_path("web", "1.0"));
+  std::string unit((std::istreambuf_iterator<char>(unit_file)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(unit.empty());
+  EXPECT_EQ(unit.find(token), std::string::npos);
+  EXPECT_EQ(shell("ps -eo args").find(token), std::string::npos);
+  std::string container = "town-os-package--" + repo_ + "-web-1.0";
+  EXPECT_EQ(shell("podman exec " + container + " sh -c 'echo $APP_TOKEN'"), token + "\n");
+  auto info = call_json("POST", "/packages/installed/info", package("web"));
+  EXPECT_EQ(info.at("notes").at("Token").as_string(), token);
+  EXPECT_EQ(info.at("note_types").at("Address").as_string(), "url");
+  EXPECT_EQ(info.at("responses").at("greeting").as_string(), "hi");
+  auto audit = call_json("POST", "/audit/log", R"({"limit":50})");
+  EXPECT_EQ(json::serialize(audit).find(token), std::string::npos);
+
+  // A second install of it, and another package on its port, are refused without side effects.
+  EXPECT_EQ(install("web", R"(,"version":"1.0")").status, 409);
+  auto clash = install("slow", R"(,"responses":{"port":")" + std::to_string(port) + R"("})");
+  EXPECT_EQ(clash.status, 409) << clash.body;
+  EXPECT_NE(clash.body.find(std::to_string(port)), std::string::npos) << clash.body;
+  expect_no_trace("slow", "1.0");
+
+  // Disable closes the port; enable opens it again.
+  ASSERT_EQ(call("POST", "/packages/disable", package("web"), 60s).status, 200);
+  EXPECT_TRUE(eventually(10s, [&] { return !port_open(port); }));
+  ASSERT_EQ(call("POST", "/packages/enable", package("web"), 60s).status, 200);
+  EXPECT_EQ(fetch(port, "/index.html"), "hi from web 1.0\n");
+
+  // Disabled survives a restart: the restarted controller reconciles and does not start it.
+  ASSERT_EQ(call("POST", "/packages/disable", package("web"), 60s).status, 200);
+  EXPECT_TRUE(eventually(10s, [&] { return !port_open(port); }));
+  start();
+  EXPECT_TRUE(server_->wait_for_log("listening", 10s));
+  EXPECT_FALSE(port_open(port));
+  ASSERT_EQ(call("POST", "/packages/enable", package("web"), 60s).status, 200);
+  EXPECT_EQ(fetch(port, "/index.html"), "hi from web 1.0\n");
+
+  // Data written by the app survives an uninstall and comes back with reuse_volumes.
+  ASSERT_TRUE(fs::is_directory(installed_tree("web") / "1.0" / "www"));
+  write_text(installed_tree("web") / "1.0" / "www" / "kept.txt", "kept data\n");
+  auto removed =
+      call("POST", "/packages/uninstall", package("web"), install_deadline, {{"Accept", "text/event-stream"}});
+  ASSERT_EQ(removed.status, 200);
+  EXPECT_NE(removed.body.find(R"(data: {"step":"stopping_services"})"), std::string::npos) << removed.body;
+  EXPECT_NE(removed.body.find(R"(data: {"done":true})"), std::string::npos) << removed.body;
+  EXPECT_TRUE(eventually(10s, [&] { return !port_open(port); }));
+  EXPECT_FALSE(fs::exists(unit_path("web", "1.0")));
+  EXPECT_FALSE(listed(repo_ + "/web@1.0"));
+  EXPECT_TRUE(fs::exists(uninstalled_tree("web") / "1.0" / "www" / "kept.txt"));
+  auto kept = call_json("POST", "/packages/uninstalled-volumes", package("web"));
+  EXPECT_TRUE(kept.at("has_uninstalled_volumes").as_bool()) << json::serialize(kept);
+  EXPECT_EQ(kept.at("uninstalled_versions").at(0).as_string(), "1.0");
+  auto last = call_json("POST", "/packages/last-responses", package("web"));
+  EXPECT_EQ(last.at("token").as_string(), token);
+
+  auto again = install("web", R"(,"version":"1.0","reuse_volumes":true)");
+  ASSERT_EQ(again.status, 200) << again.body;
+  int port_again = port_of("web");
+  EXPECT_EQ(fetch(port_again, "/kept.txt"), "kept data\n");
+  // The template is not written over the kept page; the kept answers (the secret too) are reused.
+  EXPECT_EQ(fetch(port_again, "/index.html"), "hi from web 1.0\n");
+  EXPECT_EQ(call_json("POST", "/packages/responses", package("web")).at("token").as_string(), token);
+  EXPECT_EQ(call_json("POST", "/packages/last-responses", package("web")), json::value(json::object()));
+
+  // Last answers are kept by an uninstall and cleared on request; purge removes every volume.
+  ASSERT_EQ(uninstall("web").status, 200);
+  EXPECT_FALSE(call_json("POST", "/packages/last-responses", package("web")).as_object().empty());
+  ASSERT_EQ(call("POST", "/packages/clear-last-responses", package("web")).status, 200);
+  EXPECT_TRUE(call_json("POST", "/packages/last-responses", package("web")).as_object().empty());
+  ASSERT_EQ(call("POST", "/packages/purge-uninstalled-volumes", package("web"), 60s).status, 200);
+  EXPECT_FALSE(fs::exists(uninstalled_tree("web")));
+  EXPECT_FALSE(
+      call_json("POST", "/packages/uninstalled-volumes", package("web")).at("has_uninstalled_volumes").as_bool());
+  expect_no_trace("web", "1.0");
+}
+
+TEST_F(lifecycle_api, an_app_that_exits_leaves_no_trace_and_says_why) {
+  auto reply = install("exits");
+  EXPECT_EQ(reply.status, 422) << reply.body;
+  auto body = json::parse(reply.body);
+  EXPECT_NE(std::string(body.at("detail").as_string()).find("did not start"), std::string::npos) << reply.body;
+  ASSERT_TRUE(body.as_object().contains("journal")) << reply.body;
+  expect_no_trace("exits", "1.0");
+  EXPECT_FALSE(fs::exists(uninstalled_tree("exits")));
+}
+
+TEST_F(lifecycle_api, a_slow_app_is_done_only_once_it_answers) {
+  auto started = std::chrono::steady_clock::now();
+  auto reply = call("POST", "/packages/install", package("slow"), install_deadline, {{"Accept", "text/event-stream"}});
+  ASSERT_EQ(reply.status, 200);
+  ASSERT_NE(reply.body.find(R"(data: {"done":true})"), std::string::npos) << reply.body;
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 3s);
+  // Steps in order, then done.
+  auto provisioning = reply.body.find(R"({"step":"provisioning_volumes"})");
+  auto services = reply.body.find(R"({"step":"installing_services"})");
+  auto starting = reply.body.find(R"({"step":"starting"})");
+  EXPECT_LT(provisioning, services);
+  EXPECT_LT(services, starting);
+  int port = port_of("slow");
+  EXPECT_TRUE(port_open(port));
+  EXPECT_EQ(fetch(port, "/index.html"), "slow\n");
+  ASSERT_EQ(uninstall("slow", R"(,"purge_volumes":true)").status, 200);
+  expect_no_trace("slow", "1.0");
+  EXPECT_FALSE(fs::exists(uninstalled_tree("slow")));
+}
+
+TEST_F(lifecycle_api, a_dependency_pair_installs_and_uninstalls_as_a_unit) {
+  auto reply = install("app");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  int port = port_of("app");
+  // The parent fetched from its dependency by name over the shared network.
+  EXPECT_TRUE(eventually(20s, [&] { return fetch(port, "/fromdb.html") == "rows from the db\n"; }))
+      << fetch(port, "/fromdb.html");
+  EXPECT_TRUE(listed(repo_ + "/app@1.0"));
+  EXPECT_TRUE(listed(repo_ + "/app--dep--db@1.0"));
+  EXPECT_TRUE(fs::exists(unit_path("app--dep--db", "1.0")));
+  ASSERT_EQ(uninstall("app", R"(,"purge_volumes":true)").status, 200);
+  expect_no_trace("app", "1.0");
+  EXPECT_FALSE(fs::exists(unit_path("app--dep--db", "1.0")));
+  EXPECT_FALSE(listed(repo_ + "/app--dep--db@1.0"));
+}
+
+TEST_F(lifecycle_api, preflight_errors_have_no_side_effects) {
+  EXPECT_EQ(install("nosuchpackage").status, 404);
+  auto bad_answer = install("web", R"(,"version":"1.0","responses":{"port":"not-a-port"})");
+  EXPECT_EQ(bad_answer.status, 422) << bad_answer.body;
+  EXPECT_NE(bad_answer.body.find("port"), std::string::npos);
+  auto no_image = install("noimage");
+  EXPECT_EQ(no_image.status, 422) << no_image.body;
+  EXPECT_NE(no_image.body.find("localhost/sc-no-such-image:1"), std::string::npos) << no_image.body;
+  auto huge = install("huge");
+  EXPECT_EQ(huge.status, 422) << huge.body;
+  // A port something on the host listens on.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int busy = ntohs(addr.sin_port);
+  auto bound = install("web", R"(,"version":"1.0","responses":{"port":")" + std::to_string(busy) + R"("})");
+  ::close(fd);
+  EXPECT_EQ(bound.status, 409) << bound.body;
+  EXPECT_NE(bound.body.find(std::to_string(busy)), std::string::npos) << bound.body;
+  for (const auto* name : {"web", "noimage", "huge"}) expect_no_trace(name, "1.0");
+  EXPECT_EQ(call("POST", "/packages/uninstall", package("web")).status, 404);
+}
+
+TEST_F(lifecycle_api, two_concurrent_installs_of_one_package_one_conflicts) {
+  auto first = std::async(std::launch::async, [] { return install("slow"); });
+  auto second = std::async(std::launch::async, [] { return install("slow"); });
+  int a = first.get().status;
+  int b = second.get().status;
+  EXPECT_TRUE((a == 200 && b == 409) || (a == 409 && b == 200)) << a << " " << b;
+  ASSERT_EQ(uninstall("slow", R"(,"purge_volumes":true)").status, 200);
+  expect_no_trace("slow", "1.0");
+}
+
+// kill -9 at every journaled step, then a restart: the package is either installed and serving,
+// or absent with no unit, no fresh volume and no record.
+TEST_F(lifecycle_api, a_crash_at_any_install_step_rolls_it_back) {
+  for (std::string step :
+       {"provisioning_volumes", "applying_templates", "installing_services", "starting", "saving_install"}) {
+    SCOPED_TRACE("install:" + step);
+    start({"SC_TEST_DIE_AT_STEP=install:" + step});
+    auto reply = call("POST", "/packages/install", package("slow"), 30s);
+    EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL) << "the server should have died at the step";
+    start();
+    // Recovery rolls the install back; until it is done the package is busy.
+    EXPECT_TRUE(eventually(60s, [&] {
+      return !fs::exists(unit_path("slow", "1.0")) && !fs::exists(installed_tree("slow")) &&
+             !listed(repo_ + "/slow@1.0");
+    })) << server_->log();
+    expect_no_trace("slow", "1.0");
+  }
+  // Installs again once the crash is behind it.
+  ASSERT_EQ(install("slow").status, 200);
+  ASSERT_EQ(uninstall("slow", R"(,"purge_volumes":true)").status, 200);
+}
+
+TEST_F(lifecycle_api, a_crash_at_any_uninstall_step_completes_it) {
+  for (std::string step : {"stopping_services", "cleaning_volumes", "removing_install"}) {
+    SCOPED_TRACE("uninstall:" + step);
+    start({"SC_TEST_DIE_AT_STEP=uninstall:" + step});
+    ASSERT_EQ(install("slow").status, 200);
+    int port = port_of("slow");
+    (void)call("POST", "/packages/uninstall", package("slow"), 30s);
+    EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL);
+    start();
+    EXPECT_TRUE(eventually(60s, [&] { return !listed(repo_ + "/slow@1.0") && !fs::exists(installed_tree("slow")); }))
+        << server_->log();
+    expect_no_trace("slow", "1.0");
+    EXPECT_FALSE(port_open(port));
+    ASSERT_EQ(call("POST", "/packages/purge-uninstalled-volumes", package("slow"), 60s).status, 200);
+  }
+}
+
+}  // namespace
+}  // namespace sc::test
