@@ -443,10 +443,13 @@ TEST_F(lifecycle_api, a_crash_at_any_install_step_rolls_it_back) {
     SCOPED_TRACE("install:" + step);
     start({"SC_TEST_DIE_AT_STEP=install:" + step});
     auto reply = call("POST", "/packages/install", package("slow"), 30s);
-    EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL) << "the server should have died at the step";
+    EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL)
+        << "the server should have died at the step; the install answered " << reply.status << " " << reply.body << "\n"
+        << server_->log();
     start();
-    // Recovery rolls the install back; until it is done the package is busy.
-    EXPECT_TRUE(eventually(60s, [&] {
+    // Recovery rolls the install back (the package is busy until it is done).
+    EXPECT_TRUE(server_->wait_for_log("rolled back the install of " + repo_ + "/slow", 90s)) << server_->log();
+    EXPECT_TRUE(eventually(10s, [&] {
       return !fs::exists(unit_path("slow", "1.0")) && !fs::exists(installed_tree("slow")) &&
              !listed(repo_ + "/slow@1.0");
     })) << server_->log();
@@ -466,7 +469,8 @@ TEST_F(lifecycle_api, a_crash_at_any_uninstall_step_completes_it) {
     (void)call("POST", "/packages/uninstall", package("slow"), 30s);
     EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL);
     start();
-    EXPECT_TRUE(eventually(60s, [&] { return !listed(repo_ + "/slow@1.0") && !fs::exists(installed_tree("slow")); }))
+    EXPECT_TRUE(server_->wait_for_log("uninstalled " + repo_ + "/slow@1.0", 90s)) << server_->log();
+    EXPECT_TRUE(eventually(10s, [&] { return !listed(repo_ + "/slow@1.0") && !fs::exists(installed_tree("slow")); }))
         << server_->log();
     expect_no_trace("slow", "1.0");
     EXPECT_FALSE(port_open(port));
