@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/pool/work_pool.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
@@ -128,6 +129,13 @@ class app {
   void record_audit(const request_context& context, const http::response& response, std::string detail);
   result<void> open_packages();
 
+  // The one work pool (adapters/pool/work_pool.hpp), before everything that submits to it. Its
+  // queues: argon2id hashes (4 at once, 16 waiting), archive extraction and packing (2 and 2),
+  // repository checkout loading (1 and 64).
+  pool::work_pool pool_;
+  pool::work_queue* hash_queue_ = nullptr;
+  pool::work_queue* archive_queue_ = nullptr;
+  pool::work_queue* catalog_queue_ = nullptr;
   std::unique_ptr<store::database> database_;
   std::unique_ptr<store::settings_store> settings_store_;
   std::unique_ptr<store::audit_store> audit_;

@@ -4,8 +4,8 @@
 
 namespace sc::server {
 
-storage_service::storage_service(std::filesystem::path btrfs_root)
-    : volumes_(std::filesystem::absolute(btrfs_root).lexically_normal()), archive_pool_(2, 2) {}
+storage_service::storage_service(std::filesystem::path btrfs_root, pool::work_queue& archives)
+    : volumes_(std::filesystem::absolute(btrfs_root).lexically_normal()), archive_pool_(archives) {}
 
 storage_service::~storage_service() = default;
 

@@ -18,7 +18,8 @@ namespace sc::server {
 
 class storage_service {
  public:
-  explicit storage_service(std::filesystem::path btrfs_root);
+  // `archives`: the work queue archive extraction and packing run on; it must outlive the service.
+  storage_service(std::filesystem::path btrfs_root, pool::work_queue& archives);
   ~storage_service();
   storage_service(const storage_service&) = delete;
   storage_service& operator=(const storage_service&) = delete;
@@ -38,14 +39,13 @@ class storage_service {
   };
   boost::asio::awaitable<result<volume_counts>> counts();
 
-  // Archive extraction and packing (CPU and blocking file I/O); two threads, a short queue: a
-  // third concurrent archive is answered 429.
-  pool::work_pool& archive_pool() noexcept { return archive_pool_; }
+  // Archive extraction and packing (CPU and blocking file I/O): the app's "archives" queue.
+  pool::work_queue& archive_pool() noexcept { return archive_pool_; }
 
  private:
   btrfs::volumes volumes_;
   bool roots_ready_ = false;
-  pool::work_pool archive_pool_;
+  pool::work_queue& archive_pool_;
   std::optional<volume_counts> counts_;
   std::chrono::steady_clock::time_point counts_at_;
 };
