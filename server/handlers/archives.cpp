@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,6 +16,7 @@
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/archive/extract.hpp"
 #include "adapters/archive/pack.hpp"
+#include "adapters/asio/completion.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/log.hpp"
@@ -35,7 +35,6 @@ namespace sc::server::handlers {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 namespace {
 
@@ -154,7 +153,7 @@ struct extraction_job {
   asio::steady_timer done;
 };
 
-asio::awaitable<void> run_extraction(pool::work_pool& pool, std::shared_ptr<archive::byte_pipe> pipe,
+asio::awaitable<void> run_extraction(pool::work_queue& pool, std::shared_ptr<archive::byte_pipe> pipe,
                                      std::string target, std::vector<std::string> subpath,
                                      archive::extract_limits limits, std::shared_ptr<extraction_job> job) {
   // A named callable: GCC 12 destroys a lambda temporary inside a co_await expression twice.
@@ -327,7 +326,7 @@ struct pack_job {
   asio::steady_timer done;
 };
 
-asio::awaitable<void> run_pack(pool::work_pool& pool, std::shared_ptr<archive::byte_pipe> pipe, std::string root,
+asio::awaitable<void> run_pack(pool::work_queue& pool, std::shared_ptr<archive::byte_pipe> pipe, std::string root,
                                std::vector<std::string> paths, storage::archive_format format,
                                std::shared_ptr<pack_job> job) {
   auto work = [pipe, root, paths, format] {
@@ -448,14 +447,7 @@ reply storage_download_archive(request_context& context) {
   fields.set(bhttp::field::cache_control, "no-store");
   fields.set(bhttp::field::connection, "close");
   context.services.add_cors_headers_to(context.request, fields);
-  std::string head = "HTTP/1.1 200 OK\r\n";
-  for (const auto& field : fields) {
-    head += field.name_string();
-    head += ": ";
-    head += field.value();
-    head += "\r\n";
-  }
-  head += "\r\n";
+  std::string head = http::format_head(fields);
   context.response_written = true;
   bool complete = co_await stream_chunks(context, *pipe, std::move(head));
   // A client that went away must not leave the packer blocked on a full pipe.
