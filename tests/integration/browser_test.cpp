@@ -25,7 +25,6 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +32,7 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
+#include "tests/support/test_units.hpp"
 
 extern char** environ;
 
@@ -299,8 +299,7 @@ TEST(browser, follows_the_log_stream_with_fetch_and_resumes_after_a_restart) {
   ASSERT_TRUE(server->started()) << server->log();
   std::string token = bootstrap_admin(server->port());
   ASSERT_FALSE(token.empty());
-  std::mt19937_64 random(std::random_device{}());
-  const std::string tag = "scbrowser" + std::to_string(random() % 1'000'000'000'000ull);
+  const std::string tag = "scbrowser" + random_token();
 
   std::string page =
       replace_all(std::string(page_template), "@API@", "http://127.0.0.1:" + std::to_string(server->port()));

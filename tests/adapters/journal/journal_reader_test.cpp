@@ -25,9 +25,9 @@
 #include "adapters/asio/completion.hpp"
 #include "adapters/systemd/bus.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
-#include "tests/adapters/systemd/test_units.hpp"
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
+#include "tests/support/test_units.hpp"
 
 namespace sc::journal {
 namespace {

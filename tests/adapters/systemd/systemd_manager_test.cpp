@@ -28,9 +28,9 @@
 
 #include "adapters/asio/completion.hpp"
 #include "adapters/systemd/bus.hpp"
-#include "tests/adapters/systemd/test_units.hpp"
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
+#include "tests/support/test_units.hpp"
 
 namespace sc::systemd {
 namespace {
