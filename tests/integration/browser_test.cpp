@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
