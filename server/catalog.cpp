@@ -115,7 +115,7 @@ catalog_repository load_checkout(const std::string& name, const fs::path& checko
     for (auto& v : versions) repo.packages.push_back(std::move(v));
   }
   std::string error;
-  if (auto featured = read_plain_file(checkout / "featured.json", 64 * 1024, error)) {
+  if (auto featured = read_plain_file(checkout / "featured.json", std::size_t{64} * 1024, error)) {
     boost::system::error_code json_error;
     auto value = boost::json::parse(*featured, json_error);
     if (!json_error && value.is_array()) {
@@ -339,8 +339,7 @@ asio::awaitable<result<void>> catalog::add(packages::repository repo) {
   if (!checkout) co_return checkout.error();
   // A directory left by an earlier repository of this name (removed while a refresh was cloning
   // it) is not ours any more: an add always starts from a fresh clone of the new URL.
-  std::error_code ec;
-  fs::remove_all(*checkout, ec);
+  if (auto cleared = co_await remove_checkout(*checkout); !cleared) co_return cleared.error();
   git::credentials auth{repo.username, repo.password};
   auto synced = co_await git::sync(repo.url, *checkout, std::move(auth), git_options());
   if (!synced) {
@@ -366,17 +365,32 @@ asio::awaitable<result<void>> catalog::add(packages::repository repo) {
   co_return result<void>{};
 }
 
-result<void> catalog::remove(std::string_view name) {
-  if (auto removed = store_.remove(name); !removed) return removed.error();
-  loaded_.erase(std::string(name));
-  errors_.erase(std::string(name));
+asio::awaitable<result<void>> catalog::remove(std::string name) {
+  if (auto removed = store_.remove(name); !removed) co_return removed.error();
+  loaded_.erase(name);
+  errors_.erase(name);
   rebuild();
   // The checkout goes too, so a later repository of the same name starts from a fresh clone. A
   // refresh running right now may still be reading it; the next one will not see it.
-  std::error_code ec;
-  if (auto checkout = checkout_of(name)) fs::remove_all(*checkout, ec);
-  if (ec) log::warning("removing checkout of " + std::string(name) + ": " + ec.message());
-  return {};
+  if (auto checkout = checkout_of(name)) {
+    if (auto cleared = co_await remove_checkout(*checkout); !cleared) {
+      log::warning("removing checkout of " + name + ": " + cleared.error().internal);
+    }
+  }
+  co_return result<void>{};
+}
+
+// A checkout can hold thousands of files: removing it is disk work for the pool, not the loop.
+asio::awaitable<result<void>> catalog::remove_checkout(fs::path checkout) {
+  auto job = [checkout] {
+    std::error_code ec;
+    fs::remove_all(checkout, ec);
+    return ec;
+  };
+  auto removed = co_await loader_.run(std::move(job));
+  if (!removed) co_return removed.error();
+  if (*removed) co_return problem::internal_error("remove " + checkout.string() + ": " + removed->message());
+  co_return result<void>{};
 }
 
 result<void> catalog::move(std::string_view name, std::int64_t position) {

@@ -119,12 +119,14 @@ class catalog {
   boost::asio::awaitable<result<void>> add(packages::repository repo);
   // IANA time zone names (zones and links of the system's tzdata), read once on the pool, sorted.
   boost::asio::awaitable<std::shared_ptr<const std::vector<std::string>>> timezones();
-  result<void> remove(std::string_view name);
+  // Forgets the repository and removes its checkout (on the pool).
+  boost::asio::awaitable<result<void>> remove(std::string name);
   result<void> move(std::string_view name, std::int64_t position);
 
  private:
   boost::asio::awaitable<void> background_loop();
   boost::asio::awaitable<result<void>> load(std::string name);
+  boost::asio::awaitable<result<void>> remove_checkout(std::filesystem::path checkout);
   void rebuild();
   result<std::filesystem::path> checkout_of(std::string_view name) const;
   git::options git_options() const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -90,11 +91,20 @@ void close_gently(http::stream& stream) {
 
 }  // namespace
 
-asio::awaitable<void> serve_connection(app& application, http::stream socket, http::peer_info peer) {
+void connection::cancel_handler(cancel_reason reason) {
+  if (!in_handler || cancelled != cancel_reason::none || cancel == nullptr) return;
+  cancelled = reason;
+  handler_deadline = clock::time_point::max();
+  cancel->emit(asio::cancellation_type::terminal);
+}
+
+asio::awaitable<void> serve_connection(app& application, http::stream socket, http::peer_info peer,
+                                       asio::cancellation_signal* cancel) {
   const config& limits = application.settings();
   http::stream stream(std::move(socket));
   connection self;
   self.stream = &stream;
+  self.cancel = cancel;
   auto& registry = application.connections();
   auto registered = registry.insert(registry.end(), &self);
   application.counters().connection_opened();
@@ -160,6 +170,7 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
     self.expires_never();
     request_context context{request, peer, stream, application, path, std::move(query), std::nullopt};
     context.owner = &self;
+    context.id = application.next_request_id();
     std::optional<body_stream> streamed;
     if (streams_body) {
       streamed.emplace(stream, buffer, self, parser.content_length().value_or(0),

@@ -77,6 +77,13 @@ response problem_response(const problem& p, unsigned version) {
   response res{static_cast<fields::status>(p.status), version};
   res.set(fields::field::content_type, "application/problem+json");
   if (p.retry_after) res.set(fields::field::retry_after, std::to_string(*p.retry_after));
+  if (p.status >= 500) {
+    std::string internal = p.internal.empty() ? p.detail : p.internal;
+    for (char& c : internal) {
+      if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+    }
+    res.set(internal_detail_field, internal);
+  }
   res.body() = render_problem_json(p);
   res.prepare_payload();
   return res;

@@ -105,7 +105,7 @@ reply repository_remove(request_context& context) {
   if (!body) co_return http::problem_response(body.error());
   std::string name = body->string("name", name_rule);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  if (auto removed = context.services.packages().remove(name); !removed)
+  if (auto removed = co_await context.services.packages().remove(name); !removed)
     co_return http::problem_response(removed.error());
   co_return http::empty_response();
 }

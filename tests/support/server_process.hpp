@@ -12,8 +12,10 @@ namespace sc::test {
 
 class server_process {
  public:
-  // `extra_args` are appended to the command line (e.g. {"--max-connections", "2"}).
-  explicit server_process(std::vector<std::string> extra_args = {}, bool use_sandbox_btrfs = true);
+  // `extra_args` are appended to the command line (e.g. {"--max-connections", "2"}); `environment`
+  // entries ("KEY=value") replace or add to the server's environment (ours otherwise).
+  explicit server_process(std::vector<std::string> extra_args = {}, bool use_sandbox_btrfs = true,
+                          std::vector<std::string> environment = {});
   // A restart of `earlier` (already stopped): its state directory (accounts, sessions) and its TCP
   // port. The directory stays `earlier`'s to remove.
   static std::unique_ptr<server_process> restart_of(const server_process& earlier);
@@ -36,8 +38,8 @@ class server_process {
   int stop(int signal, std::chrono::milliseconds deadline = std::chrono::seconds(15));
 
  private:
-  server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs, std::string state_dir,
-                 unsigned short port);
+  server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs, std::vector<std::string> environment,
+                 std::string state_dir, unsigned short port);
 
   int pid_ = -1;
   bool owns_state_dir_ = true;
