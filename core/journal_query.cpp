@@ -88,15 +88,29 @@ result<std::string> parse_unit_filter(const query_params& query) {
   return std::string(unit);
 }
 
+namespace {
+
+// `lines`, shared by the tail and the stream: absent or empty is nullopt; otherwise a non-negative
+// integer (422 naming the parameter).
+result<std::optional<std::int64_t>> parse_lines(const query_params& query) {
+  auto lines = query.find("lines");
+  if (!lines || lines->empty()) return std::optional<std::int64_t>{};
+  auto n = parse_integer(*lines, 0, INT64_MAX);
+  if (!n) return problem::unprocessable("lines", "must be a non-negative integer");
+  return std::optional<std::int64_t>(*n);
+}
+
+}  // namespace
+
 result<tail_query> parse_tail_query(const query_params& query) {
   tail_query q;
   auto unit = parse_unit_filter(query);
   if (!unit) return unit.error();
   q.unit = std::move(*unit);
 
-  if (auto lines = query.find("lines"); lines && !lines->empty()) {
-    auto n = parse_integer(*lines, 0, INT64_MAX);
-    if (!n) return problem::unprocessable("lines", "must be a non-negative integer");
+  auto lines = parse_lines(query);
+  if (!lines) return lines.error();
+  if (auto n = *lines) {
     q.lines = *n == 0 ? default_tail_lines : static_cast<std::size_t>(std::min<std::int64_t>(*n, max_tail_lines));
   }
   for (auto [name, slot] : {std::pair{"since", &q.since}, std::pair{"until", &q.until}}) {
@@ -139,11 +153,9 @@ result<stream_query> parse_stream_query(const query_params& query, std::string_v
   auto unit = parse_unit_filter(query);
   if (!unit) return unit.error();
   q.unit = std::move(*unit);
-  if (auto lines = query.find("lines"); lines && !lines->empty()) {
-    auto n = parse_integer(*lines, 0, INT64_MAX);
-    if (!n) return problem::unprocessable("lines", "must be a non-negative integer");
-    q.lines = static_cast<std::size_t>(std::min<std::int64_t>(*n, max_stream_replay_lines));
-  }
+  auto lines = parse_lines(query);
+  if (!lines) return lines.error();
+  if (auto n = *lines) q.lines = static_cast<std::size_t>(std::min<std::int64_t>(*n, max_stream_replay_lines));
   std::string_view id = last_event_id_header;
   std::string_view field = "Last-Event-ID";
   if (id.empty()) {

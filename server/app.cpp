@@ -14,11 +14,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -31,6 +29,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/file_io/file_ring.hpp"
 #include "adapters/pool/work_pool.hpp"
 #include "adapters/process/spawn.hpp"
@@ -55,7 +54,6 @@ namespace sc::server {
 
 namespace asio = boost::asio;
 using generic_acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol, http::executor>;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 struct app::listeners {
   struct entry {
@@ -80,17 +78,6 @@ std::string make_boot_id() {
   if (sd_id128_randomize(&id) < 0) return {};
   char text[SD_ID128_UUID_STRING_MAX];
   return sd_id128_to_uuid_string(id, text);
-}
-
-void log_exception(std::string_view what, const std::exception_ptr& e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    log::error(std::string(what) + ": " + ex.what());
-  } catch (...) {
-    log::error(std::string(what) + ": unknown exception");
-  }
 }
 
 http::peer_info describe_peer(int fd, http::peer_info::transport kind) {
@@ -125,10 +112,11 @@ http::peer_info describe_peer(int fd, http::peer_info::transport kind) {
 // A connection over the limit gets a short 503 written without waiting, then is closed.
 void refuse(http::stream& socket) {
   static const std::string busy = [] {
-    std::string body = render_problem_json(problem::unavailable("too many connections, try again"));
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n"
-           "Connection: close\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
+    problem busy_problem = problem::unavailable("too many connections, try again");
+    busy_problem.retry_after = 1;
+    http::response response = http::problem_response(busy_problem);
+    response.set(boost::beast::http::field::connection, "close");
+    return http::format_head(response) + response.body();
   }();
   [[maybe_unused]] auto n = ::send(socket.native_handle(), busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   boost::system::error_code ignored;
@@ -168,7 +156,7 @@ asio::awaitable<void> accept_loop(app& application, generic_acceptor& acceptor, 
     asio::co_spawn(
         executor, serve_connection(application, std::move(socket), std::move(peer), signal),
         asio::bind_cancellation_slot(signal->slot(), [cancel, executor](const std::exception_ptr& e) mutable {
-          log_exception("connection", e);
+          log_escaped{"connection"}(e);
           asio::post(executor, [released = std::move(cancel)] {});
         }));
   }
@@ -240,7 +228,12 @@ app::app(asio::io_context& io, config settings)
       start_time_unix_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
   auth_.validate_token = [](std::string_view) { return std::optional<principal>{}; };
   auth_.bootstrap_open = [] { return true; };
-  systemd_ = std::make_unique<systemd_service>(io_, metrics_);
+  hash_queue_ = &pool_.add_queue("hashing", 4, 16);
+  archive_queue_ = &pool_.add_queue("archives", 2, 2);
+  catalog_queue_ = &pool_.add_queue("catalog", 1, 64);
+  maintenance_queue_ = &pool_.add_queue("maintenance", 1, 4);
+  journal_scan_queue_ = &pool_.add_queue("journal scans", 1, 8);
+  systemd_ = std::make_unique<systemd_service>(io_, metrics_, *journal_scan_queue_);
 }
 
 app::~app() = default;
@@ -267,7 +260,7 @@ result<void> app::open_packages() {
     if (value) std::from_chars(value->data(), value->data() + value->size(), seconds);
     return std::chrono::seconds(std::max<std::int64_t>(seconds, 60));
   };
-  catalog_ = std::make_unique<catalog>(io_, *repositories_, std::move(options));
+  catalog_ = std::make_unique<catalog>(io_, *repositories_, *catalog_queue_, std::move(options));
   catalog_->start();
 
   lifecycle::options lifecycle_options;
@@ -291,7 +284,7 @@ result<void> app::open_packages() {
 
 result<void> app::open() {
   files_ = std::make_unique<file_io::file_ring>(io_.get_executor());
-  storage_ = std::make_unique<server::storage_service>(settings_.btrfs_root);
+  storage_ = std::make_unique<server::storage_service>(settings_.btrfs_root, *archive_queue_);
   auto opened = store::database::open(settings_.database);
   if (!opened) return opened.error();
   database_ = std::move(*opened);
@@ -301,11 +294,10 @@ result<void> app::open() {
   audit_ = std::make_unique<store::audit_store>(*database_);
   if (auto pruner = store::audit_pruner::open(settings_.database); pruner) {
     audit_pruner_ = std::move(*pruner);
-    maintenance_ = std::make_unique<pool::work_pool>(1, 4);
   } else {
     log::warning("audit retention is off: " + pruner.error().internal);
   }
-  auto opened_identity = identity::open(*database_);
+  auto opened_identity = identity::open(*database_, *hash_queue_);
   if (!opened_identity) return opened_identity.error();
   identity_ = std::move(*opened_identity);
   // The hooks refer to the service, which lives as long as the app.
@@ -425,21 +417,21 @@ result<void> app::serve() {
   if (listeners_->entries.empty())
     return problem::bad_request("no listener configured (--listen and --socket are both off)");
   for (auto& entry : listeners_->entries) {
-    asio::co_spawn(io_, accept_loop(*this, entry.acceptor, entry.kind),
-                   [](const std::exception_ptr& e) { log_exception("accept loop", e); });
+    asio::co_spawn(io_, accept_loop(*this, entry.acceptor, entry.kind), log_escaped{"accept loop"});
   }
   for (const auto& address : bound_addresses()) log::info("listening on " + address);
   auto shortest =
       std::min({settings_.header_timeout, settings_.body_timeout, settings_.idle_timeout, settings_.write_timeout});
   auto tick = std::clamp(shortest / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
-  asio::co_spawn(io_, sweep_deadlines(connections_, listeners_->deadline_sweep, tick), asio::detached);
+  asio::co_spawn(io_, sweep_deadlines(connections_, listeners_->deadline_sweep, tick), log_escaped{"deadline sweep"});
 
   std::uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    asio::co_spawn(io_, watchdog_loop(listeners_->watchdog, std::chrono::microseconds(watchdog_usec)), asio::detached);
+    asio::co_spawn(io_, watchdog_loop(listeners_->watchdog, std::chrono::microseconds(watchdog_usec)),
+                   log_escaped{"watchdog"});
   }
   if (audit_pruner_) {
-    asio::co_spawn(io_, prune_audit_loop(), [](std::exception_ptr e) { log_exception("audit retention", e); });
+    asio::co_spawn(io_, prune_audit_loop(), log_escaped{"audit retention"});
   }
   sd_notify(0, "READY=1\nSTATUS=serving");
   return {};
@@ -691,7 +683,7 @@ asio::awaitable<void> app::prune_audit_loop() {
       auto job = [pruner = audit_pruner_, retention] {
         return pruner->prune_batch(retention, std::chrono::system_clock::now(), batch);
       };
-      auto pruned = co_await maintenance_->run(std::move(job));
+      auto pruned = co_await maintenance_queue_->run(std::move(job));
       if (!pruned || !*pruned) {
         log::warning("audit retention: " + (!pruned ? pruned.error().detail : pruned->error().internal));
         break;
@@ -787,11 +779,9 @@ asio::awaitable<http::response> app::route_request(request_context& context) {
         co_return http::problem_response(problem::forbidden("only available to root on the local socket"), version);
       break;
     case auth_level::authenticated:
-    case auth_level::local_or_authenticated:
       if (!context.caller) co_return unauthenticated();
       break;
     case auth_level::admin:
-    case auth_level::local_or_admin:
       if (!context.caller) co_return unauthenticated();
       if (!context.caller->admin)
         co_return http::problem_response(problem::forbidden("admin access required"), version);

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/pool/work_pool.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
@@ -26,9 +27,6 @@ class audit_pruner;
 }  // namespace sc::store
 namespace sc::file_io {
 class file_ring;
-}
-namespace sc::pool {
-class work_pool;
 }
 namespace sc::systemd {
 class bus_connection;
@@ -149,12 +147,21 @@ class app {
   static constexpr std::size_t audit_prune_threshold = 10'000;
   result<void> open_packages();
 
+  // The one work pool (adapters/pool/work_pool.hpp), before everything that submits to it. Its
+  // queues: argon2id hashes (4 at once, 16 waiting), archive extraction and packing (2 and 2),
+  // repository checkout loading and removal (1 and 64), audit retention (1 and 4), journal tail
+  // scans (1 and 8).
+  pool::work_pool pool_;
+  pool::work_queue* hash_queue_ = nullptr;
+  pool::work_queue* archive_queue_ = nullptr;
+  pool::work_queue* catalog_queue_ = nullptr;
+  pool::work_queue* maintenance_queue_ = nullptr;
+  pool::work_queue* journal_scan_queue_ = nullptr;
   std::unique_ptr<store::database> database_;
   std::unique_ptr<store::settings_store> settings_store_;
   std::unique_ptr<store::audit_store> audit_;
-  std::shared_ptr<store::audit_pruner> audit_pruner_;  // used on maintenance_'s thread only
-  std::unique_ptr<pool::work_pool> maintenance_;
-  std::unique_ptr<server::identity> identity_;  // after database_: it writes through to it
+  std::shared_ptr<store::audit_pruner> audit_pruner_;  // used by one maintenance_queue_ job at a time
+  std::unique_ptr<server::identity> identity_;         // after database_: it writes through to it
   std::unique_ptr<store::repository_store> repositories_;
   std::unique_ptr<server::catalog> catalog_;  // after repositories_: it reads and writes them
   std::string hostname_;

@@ -5,15 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <set>
+#include <utility>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/store/repository_store.hpp"
 #include "core/log.hpp"
 #include "core/names.hpp"
@@ -23,7 +23,6 @@ namespace sc::server {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 namespace {
 
@@ -195,11 +194,11 @@ std::vector<std::string> catalog_snapshot::versions(std::string_view name) const
 
 // ---------------------------------------------------------------------------------------------
 
-catalog::catalog(asio::io_context& io, store::repository_store& store, options opts)
+catalog::catalog(asio::io_context& io, store::repository_store& store, pool::work_queue& loading, options opts)
     : io_(io),
       store_(store),
       options_(std::move(opts)),
-      loader_(1, 64),
+      loader_(loading),
       snapshot_(std::make_shared<catalog_snapshot>()),
       wake_(io) {}
 
@@ -254,14 +253,8 @@ void catalog::start() {
     loaded_[r.name] = std::make_shared<const catalog_repository>(load_checkout(r.name, *checkout));
   }
   rebuild();
-  asio::co_spawn(io_, background_loop(), asio::bind_cancellation_slot(stop_signal_.slot(), [](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     log::error(std::string("repository refresh loop: ") + ex.what());
-                   }
-                 }));
+  asio::co_spawn(io_, background_loop(),
+                 asio::bind_cancellation_slot(stop_signal_.slot(), log_escaped{"repository refresh loop"}));
 }
 
 void catalog::stop() {
@@ -269,7 +262,7 @@ void catalog::stop() {
   stopped_ = true;
   stop_signal_.emit(asio::cancellation_type::terminal);
   wake_.cancel();
-  for (auto* waiter : waiters_) waiter->cancel();
+  if (refreshed_) refreshed_->set();
 }
 
 asio::awaitable<void> catalog::background_loop() {
@@ -293,22 +286,16 @@ asio::awaitable<void> catalog::background_loop() {
 }
 
 asio::awaitable<std::map<std::string, std::string, std::less<>>> catalog::refresh() {
-  if (refreshing_) {
-    // Join the refresh in progress: wait until it wakes us (the timer never expires by itself).
-    asio::steady_timer waiter(io_, asio::steady_timer::time_point::max());
-    waiters_.push_back(&waiter);
-    auto it = std::prev(waiters_.end());
-    co_await waiter.async_wait(io_result);
-    waiters_.erase(it);
+  if (refreshed_) {
+    // Join the refresh in progress.
+    auto refreshed = refreshed_;
+    co_await refreshed->wait();
     co_return errors_;
   }
-  refreshing_ = true;
+  refreshed_ = std::make_shared<one_shot_event>(io_.get_executor());
   struct finish {
     catalog& self;
-    ~finish() {
-      self.refreshing_ = false;
-      for (auto* waiter : self.waiters_) waiter->cancel();
-    }
+    ~finish() { std::exchange(self.refreshed_, nullptr)->set(); }
   } finisher{*this};
 
   std::map<std::string, std::string, std::less<>> errors;

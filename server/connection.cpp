@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -11,6 +10,7 @@
 #include <boost/url/parse.hpp>
 #include <optional>
 
+#include "adapters/asio/completion.hpp"
 #include "core/log.hpp"
 #include "server/app.hpp"
 #include "server/body_stream.hpp"
@@ -20,7 +20,6 @@ namespace sc::server {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 namespace {
 
@@ -42,27 +41,12 @@ bool split_target(std::string_view target, std::string_view& path, query_params&
   return true;
 }
 
-// Writes a complete response as one gathered write: the head built here, the body as is.
-// Beast's serializer walks nested buffer views per byte range and was a quarter of the server's
-// instructions per request (callgrind, GET /status/ping); the fields are already final here
-// (Content-Length and Connection set), so the head is simply concatenated.
+// Writes a complete response as one gathered write: the head, then the body as is. The fields are
+// already final here (Content-Length and Connection set).
 asio::awaitable<boost::system::error_code> write_response(http::stream& stream, connection& self,
                                                           const http::response& response, bool with_body,
                                                           std::chrono::milliseconds timeout) {
-  std::string head;
-  head.reserve(160);
-  head += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  head += std::to_string(response.result_int());
-  head += ' ';
-  head += response.reason();
-  head += "\r\n";
-  for (const auto& field : response) {
-    head += field.name_string();
-    head += ": ";
-    head += field.value();
-    head += "\r\n";
-  }
-  head += "\r\n";
+  std::string head = http::format_head(response);
   std::array<asio::const_buffer, 2> buffers = {
       asio::buffer(head), asio::buffer(response.body().data(), with_body ? response.body().size() : 0)};
   self.expires_after(timeout);

@@ -56,4 +56,9 @@ response text_response(std::string body, std::string_view content_type, unsigned
 response problem_response(const problem& p, unsigned version = 11);
 inline constexpr std::string_view internal_detail_field = "X-Sc-Internal-Detail";
 
+// The head of `head` as it goes on the wire: "HTTP/1.x <status> <reason>\r\n", its fields, and the
+// empty line; the body is not included. The one place a response head is written: complete
+// responses (fields already final: Content-Length, Connection) and streams whose body follows.
+std::string format_head(const response& head);
+
 }  // namespace sc::http

@@ -36,15 +36,15 @@ problem invalid_credentials() {
 
 }  // namespace
 
-identity::identity(store::database& db, options opts)
+identity::identity(store::database& db, pool::work_queue& hashing, options opts)
     : store_(db),
       policy_(opts.session_policy),
       throttle_(opts.throttle),
       now_(opts.now ? std::move(opts.now) : std::function<std::int64_t()>(system_now)),
-      hash_pool_(opts.hash_threads, opts.hash_queue) {}
+      hash_pool_(hashing) {}
 
-result<std::unique_ptr<identity>> identity::open(store::database& db, options opts) {
-  std::unique_ptr<identity> service(new identity(db, std::move(opts)));
+result<std::unique_ptr<identity>> identity::open(store::database& db, pool::work_queue& hashing, options opts) {
+  std::unique_ptr<identity> service(new identity(db, hashing, std::move(opts)));
   auto loaded = service->store_.load_accounts();
   if (!loaded) return loaded.error();
   service->accounts_ = std::move(*loaded);

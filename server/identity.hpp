@@ -35,14 +35,16 @@ class identity {
   struct options {
     sessions::policy session_policy;
     sessions::login_throttle::limits throttle;
-    std::size_t hash_threads = 4;       // the global cap on concurrent argon2id hashes
-    std::size_t hash_queue = 16;        // waiting hashes beyond that; more → 429
     std::function<std::int64_t()> now;  // Unix seconds; default the system clock
   };
 
-  // Loads accounts and sessions (dropping expired sessions). `db` must outlive the service.
-  static result<std::unique_ptr<identity>> open(store::database& db, options opts);
-  static result<std::unique_ptr<identity>> open(store::database& db) { return open(db, options{}); }
+  // Loads accounts and sessions (dropping expired sessions). `db` and `hashing` (the work queue
+  // argon2id runs on; its bounds are the cap on concurrent hashes and the 429 beyond) must outlive
+  // the service.
+  static result<std::unique_ptr<identity>> open(store::database& db, pool::work_queue& hashing, options opts);
+  static result<std::unique_ptr<identity>> open(store::database& db, pool::work_queue& hashing) {
+    return open(db, hashing, options{});
+  }
 
   // The principal of a presented bearer token, or nullopt (unknown, expired, disabled account).
   // Slides the session's idle expiry.
@@ -86,7 +88,7 @@ class identity {
   std::int64_t now() const { return now_(); }
 
  private:
-  identity(store::database& db, options opts);
+  identity(store::database& db, pool::work_queue& hashing, options opts);
   accounts::account* find_mutable(std::string_view username);
   void recount_admins() noexcept;
   void remove_sessions_where(const std::function<bool(const sessions::session&)>& predicate);
@@ -102,7 +104,7 @@ class identity {
   std::unordered_map<std::string, sessions::session> sessions_;  // by token digest
   std::unordered_map<std::string, std::string> digest_by_id_;
   std::size_t enabled_admins_ = 0;
-  pool::work_pool hash_pool_;
+  pool::work_queue& hash_pool_;
 };
 
 }  // namespace sc::server

@@ -23,13 +23,11 @@ struct connection;
 class body_stream;
 
 enum class auth_level {
-  public_access,           // anyone
-  authenticated,           // a valid session
-  admin,                   // a valid session of an administrator
-  local_or_authenticated,  // the local root peer, or a valid session
-  local_or_admin,          // the local root peer, or an administrator
-  bootstrap_or_admin,      // anyone while no enabled administrator exists, else an administrator
-  local_only,              // the local root peer only (Unix socket, uid 0)
+  public_access,       // anyone
+  authenticated,       // a valid session, or the local root peer (an administrator principal)
+  admin,               // a valid session of an administrator, or the local root peer
+  bootstrap_or_admin,  // anyone while no enabled administrator exists, else as admin
+  local_only,          // the local root peer only (Unix socket, uid 0)
 };
 std::string_view to_string(auth_level level) noexcept;
 

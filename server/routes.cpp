@@ -22,7 +22,7 @@ std::vector<route> build_routes() {
       {v::get, "/health", public_access, handlers::health, "Liveness and uptime"},
       {v::get, "/ready", public_access, handlers::ready,
        "Readiness of the database, D-Bus, btrfs and the programs the daemon runs"},
-      {v::get, "/metrics", local_or_admin, handlers::metrics_text, "Prometheus text metrics"},
+      {v::get, "/metrics", admin, handlers::metrics_text, "Prometheus text metrics"},
       {v::get, "/openapi.json", public_access, handlers::openapi, "This API, as OpenAPI 3.1"},
       {v::get, "/status/ping", public_access, handlers::status_ping, "Health check and dashboard overview"},
 
@@ -49,8 +49,7 @@ std::vector<route> build_routes() {
       {v::post, "/settings/get", admin, handlers::settings_get, "One setting by key"},
       {v::post, "/settings/set", admin, handlers::settings_set, "Validate and store one setting"},
       {v::get, "/locales", authenticated, handlers::locales, "Current locale and the locales offered"},
-      {v::post, "/audit/log", local_or_admin, handlers::audit_log,
-       "Audit log page, newest first (keyset by before_id)"},
+      {v::post, "/audit/log", admin, handlers::audit_log, "Audit log page, newest first (keyset by before_id)"},
 
       // Package repositories and the read-only package endpoints (behavior-ops.md §5.4, §6.5; issue 6).
       // Mutations of the repository list are admin-only (the issue; the original's table said auth).
@@ -119,13 +118,11 @@ std::vector<route> build_routes() {
       {v::post, "/storage/download-archive", admin, handlers::storage_download_archive,
        "A volume or paths in it as a streamed tar.gz/bz2/xz", false, archive_transfer},
       // Systemd units and the journal (behavior-ops.md §8, issue 4).
-      {v::get, "/systemd/units", local_or_authenticated, handlers::systemd_units,
-       "Managed units with their state, paged"},
+      {v::get, "/systemd/units", authenticated, handlers::systemd_units, "Managed units with their state, paged"},
       {v::post, "/systemd/status", admin, handlers::systemd_status,
        "Start, stop, restart, enable or disable a managed unit", false, unit_job},
-      {v::get, "/systemd/logs/tail", local_or_authenticated, handlers::systemd_logs_tail,
-       "Journal entries by cursor, filtered"},
-      {v::get, "/systemd/logs", local_or_authenticated, handlers::systemd_logs,
+      {v::get, "/systemd/logs/tail", authenticated, handlers::systemd_logs_tail, "Journal entries by cursor, filtered"},
+      {v::get, "/systemd/logs", authenticated, handlers::systemd_logs,
        "Live journal stream (SSE), resumable by Last-Event-ID", false, no_handler_deadline},
   };
 }

@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "adapters/archive/byte_pipe.hpp"
+#include "adapters/asio/completion.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/log.hpp"
 #include "core/multipart.hpp"
@@ -81,7 +82,7 @@ struct upload_form : multipart::part_handler {
 // side the work would have closed. A named coroutine with parameters by value: it outlives the
 // request that started it only until the job completes, which the request always awaits.
 template <class Report, class Work, class Close>
-asio::awaitable<void> run_archive_job(pool::work_pool& pool, Work work, Close on_pool_refused,
+asio::awaitable<void> run_archive_job(pool::work_queue& pool, Work work, Close on_pool_refused,
                                       std::shared_ptr<archive_job<Report>> job) {
   auto ran = co_await pool.run(std::move(work));
   if (!ran) {
@@ -94,15 +95,15 @@ asio::awaitable<void> run_archive_job(pool::work_pool& pool, Work work, Close on
 
 // Spawns run_archive_job; an escaped exception completes the job (never leave a request waiting).
 template <class Report, class Work, class Close>
-std::shared_ptr<archive_job<Report>> spawn_archive_job(asio::any_io_executor loop, pool::work_pool& pool, Work work,
-                                                       Close close_pipe, std::string_view what) {
+std::shared_ptr<archive_job<Report>> spawn_archive_job(asio::any_io_executor loop, pool::work_queue& pool, Work work,
+                                                       Close close_pipe, const char* what) {
   auto job = std::make_shared<archive_job<Report>>(loop);
   asio::co_spawn(loop, run_archive_job<Report>(pool, std::move(work), close_pipe, job),
-                 [job, close_pipe, what = std::string(what)](std::exception_ptr e) {
+                 [job, close_pipe, what](std::exception_ptr e) {
                    if (!e || job->completed()) return;
-                   log::error(what + " job ended with an exception");
+                   log_escaped{what}(e);
                    close_pipe();
-                   job->complete(problem::internal_error(what + " failed"));
+                   job->complete(problem::internal_error(std::string(what) + " failed"));
                  });
   return job;
 }
@@ -144,8 +145,8 @@ asio::awaitable<void> service_pause::restart() {
   if (!done) log::error("start service " + unit_ + " after archive: " + done.error().detail);
 }
 
-storage_service::storage_service(std::filesystem::path btrfs_root)
-    : volumes_(std::filesystem::absolute(btrfs_root).lexically_normal()), archive_pool_(2, 2) {}
+storage_service::storage_service(std::filesystem::path btrfs_root, pool::work_queue& archives)
+    : volumes_(std::filesystem::absolute(btrfs_root).lexically_normal()), archive_pool_(archives) {}
 
 storage_service::~storage_service() = default;
 

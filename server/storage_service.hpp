@@ -6,10 +6,7 @@
 // runs and completes on the loop.
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +19,7 @@
 
 #include "adapters/archive/extract.hpp"
 #include "adapters/archive/pack.hpp"
+#include "adapters/asio/one_shot_event.hpp"
 #include "adapters/btrfs/btrfs.hpp"
 #include "adapters/file_io/beneath.hpp"
 #include "adapters/pool/work_pool.hpp"
@@ -64,7 +62,7 @@ class service_pause {
 template <class Report>
 class archive_job {
  public:
-  explicit archive_job(boost::asio::any_io_executor loop) : done_(std::move(loop)) {}
+  explicit archive_job(const boost::asio::any_io_executor& loop) : done_(loop) {}
   // The value and the failure are kept apart: moving a whole result<Report> into an optional
   // trips GCC 12's -Wmaybe-uninitialized at -O2 (a false positive that fails the release build).
   void complete(result<Report> outcome) {
@@ -74,15 +72,11 @@ class archive_job {
     } else {
       failure_.emplace(std::move(outcome.error()));
     }
-    done_.cancel();
+    done_.set();
   }
   bool completed() const noexcept { return value_.has_value() || failure_.has_value(); }
   boost::asio::awaitable<result<Report>> finished() {
-    while (!completed()) {
-      done_.expires_at(boost::asio::steady_timer::time_point::max());
-      auto [ec] = co_await done_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-      (void)ec;  // cancelled by complete(): the outcome is there now
-    }
+    while (!completed()) (void)co_await done_.wait();
     if (failure_) co_return std::move(*failure_);
     co_return std::move(*value_);
   }
@@ -90,12 +84,13 @@ class archive_job {
  private:
   std::optional<Report> value_;
   std::optional<problem> failure_;
-  boost::asio::steady_timer done_;
+  one_shot_event done_;
 };
 
 class storage_service {
  public:
-  explicit storage_service(std::filesystem::path btrfs_root);
+  // `archives`: the work queue archive extraction and packing run on; it must outlive the service.
+  storage_service(std::filesystem::path btrfs_root, pool::work_queue& archives);
   ~storage_service();
   storage_service(const storage_service&) = delete;
   storage_service& operator=(const storage_service&) = delete;
@@ -114,9 +109,8 @@ class storage_service {
   };
   boost::asio::awaitable<result<volume_counts>> counts();
 
-  // Archive extraction and packing (CPU and blocking file I/O); two threads, a short queue: a
-  // third concurrent archive is answered 429.
-  pool::work_pool& archive_pool() noexcept { return archive_pool_; }
+  // Archive extraction and packing (CPU and blocking file I/O): the app's "archives" queue.
+  pool::work_queue& archive_pool() noexcept { return archive_pool_; }
 
   // An upload (behavior-ops.md §4.1): the multipart form streamed from `body` (its fields before
   // the archive part), the archive part unpacked into the named subvolume (resolved beneath the
@@ -147,7 +141,7 @@ class storage_service {
  private:
   btrfs::volumes volumes_;
   bool roots_ready_ = false;
-  pool::work_pool archive_pool_;
+  pool::work_queue& archive_pool_;
   std::optional<volume_counts> counts_;
   std::chrono::steady_clock::time_point counts_at_;
 };

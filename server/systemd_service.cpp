@@ -1,14 +1,14 @@
 #include "server/systemd_service.hpp"
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "adapters/asio/one_shot_event.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/log.hpp"
 #include "core/units.hpp"
@@ -87,16 +87,14 @@ result<entries> collect_tail(journal::journal_scanner& reader, const jq::tail_qu
 
 }  // namespace
 
-// While the first caller opens the manager, later callers wait on this timer; it is cancelled
-// (never expires) when the open has finished, either way.
+// While the first caller opens the manager, later callers wait for `done`, which is set when the
+// open has finished, either way. Each attempt has its own event; waiters keep theirs alive.
 struct systemd_service::opening {
-  explicit opening(asio::io_context& io) : done(io, asio::steady_timer::time_point::max()) {}
-  asio::steady_timer done;
-  bool in_progress = false;
+  std::shared_ptr<one_shot_event> done;
 };
 
-systemd_service::systemd_service(asio::io_context& io, metrics& counters)
-    : io_(io), logs_(io, counters), opening_(std::make_unique<opening>(io)) {}
+systemd_service::systemd_service(asio::io_context& io, metrics& counters, pool::work_queue& scans)
+    : io_(io), logs_(io, counters), scans_(scans), opening_(std::make_unique<opening>()) {}
 
 systemd_service::~systemd_service() = default;
 
@@ -104,13 +102,13 @@ asio::awaitable<result<systemd::systemd_manager*>> systemd_service::manager(syst
   if (manager_) co_return manager_.get();
   if (closed_) co_return problem::unavailable("the server is stopping");
   if (bus == nullptr) co_return problem::unavailable("D-Bus is not connected; see /ready");
-  if (opening_->in_progress) {
-    (void)co_await opening_->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (opening_->done) {
+    auto done = opening_->done;
+    (void)co_await done->wait();
     if (manager_) co_return manager_.get();
     co_return problem::unavailable("the systemd manager could not be reached");
   }
-  opening_->in_progress = true;
-  opening_->done.expires_at(asio::steady_timer::time_point::max());
+  opening_->done = std::make_shared<one_shot_event>(io_.get_executor());
   // A named argument, not the default one: GCC 12 frees a defaulted by-value coroutine argument
   // while the coroutine still refers to it (ASan, heap-use-after-free).
   systemd::manager_options options;
@@ -126,8 +124,7 @@ asio::awaitable<result<systemd::systemd_manager*>> systemd_service::manager(syst
   } else {
     opened = co_await systemd::systemd_manager::open(*bus, options);
   }
-  opening_->in_progress = false;
-  opening_->done.cancel();
+  std::exchange(opening_->done, nullptr)->set();
   if (!opened) co_return opened.error();
   if (closed_) co_return problem::unavailable("the server is stopping");
   manager_ = std::move(*opened);
@@ -218,7 +215,7 @@ void systemd_service::close() {
   prepared_.reset();
   logs_.stop();
   manager_.reset();
-  opening_->done.cancel();
+  if (opening_->done) opening_->done->set();
 }
 
 }  // namespace sc::server

@@ -31,7 +31,8 @@ class metrics;
 
 class systemd_service {
  public:
-  systemd_service(boost::asio::io_context& io, metrics& counters);
+  // `scans` (the work queue journal tail scans run on) must outlive the service.
+  systemd_service(boost::asio::io_context& io, metrics& counters, pool::work_queue& scans);
   ~systemd_service();
   systemd_service(const systemd_service&) = delete;
   systemd_service& operator=(const systemd_service&) = delete;
@@ -80,7 +81,7 @@ class systemd_service {
   log_hub logs_;
   // Read by scans on the pool thread: set once shutdown begins.
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
-  pool::work_pool scans_{1, 8};
+  pool::work_queue& scans_;  // journal tail scans; the app's pool owns it
   std::unique_ptr<systemd::systemd_manager> manager_;
   std::unique_ptr<systemd::systemd_manager> prepared_;  // created at start, not yet subscribed
   std::unique_ptr<opening> opening_;

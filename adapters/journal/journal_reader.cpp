@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -18,6 +17,7 @@
 #include <system_error>
 #include <utility>
 
+#include "adapters/asio/completion.hpp"
 #include "core/names.hpp"
 
 namespace sc::journal {
@@ -332,8 +332,7 @@ asio::awaitable<result<std::vector<journal_entry>>> do_next_batch(state_ptr s, s
       boost::system::error_code ignored;
       s->descriptor_.cancel(ignored);
     });
-    (void)co_await s->descriptor_.async_wait(asio::posix::descriptor_base::wait_read,
-                                             asio::as_tuple(asio::use_awaitable));
+    (void)co_await s->descriptor_.async_wait(asio::posix::descriptor_base::wait_read, io_result);
     timer.cancel();
     if (s->closed_) co_return problem::unavailable("the journal reader was closed");
   }

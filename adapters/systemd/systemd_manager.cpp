@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -18,6 +17,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/systemd/bus.hpp"
 #include "core/names.hpp"
 
@@ -324,7 +324,7 @@ asio::awaitable<result<void>> await_done(state_ptr s, std::shared_ptr<waiter> w,
       w->fail(problem::unavailable(what + " was cancelled"));
       break;
     }
-    auto [ec] = co_await w->wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await w->wake_.async_wait(io_result);
     if (w->done_) break;
     if (!ec) {
       w->pending_.cancel();

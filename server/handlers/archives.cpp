@@ -3,13 +3,13 @@
 // libarchive on the work pool); the download runs the other way (libarchive on the pool →
 // byte_pipe → chunked HTTP, written here: writing the response is the transport's part). The
 // service named by `stop_service` is stopped before and always started again after.
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/object.hpp>
 #include <charconv>
 
 #include "adapters/archive/byte_pipe.hpp"
+#include "adapters/asio/completion.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "core/log.hpp"
 #include "core/names.hpp"
@@ -27,7 +27,6 @@ namespace sc::server::handlers {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 namespace {
 
@@ -139,14 +138,7 @@ reply storage_download_archive(request_context& context) {
   fields.set(bhttp::field::cache_control, "no-store");
   fields.set(bhttp::field::connection, "close");
   context.services.add_cors_headers_to(context.request, fields);
-  std::string head = "HTTP/1.1 200 OK\r\n";
-  for (const auto& field : fields) {
-    head += field.name_string();
-    head += ": ";
-    head += field.value();
-    head += "\r\n";
-  }
-  head += "\r\n";
+  std::string head = http::format_head(fields);
   context.response_written = true;
   bool complete = co_await stream_chunks(context, *pipe, std::move(head));
   // A client that went away must not leave the packer blocked on a full pipe.

@@ -186,7 +186,7 @@ TEST_F(http_server, openapi_lists_every_route_with_its_auth_level) {
   auto reply = request(port(), "GET", "/openapi.json");
   ASSERT_EQ(reply.status, 200);
   auto paths = body_json(reply).at("paths").as_object();
-  EXPECT_EQ(paths.at("/metrics").at("get").at("x-auth-level").as_string(), "local-or-admin");
+  EXPECT_EQ(paths.at("/metrics").at("get").at("x-auth-level").as_string(), "admin");
   EXPECT_EQ(paths.at("/health").at("get").at("x-auth-level").as_string(), "public");
 }
 
