@@ -10,12 +10,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
@@ -25,6 +23,7 @@
 #include <map>
 #include <sstream>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/btrfs/btrfs.hpp"
 #include "adapters/file_io/beneath.hpp"
 #include "adapters/podman/podman.hpp"
@@ -121,8 +120,7 @@ asio::awaitable<bool> accepts_connections(int port, std::chrono::milliseconds ti
     }
   });
   auto [ec] = co_await socket.async_connect(
-      asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port)),
-      asio::as_tuple(asio::use_awaitable));
+      asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port)), io_result);
   done = true;
   connected = !ec;
   timer.cancel();
@@ -130,7 +128,7 @@ asio::awaitable<bool> accepts_connections(int port, std::chrono::milliseconds ti
   socket.close(ignored);
   // Let the timer's handler run before its captures go.
   timer.expires_after(std::chrono::milliseconds(0));
-  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await timer.async_wait(io_result);
   co_return connected;
 }
 
@@ -199,7 +197,7 @@ asio::awaitable<result<void>> operation_progress::finished() {
   while (!finished_) {
     if (cancelled(state)) co_return problem::unavailable("stopped waiting for the operation");
     done_.expires_at(asio::steady_timer::time_point::max());
-    auto [ec] = co_await done_.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await done_.async_wait(io_result);
     (void)ec;
   }
   if (failure_) co_return *failure_;
@@ -256,14 +254,7 @@ void lifecycle::spawn_operation(std::string key, asio::awaitable<void> body) {
     co_await std::move(work);
   };
   asio::co_spawn(io_, guarded(shared_, std::move(key), std::move(body), signal),
-                 asio::bind_cancellation_slot(signal->slot(), [](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     log::error(std::string("package operation: ") + ex.what());
-                   }
-                 }));
+                 asio::bind_cancellation_slot(signal->slot(), log_escaped{"package operation"}));
 }
 
 void lifecycle::start(systemd::bus_connection* bus) {
@@ -676,7 +667,7 @@ asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan
       co_return failure;
     }
     pause.expires_after(std::chrono::milliseconds(250));
-    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await pause.async_wait(io_result);
   }
 }
 

@@ -114,7 +114,7 @@ boost::asio::awaitable<http::response> answer_progress(request_context& context,
       context.owner->stop_stream = [subscriber] { subscriber->close(); };
     }
     progress->watch(subscriber);
-    co_await serve_sse(context.stream, subscriber, sse_options{}, context.request.version());
+    co_await serve_sse(context.stream, subscriber, sse_options{}, sse_head(context.request, context.services));
     context.response_written = true;
     co_return http::empty_response();
   }
