@@ -253,7 +253,9 @@ result<void> app::open() {
   if (!loaded_settings) return loaded_settings.error();
   settings_store_ = std::move(*loaded_settings);
   audit_ = std::make_unique<store::audit_store>(*database_);
-  auto opened_identity = identity::open(*database_);
+  identity::options identity_options;
+  identity_options.hash_memory.total_kib = settings_.password_hash_memory / 1024;
+  auto opened_identity = identity::open(*database_, io_, std::move(identity_options));
   if (!opened_identity) return opened_identity.error();
   identity_ = std::move(*opened_identity);
   // The hooks refer to the service, which lives as long as the app.
@@ -263,6 +265,7 @@ result<void> app::open() {
   if (::gethostname(host_name, sizeof host_name - 1) == 0) hostname_ = host_name;
   setting_changed("dns_tld");
   setting_changed("session_lifetime");
+  setting_changed("password_hash_memory");
   if (auto opened_packages = open_packages(); !opened_packages) return opened_packages.error();
   log::info(std::string("event loop: sockets on Asio's ") +
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
@@ -512,6 +515,14 @@ void app::setting_changed(std::string_view key) {
         identity_->set_absolute_lifetime(seconds);
       }
     }
+  } else if (key == "password_hash_memory" && identity_) {
+    // 0 (the default) hands the budget back to the --password-hash-memory flag.
+    std::uint64_t bytes = 0;
+    if (auto text = settings_store_->get("password_hash_memory")) {
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), bytes);
+      if (ec != std::errc{} || end != text->data() + text->size()) bytes = 0;
+    }
+    identity_->hashing_budget().set_total_kib((bytes != 0 ? bytes : settings_.password_hash_memory) / 1024);
   }
 }
 

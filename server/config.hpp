@@ -33,6 +33,9 @@ struct config {
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};  // in-flight requests get this long after SIGTERM
   std::size_t max_sse_subscribers = 20'000;
+  // Bytes that concurrent argon2id hashes may use together (each takes 64 MiB at the default
+  // parameters); the `password_hash_memory` setting overrides it when not 0.
+  std::size_t password_hash_memory = 128 * 1024 * 1024;
 };
 
 // Parses argv (`--listen ADDR`, `--socket PATH`, `--state-dir DIR`, `--db PATH`, `--bus ADDR`,
