@@ -27,11 +27,13 @@
 #include <filesystem>
 
 #include "adapters/file_io/file_ring.hpp"
+#include "adapters/process/spawn.hpp"
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
 #include "adapters/store/repository_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/bus.hpp"
+#include "adapters/systemd/systemd_manager.hpp"
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/cors.hpp"
@@ -201,6 +203,72 @@ result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string&
 
 }  // namespace
 
+// D-Bus supervision. A lost connection (dbus-daemon restarted, the system bus re-executed) is
+// replaced without restarting the server: reconnect attempts back off from 250 ms to 8 s, /ready
+// reports `dbus` down meanwhile, and /systemd requests answer 503 until the next connection's
+// manager opens. The lost connection and the manager made on it are kept ("retired") until no
+// request is being served, because a handler may still hold the manager across an await; its
+// calls fail at once with 503 since the connection is dead.
+struct app::dbus_link {
+  explicit dbus_link(asio::io_context& io) : retry(io) {}
+  struct retired {
+    std::unique_ptr<systemd::bus_connection> bus;
+    std::unique_ptr<systemd::systemd_manager> manager;  // made on `bus`: destroyed first (declared last)
+  };
+  asio::steady_timer retry;
+  std::vector<retired> lost;
+  std::chrono::milliseconds backoff = first_backoff;
+  bool supervising = false;
+  static constexpr std::chrono::milliseconds first_backoff{250};
+  static constexpr std::chrono::milliseconds longest_backoff{8000};
+};
+
+void app::connect_dbus() {
+  auto connected = systemd::connect_bus(io_, settings_.bus);
+  if (!connected) {
+    std::string reason = connected.error().internal.empty() ? connected.error().detail : connected.error().internal;
+    if (reason != bus_error_) log::warning("D-Bus: " + reason);
+    bus_error_ = std::move(reason);
+    supervise_dbus();
+    return;
+  }
+  bus_ = std::move(*connected);
+  bus_error_.clear();
+  dbus_link_->backoff = dbus_link::first_backoff;
+  log::info("D-Bus: connected to " + settings_.bus);
+  bus_->on_disconnect([this, bus = bus_.get()] {
+    if (bus_.get() == bus) dbus_lost();
+  });
+}
+
+void app::dbus_lost() {
+  bus_error_ = "connection to " + settings_.bus + " lost; reconnecting";
+  log::warning("D-Bus: " + bus_error_);
+  auto manager = systemd_->release_manager();
+  dbus_link_->lost.push_back({std::move(bus_), std::move(manager)});
+  supervise_dbus();
+}
+
+void app::supervise_dbus() {
+  if (dbus_link_->supervising || stopping_) return;
+  dbus_link_->supervising = true;
+  auto wait = bus_ ? dbus_link::first_backoff : dbus_link_->backoff;
+  dbus_link_->retry.expires_after(wait);
+  dbus_link_->retry.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled at shutdown: the app may be gone
+    dbus_link_->supervising = false;
+    if (stopping_) return;
+    const bool serving = std::any_of(connections_.begin(), connections_.end(),
+                                     [](const connection* c) { return c->state == connection::phase::busy; });
+    if (!serving) dbus_link_->lost.clear();
+    if (!bus_) {
+      dbus_link_->backoff = std::min(dbus_link_->backoff * 2, dbus_link::longest_backoff);
+      connect_dbus();  // re-arms supervision itself when it fails
+    }
+    if (!dbus_link_->lost.empty()) supervise_dbus();
+  });
+}
+
 app::app(asio::io_context& io, config settings)
     : io_(io),
       settings_(std::move(settings)),
@@ -212,6 +280,7 @@ app::app(asio::io_context& io, config settings)
   auth_.validate_token = [](std::string_view) { return std::optional<principal>{}; };
   auth_.bootstrap_open = [] { return true; };
   systemd_ = std::make_unique<systemd_service>(io_, metrics_);
+  dbus_link_ = std::make_unique<dbus_link>(io_);
 }
 
 app::~app() = default;
@@ -276,26 +345,9 @@ result<void> app::open() {
             + "; file I/O: " + files_->backend_name() +
             (files_->fallback_reason().empty() ? "" : " (" + std::string(files_->fallback_reason()) + ")"));
   log::info("database " + settings_.database + " at schema version " + std::to_string(database_->schema_version()));
-  // Without D-Bus the controller still serves (health, accounts, settings); /ready says what is down.
-  // sdbus-c++ 1.2 leaks its sd_bus when a connect fails, so a missing socket is caught here first.
-  struct stat bus_socket {};
-  std::string_view bus_address = settings_.bus;
-  if (bus_address.starts_with("unix:path=")) {
-    std::string path(bus_address.substr(
-        10, bus_address.find(',') == std::string_view::npos ? std::string_view::npos : bus_address.find(',') - 10));
-    if (::stat(path.c_str(), &bus_socket) != 0 || !S_ISSOCK(bus_socket.st_mode)) {
-      bus_error_ = "no D-Bus socket at " + path;
-      log::warning("D-Bus: " + bus_error_);
-      return {};
-    }
-  }
-  if (auto connected = systemd::connect_bus(io_, settings_.bus); connected) {
-    bus_ = std::move(*connected);
-    log::info("D-Bus: connected to " + settings_.bus);
-  } else {
-    bus_error_ = connected.error().internal.empty() ? connected.error().detail : connected.error().internal;
-    log::warning("D-Bus: " + bus_error_);
-  }
+  // Without D-Bus the controller still serves (health, accounts, settings); /ready says what is down
+  // and the supervision below keeps trying.
+  connect_dbus();
   return {};
 }
 
@@ -468,7 +520,9 @@ void app::connection_finished() {
   }
   // Long-lived watchers keep the loop running; release them so io.run() returns.
   storage_.reset();
+  dbus_link_->retry.cancel();
   systemd_->close();
+  dbus_link_->lost.clear();
   bus_.reset();
   files_.reset();
   if (on_stopped_) on_stopped_();

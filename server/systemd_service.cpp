@@ -91,6 +91,11 @@ asio::awaitable<result<systemd_service::unit_summary>> systemd_service::summary(
   co_return counted;
 }
 
+std::unique_ptr<systemd::systemd_manager> systemd_service::release_manager() {
+  summary_.reset();
+  return std::move(manager_);
+}
+
 void systemd_service::stop_streams() {
   logs_.stop();
 }
