@@ -544,13 +544,21 @@ std::vector<std::pair<std::string, std::string>> app::readiness() {
   } else {
     checks.emplace_back("dbus", "");
   }
+  // The programs the controller runs (issue 11 §4): a missing one is named here, and a request
+  // that needs it gets a 503 naming it (process::run_process).
+  const bool btrfs_installed = process::find_program("btrfs").has_value();
   struct statfs info {};
-  if (::statfs(settings_.btrfs_root.c_str(), &info) != 0) {
+  if (!btrfs_installed) {
+    checks.emplace_back("btrfs", "btrfs is not installed (btrfs-progs)");
+  } else if (::statfs(settings_.btrfs_root.c_str(), &info) != 0) {
     checks.emplace_back("btrfs", settings_.btrfs_root + ": " + std::strerror(errno));
   } else if (info.f_type != BTRFS_SUPER_MAGIC) {
     checks.emplace_back("btrfs", settings_.btrfs_root + " is not a btrfs filesystem");
   } else {
     checks.emplace_back("btrfs", "");
+  }
+  for (const char* program : {"git", "podman"}) {
+    checks.emplace_back(program, process::find_program(program) ? "" : std::string(program) + " is not installed");
   }
   return checks;
 }

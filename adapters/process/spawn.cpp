@@ -229,14 +229,12 @@ std::string search_path_of(const spawn_request& request) {
 
 // posix_spawnp would search PATH from *our* environment and include relative entries ("" means
 // the working directory); a daemon must not run whatever sits in its cwd.
-int resolve_program(const spawn_request& request, std::string& program) {
-  const std::string& name = request.argv.front();
+int resolve_in_path(const std::string& name, const std::string& path, std::string& program) {
   if (name.empty()) return ENOENT;
   if (name.find('/') != std::string::npos) {
     program = name;
     return 0;
   }
-  std::string path = search_path_of(request);
   int failure = ENOENT;
   std::size_t begin = 0;
   while (begin <= path.size()) {
@@ -258,6 +256,10 @@ int resolve_program(const spawn_request& request, std::string& program) {
   return failure;
 }
 
+int resolve_program(const spawn_request& request, std::string& program) {
+  return resolve_in_path(request.argv.front(), search_path_of(request), program);
+}
+
 struct started_child {
   pid_t pid = -1;
   unique_fd pidfd;
@@ -268,7 +270,15 @@ struct started_child {
 
 sc::result<started_child> start_child(const spawn_request& request) {
   std::string program;
-  if (int error = resolve_program(request, program)) return spawn_failure(request, "program lookup", error);
+  if (int error = resolve_program(request, program)) {
+    // A missing part of the host, not a fault of ours: 503 naming it, as /ready does.
+    if (error == ENOENT) {
+      problem p = problem::unavailable(request.argv.front() + " is not installed");
+      p.internal = "spawn " + request.argv.front() + ": not found on PATH";
+      return p;
+    }
+    return spawn_failure(request, "program lookup", error);
+  }
 
   started_child child;
   unique_fd out_write, err_write, in_read;
@@ -592,6 +602,15 @@ asio::awaitable<sc::result<spawn_outcome>> run_process(spawn_request request) {
   auto executor = co_await asio::this_coro::executor;
   // co_spawn forwards our cancellation slot into supervise's thread.
   co_return co_await asio::co_spawn(executor, supervise(std::move(request)), asio::use_awaitable);
+}
+
+std::optional<std::string> find_program(const std::string& name, const char* search_path) {
+  const char* ours = std::getenv("PATH");
+  const std::string path = search_path != nullptr ? search_path : ours != nullptr ? ours : default_search_path;
+  std::string program;
+  if (resolve_in_path(name, path, program) != 0) return std::nullopt;
+  if (name.find('/') != std::string::npos && ::access(name.c_str(), X_OK) != 0) return std::nullopt;
+  return program;
 }
 
 std::size_t running_children() noexcept {

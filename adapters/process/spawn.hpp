@@ -65,8 +65,10 @@ struct spawn_outcome {
 // has been collected. Must be awaited on the executor of the thread that runs the event loop; it
 // completes on that executor.
 //
-// Returns an error only when the child could not be started (missing or non-executable program,
-// bad cwd, fd exhaustion: problem::internal_error carrying the errno text), when no child slot
+// Returns an error only when the child could not be started: a program not found on PATH is 503
+// problem::unavailable naming it ("git is not installed"; /ready says the same, see
+// find_program), any other failure (non-executable program, bad cwd, fd exhaustion) is
+// problem::internal_error carrying the errno text; or when no child slot
 // became free within `timeout` (problem::unavailable), or when the awaiting coroutine was cancelled
 // (problem::unavailable). A child that runs and fails is a value: look at `exit_code`,
 // `term_signal`, `timed_out`.
@@ -80,6 +82,12 @@ struct spawn_outcome {
 // If the event loop is destroyed while a child runs, the child's group is killed and the child
 // reaped synchronously while the coroutine frame is destroyed.
 boost::asio::awaitable<sc::result<spawn_outcome>> run_process(spawn_request request);
+
+// Where `name` would be run from: a name containing '/' as is when it is an executable file, a bare
+// name looked up in the absolute directories of `search_path` (our PATH when null) exactly as
+// run_process does. nullopt when there is no such executable (for /ready). Blocking but cheap
+// (a few stat calls); thread-safe.
+std::optional<std::string> find_program(const std::string& name, const char* search_path = nullptr);
 
 // Children spawned and not yet reaped, across the process (for /metrics). Thread-safe.
 std::size_t running_children() noexcept;
