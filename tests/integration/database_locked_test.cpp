@@ -78,14 +78,15 @@ TEST(database_locked, writes_get_503_within_a_bounded_wait_and_recover_without_d
     EXPECT_EQ(reply.status, 503) << reply.body;
     EXPECT_EQ(reply.header("retry-after"), "1");
     EXPECT_EQ(reply.header("content-type"), "application/problem+json");
-    // The busy timeout is 200 ms; the rest is margin for a loaded machine and ASan.
-    EXPECT_LT(waited, std::chrono::milliseconds(1500));
+    // The busy timeout is 200 ms; the rest is margin for a loaded machine and ASan. The point: an
+    // answer long before the 10 s lock ends.
+    EXPECT_LT(waited, std::chrono::milliseconds(3000));
     ++refused;
     // Reads are served from memory or past the writer (WAL): the server is not stuck.
     const auto health_asked = clock::now();
     EXPECT_EQ(request(server.port(), "GET", "/health").status, 200);
     EXPECT_EQ(request(server.port(), "GET", "/settings", "", auth).status, 200);
-    EXPECT_LT(clock::now() - health_asked, std::chrono::milliseconds(1000));
+    EXPECT_LT(clock::now() - health_asked, std::chrono::milliseconds(3000));
     // A login hashes, then cannot store its session.
     auto login =
         request(server.port(), "POST", "/account/authenticate", R"({"username":"admin","password":"correct-horse"})");
