@@ -70,11 +70,15 @@ TEST(database_locked, writes_get_503_within_a_bounded_wait_and_recover_without_d
   ASSERT_EQ(::poll(&wait_ready, 1, 10'000), 1) << "the locking process never took the lock";
   ::close(ready_fd);
 
+  // The lock ends no earlier than locked_at + hold: an answer received before that came while
+  // the lock was held, whatever the machine's load.
+  const auto surely_locked = [&] { return clock::now() < locked_at + hold - std::chrono::milliseconds(500); };
   int refused = 0;
-  while (clock::now() - locked_at < hold - std::chrono::seconds(2)) {
+  while (clock::now() - locked_at < hold - std::chrono::seconds(3)) {
     const auto asked = clock::now();
     auto reply = set("during");
     const auto waited = clock::now() - asked;
+    if (!surely_locked()) break;
     EXPECT_EQ(reply.status, 503) << reply.body;
     EXPECT_EQ(reply.header("retry-after"), "1");
     EXPECT_EQ(reply.header("content-type"), "application/problem+json");
@@ -90,9 +94,9 @@ TEST(database_locked, writes_get_503_within_a_bounded_wait_and_recover_without_d
     // A login hashes, then cannot store its session.
     auto login =
         request(server.port(), "POST", "/account/authenticate", R"({"username":"admin","password":"correct-horse"})");
-    EXPECT_EQ(login.status, 503) << login.body;
+    if (surely_locked()) EXPECT_EQ(login.status, 503) << login.body;
   }
-  EXPECT_GE(refused, 3);
+  EXPECT_GE(refused, 2);
 
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
