@@ -64,7 +64,8 @@ template <class Job>
 boost::asio::awaitable<result<std::invoke_result_t<Job&>>> identity::hash_within_budget(Job job,
                                                                                         std::uint64_t cost_kib) {
   auto granted = co_await hash_budget_.acquire(cost_kib);
-  if (!granted) co_return granted.error();
+  // In place: a problem converts both to the value (itself a result for hash jobs) and the error.
+  if (!granted) co_return result<std::invoke_result_t<Job&>>(boost::system::in_place_error, granted.error());
   // The grant is held until the hash is done, and released here, on the loop.
   co_return co_await hash_pool_.run(std::move(job));
 }
