@@ -2,6 +2,7 @@
 // wait a bounded time (the busy timeout) and then get 503 with Retry-After; everything that does
 // not write keeps answering; once the lock is gone writes succeed again, nothing is lost and the
 // file passes integrity_check.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sqlite3.h>
@@ -94,7 +95,9 @@ TEST(database_locked, writes_get_503_within_a_bounded_wait_and_recover_without_d
     // A login hashes, then cannot store its session.
     auto login =
         request(server.port(), "POST", "/account/authenticate", R"({"username":"admin","password":"correct-horse"})");
-    if (surely_locked()) EXPECT_EQ(login.status, 503) << login.body;
+    if (surely_locked()) {
+      EXPECT_EQ(login.status, 503) << login.body;
+    }
   }
   EXPECT_GE(refused, 2);
 
