@@ -51,14 +51,15 @@ TEST(hash_budget, admits_by_cost_and_queues_the_rest_in_order) {
   std::vector<int> order;
   std::vector<int> refused;
   for (int id = 0; id < 5; ++id) {
-    asio::co_spawn(io, hold_for(budget, 64 * mib, std::chrono::milliseconds(30), id, order, refused), asio::detached);
+    asio::co_spawn(io, hold_for(budget, 64 * mib, std::chrono::milliseconds(300), id, order, refused), asio::detached);
   }
-  // Two fit at once; the other three wait.
-  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(5)));
+  // Two fit at once; the other three wait. (Holds are long against the checks' timing: the
+  // machine running the tests may be loaded.)
+  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(20)));
   EXPECT_EQ(budget.in_use_kib(), 128 * mib);
   EXPECT_EQ(budget.waiting(), 3u);
   EXPECT_EQ(order, (std::vector<int>{0, 1}));
-  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(200)));
+  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(1500)));
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
   EXPECT_TRUE(refused.empty());
   EXPECT_EQ(budget.in_use_kib(), 0u);
@@ -96,11 +97,11 @@ TEST(hash_budget, a_cost_above_the_whole_budget_runs_alone) {
   hash_budget budget(io, options);
   std::vector<int> order;
   std::vector<int> refused;
-  asio::co_spawn(io, hold_for(budget, 64 * mib, std::chrono::milliseconds(50), 0, order, refused), asio::detached);
+  asio::co_spawn(io, hold_for(budget, 64 * mib, std::chrono::milliseconds(300), 0, order, refused), asio::detached);
   asio::co_spawn(io, hold_for(budget, 1 * mib, std::chrono::milliseconds(10), 1, order, refused), asio::detached);
-  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(5)));
+  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(20)));
   EXPECT_EQ(order, (std::vector<int>{0}));  // the small one does not overtake or join the big one
-  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(150)));
+  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(800)));
   EXPECT_EQ(order, (std::vector<int>{0, 1}));
   EXPECT_TRUE(refused.empty());
 }
@@ -113,15 +114,15 @@ TEST(hash_budget, raising_the_total_starts_waiters_at_once) {
   std::vector<int> order;
   std::vector<int> refused;
   for (int id = 0; id < 3; ++id) {
-    asio::co_spawn(io, hold_for(budget, 64 * mib, std::chrono::milliseconds(100), id, order, refused), asio::detached);
+    asio::co_spawn(io, hold_for(budget, 64 * mib, std::chrono::milliseconds(400), id, order, refused), asio::detached);
   }
-  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(10)));
+  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(20)));
   EXPECT_EQ(order, (std::vector<int>{0}));
   budget.set_total_kib(192 * mib);
-  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(10)));
+  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(20)));
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
   EXPECT_EQ(budget.in_use_kib(), 192 * mib);
-  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(200)));  // every grant back before the budget goes
+  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(1000)));  // every grant back before the budget goes
   EXPECT_EQ(budget.in_use_kib(), 0u);
 }
 
