@@ -78,14 +78,14 @@ TEST(hash_budget, a_full_queue_refuses_at_once_and_a_long_wait_times_out) {
   std::vector<int> refused;
   // 0 holds the budget for longer than the wait; 1 and 2 queue and time out; 3 finds the queue full.
   for (int id = 0; id < 4; ++id) {
-    asio::co_spawn(io, hold_for(budget, 64 * mib, std::chrono::milliseconds(400), id, order, refused), asio::detached);
+    asio::co_spawn(io, hold_for(budget, 64 * mib, std::chrono::milliseconds(1000), id, order, refused), asio::detached);
   }
   test::run_to_completion(io, sleep_for(std::chrono::milliseconds(20)));
   EXPECT_EQ(refused, (std::vector<int>{3}));
   test::run_to_completion(io, sleep_for(std::chrono::milliseconds(200)));
   EXPECT_EQ(refused, (std::vector<int>{3, 1, 2}));
   EXPECT_EQ(budget.waiting(), 0u);
-  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(300)));
+  test::run_to_completion(io, sleep_for(std::chrono::milliseconds(1200)));
   EXPECT_EQ(order, (std::vector<int>{0}));
   EXPECT_EQ(budget.in_use_kib(), 0u);
 }
