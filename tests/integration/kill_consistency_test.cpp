@@ -40,7 +40,8 @@ std::set<std::string> recorded_names(server_process& server) {
   EXPECT_EQ(reply.status, 200) << reply.body;
   std::set<std::string> names;
   if (reply.status != 200) return names;
-  for (const auto& e : json::parse(reply.body).at("entries").as_array()) names.emplace(e.at("name").as_string());
+  const json::value parsed = json::parse(reply.body);  // kept: the loop must not range over a temporary
+  for (const auto& e : parsed.at("entries").as_array()) names.emplace(e.at("name").as_string());
   return names;
 }
 

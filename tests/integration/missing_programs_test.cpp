@@ -52,7 +52,8 @@ TEST(missing_programs, ready_names_each_one_and_requests_get_503_naming_it) {
   auto ready = request_unix(sock, "GET", "/ready");
   EXPECT_EQ(ready.status, 503) << ready.body;
   std::set<std::string> named;
-  for (const auto& e : json::parse(ready.body).at("errors").as_array()) {
+  const json::value parsed = json::parse(ready.body);  // kept: the loop must not range over a temporary
+  for (const auto& e : parsed.at("errors").as_array()) {
     const std::string field(e.at("field").as_string());
     const std::string message(e.at("message").as_string());
     if (message.find("not installed") != std::string::npos) named.insert(field);
@@ -91,7 +92,8 @@ TEST(missing_programs, ready_is_whole_when_they_are_installed) {
   ASSERT_TRUE(server.started());
   auto ready = request_unix(server.socket_path(), "GET", "/ready");
   ASSERT_EQ(ready.status, 200) << ready.body;
-  auto checks = json::parse(ready.body).at("checks").as_object();
+  const json::value parsed = json::parse(ready.body);
+  const auto& checks = parsed.at("checks").as_object();
   EXPECT_EQ(checks.at("git").as_string(), "ok");
   EXPECT_EQ(checks.at("podman").as_string(), "ok");
   EXPECT_EQ(checks.at("btrfs").as_string(), "ok");
