@@ -13,7 +13,7 @@ namespace {
 constexpr std::uint64_t mebibyte = 1024ull * 1024;
 constexpr std::uint64_t exbibyte = 1ull << 60;
 
-constexpr std::array<default_value, 15> default_values = {{
+constexpr std::array<default_value, 17> default_values = {{
     {"default_quota", "53687091200"},
     {"max_archive_size", "1073741824"},
     {"archive_unpack_timeout", "600"},
@@ -33,6 +33,10 @@ constexpr std::array<default_value, 15> default_values = {{
     {"log_stream_max_viewers", "20000"},
     // Bytes all password hashes together may use; 0 takes the --password-hash-memory flag (128 MiB).
     {"password_hash_memory", "0"},
+    // Audit retention (issue 10 §8): rows older than this many days, or beyond this many rows (the
+    // oldest first), are pruned in the background.
+    {"audit_retention_days", "90"},
+    {"audit_max_rows", "1000000"},
 }};
 
 constexpr std::array<std::string_view, 48> populated = {
@@ -383,6 +387,8 @@ result<std::string> validate(std::string_view key, std::string_view value) {
     }
     return bytes;
   }
+  if (key == "audit_retention_days") return bounded_integer(key, value, 1, 36'500, "days");
+  if (key == "audit_max_rows") return bounded_integer(key, value, 1'000, 1'000'000'000, "rows");
   if (key == "locale") {
     if (!is_supported_locale(value)) return invalid_value("unsupported locale; see GET /locales");
     return std::string(value);

@@ -47,7 +47,7 @@ problem invalid_credentials() {
 
 }  // namespace
 
-identity::identity(store::database& db, boost::asio::io_context& io, options opts)
+identity::identity(store::database& db, boost::asio::io_context& io, pool::work_queue& hashing, options opts)
     : store_(db),
       policy_(opts.session_policy),
       throttle_(opts.throttle),
@@ -58,7 +58,7 @@ identity::identity(store::database& db, boost::asio::io_context& io, options opt
                      if (!budget.on_idle) budget.on_idle = give_memory_back;
                      return budget;
                    }()),
-      hash_pool_(opts.hash_threads, opts.hash_queue) {}
+      hash_pool_(hashing) {}
 
 template <class Job>
 boost::asio::awaitable<result<std::invoke_result_t<Job&>>> identity::hash_within_budget(Job job,
@@ -70,8 +70,9 @@ boost::asio::awaitable<result<std::invoke_result_t<Job&>>> identity::hash_within
   co_return co_await hash_pool_.run(std::move(job));
 }
 
-result<std::unique_ptr<identity>> identity::open(store::database& db, boost::asio::io_context& io, options opts) {
-  std::unique_ptr<identity> service(new identity(db, io, std::move(opts)));
+result<std::unique_ptr<identity>> identity::open(store::database& db, boost::asio::io_context& io,
+                                                 pool::work_queue& hashing, options opts) {
+  std::unique_ptr<identity> service(new identity(db, io, hashing, std::move(opts)));
   auto loaded = service->store_.load_accounts();
   if (!loaded) return loaded.error();
   service->accounts_ = std::move(*loaded);

@@ -42,16 +42,18 @@ class identity {
   struct options {
     sessions::policy session_policy;
     sessions::login_throttle::limits throttle;
-    std::size_t hash_threads = 4;       // pool threads; the memory budget decides how many hash at once
-    std::size_t hash_queue = 16;        // pool queue (a backstop: the budget admits fewer than this)
     hash_budget::options hash_memory;   // total, queue length and wait of the hashing budget
     std::function<std::int64_t()> now;  // Unix seconds; default the system clock
   };
 
-  // Loads accounts and sessions (dropping expired sessions). `db` must outlive the service.
-  static result<std::unique_ptr<identity>> open(store::database& db, boost::asio::io_context& io, options opts);
-  static result<std::unique_ptr<identity>> open(store::database& db, boost::asio::io_context& io) {
-    return open(db, io, options{});
+  // Loads accounts and sessions (dropping expired sessions). `db` and `hashing` (the work queue
+  // argon2id runs on: a backstop on threads and waiting jobs; the memory budget decides how many
+  // hash at once) must outlive the service.
+  static result<std::unique_ptr<identity>> open(store::database& db, boost::asio::io_context& io,
+                                                pool::work_queue& hashing, options opts);
+  static result<std::unique_ptr<identity>> open(store::database& db, boost::asio::io_context& io,
+                                                pool::work_queue& hashing) {
+    return open(db, io, hashing, options{});
   }
 
   // The principal of a presented bearer token, or nullopt (unknown, expired, disabled account).
@@ -99,8 +101,8 @@ class identity {
   hash_budget& hashing_budget() noexcept { return hash_budget_; }
 
  private:
-  identity(store::database& db, boost::asio::io_context& io, options opts);
-  // Runs `job` on the hash pool once `cost_kib` fits the memory budget.
+  identity(store::database& db, boost::asio::io_context& io, pool::work_queue& hashing, options opts);
+  // Runs `job` on the hash queue once `cost_kib` fits the memory budget.
   template <class Job>
   boost::asio::awaitable<result<std::invoke_result_t<Job&>>> hash_within_budget(Job job, std::uint64_t cost_kib);
   accounts::account* find_mutable(std::string_view username);
@@ -119,7 +121,7 @@ class identity {
   std::unordered_map<std::string, std::string> digest_by_id_;
   std::size_t enabled_admins_ = 0;
   hash_budget hash_budget_;
-  pool::work_pool hash_pool_;  // after the budget: its jobs end before the budget goes
+  pool::work_queue& hash_pool_;
 };
 
 }  // namespace sc::server

@@ -11,11 +11,17 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "core/storage.hpp"
 
 namespace sc::archive {
+
+std::string error_text(struct ::archive* a) {
+  const char* text = archive_error_string(a);
+  return text != nullptr ? text : "unknown archive error";
+}
 
 namespace {
 
@@ -117,7 +123,7 @@ class extractor {
 result<fd_guard> extractor::open_dir(const std::vector<std::string>& parts, std::size_t count, bool create,
                                      const std::string& member) {
   fd_guard dir(::fcntl(root_fd_, F_DUPFD_CLOEXEC, 0));
-  if (dir.get() < 0) return problem::internal_error(std::string("dup: ") + std::strerror(errno));
+  if (dir.get() < 0) return problem::internal_error(std::string("dup: ") + std::generic_category().message(errno));
   for (std::size_t i = 0; i < count; ++i) {
     int next = ::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
@@ -128,7 +134,7 @@ result<fd_guard> extractor::open_dir(const std::vector<std::string>& parts, std:
       if (errno == ELOOP || errno == ENOTDIR) return refused(member, "its path passes through a symlink or a file");
       if (errno == EDQUOT || errno == ENOSPC)
         return problem::payload_too_large("the subvolume's quota or space is exhausted");
-      return problem::internal_error("open " + join(parts, i + 1) + ": " + std::strerror(errno));
+      return problem::internal_error("open " + join(parts, i + 1) + ": " + std::generic_category().message(errno));
     }
     dir = fd_guard(next);
   }
@@ -165,7 +171,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
     if (errno == EDQUOT || errno == ENOSPC)
       return problem::payload_too_large("the subvolume's quota or space is exhausted");
     if (errno == ELOOP) return refused(member, "it is a symlink");
-    return problem::internal_error("create " + member + ": " + std::strerror(errno));
+    return problem::internal_error("create " + member + ": " + std::generic_category().message(errno));
   }
   fd_guard file(fd);
   const void* block = nullptr;
@@ -175,7 +181,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
   for (;;) {
     int r = archive_read_data_block(a, &block, &size, &offset);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return problem::bad_request(std::string("corrupt archive: ") + archive_error_string(a));
+    if (r < ARCHIVE_WARN) return problem::bad_request(std::string("corrupt archive: ") + error_text(a));
     if (std::chrono::steady_clock::now() > limits_.deadline) return problem(408, "archive unpack timed out");
     if (size > limits_.max_bytes - report.bytes) {
       return problem::payload_too_large("the archive unpacks to more than " + std::to_string(limits_.max_bytes) +
@@ -190,7 +196,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
         if (errno == EINTR) continue;
         if (errno == EDQUOT || errno == ENOSPC)
           return problem::payload_too_large("the subvolume's quota or space is exhausted");
-        return problem::internal_error("write " + member + ": " + std::strerror(errno));
+        return problem::internal_error("write " + member + ": " + std::generic_category().message(errno));
       }
       written += static_cast<std::size_t>(n);
     }
@@ -200,7 +206,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
   if (archive_entry_size_is_set(e) != 0) {
     auto declared = static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e)));
     if (declared > end && ::ftruncate(file.get(), static_cast<off_t>(declared)) != 0) {
-      return problem::internal_error("truncate " + member + ": " + std::strerror(errno));
+      return problem::internal_error("truncate " + member + ": " + std::generic_category().message(errno));
     }
   }
   ::fchmod(file.get(), mode);
@@ -229,7 +235,7 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
     if (!dir) return dir.error();
     ::unlinkat(dir->get(), parts->back().c_str(), 0);
     if (::linkat(source_dir->get(), source->back().c_str(), dir->get(), parts->back().c_str(), 0) != 0) {
-      return refused(member, std::string("cannot make the hardlink: ") + std::strerror(errno));
+      return refused(member, std::string("cannot make the hardlink: ") + std::generic_category().message(errno));
     }
     created_.emplace_back(join(*parts, parts->size()), false);
     return {};
@@ -257,7 +263,7 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
         ::unlinkat(dir->get(), parts->back().c_str(), 0);
       }
       if (::symlinkat(target, dir->get(), parts->back().c_str()) != 0) {
-        return problem::internal_error("symlink " + member + ": " + std::strerror(errno));
+        return problem::internal_error("symlink " + member + ": " + std::generic_category().message(errno));
       }
       created_.emplace_back(join(*parts, parts->size()), false);
       return {};
@@ -272,15 +278,16 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
 
 }  // namespace
 
-result<extract_report> extract(byte_pipe& source, const std::string& target, const std::vector<std::string>& subpath,
+result<extract_report> extract(byte_pipe& source, int target, const std::vector<std::string>& subpath,
                                const extract_limits& limits) {
   struct consumer_closer {
     byte_pipe& pipe;
     ~consumer_closer() { pipe.close_consumer(); }
   } closer{source};
 
-  fd_guard volume(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (volume.get() < 0) return problem::internal_error("open " + target + ": " + std::strerror(errno));
+  fd_guard volume(::fcntl(target, F_DUPFD_CLOEXEC, 0));
+  if (volume.get() < 0)
+    return problem::internal_error(std::string("dup target: ") + std::generic_category().message(errno));
   // The subpath is made like a member's directories (walked without following symlinks), and
   // what it created is rolled back with the members.
   extractor walker(volume.get(), limits);
@@ -312,8 +319,9 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   static constexpr std::string_view seven_zip_magic("7z\xBC\xAF\x27\x1C", 6);
   int open_status = ARCHIVE_FATAL;
   if (state.first && state.first->starts_with(seven_zip_magic)) {
-    spool = fd_guard(::open(target.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-    if (spool.get() < 0) return give_up(problem::internal_error(std::string("O_TMPFILE: ") + std::strerror(errno)));
+    spool = fd_guard(::openat(volume.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (spool.get() < 0)
+      return give_up(problem::internal_error(std::string("O_TMPFILE: ") + std::generic_category().message(errno)));
     std::uint64_t spooled = 0;
     std::optional<std::string> chunk = std::move(state.first);
     state.first.reset();
@@ -324,7 +332,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
       if (::write(spool.get(), chunk->data(), chunk->size()) != static_cast<ssize_t>(chunk->size())) {
         if (errno == EDQUOT || errno == ENOSPC)
           return give_up(problem::payload_too_large("the subvolume's quota or space is exhausted"));
-        return give_up(problem::internal_error(std::string("spool 7z: ") + std::strerror(errno)));
+        return give_up(problem::internal_error(std::string("spool 7z: ") + std::generic_category().message(errno)));
       }
       chunk = source.pop_blocking(limits.deadline);
     }
@@ -338,7 +346,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   if (open_status != ARCHIVE_OK) {
     if (state.timed_out) return give_up(problem(408, "archive unpack timed out"));
     return give_up(problem::bad_request(std::string("not a supported archive (tar, tar.gz, tar.bz2, tar.xz, zip): ") +
-                                        archive_error_string(a)));
+                                        error_text(a)));
   }
   extractor out(root.get(), limits);
   extract_report report;
@@ -358,7 +366,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
         failure = problem::bad_request(std::string(report.entries == 0 ? "not a supported archive (tar, tar.gz, "
                                                                          "tar.bz2, tar.xz, zip): "
                                                                        : "corrupt archive: ") +
-                                       archive_error_string(a));
+                                       error_text(a));
       }
     } else if (std::chrono::steady_clock::now() > limits.deadline) {
       failed = true;

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/problem.hpp"
@@ -66,10 +67,10 @@ struct spawn_outcome {
 // completes on that executor.
 //
 // Returns an error only when the child could not be started: a program not found on PATH is 503
-// problem::unavailable naming it ("git is not installed"; /ready says the same, see
-// find_program), any other failure (non-executable program, bad cwd, fd exhaustion) is
-// problem::internal_error carrying the errno text; or when no child slot
-// became free within `timeout` (problem::unavailable), or when the awaiting coroutine was cancelled
+// problem::unavailable naming it and its package ("git is not installed (Debian package git)";
+// /ready says the same, see find_program), any other failure (non-executable program, bad cwd, fd
+// exhaustion) is problem::internal_error carrying the errno text; or when no child slot became
+// free within `timeout` (problem::unavailable), or when the awaiting coroutine was cancelled
 // (problem::unavailable). A child that runs and fails is a value: look at `exit_code`,
 // `term_signal`, `timed_out`.
 //
@@ -83,12 +84,6 @@ struct spawn_outcome {
 // reaped synchronously while the coroutine frame is destroyed.
 boost::asio::awaitable<sc::result<spawn_outcome>> run_process(spawn_request request);
 
-// Where `name` would be run from: a name containing '/' as is when it is an executable file, a bare
-// name looked up in the absolute directories of `search_path` (our PATH when null) exactly as
-// run_process does. nullopt when there is no such executable (for /ready). Blocking but cheap
-// (a few stat calls); thread-safe.
-std::optional<std::string> find_program(const std::string& name, const char* search_path = nullptr);
-
 // Children spawned and not yet reaped, across the process (for /metrics). Thread-safe.
 std::size_t running_children() noexcept;
 
@@ -96,5 +91,9 @@ std::size_t running_children() noexcept;
 // once: raising it admits waiting callers. Returns the previous cap. Thread-safe.
 std::size_t set_max_children(std::size_t limit);
 std::size_t max_children() noexcept;
+
+// Where a spawn without `env` would find `program` (the lookup of spawn_request::argv[0]), or
+// nullopt when it is missing or not an executable regular file there. Blocks on a few stat calls.
+std::optional<std::string> find_program(std::string_view program);
 
 }  // namespace sc::process

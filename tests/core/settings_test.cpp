@@ -36,6 +36,21 @@ TEST(settings, every_default_passes_its_own_validator) {
   for (const auto& d : defaults()) EXPECT_EQ(accepted(d.key, d.value), d.value) << d.key;
 }
 
+TEST(settings, audit_retention_keys_are_bounded_integers) {
+  EXPECT_EQ(default_of("audit_retention_days"), "90");
+  EXPECT_EQ(default_of("audit_max_rows"), "1000000");
+  EXPECT_EQ(accepted("audit_retention_days", "1"), "1");
+  EXPECT_EQ(accepted("audit_retention_days", "36500"), "36500");
+  refused("audit_retention_days", "0");
+  refused("audit_retention_days", "36501");
+  refused("audit_retention_days", "-1");
+  refused("audit_retention_days", "90d");
+  EXPECT_EQ(accepted("audit_max_rows", "1000"), "1000");
+  refused("audit_max_rows", "999");
+  refused("audit_max_rows", "1000000001");
+  refused("audit_max_rows", "1e6");
+}
+
 TEST(settings, byte_keys_take_integers_and_human_sizes) {
   EXPECT_EQ(accepted("default_quota", "107374182400"), "107374182400");
   EXPECT_EQ(accepted("default_quota", "500GB"), "500000000000");

@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
+#include <system_error>
 
 #include "tests/support/sandbox.hpp"
 
@@ -22,11 +25,22 @@ namespace sc::test {
 #define SC_BINARY_PATH ""
 #endif
 
-server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs) {
-  state_dir_ = make_temp_dir("sc-server");
+server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs,
+                               std::vector<std::string> environment)
+    : server_process(std::move(extra_args), use_sandbox_btrfs, std::move(environment), {}, 0) {}
+
+std::unique_ptr<server_process> server_process::restart_of(const server_process& earlier) {
+  return std::unique_ptr<server_process>(new server_process({}, true, {}, earlier.state_dir_, earlier.port_));
+}
+
+server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs,
+                               std::vector<std::string> environment, std::string state_dir, unsigned short port) {
+  owns_state_dir_ = state_dir.empty();
+  state_dir_ = owns_state_dir_ ? make_temp_dir("sc-server") : std::move(state_dir);
   socket_path_ = state_dir_ + "/api.sock";
-  std::vector<std::string> args = {SC_BINARY_PATH, "--listen",    "127.0.0.1:0", "--socket",
-                                   socket_path_,   "--state-dir", state_dir_};
+  std::vector<std::string> args = {SC_BINARY_PATH, "--listen",   "127.0.0.1:" + std::to_string(port),
+                                   "--socket",     socket_path_, "--state-dir",
+                                   state_dir_};
   std::string bus = sandbox_env("SC_BUS_ADDRESS");
   if (!bus.empty()) args.insert(args.end(), {"--bus", bus});
   if (use_sandbox_btrfs) {
@@ -37,7 +51,7 @@ server_process::server_process(std::vector<std::string> extra_args, bool use_san
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+    ADD_FAILURE() << "pipe2: " << std::generic_category().message(errno);
     return;
   }
   posix_spawn_file_actions_t actions;
@@ -49,16 +63,24 @@ server_process::server_process(std::vector<std::string> extra_args, bool use_san
   // A test server seeds no package repository (the default is a network clone at first boot)
   // unless the test sets SC_DEFAULT_REPOSITORY itself.
   std::vector<char*> envp;
-  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (auto& entry : environment) envp.push_back(entry.data());
+  auto overridden = [&environment](std::string_view entry) {
+    std::string_view key = entry.substr(0, entry.find('=') + 1);
+    return std::any_of(environment.begin(), environment.end(),
+                       [key](const std::string& mine) { return std::string_view(mine).starts_with(key); });
+  };
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!overridden(*e)) envp.push_back(*e);
+  }
   std::string no_seed = "SC_DEFAULT_REPOSITORY=";
-  if (::getenv("SC_DEFAULT_REPOSITORY") == nullptr) envp.push_back(no_seed.data());
+  if (::getenv("SC_DEFAULT_REPOSITORY") == nullptr && !overridden(no_seed)) envp.push_back(no_seed.data());
   envp.push_back(nullptr);
   int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   stderr_fd_ = pipe_fds[0];
   if (rc != 0) {
-    ADD_FAILURE() << "cannot start " << args[0] << ": " << std::strerror(rc);
+    ADD_FAILURE() << "cannot start " << args[0] << ": " << std::generic_category().message(rc);
     pid_ = -1;
     return;
   }
@@ -128,7 +150,7 @@ server_process::~server_process() {
   }
   if (stderr_fd_ >= 0) ::close(stderr_fd_);
   std::error_code ignored;
-  if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_, ignored);
+  if (owns_state_dir_ && !state_dir_.empty()) std::filesystem::remove_all(state_dir_, ignored);
 }
 
 }  // namespace sc::test
