@@ -38,6 +38,7 @@
 #include "adapters/store/repository_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/bus.hpp"
+#include "adapters/systemd/systemd_manager.hpp"
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/cors.hpp"
@@ -218,6 +219,75 @@ result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string&
 
 }  // namespace
 
+// D-Bus supervision. A lost connection (dbus-daemon restarted, the system bus re-executed) is
+// replaced without restarting the server: reconnect attempts back off from 250 ms to 8 s, /ready
+// reports `dbus` down meanwhile, and /systemd requests answer 503 until the next connection's
+// manager opens. The lost connection and the manager made on it are kept ("retired") until no
+// request is being served, because a handler may still hold the manager across an await; its
+// calls fail at once with 503 since the connection is dead.
+struct app::dbus_link {
+  explicit dbus_link(asio::io_context& io) : retry(io) {}
+  struct retired {
+    std::unique_ptr<systemd::bus_connection> bus;
+    std::unique_ptr<systemd::systemd_manager> manager;  // made on `bus`: destroyed first (declared last)
+  };
+  asio::steady_timer retry;
+  std::vector<retired> lost;
+  std::chrono::milliseconds backoff = first_backoff;
+  bool supervising = false;
+  static constexpr std::chrono::milliseconds first_backoff{250};
+  static constexpr std::chrono::milliseconds longest_backoff{8000};
+};
+
+void app::connect_dbus() {
+  auto connected = systemd::connect_bus(io_, settings_.bus);
+  if (!connected) {
+    std::string reason = connected.error().internal.empty() ? connected.error().detail : connected.error().internal;
+    if (reason != bus_error_) log::warning("D-Bus: " + reason);
+    bus_error_ = std::move(reason);
+    supervise_dbus();
+    return;
+  }
+  bus_ = std::move(*connected);
+  bus_error_.clear();
+  dbus_link_->backoff = dbus_link::first_backoff;
+  log::info("D-Bus: connected to " + settings_.bus);
+  // Its matches now, not on the first request: the AddMatch round trip blocks (at start-up nothing
+  // is served yet; after a reconnect it is one round trip on a local socket).
+  systemd_->prepare(bus_.get());
+  bus_->on_disconnect([this, bus = bus_.get()] {
+    if (bus_.get() == bus) dbus_lost();
+  });
+}
+
+void app::dbus_lost() {
+  bus_error_ = "connection to " + settings_.bus + " lost; reconnecting";
+  log::warning("D-Bus: " + bus_error_);
+  auto manager = systemd_->release_manager();
+  dbus_link_->lost.push_back({std::move(bus_), std::move(manager)});
+  supervise_dbus();
+}
+
+void app::supervise_dbus() {
+  if (dbus_link_->supervising || stopping_) return;
+  dbus_link_->supervising = true;
+  auto wait = bus_ ? dbus_link::first_backoff : dbus_link_->backoff;
+  dbus_link_->retry.expires_after(wait);
+  dbus_link_->retry.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled at shutdown: the app may be gone
+    dbus_link_->supervising = false;
+    if (stopping_) return;
+    const bool serving = std::any_of(connections_.begin(), connections_.end(),
+                                     [](const connection* c) { return c->state == connection::phase::busy; });
+    if (!serving) dbus_link_->lost.clear();
+    if (!bus_) {
+      dbus_link_->backoff = std::min(dbus_link_->backoff * 2, dbus_link::longest_backoff);
+      connect_dbus();  // re-arms supervision itself when it fails
+    }
+    if (!dbus_link_->lost.empty()) supervise_dbus();
+  });
+}
+
 app::app(asio::io_context& io, config settings)
     : io_(io),
       settings_(std::move(settings)),
@@ -234,6 +304,7 @@ app::app(asio::io_context& io, config settings)
   maintenance_queue_ = &pool_.add_queue("maintenance", 1, 4);
   journal_scan_queue_ = &pool_.add_queue("journal scans", 1, 8);
   systemd_ = std::make_unique<systemd_service>(io_, metrics_, *journal_scan_queue_);
+  dbus_link_ = std::make_unique<dbus_link>(io_);
 }
 
 app::~app() = default;
@@ -297,7 +368,9 @@ result<void> app::open() {
   } else {
     log::warning("audit retention is off: " + pruner.error().internal);
   }
-  auto opened_identity = identity::open(*database_, *hash_queue_);
+  identity::options identity_options;
+  identity_options.hash_memory.total_kib = settings_.password_hash_memory / 1024;
+  auto opened_identity = identity::open(*database_, io_, *hash_queue_, std::move(identity_options));
   if (!opened_identity) return opened_identity.error();
   identity_ = std::move(*opened_identity);
   // The hooks refer to the service, which lives as long as the app.
@@ -307,6 +380,7 @@ result<void> app::open() {
   if (::gethostname(host_name, sizeof host_name - 1) == 0) hostname_ = host_name;
   setting_changed("dns_tld");
   setting_changed("session_lifetime");
+  setting_changed("password_hash_memory");
   if (auto opened_packages = open_packages(); !opened_packages) return opened_packages.error();
   log::info(std::string("event loop: sockets on Asio's ") +
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
@@ -317,30 +391,11 @@ result<void> app::open() {
             + "; file I/O: " + files_->backend_name() +
             (files_->fallback_reason().empty() ? "" : " (" + std::string(files_->fallback_reason()) + ")"));
   log::info("database " + settings_.database + " at schema version " + std::to_string(database_->schema_version()));
-  // Without D-Bus the controller still serves (health, accounts, settings); /ready says what is down.
-  // sdbus-c++ 1.2 leaks its sd_bus when a connect fails, so a missing socket is caught here first.
-  struct stat bus_socket {};
-  std::string_view bus_address = settings_.bus;
-  if (bus_address.starts_with("unix:path=")) {
-    std::string path(bus_address.substr(
-        10, bus_address.find(',') == std::string_view::npos ? std::string_view::npos : bus_address.find(',') - 10));
-    if (::stat(path.c_str(), &bus_socket) != 0 || !S_ISSOCK(bus_socket.st_mode)) {
-      bus_error_ = "no D-Bus socket at " + path;
-      log::warning("D-Bus: " + bus_error_);
-      return {};
-    }
-  }
-  if (auto connected = systemd::connect_bus(io_, settings_.bus); connected) {
-    bus_ = std::move(*connected);
-    log::info("D-Bus: connected to " + settings_.bus);
-    // Its matches now, while nothing is served: the AddMatch round trip blocks.
-    systemd_->prepare(bus_.get());
-    // Unfinished package operations and reconcile, once the loop runs.
-    lifecycle_->start(bus_.get());
-  } else {
-    bus_error_ = connected.error().internal.empty() ? connected.error().detail : connected.error().internal;
-    log::warning("D-Bus: " + bus_error_);
-  }
+  // Without D-Bus the controller still serves (health, accounts, settings); /ready says what is down
+  // and the supervision below keeps trying.
+  connect_dbus();
+  // Unfinished package operations and reconcile, once the loop runs (they wait for D-Bus).
+  lifecycle_->start([this] { return bus_.get(); });
   return {};
 }
 
@@ -541,7 +596,9 @@ void app::connection_finished() {
   }
   // Long-lived watchers keep the loop running; release them so io.run() returns.
   storage_.reset();
+  dbus_link_->retry.cancel();
   systemd_->close();
+  dbus_link_->lost.clear();
   bus_.reset();
   files_.reset();
   if (on_stopped_) on_stopped_();
@@ -571,7 +628,8 @@ std::vector<std::pair<std::string, std::string>> app::readiness() {
   } else {
     checks.emplace_back("btrfs", "");
   }
-  // The programs the daemon and its units execute (core/required_programs.txt).
+  // The programs the daemon and its units execute (core/required_programs.txt): a request that
+  // needs a missing one gets a 503 naming it (process::run_process).
   std::string missing;
   for (const required_program& required : required_programs()) {
     if (!required.used_by(program_user::daemon) || process::find_program(required.program)) continue;
@@ -596,6 +654,14 @@ void app::setting_changed(std::string_view key) {
         identity_->set_absolute_lifetime(seconds);
       }
     }
+  } else if (key == "password_hash_memory" && identity_) {
+    // 0 (the default) hands the budget back to the --password-hash-memory flag.
+    std::uint64_t bytes = 0;
+    if (auto text = settings_store_->get("password_hash_memory")) {
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), bytes);
+      if (ec != std::errc{} || end != text->data() + text->size()) bytes = 0;
+    }
+    identity_->hashing_budget().set_total_kib((bytes != 0 ? bytes : settings_.password_hash_memory) / 1024);
   }
 }
 

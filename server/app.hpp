@@ -125,6 +125,7 @@ class app {
 
  private:
   struct listeners;
+  struct dbus_link;
   boost::asio::io_context& io_;
   config settings_;
   router router_;
@@ -170,6 +171,12 @@ class app {
   std::unique_ptr<systemd::bus_connection> bus_;
   std::unique_ptr<server::storage_service> storage_;
   std::string bus_error_;
+  // Reconnects to D-Bus with backoff after a loss (or a failed first connect), and destroys the
+  // lost connection once no request can still hold it (server/app.cpp, "D-Bus supervision").
+  std::unique_ptr<dbus_link> dbus_link_;
+  void connect_dbus();
+  void dbus_lost();
+  void supervise_dbus();
   std::unique_ptr<listeners> listeners_;
   std::list<connection*> connections_;
   std::string boot_id_;

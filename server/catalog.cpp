@@ -241,10 +241,49 @@ asio::awaitable<result<void>> catalog::load(std::string name) {
   co_return result<void>{};
 }
 
+// The server killed (kill -9, power loss) in the middle of an add, a refresh or a remove leaves
+// traces no later operation cleans: a clone's `.partial` directory, the checkout of a repository
+// whose record was never stored (or already removed), and git's lock files, which would fail every
+// later fetch of that checkout ("Another git process seems to be running"). At start no git of
+// ours runs, so all of them are removed; the records are the truth, and a recorded repository
+// without a checkout is cloned by the first refresh.
+void catalog::reconcile_checkouts() {
+  std::set<std::string, std::less<>> recorded;
+  for (const auto& r : store_.list()) recorded.insert(r.name);
+  std::error_code ec;
+  std::vector<fs::path> stray;
+  for (const auto& entry : fs::directory_iterator(options_.directory, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == ".git-home") continue;
+    std::error_code kind_ec;
+    if (entry.is_symlink(kind_ec) || !entry.is_directory(kind_ec) || !recorded.contains(name)) {
+      stray.push_back(entry.path());
+      continue;
+    }
+    std::vector<fs::path> locks;
+    const fs::path git_dir = entry.path() / ".git";
+    std::error_code walk_ec;
+    for (fs::recursive_directory_iterator it(git_dir, walk_ec), end; !walk_ec && it != end; it.increment(walk_ec)) {
+      if (it->is_regular_file(kind_ec) && it->path().extension() == ".lock") locks.push_back(it->path());
+    }
+    for (const auto& lock : locks) {
+      fs::remove(lock, kind_ec);
+      log::warning("repositories: removed a stale git lock " + lock.string());
+    }
+  }
+  for (const auto& path : stray) {
+    std::error_code removed_ec;
+    fs::remove_all(path, removed_ec);
+    log::warning("repositories: removed " + path.string() + ", left by an interrupted clone or removal" +
+                 (removed_ec ? ": " + removed_ec.message() : ""));
+  }
+}
+
 void catalog::start() {
   std::error_code ec;
   fs::create_directories(options_.directory, ec);
   fs::permissions(options_.directory, fs::perms::owner_all, ec);
+  reconcile_checkouts();
   // Checkouts already on disk are read synchronously before the loop serves: a few hundred small
   // files, so packages are listed from the first request instead of after the first fetch.
   for (const auto& r : store_.list()) {

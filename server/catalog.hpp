@@ -98,8 +98,9 @@ class catalog {
   catalog(const catalog&) = delete;
   catalog& operator=(const catalog&) = delete;
 
-  // Loads the checkouts already on disk (so packages are served at once), then starts the
-  // background loop: a forced refresh now, then one whenever the interval has passed.
+  // Removes what an interrupted add, refresh or remove left behind (see reconcile_checkouts), loads
+  // the checkouts already on disk (so packages are served at once), then starts the background
+  // loop: a forced refresh now, then one whenever the interval has passed.
   void start();
   // Cancels the background loop and any git it runs (children are killed with their group).
   void stop();
@@ -128,6 +129,7 @@ class catalog {
   boost::asio::awaitable<result<void>> load(std::string name);
   boost::asio::awaitable<result<void>> remove_checkout(std::filesystem::path checkout);
   void rebuild();
+  void reconcile_checkouts();
   result<std::filesystem::path> checkout_of(std::string_view name) const;
   git::options git_options() const;
 

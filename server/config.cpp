@@ -24,6 +24,8 @@ std::string usage() {
          "  --idle-timeout MS      keep-alive wait for the next request (default 60000)\n"
          "  --shutdown-grace MS    time in-flight requests get after SIGTERM (default 10000)\n"
          "  --max-handler-deadline MS  caps every route's handler deadline (default: the route's own)\n"
+         "  --password-hash-memory BYTES  memory all password hashes together may use (default 134217728;\n"
+         "                         the password_hash_memory setting, when not 0, overrides it)\n"
          "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
          "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated). Systemd socket activation (LISTEN_FDS) "
          "replaces both listeners.\n";
@@ -104,6 +106,10 @@ result<config> parse_config(int argc, const char* const* argv) {
       auto n = parse_size(flag, value);
       if (!n) return n.error();
       c.header_limit = *n;
+    } else if (flag == "--password-hash-memory") {
+      auto n = parse_size(flag, value);
+      if (!n) return n.error();
+      c.password_hash_memory = *n;
     } else if (flag == "--header-timeout" || flag == "--idle-timeout" || flag == "--shutdown-grace" ||
                flag == "--max-handler-deadline") {
       auto n = parse_size(flag, value);

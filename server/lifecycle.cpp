@@ -257,8 +257,8 @@ void lifecycle::spawn_operation(std::string key, asio::awaitable<void> body) {
                  asio::bind_cancellation_slot(signal->slot(), log_escaped{"package operation"}));
 }
 
-void lifecycle::start(systemd::bus_connection* bus) {
-  bus_ = bus;
+void lifecycle::start(std::function<systemd::bus_connection*()> bus) {
+  bus_ = std::move(bus);
   spawn_operation("", recover_and_reconcile());
 }
 
@@ -272,8 +272,9 @@ void lifecycle::stop(std::function<void()> on_idle) {
 }
 
 asio::awaitable<result<systemd::systemd_manager*>> lifecycle::manager() {
-  if (bus_ == nullptr) co_return problem::unavailable("systemd is not reachable: no D-Bus connection");
-  co_return co_await systemd_.manager(bus_);
+  auto* bus = bus_ ? bus_() : nullptr;
+  if (bus == nullptr) co_return problem::unavailable("systemd is not reachable: no D-Bus connection");
+  co_return co_await systemd_.manager(bus);
 }
 
 result<void> lifecycle::journal_step(std::int64_t id, std::string_view kind, std::string_view step) {
@@ -1010,6 +1011,14 @@ asio::awaitable<void> lifecycle::prune_empty_parents(std::string relative) {
 // ---- start
 
 asio::awaitable<void> lifecycle::recover_and_reconcile() {
+  // systemd first: rolling back or reconciling without it would leave units behind.
+  auto state = co_await asio::this_coro::cancellation_state;
+  asio::steady_timer retry(io_);
+  while (!(co_await manager())) {
+    if (cancelled(state) || stopped_) co_return;
+    retry.expires_after(std::chrono::seconds(1));
+    co_await retry.async_wait(io_result);
+  }
   // Unfinished operations first: the journal says what a crash interrupted.
   std::vector<store::operation_record> unfinished = store_->operations();
   for (const auto& op : unfinished) {

@@ -130,8 +130,9 @@ class lifecycle {
 
   // Loads the install records and the journal (500 when a stored plan cannot be read).
   result<void> open();
-  // Recovery and reconcile, on their own coroutine (they wait for D-Bus).
-  void start(systemd::bus_connection* bus);
+  // Recovery and reconcile, on their own coroutine (they wait for D-Bus). `bus` gives the current
+  // connection (it changes when D-Bus is reconnected; null while there is none).
+  void start(std::function<systemd::bus_connection*()> bus);
   // Cancels running operations (the journal keeps them) and the start-up work. `on_idle` runs once
   // an operation is still running, once the last one has ended (the app then releases
   // what they use); never from inside this call.
@@ -183,7 +184,7 @@ class lifecycle {
   systemd_service& systemd_;
   store::settings_store& settings_;
   options options_;
-  systemd::bus_connection* bus_ = nullptr;
+  std::function<systemd::bus_connection*()> bus_;
   std::unique_ptr<store::package_store> store_;
   // Shared with the operations' coroutine frames, which may be destroyed after this object (a hard
   // stop destroys the loop's pending frames last).

@@ -183,6 +183,14 @@ asio::awaitable<result<systemd_service::unit_summary>> systemd_service::summary(
   co_return counted;
 }
 
+std::unique_ptr<systemd::systemd_manager> systemd_service::release_manager() {
+  summary_.reset();
+  // A manager prepared on the lost connection and never opened goes with that connection too.
+  if (!manager_) return std::move(prepared_);
+  prepared_.reset();
+  return std::move(manager_);
+}
+
 asio::awaitable<result<entries>> systemd_service::tail(jq::tail_query query) {
   if (closed_ || stopping_->load()) co_return problem::unavailable("the server is stopping");
   // Everything the job touches is its own (the query, the flag's shared owner): it may outlive

@@ -69,6 +69,11 @@ class systemd_service {
   };
   boost::asio::awaitable<result<unit_summary>> summary(systemd::bus_connection* bus);
 
+  // The D-Bus connection was lost: hands over the manager made on it (null if none) so that the
+  // caller destroys it before that connection, once no request can still hold it. The next
+  // manager() call opens a new one on the bus it is given.
+  std::unique_ptr<systemd::systemd_manager> release_manager();
+
   // Shutdown, first step: ends every log stream (requests in flight keep the manager).
   void stop_streams();
   // Shutdown, last step, before the bus connection goes: releases the manager (calls still in

@@ -31,6 +31,7 @@
 
 #include "adapters/asio/completion.hpp"
 #include "adapters/asio/one_shot_event.hpp"
+#include "core/required_programs.hpp"
 
 extern char** environ;
 
@@ -272,7 +273,20 @@ struct started_child {
 
 sc::result<started_child> start_child(const spawn_request& request) {
   std::string program;
-  if (int error = resolve_program(request, program)) return spawn_failure(request, "program lookup", error);
+  if (int error = resolve_program(request, program)) {
+    // A missing part of the host, not a fault of ours: 503 naming it and its package (from the one
+    // list, core/required_programs.txt), as /ready does.
+    if (error == ENOENT) {
+      std::string detail = request.argv.front() + " is not installed";
+      for (const required_program& known : required_programs()) {
+        if (known.program == request.argv.front()) detail += " (Debian package " + std::string(known.package) + ")";
+      }
+      problem p = problem::unavailable(std::move(detail));
+      p.internal = "spawn " + request.argv.front() + ": not found on PATH";
+      return p;
+    }
+    return spawn_failure(request, "program lookup", error);
+  }
 
   started_child child;
   unique_fd out_write, err_write, in_read;

@@ -49,7 +49,7 @@ result<std::int64_t> audit_store::insert(const audit::entry& e, std::string_view
     return static_cast<std::int64_t>(db_.sql().getLastInsertRowid());
   } catch (const std::exception& ex) {
     insert_.reset();  // a statement left mid-step must not poison the next record()
-    return problem::internal_error(std::string("recording audit entry: ") + ex.what());
+    return database_failure("recording audit entry", ex);
   }
 }
 
@@ -192,7 +192,7 @@ result<audit_store::page> audit_store::list(const audit::log_query& query) {
     out.total_count = static_cast<std::size_t>(count.getColumn(0).getInt64());
     return out;
   } catch (const std::exception& ex) {
-    return problem::internal_error(std::string("listing audit log: ") + ex.what());
+    return database_failure("listing audit log", ex);
   }
 }
 

@@ -61,6 +61,8 @@ TEST(settings, byte_keys_take_integers_and_human_sizes) {
   EXPECT_EQ(accepted("default_quota", "10 MiB"), "10485760");
   EXPECT_EQ(accepted("max_archive_size", "1.5GiB"), "1610612736");
   EXPECT_EQ(accepted("gfeh_partition_quota", "0"), "0");
+  EXPECT_EQ(accepted("password_hash_memory", "0"), "0");
+  EXPECT_EQ(accepted("password_hash_memory", "256MiB"), "268435456");
 }
 
 TEST(settings, byte_keys_refuse_junk_zero_negative_and_huge) {
@@ -72,7 +74,9 @@ TEST(settings, byte_keys_refuse_junk_zero_negative_and_huge) {
   refused("default_quota", "1.2.3");
   refused("default_quota", "99999999999999999999999");
   refused("max_archive_size", "2EiB");
-  refused("max_archive_size", "1");  // below 1 MiB
+  refused("max_archive_size", "1");         // below 1 MiB
+  refused("password_hash_memory", "4MiB");  // 0, or room for a real hash
+  refused("password_hash_memory", "2TiB");
 }
 
 TEST(settings, second_keys_are_positive_integers_within_bounds) {
