@@ -13,7 +13,7 @@ namespace {
 constexpr std::uint64_t mebibyte = 1024ull * 1024;
 constexpr std::uint64_t exbibyte = 1ull << 60;
 
-constexpr std::array<default_value, 17> default_values = {{
+constexpr std::array<default_value, 18> default_values = {{
     {"default_quota", "53687091200"},
     {"max_archive_size", "1073741824"},
     {"archive_unpack_timeout", "600"},
