@@ -7,12 +7,12 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/url/parse.hpp>
 #include <optional>
 
 #include "core/log.hpp"
 #include "server/app.hpp"
 #include "server/body_stream.hpp"
+#include "server/request_framing.hpp"
 
 namespace sc::server {
 
@@ -22,24 +22,6 @@ namespace bhttp = boost::beast::http;
 constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 namespace {
-
-// Splits the request target into path and decoded query parameters; null when unparsable.
-bool split_target(std::string_view target, std::string_view& path, query_params& query) {
-  // Most targets are a plain path: skip the full parser (about 1,200 instructions) when nothing
-  // needs decoding. Anything unusual still goes through Boost.URL and is validated there.
-  if (!target.empty() && target.front() == '/' && target.find_first_of("?%#") == std::string_view::npos &&
-      std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
-    path = target;
-    return true;
-  }
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) return false;
-  path = parsed->encoded_path();
-  if (parsed->has_query()) {
-    for (auto param : parsed->params()) query.items.emplace_back(param.key, param.value);
-  }
-  return true;
-}
 
 // Writes a complete response as one gathered write: the head built here, the body as is.
 // Beast's serializer walks nested buffer views per byte range and was a quarter of the server's
@@ -78,26 +60,6 @@ asio::awaitable<void> reject(app& application, http::stream& stream, connection&
   co_await write_response(stream, self, res, true, application.settings().write_timeout);
 }
 
-std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
-  if (ec == bhttp::error::header_limit) return problem(431, "request header is too large");
-  if (ec == bhttp::error::body_limit) return problem::payload_too_large("request body is too large");
-  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-      ec == asio::error::operation_aborted || ec == bhttp::error::partial_message ||
-      ec == asio::error::bad_descriptor) {
-    // The peer went away, or was too slow (the deadline sweep closed the socket): nothing to
-    // answer, the connection just ends.
-    return std::nullopt;
-  }
-  return problem::bad_request("malformed HTTP request: " + ec.message());
-}
-
-bool route_streams_body(app& application, const http::request& header) {
-  std::string_view target = header.target();
-  std::string_view path = target.substr(0, target.find('?'));
-  auto found = application.routes().find(header.method(), path);
-  return found.found != nullptr && found.found->streams_body;
-}
-
 void close_gently(http::stream& stream) {
   boost::system::error_code ignored;
   stream.shutdown(asio::socket_base::shutdown_send, ignored);
@@ -128,9 +90,9 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
     self.state = connection::phase::busy;
     auto started = std::chrono::steady_clock::now();
 
-    bhttp::request_parser<bhttp::string_body> parser;
+    request_parser parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-    // The limit is known only once the route is: streaming routes enforce their own (below).
+    // The limit is known only once the route is (frame_body).
     parser.body_limit(boost::none);
     self.expires_after(limits.header_timeout);
     auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, io_result);
@@ -140,20 +102,14 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
     }
     // A route that streams its body (uploads) is found on the header alone; its handler reads the
     // body through a body_stream and enforces its own limit (server/body_stream.hpp).
-    const bool streams_body = route_streams_body(application, parser.get());
-    if (!streams_body) parser.body_limit(limits.body_limit);
-    if (streams_body && !parser.is_done() && !parser.content_length()) {
-      co_await reject(application, stream, self, problem(411, "this endpoint needs a Content-Length"), started);
+    const bool streams_body = route_streams_body(application.routes(), parser.get());
+    body_framing framing = frame_body(parser, streams_body, limits);
+    if (framing.refuse) {
+      co_await reject(application, stream, self, *framing.refuse, started);
       break;
     }
-    if (auto length = parser.content_length(); !streams_body && length && *length > limits.body_limit) {
-      problem p =
-          problem::payload_too_large("request body is larger than " + std::to_string(limits.body_limit) + " bytes");
-      co_await reject(application, stream, self, p, started);
-      break;
-    }
-    if (!parser.is_done() && !streams_body) {
-      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+    if (framing.read_whole) {
+      if (framing.send_continue) {
         self.expires_after(limits.write_timeout);
         co_await asio::async_write(stream, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), io_result);
       }
