@@ -86,6 +86,15 @@ TEST(storage_classify, user_and_package_volumes_and_what_is_skipped) {
   }
 }
 
+// Found by tests/fuzz/names (regression seed classify_trailing_slash): an empty component made a
+// volume with an empty or malformed name.
+TEST(storage_classify, paths_with_empty_components_name_no_volume) {
+  for (auto path : {"installed/mehotos/", "user/", "user//x", "installed/r//v", "uninstalled/r/p/1.0/", "/user/x"}) {
+    EXPECT_FALSE(classify(path)) << path;
+  }
+  EXPECT_TRUE(classify("installed/mehotos/photos"));
+}
+
 TEST(storage_archive, formats_and_download_names) {
   EXPECT_EQ(parse_archive_format(""), archive_format::tar_gz);
   EXPECT_EQ(parse_archive_format("tar.xz"), archive_format::tar_xz);
