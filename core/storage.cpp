@@ -245,6 +245,9 @@ result<std::string> download_path(std::string_view path, std::string_view field)
     out += part;
   }
   if (out.empty()) out = ".";
+  // Normalising can bring a '-' to the front ("./-rf", ".//-x"): check what is returned, not only
+  // what was sent (found by tests/fuzz/names).
+  if (out.front() == '-') return problem::unprocessable(std::string(field), "path must not start with '-'");
   return out;
 }
 

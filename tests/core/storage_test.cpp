@@ -134,5 +134,16 @@ TEST(storage_archive, download_paths_refuse_options_traversal_and_absolute) {
   for (auto bad : {"-rf", "../x", "a/../../b", "/etc", ""}) EXPECT_FALSE(download_path(bad, "paths")) << bad;
 }
 
+// Found by tests/fuzz/names (regression seed download_dot_dash): "./" and empty components were
+// dropped after the leading-'-' check, so ".//-a.8b/" became the option-like "-a.8b".
+TEST(storage_archive, download_paths_that_normalise_to_an_option_are_refused) {
+  for (auto bad : {".//-a.8b/", "./-rf", "././--checkpoint-action=exec=sh", "./-"}) {
+    auto refused = download_path(bad, "paths");
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().status, 422);
+  }
+  EXPECT_EQ(download_path("./a/-b", "paths").value(), "a/-b");
+}
+
 }  // namespace
 }  // namespace sc::storage
