@@ -175,6 +175,8 @@ struct file_ring_state : std::enable_shared_from_this<file_ring_state> {
 
   // The hook placed in the awaiter's cancellation slot (io_uring only).
   struct cancel_hook {
+    // Spelled out: clang before 16 has no parenthesized aggregate initialisation, which emplace needs.
+    cancel_hook(std::shared_ptr<file_ring_state> ring, pending_op* pending) : state(std::move(ring)), op(pending) {}
     std::shared_ptr<file_ring_state> state;
     pending_op* op;
     void operator()(asio::cancellation_type_t type) const {
