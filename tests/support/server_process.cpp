@@ -22,6 +22,10 @@ namespace sc::test {
 #define SC_BINARY_PATH ""
 #endif
 
+std::string controller_binary() {
+  return SC_BINARY_PATH;
+}
+
 server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs) {
   state_dir_ = make_temp_dir("sc-server");
   socket_path_ = state_dir_ + "/api.sock";
