@@ -25,8 +25,10 @@
 #include <boost/json/parse.hpp>
 #include <charconv>
 #include <filesystem>
+#include <system_error>
 
 #include "adapters/file_io/file_ring.hpp"
+#include "adapters/process/spawn.hpp"
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
 #include "adapters/store/repository_store.hpp"
@@ -36,6 +38,7 @@
 #include "core/audit.hpp"
 #include "core/cors.hpp"
 #include "core/log.hpp"
+#include "core/required_programs.hpp"
 #include "server/catalog.hpp"
 #include "server/connection.hpp"
 #include "server/identity.hpp"
@@ -70,7 +73,7 @@ std::string make_boot_id() {
   return sd_id128_to_uuid_string(id, text);
 }
 
-void log_exception(std::string_view what, std::exception_ptr e) {
+void log_exception(std::string_view what, const std::exception_ptr& e) {
   if (!e) return;
   try {
     std::rethrow_exception(e);
@@ -148,7 +151,7 @@ asio::awaitable<void> accept_loop(app& application, generic_acceptor& acceptor, 
     }
     http::peer_info peer = describe_peer(fd, kind);
     asio::co_spawn(acceptor.get_executor(), serve_connection(application, std::move(socket), std::move(peer)),
-                   [](std::exception_ptr e) { log_exception("connection", e); });
+                   [](const std::exception_ptr& e) { log_exception("connection", e); });
   }
 }
 
@@ -370,7 +373,7 @@ result<void> app::serve() {
     return problem::bad_request("no listener configured (--listen and --socket are both off)");
   for (auto& entry : listeners_->entries) {
     asio::co_spawn(io_, accept_loop(*this, entry.acceptor, entry.kind),
-                   [](std::exception_ptr e) { log_exception("accept loop", e); });
+                   [](const std::exception_ptr& e) { log_exception("accept loop", e); });
   }
   for (const auto& address : bound_addresses()) log::info("listening on " + address);
   auto shortest =
@@ -489,12 +492,20 @@ std::vector<std::pair<std::string, std::string>> app::readiness() {
   }
   struct statfs info {};
   if (::statfs(settings_.btrfs_root.c_str(), &info) != 0) {
-    checks.emplace_back("btrfs", settings_.btrfs_root + ": " + std::strerror(errno));
+    checks.emplace_back("btrfs", settings_.btrfs_root + ": " + std::generic_category().message(errno));
   } else if (info.f_type != BTRFS_SUPER_MAGIC) {
     checks.emplace_back("btrfs", settings_.btrfs_root + " is not a btrfs filesystem");
   } else {
     checks.emplace_back("btrfs", "");
   }
+  // The programs the daemon and its units execute (core/required_programs.txt).
+  std::string missing;
+  for (const required_program& required : required_programs()) {
+    if (!required.used_by(program_user::daemon) || process::find_program(required.program)) continue;
+    missing += missing.empty() ? "missing " : ", ";
+    missing += std::string(required.program) + " (Debian package " + std::string(required.package) + ")";
+  }
+  checks.emplace_back("programs", missing);
   return checks;
 }
 
@@ -570,7 +581,7 @@ void app::record_audit(const request_context& context, const http::response& res
       if (auto* d = body.as_object().if_contains("detail"); d != nullptr && d->is_string()) message = d->as_string();
     }
     if (message.empty()) message = std::string(response.reason());
-    e.error = audit::format_error(response.result_int(), message);
+    e.error = audit::format_error(static_cast<int>(response.result_int()), message);
   }
   // A failed audit write must not fail the request it describes: it is logged instead.
   if (auto recorded = audit_->record(e); !recorded) log::error(recorded.error().internal);

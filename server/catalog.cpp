@@ -116,7 +116,7 @@ catalog_repository load_checkout(const std::string& name, const fs::path& checko
     for (auto& v : versions) repo.packages.push_back(std::move(v));
   }
   std::string error;
-  if (auto featured = read_plain_file(checkout / "featured.json", 64 * 1024, error)) {
+  if (auto featured = read_plain_file(checkout / "featured.json", std::size_t{64} * 1024, error)) {
     boost::system::error_code json_error;
     auto value = boost::json::parse(*featured, json_error);
     if (!json_error && value.is_array()) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "core/storage.hpp"
@@ -117,7 +118,7 @@ class extractor {
 result<fd_guard> extractor::open_dir(const std::vector<std::string>& parts, std::size_t count, bool create,
                                      const std::string& member) {
   fd_guard dir(::fcntl(root_fd_, F_DUPFD_CLOEXEC, 0));
-  if (dir.get() < 0) return problem::internal_error(std::string("dup: ") + std::strerror(errno));
+  if (dir.get() < 0) return problem::internal_error(std::string("dup: ") + std::generic_category().message(errno));
   for (std::size_t i = 0; i < count; ++i) {
     int next = ::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
@@ -128,7 +129,7 @@ result<fd_guard> extractor::open_dir(const std::vector<std::string>& parts, std:
       if (errno == ELOOP || errno == ENOTDIR) return refused(member, "its path passes through a symlink or a file");
       if (errno == EDQUOT || errno == ENOSPC)
         return problem::payload_too_large("the subvolume's quota or space is exhausted");
-      return problem::internal_error("open " + join(parts, i + 1) + ": " + std::strerror(errno));
+      return problem::internal_error("open " + join(parts, i + 1) + ": " + std::generic_category().message(errno));
     }
     dir = fd_guard(next);
   }
@@ -165,7 +166,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
     if (errno == EDQUOT || errno == ENOSPC)
       return problem::payload_too_large("the subvolume's quota or space is exhausted");
     if (errno == ELOOP) return refused(member, "it is a symlink");
-    return problem::internal_error("create " + member + ": " + std::strerror(errno));
+    return problem::internal_error("create " + member + ": " + std::generic_category().message(errno));
   }
   fd_guard file(fd);
   const void* block = nullptr;
@@ -190,7 +191,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
         if (errno == EINTR) continue;
         if (errno == EDQUOT || errno == ENOSPC)
           return problem::payload_too_large("the subvolume's quota or space is exhausted");
-        return problem::internal_error("write " + member + ": " + std::strerror(errno));
+        return problem::internal_error("write " + member + ": " + std::generic_category().message(errno));
       }
       written += static_cast<std::size_t>(n);
     }
@@ -200,7 +201,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
   if (archive_entry_size_is_set(e) != 0) {
     auto declared = static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e)));
     if (declared > end && ::ftruncate(file.get(), static_cast<off_t>(declared)) != 0) {
-      return problem::internal_error("truncate " + member + ": " + std::strerror(errno));
+      return problem::internal_error("truncate " + member + ": " + std::generic_category().message(errno));
     }
   }
   ::fchmod(file.get(), mode);
@@ -229,7 +230,7 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
     if (!dir) return dir.error();
     ::unlinkat(dir->get(), parts->back().c_str(), 0);
     if (::linkat(source_dir->get(), source->back().c_str(), dir->get(), parts->back().c_str(), 0) != 0) {
-      return refused(member, std::string("cannot make the hardlink: ") + std::strerror(errno));
+      return refused(member, std::string("cannot make the hardlink: ") + std::generic_category().message(errno));
     }
     created_.emplace_back(join(*parts, parts->size()), false);
     return {};
@@ -257,7 +258,7 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
         ::unlinkat(dir->get(), parts->back().c_str(), 0);
       }
       if (::symlinkat(target, dir->get(), parts->back().c_str()) != 0) {
-        return problem::internal_error("symlink " + member + ": " + std::strerror(errno));
+        return problem::internal_error("symlink " + member + ": " + std::generic_category().message(errno));
       }
       created_.emplace_back(join(*parts, parts->size()), false);
       return {};
@@ -280,7 +281,8 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   } closer{source};
 
   fd_guard volume(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (volume.get() < 0) return problem::internal_error("open " + target + ": " + std::strerror(errno));
+  if (volume.get() < 0)
+    return problem::internal_error("open " + target + ": " + std::generic_category().message(errno));
   // The subpath is made like a member's directories (walked without following symlinks), and
   // what it created is rolled back with the members.
   extractor walker(volume.get(), limits);
@@ -313,7 +315,8 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   int open_status = ARCHIVE_FATAL;
   if (state.first && state.first->starts_with(seven_zip_magic)) {
     spool = fd_guard(::open(target.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-    if (spool.get() < 0) return give_up(problem::internal_error(std::string("O_TMPFILE: ") + std::strerror(errno)));
+    if (spool.get() < 0)
+      return give_up(problem::internal_error(std::string("O_TMPFILE: ") + std::generic_category().message(errno)));
     std::uint64_t spooled = 0;
     std::optional<std::string> chunk = std::move(state.first);
     state.first.reset();
@@ -324,7 +327,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
       if (::write(spool.get(), chunk->data(), chunk->size()) != static_cast<ssize_t>(chunk->size())) {
         if (errno == EDQUOT || errno == ENOSPC)
           return give_up(problem::payload_too_large("the subvolume's quota or space is exhausted"));
-        return give_up(problem::internal_error(std::string("spool 7z: ") + std::strerror(errno)));
+        return give_up(problem::internal_error(std::string("spool 7z: ") + std::generic_category().message(errno)));
       }
       chunk = source.pop_blocking(limits.deadline);
     }

@@ -9,7 +9,7 @@ namespace sc::archive {
 
 namespace {
 
-constexpr std::size_t chunk_size = 64 * 1024;
+constexpr std::size_t chunk_size = std::size_t{64} * 1024;
 
 struct writer_state {
   byte_pipe& sink;

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 #include <unordered_map>
 
 #include "adapters/process/spawn.hpp"
@@ -217,7 +218,7 @@ boost::asio::awaitable<result<void>> volumes::rename(std::string from, std::stri
       co_return problem::conflict("a filesystem with the new name already exists");
     if (error == ENOENT) co_return problem::not_found("filesystem not found");
     if (error == EINVAL) co_return problem::unprocessable("filesystem.name", "cannot move a filesystem into itself");
-    co_return problem::internal_error("rename " + from + " to " + to + ": " + std::strerror(error));
+    co_return problem::internal_error("rename " + from + " to " + to + ": " + std::generic_category().message(error));
   }
   co_return result<void>();
 }

@@ -93,7 +93,7 @@ struct runner {
     request.env = env;
     request.timeout = timeout;
     request.kill_grace = std::chrono::milliseconds(2000);
-    request.max_output = 64 * 1024;
+    request.max_output = std::size_t{64} * 1024;
     auto outcome = co_await process::run_process(std::move(request));
     if (!outcome) {
       problem p = outcome.error();

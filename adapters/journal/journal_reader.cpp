@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 #include "core/names.hpp"
@@ -98,7 +99,8 @@ constexpr std::array<field_slot, 31> field_slots = {{
 }};
 
 problem journal_error(const char* what, int negative_errno) {
-  return problem::internal_error(std::string("sd-journal ") + what + ": " + std::strerror(-negative_errno));
+  return problem::internal_error(std::string("sd-journal ") + what + ": " +
+                                 std::generic_category().message(-negative_errno));
 }
 
 // Marks the reader busy for the life of one operation (which may span several loop turns).
@@ -337,7 +339,7 @@ result<std::unique_ptr<journal_reader>> journal_reader::open(asio::io_context& i
                                     : sd_journal_open_directory(&j, options.directory.c_str(), 0);
   if (r < 0) {
     auto p = problem::unavailable("the journal cannot be opened");
-    p.internal = std::string("sd_journal_open: ") + std::strerror(-r);
+    p.internal = std::string("sd_journal_open: ") + std::generic_category().message(-r);
     return p;
   }
   auto s = std::make_shared<state>(io, j, std::move(options));

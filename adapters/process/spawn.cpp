@@ -26,6 +26,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -229,14 +230,12 @@ std::string search_path_of(const spawn_request& request) {
 
 // posix_spawnp would search PATH from *our* environment and include relative entries ("" means
 // the working directory); a daemon must not run whatever sits in its cwd.
-int resolve_program(const spawn_request& request, std::string& program) {
-  const std::string& name = request.argv.front();
+int resolve_in(std::string_view name, const std::string& path, std::string& program) {
   if (name.empty()) return ENOENT;
-  if (name.find('/') != std::string::npos) {
+  if (name.find('/') != std::string_view::npos) {
     program = name;
     return 0;
   }
-  std::string path = search_path_of(request);
   int failure = ENOENT;
   std::size_t begin = 0;
   while (begin <= path.size()) {
@@ -245,7 +244,8 @@ int resolve_program(const spawn_request& request, std::string& program) {
     std::string directory = path.substr(begin, end - begin);
     begin = end + 1;
     if (directory.empty() || directory.front() != '/') continue;
-    std::string candidate = directory + "/" + name;
+    std::string candidate = directory + "/";
+    candidate += name;
     struct stat info {};
     if (::stat(candidate.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
     if (::access(candidate.c_str(), X_OK) != 0) {
@@ -256,6 +256,10 @@ int resolve_program(const spawn_request& request, std::string& program) {
     return 0;
   }
   return failure;
+}
+
+int resolve_program(const spawn_request& request, std::string& program) {
+  return resolve_in(request.argv.front(), search_path_of(request), program);
 }
 
 struct started_child {
@@ -604,6 +608,16 @@ std::size_t set_max_children(std::size_t limit) {
 
 std::size_t max_children() noexcept {
   return slots().limit();
+}
+
+std::optional<std::string> find_program(std::string_view program) {
+  std::string found;
+  if (resolve_in(program, search_path_of(spawn_request{}), found) != 0) return std::nullopt;
+  struct stat info {};
+  if (::stat(found.c_str(), &info) != 0 || !S_ISREG(info.st_mode) || ::access(found.c_str(), X_OK) != 0) {
+    return std::nullopt;
+  }
+  return found;
 }
 
 }  // namespace sc::process

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/problem.hpp"
@@ -88,5 +89,9 @@ std::size_t running_children() noexcept;
 // once: raising it admits waiting callers. Returns the previous cap. Thread-safe.
 std::size_t set_max_children(std::size_t limit);
 std::size_t max_children() noexcept;
+
+// Where a spawn without `env` would find `program` (the lookup of spawn_request::argv[0]), or
+// nullopt when it is missing or not an executable regular file there. Blocks on a few stat calls.
+std::optional<std::string> find_program(std::string_view program);
 
 }  // namespace sc::process

@@ -32,6 +32,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -44,7 +45,7 @@ std::int64_t now_ns() {
 }
 
 [[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "sse_fanout: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "sse_fanout: %s: %s\n", what.c_str(), std::generic_category().message(errno).c_str());
   std::exit(1);
 }
 

@@ -94,7 +94,7 @@ json::object install_preview(const preview_input& input) {
     summary += s;
   }
   summary += ".";
-  out["summary"] = std::move(summary);
+  out["summary"] = summary;
 
   if (compiled.runtime == runtime_kind::vm) {
     json::object vm;

@@ -99,7 +99,7 @@ std::optional<bool> parse_bool(std::string_view text) noexcept {
 }
 
 std::optional<std::string> normalize_answer(const question_spec& question, std::string_view answer) {
-  if (has_control_characters(answer) || answer.size() > 64 * 1024) return std::nullopt;
+  if (has_control_characters(answer) || answer.size() > std::size_t{64} * 1024) return std::nullopt;
   const std::string& type = question.type;
   if (type == "port") {
     auto n = parse_unsigned(answer);

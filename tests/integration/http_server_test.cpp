@@ -128,7 +128,8 @@ TEST_F(http_server, bad_target_gets_400) {
 
 TEST_F(http_server, oversized_header_gets_431) {
   auto connection = raw_connection::tcp(port());
-  std::string request = "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+  std::string request =
+      "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(std::size_t{64} * 1024, 'a') + "\r\n\r\n";
   connection.send(request);
   auto reply = connection.read_reply();
   ASSERT_TRUE(reply);
@@ -147,7 +148,7 @@ TEST_F(http_server, oversized_body_gets_413_without_reading_it) {
 
 TEST_F(http_server, oversized_chunked_body_gets_413) {
   auto connection = raw_connection::tcp(port());
-  std::string chunk(256 * 1024, 'x');
+  std::string chunk(std::size_t{256} * 1024, 'x');
   std::string request = "POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 8; ++i) request += "40000\r\n" + chunk + "\r\n";
   request += "0\r\n\r\n";
@@ -196,6 +197,22 @@ TEST_F(http_server, ready_checks_database_and_btrfs) {
   EXPECT_EQ(checks.at("database").as_string(), "ok");
   EXPECT_EQ(checks.at("btrfs").as_string(), "ok");
   EXPECT_EQ(checks.at("dbus").as_string(), "ok");
+  EXPECT_EQ(checks.at("programs").as_string(), "ok");
+}
+
+TEST(http_server_limits, ready_is_503_naming_the_missing_programs) {
+  // An empty PATH hides every program the daemon looks up by name; absolute ones stay.
+  server_process server({}, true, {"PATH=/nonexistent"});
+  ASSERT_TRUE(server.started());
+  auto reply = request(server.port(), "GET", "/ready");
+  expect_problem(reply, 503);
+  auto body = body_json(reply);
+  std::string detail(body.at("detail").as_string());
+  EXPECT_NE(detail.find("git (Debian package git)"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("podman (Debian package podman)"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("btrfs (Debian package btrfs-progs)"), std::string::npos) << detail;
+  EXPECT_EQ(detail.find("netavark"), std::string::npos) << "an absolute path does not depend on PATH: " << detail;
+  EXPECT_EQ(detail.find("database"), std::string::npos) << detail;
 }
 
 TEST(http_server_limits, ready_is_503_naming_what_is_down) {

@@ -146,7 +146,7 @@ TEST(sse_writer, drops_a_reader_that_cannot_keep_up) {
   served flag(io);
   asio::co_spawn(io, serve_and_mark(stream, subscriber, options, flag), asio::detached);
   // The client reads nothing; 64 KiB frames fill the socket buffers, then the queue.
-  std::string big(64 * 1024, 'x');
+  std::string big(std::size_t{64} * 1024, 'x');
   std::size_t max_queued = 0;
   for (int i = 0; i < 200 && !subscriber->overflowed(); ++i) {
     hub.publish(big);

@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
+#include <system_error>
 
 #include "tests/support/sandbox.hpp"
 
@@ -26,7 +29,8 @@ std::string controller_binary() {
   return SC_BINARY_PATH;
 }
 
-server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs) {
+server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs,
+                               std::vector<std::string> environment) {
   state_dir_ = make_temp_dir("sc-server");
   socket_path_ = state_dir_ + "/api.sock";
   std::vector<std::string> args = {SC_BINARY_PATH, "--listen",    "127.0.0.1:0", "--socket",
@@ -41,7 +45,7 @@ server_process::server_process(std::vector<std::string> extra_args, bool use_san
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+    ADD_FAILURE() << "pipe2: " << std::generic_category().message(errno);
     return;
   }
   posix_spawn_file_actions_t actions;
@@ -53,16 +57,24 @@ server_process::server_process(std::vector<std::string> extra_args, bool use_san
   // A test server seeds no package repository (the default is a network clone at first boot)
   // unless the test sets SC_DEFAULT_REPOSITORY itself.
   std::vector<char*> envp;
-  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (auto& entry : environment) envp.push_back(entry.data());
+  auto overridden = [&environment](std::string_view entry) {
+    std::string_view key = entry.substr(0, entry.find('=') + 1);
+    return std::any_of(environment.begin(), environment.end(),
+                       [key](const std::string& mine) { return std::string_view(mine).starts_with(key); });
+  };
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!overridden(*e)) envp.push_back(*e);
+  }
   std::string no_seed = "SC_DEFAULT_REPOSITORY=";
-  if (::getenv("SC_DEFAULT_REPOSITORY") == nullptr) envp.push_back(no_seed.data());
+  if (::getenv("SC_DEFAULT_REPOSITORY") == nullptr && !overridden(no_seed)) envp.push_back(no_seed.data());
   envp.push_back(nullptr);
   int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   stderr_fd_ = pipe_fds[0];
   if (rc != 0) {
-    ADD_FAILURE() << "cannot start " << args[0] << ": " << std::strerror(rc);
+    ADD_FAILURE() << "cannot start " << args[0] << ": " << std::generic_category().message(rc);
     pid_ = -1;
     return;
   }

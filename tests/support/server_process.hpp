@@ -15,8 +15,10 @@ std::string controller_binary();
 
 class server_process {
  public:
-  // `extra_args` are appended to the command line (e.g. {"--max-connections", "2"}).
-  explicit server_process(std::vector<std::string> extra_args = {}, bool use_sandbox_btrfs = true);
+  // `extra_args` are appended to the command line (e.g. {"--max-connections", "2"}); `environment`
+  // entries ("KEY=value") replace or add to the server's environment (ours otherwise).
+  explicit server_process(std::vector<std::string> extra_args = {}, bool use_sandbox_btrfs = true,
+                          std::vector<std::string> environment = {});
   ~server_process();
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;

@@ -138,7 +138,8 @@ TEST(Process, CapturesStdoutAndStderrSeparately) {
 TEST(Process, PassesStdinThrough) {
   spawn_request request = make_request({"/bin/cat"});
   // Larger than a pipe buffer on both sides: input and output must flow concurrently.
-  for (int i = 0; request.stdin_data.size() < 300 * 1024; ++i) request.stdin_data += "line " + std::to_string(i) + "\n";
+  for (int i = 0; request.stdin_data.size() < std::size_t{300} * 1024; ++i)
+    request.stdin_data += "line " + std::to_string(i) + "\n";
   spawn_outcome outcome = run_ok(request);
   EXPECT_TRUE(outcome.ok());
   EXPECT_EQ(outcome.out.size(), request.stdin_data.size());
