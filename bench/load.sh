@@ -111,4 +111,27 @@ if [ -d "$fixture/packages" ]; then
       "$(grep -c -E 'open|execve|clone|fork' "$work/strace" || true)"
   fi
 fi
+# Journal tail scans (issue 10 §7): a grep that matches nothing makes GET /systemd/logs/tail scan
+# 200,000 entries. The scan runs on a pool thread, so /health keeps its latency meanwhile. The
+# journal gets 200,000 short lines first if it has fewer (from 20 scopes: journald rate-limits per
+# unit).
+entries=$(journalctl -q --no-pager -o cat 2>/dev/null | wc -l)
+if [ "$entries" -lt 200000 ]; then
+  for i in $(seq 20); do
+    systemd-run --user --scope --quiet sh -c "seq 10000 | sed 's/^/bench-fill-$i-/' | systemd-cat -t bench-fill" || true
+  done
+fi
+scan_loop() {
+  while :; do
+    curl -sf --unix-socket "$sock" -o /dev/null "http://localhost/systemd/logs/tail?grep=no-such-line-$$&lines=10"
+  done
+}
+scan_loop &
+scanner=$!
+single=$( { /usr/bin/time -f '%e' curl -sf --unix-socket "$sock" -o /dev/null \
+  "http://localhost/systemd/logs/tail?grep=no-such-line-$$&lines=10"; } 2>&1 | tail -1)
+run_case "tcp  /health, tail scans" --tcp "127.0.0.1:$port" --path /health
+kill "$scanner"; wait "$scanner" 2>/dev/null || true
+printf 'one 200,000-entry tail scan: %s s (journal: %s entries)\n' "$single" \
+  "$(journalctl -q --no-pager -o cat 2>/dev/null | wc -l)"
 printf 'after load: %s\n' "$(memory)"

@@ -28,7 +28,15 @@ struct entry {
   bool success = true;
   std::string error;       // "code=<status>, message=<detail>" when !success
   std::string created_at;  // RFC 3339 UTC, second precision
+  // Attempts this row stands for: failed logins from one address are aggregated, one row per
+  // address and window (failed_login_window) counting them; every other row is 1.
+  std::int64_t count = 1;
 };
+
+// Failed anonymous logins (POST /account/authenticate) from one address within this window of
+// the first one add to one row's count. A minute keeps brute force readable (a row a minute per
+// address) and bounded; the row keeps the latest error.
+inline constexpr std::int64_t failed_login_window_seconds = 60;
 
 // The account name recorded for the local root peer on the Unix socket (no session). Parentheses
 // and spaces are never valid in usernames, so it cannot be mistaken for an account.

@@ -44,63 +44,6 @@ constexpr std::int64_t latest_seconds = std::int64_t{1} << 40;
 
 }  // namespace
 
-unit_kind classify_unit(std::string_view name) noexcept {
-  if (name.starts_with(system_unit_prefix)) {
-    return name.size() > system_unit_prefix.size() + 8 && name.ends_with(".service") ? unit_kind::system_service
-                                                                                     : unit_kind::unmanaged;
-  }
-  if (!name.starts_with(package_unit_prefix) || name.size() <= package_unit_prefix.size()) return unit_kind::unmanaged;
-  if (!name.ends_with(".service")) {
-    return name.ends_with(".socket") ? unit_kind::package_helper : unit_kind::unmanaged;
-  }
-  if (name.ends_with("-network.service") || name.ends_with("-upnp.service") ||
-      name.find("-fwd-") != std::string_view::npos) {
-    return unit_kind::package_helper;
-  }
-  return unit_kind::package_service;
-}
-
-std::string network_unit_of(std::string_view main_service) {
-  std::string_view base = main_service.substr(0, main_service.size() - std::string_view(".service").size());
-  return std::string(base) + "-network.service";
-}
-
-result<unit_action> parse_unit_action(std::string_view text) {
-  if (text == "start") return unit_action::start;
-  if (text == "stop") return unit_action::stop;
-  if (text == "restart") return unit_action::restart;
-  if (text == "enable") return unit_action::enable;
-  if (text == "disable") return unit_action::disable;
-  return problem::unprocessable("action", "must be one of start, stop, restart, enable, disable");
-}
-
-std::string_view to_string(unit_action action) noexcept {
-  switch (action) {
-    case unit_action::start:
-      return "start";
-    case unit_action::stop:
-      return "stop";
-    case unit_action::restart:
-      return "restart";
-    case unit_action::enable:
-      return "enable";
-    case unit_action::disable:
-      return "disable";
-  }
-  return "start";
-}
-
-result<void> check_unit_action(std::string_view name, unit_action action) {
-  if (auto valid = validate_unit_name(name); !valid) return valid.error();
-  if (name == controller_unit && (action == unit_action::stop || action == unit_action::disable)) {
-    return problem::bad_request("the controller's own unit cannot be stopped or disabled through the API");
-  }
-  if (classify_unit(name) == unit_kind::unmanaged) {
-    return problem::forbidden("unit " + std::string(name) + " is not managed by Town OS");
-  }
-  return {};
-}
-
 result<cursor_position> parse_cursor(std::string_view text, std::string_view field) {
   if (text.empty()) return field_problem(field, "cursor is empty");
   if (text.size() > max_cursor_length) return field_problem(field, "cursor is too long");
@@ -145,15 +88,29 @@ result<std::string> parse_unit_filter(const query_params& query) {
   return std::string(unit);
 }
 
+namespace {
+
+// `lines`, shared by the tail and the stream: absent or empty is nullopt; otherwise a non-negative
+// integer (422 naming the parameter).
+result<std::optional<std::int64_t>> parse_lines(const query_params& query) {
+  auto lines = query.find("lines");
+  if (!lines || lines->empty()) return std::optional<std::int64_t>{};
+  auto n = parse_integer(*lines, 0, INT64_MAX);
+  if (!n) return problem::unprocessable("lines", "must be a non-negative integer");
+  return std::optional<std::int64_t>(*n);
+}
+
+}  // namespace
+
 result<tail_query> parse_tail_query(const query_params& query) {
   tail_query q;
   auto unit = parse_unit_filter(query);
   if (!unit) return unit.error();
   q.unit = std::move(*unit);
 
-  if (auto lines = query.find("lines"); lines && !lines->empty()) {
-    auto n = parse_integer(*lines, 0, INT64_MAX);
-    if (!n) return problem::unprocessable("lines", "must be a non-negative integer");
+  auto lines = parse_lines(query);
+  if (!lines) return lines.error();
+  if (auto n = *lines) {
     q.lines = *n == 0 ? default_tail_lines : static_cast<std::size_t>(std::min<std::int64_t>(*n, max_tail_lines));
   }
   for (auto [name, slot] : {std::pair{"since", &q.since}, std::pair{"until", &q.until}}) {
@@ -196,11 +153,9 @@ result<stream_query> parse_stream_query(const query_params& query, std::string_v
   auto unit = parse_unit_filter(query);
   if (!unit) return unit.error();
   q.unit = std::move(*unit);
-  if (auto lines = query.find("lines"); lines && !lines->empty()) {
-    auto n = parse_integer(*lines, 0, INT64_MAX);
-    if (!n) return problem::unprocessable("lines", "must be a non-negative integer");
-    q.lines = static_cast<std::size_t>(std::min<std::int64_t>(*n, max_stream_replay_lines));
-  }
+  auto lines = parse_lines(query);
+  if (!lines) return lines.error();
+  if (auto n = *lines) q.lines = static_cast<std::size_t>(std::min<std::int64_t>(*n, max_stream_replay_lines));
   std::string_view id = last_event_id_header;
   std::string_view field = "Last-Event-ID";
   if (id.empty()) {

@@ -1,7 +1,8 @@
 #pragma once
-// The systemd/journal part of the domain (behavior-ops.md §7.1, §8): which units Town OS manages,
-// the query parameters of GET /systemd/logs/tail and GET /systemd/logs, journal cursors as they
-// come from outside, the filters applied to entries, and the timestamp format of an entry.
+// The journal part of the domain (behavior-ops.md §8.4, §8.5): the query parameters of
+// GET /systemd/logs/tail and GET /systemd/logs, journal cursors as they come from outside, the
+// filters applied to entries, and the timestamp format of an entry. The unit policy is in
+// core/units.hpp.
 // Pure functions: no journal, no D-Bus.
 
 #include <cstddef>
@@ -14,31 +15,6 @@
 #include "core/query.hpp"
 
 namespace sc::journal_query {
-
-// ---- units (behavior-ops.md §7.1, §8.2, §8.3) ----
-
-inline constexpr std::string_view package_unit_prefix = "town-os-package--";
-inline constexpr std::string_view system_unit_prefix = "town-os-system--";
-inline constexpr std::string_view controller_unit = "town-os-systemcontroller.service";
-
-enum class unit_kind {
-  package_service,  // a package's main service: listed and controllable
-  package_helper,   // -network.service, -upnp.service, *-fwd-*, sockets: controllable, not listed
-  system_service,   // town-os-system--<key>.service: listed and controllable
-  unmanaged,        // anything else, the controller's own unit included
-};
-unit_kind classify_unit(std::string_view name) noexcept;
-// The network-controller unit of a package's main service ("<base>-network.service").
-std::string network_unit_of(std::string_view main_service);
-
-enum class unit_action { start, stop, restart, enable, disable };
-// "start" | "stop" | "restart" | "enable" | "disable"; else 422 naming the field "action".
-result<unit_action> parse_unit_action(std::string_view text);
-std::string_view to_string(unit_action action) noexcept;
-// Whether `action` may be applied to `name` through the API: the name is a valid unit name (422
-// "name"), the controller's own unit is never stopped or disabled (400), and only managed units
-// are touched (403).
-result<void> check_unit_action(std::string_view name, unit_action action);
 
 // ---- cursors ----
 

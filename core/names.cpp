@@ -45,6 +45,7 @@ result<void> validate_relative_path(std::string_view path) {
     if (part.empty() || part == "." || part == "..") {
       return problem::unprocessable("name", "name has an empty, '.' or '..' component");
     }
+    if (part.size() > 255) return problem::unprocessable("name", "a name component is longer than 255 bytes");
     for (char c : part) {
       if (!is_name_char(c)) return problem::unprocessable("name", "name may only contain letters, digits and ._-");
     }

@@ -15,7 +15,9 @@ namespace sc {
 result<void> validate_unit_name(std::string_view name);
 
 // A relative path of `[A-Za-z0-9._-]` components: no empty, "." or ".." component, no leading '/',
-// no NUL, at most 4096 bytes. Used for subvolume names and paths inside them.
+// no NUL, at most 255 bytes per component and 4096 in all (the kernel's NAME_MAX and PATH_MAX, so
+// a name that passes never reaches a syscall as ENAMETOOLONG). Used for subvolume names and paths
+// inside them.
 result<void> validate_relative_path(std::string_view path);
 
 // `root / relative`, lexically normalised, refused unless it stays at or under `root`.

@@ -13,7 +13,7 @@ namespace {
 constexpr std::uint64_t mebibyte = 1024ull * 1024;
 constexpr std::uint64_t exbibyte = 1ull << 60;
 
-constexpr std::array<default_value, 14> default_values = {{
+constexpr std::array<default_value, 17> default_values = {{
     {"default_quota", "53687091200"},
     {"max_archive_size", "1073741824"},
     {"archive_unpack_timeout", "600"},
@@ -31,6 +31,12 @@ constexpr std::array<default_value, 14> default_values = {{
     {"repository_refresh_interval", "300"},
     // Live log viewers (GET /systemd/logs) served at once; one more is answered 503.
     {"log_stream_max_viewers", "20000"},
+    // Bytes all password hashes together may use; 0 takes the --password-hash-memory flag (128 MiB).
+    {"password_hash_memory", "0"},
+    // Audit retention (issue 10 §8): rows older than this many days, or beyond this many rows (the
+    // oldest first), are pruned in the background.
+    {"audit_retention_days", "90"},
+    {"audit_max_rows", "1000000"},
 }};
 
 constexpr std::array<std::string_view, 48> populated = {
@@ -374,6 +380,15 @@ result<std::string> validate(std::string_view key, std::string_view value) {
   if (key == "session_lifetime") return bounded_integer(key, value, 3600, 31'536'000, "seconds");
   if (key == "repository_refresh_interval") return bounded_integer(key, value, 60, 604'800, "seconds");
   if (key == "log_stream_max_viewers") return bounded_integer(key, value, 0, 1'000'000, "viewers");
+  if (key == "password_hash_memory") {
+    auto bytes = bounded_bytes(key, value, 0, 1ull << 40);
+    if (bytes && *bytes != "0" && std::stoull(*bytes) < 8 * mebibyte) {
+      return invalid_value("password_hash_memory must be 0 (the flag's value) or at least 8 MiB");
+    }
+    return bytes;
+  }
+  if (key == "audit_retention_days") return bounded_integer(key, value, 1, 36'500, "days");
+  if (key == "audit_max_rows") return bounded_integer(key, value, 1'000, 1'000'000'000, "rows");
   if (key == "locale") {
     if (!is_supported_locale(value)) return invalid_value("unsupported locale; see GET /locales");
     return std::string(value);

@@ -27,6 +27,11 @@
 //   gfeh_partition_quota   bytes, 0 (unlimited) .. 1 EiB    (default 0)
 //   auto_update_enabled    1 | 0 (true/false accepted)      (default 1)
 //   log_stream_max_viewers live log viewers at once, 0 .. 1000000 (default 20000)
+//   password_hash_memory   bytes all password hashes together may use: 0 (the
+//                          --password-hash-memory flag, 128 MiB) or 8 MiB .. 1 TiB (default 0)
+//   audit_retention_days   audit rows older than this are pruned, 1 .. 36500 (default 90)
+//   audit_max_rows         audit rows kept at most (oldest pruned first), 1000 .. 1000000000
+//                                                           (default 1000000)
 //   monitoring_backend     uplot | grafana                  (not seeded)
 //   dns_rbl_config, dns_dnsbl_config, dns_excluded_services, dismissed_upgrades_hash
 //                          text ≤ 65536 bytes; TAB/LF/CR allowed, other control chars not

@@ -55,7 +55,12 @@ bool is_reserved(std::string_view name) noexcept {
 result<std::string> user_volume_path(std::string_view name, std::string_view field) {
   if (auto ok = validate_name(name, field); !ok) return ok.error();
   if (is_reserved(name)) return problem::unprocessable(std::string(field), "cannot modify reserved filesystem");
-  return "user/" + std::string(name);
+  // PATH_MAX counts the terminating NUL: "user/" + name must stay below 4096 bytes.
+  constexpr std::string_view prefix = "user/";
+  if (prefix.size() + name.size() >= 4096) {
+    return problem::unprocessable(std::string(field), "invalid filesystem name: name is longer than 4090 bytes");
+  }
+  return std::string(prefix) + std::string(name);
 }
 
 bool is_package_path(std::string_view name) noexcept {
@@ -230,6 +235,11 @@ bool symlink_stays_inside(const std::vector<std::string>& link_components, std::
     }
   }
   return true;
+}
+
+std::uint64_t extraction_budget(std::uint64_t free_bytes, std::uint64_t quota, std::uint64_t usage) noexcept {
+  if (quota == 0) return free_bytes;
+  return std::min(free_bytes, quota - std::min(quota, usage));
 }
 
 result<std::string> download_path(std::string_view path, std::string_view field) {

@@ -24,7 +24,7 @@ inline constexpr std::array<std::string_view, 8> root_subvolumes = {"installed",
                                                                     "vm-images", "user",        "tls",      "gfeh"};
 
 // ValidateFilesystemName (§3.2): `[A-Za-z0-9._-]` components, no empty/"."/".." component, no
-// leading '/', no NUL, at most 4096 bytes. 422 naming `field` when it fails.
+// leading '/', no NUL, at most 255 bytes per component and 4096 in all. 422 naming `field` when it fails.
 result<void> validate_name(std::string_view name, std::string_view field);
 
 // True for a reserved name or anything below one ("user", "gfeh/x").
@@ -90,6 +90,10 @@ result<std::vector<std::string>> member_components(std::string_view path, std::s
 // relative to the link's directory) to a place at or under the extraction root. Absolute targets
 // never do.
 bool symlink_stays_inside(const std::vector<std::string>& link_components, std::string_view target);
+
+// How many bytes an upload may unpack into a volume: its quota headroom (quota minus usage, never
+// below 0) when it has a quota, capped by the filesystem's free bytes; the free bytes otherwise.
+std::uint64_t extraction_budget(std::uint64_t free_bytes, std::uint64_t quota, std::uint64_t usage) noexcept;
 
 // Validates a download path (§4.2): member rules plus no leading '-' (never an option to anyone).
 result<std::string> download_path(std::string_view path, std::string_view field);

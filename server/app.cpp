@@ -14,26 +14,31 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <charconv>
 #include <filesystem>
 #include <system_error>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/file_io/file_ring.hpp"
+#include "adapters/pool/work_pool.hpp"
 #include "adapters/process/spawn.hpp"
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
 #include "adapters/store/repository_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/bus.hpp"
+#include "adapters/systemd/systemd_manager.hpp"
 #include "core/accounts.hpp"
 #include "core/audit.hpp"
 #include "core/cors.hpp"
@@ -49,7 +54,6 @@ namespace sc::server {
 
 namespace asio = boost::asio;
 using generic_acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol, http::executor>;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 struct app::listeners {
   struct entry {
@@ -61,7 +65,10 @@ struct app::listeners {
   asio::steady_timer watchdog;
   asio::steady_timer shutdown_timer;
   asio::steady_timer deadline_sweep;
-  explicit listeners(asio::io_context& io) : watchdog(io), shutdown_timer(io), deadline_sweep(io) {}
+  asio::steady_timer last_resort;
+  asio::steady_timer audit_prune;
+  explicit listeners(asio::io_context& io)
+      : watchdog(io), shutdown_timer(io), deadline_sweep(io), last_resort(io), audit_prune(io) {}
 };
 
 namespace {
@@ -71,17 +78,6 @@ std::string make_boot_id() {
   if (sd_id128_randomize(&id) < 0) return {};
   char text[SD_ID128_UUID_STRING_MAX];
   return sd_id128_to_uuid_string(id, text);
-}
-
-void log_exception(std::string_view what, const std::exception_ptr& e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    log::error(std::string(what) + ": " + ex.what());
-  } catch (...) {
-    log::error(std::string(what) + ": unknown exception");
-  }
 }
 
 http::peer_info describe_peer(int fd, http::peer_info::transport kind) {
@@ -116,10 +112,11 @@ http::peer_info describe_peer(int fd, http::peer_info::transport kind) {
 // A connection over the limit gets a short 503 written without waiting, then is closed.
 void refuse(http::stream& socket) {
   static const std::string busy = [] {
-    std::string body = render_problem_json(problem::unavailable("too many connections, try again"));
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n"
-           "Connection: close\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
+    problem busy_problem = problem::unavailable("too many connections, try again");
+    busy_problem.retry_after = 1;
+    http::response response = http::problem_response(busy_problem);
+    response.set(boost::beast::http::field::connection, "close");
+    return http::format_head(response) + response.body();
   }();
   [[maybe_unused]] auto n = ::send(socket.native_handle(), busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   boost::system::error_code ignored;
@@ -150,8 +147,18 @@ asio::awaitable<void> accept_loop(app& application, generic_acceptor& acceptor, 
       continue;
     }
     http::peer_info peer = describe_peer(fd, kind);
-    asio::co_spawn(acceptor.get_executor(), serve_connection(application, std::move(socket), std::move(peer)),
-                   [](const std::exception_ptr& e) { log_exception("connection", e); });
+    // The handler's cancellation slot (connection::cancel). The signal outlives the coroutine: the
+    // completion handler keeps it and releases it on a later turn, after the coroutine's frames
+    // (which refer to the slot) are gone.
+    auto cancel = std::make_shared<asio::cancellation_signal>();
+    auto* signal = cancel.get();
+    auto executor = acceptor.get_executor();
+    asio::co_spawn(
+        executor, serve_connection(application, std::move(socket), std::move(peer), signal),
+        asio::bind_cancellation_slot(signal->slot(), [cancel, executor](const std::exception_ptr& e) mutable {
+          log_escaped{"connection"}(e);
+          asio::post(executor, [released = std::move(cancel)] {});
+        }));
   }
 }
 
@@ -165,12 +172,19 @@ asio::awaitable<void> sweep_deadlines(std::list<connection*>& connections, asio:
     auto [ec] = co_await timer.async_wait(io_result);
     if (ec) co_return;
     auto now = connection::clock::now();
+    // Copied first: cancelling a handler may complete it, and its connection may leave the list.
+    std::vector<connection*> expired;
     for (connection* c : connections) {
       if (c->deadline <= now) {
         boost::system::error_code ignored;
         c->stream->close(ignored);
         c->expires_never();
       }
+      if (c->in_handler && c->handler_deadline <= now) expired.push_back(c);
+    }
+    for (connection* c : expired) {
+      if (std::find(connections.begin(), connections.end(), c) != connections.end())
+        c->cancel_handler(connection::cancel_reason::deadline);
     }
   }
 }
@@ -204,6 +218,75 @@ result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string&
 
 }  // namespace
 
+// D-Bus supervision. A lost connection (dbus-daemon restarted, the system bus re-executed) is
+// replaced without restarting the server: reconnect attempts back off from 250 ms to 8 s, /ready
+// reports `dbus` down meanwhile, and /systemd requests answer 503 until the next connection's
+// manager opens. The lost connection and the manager made on it are kept ("retired") until no
+// request is being served, because a handler may still hold the manager across an await; its
+// calls fail at once with 503 since the connection is dead.
+struct app::dbus_link {
+  explicit dbus_link(asio::io_context& io) : retry(io) {}
+  struct retired {
+    std::unique_ptr<systemd::bus_connection> bus;
+    std::unique_ptr<systemd::systemd_manager> manager;  // made on `bus`: destroyed first (declared last)
+  };
+  asio::steady_timer retry;
+  std::vector<retired> lost;
+  std::chrono::milliseconds backoff = first_backoff;
+  bool supervising = false;
+  static constexpr std::chrono::milliseconds first_backoff{250};
+  static constexpr std::chrono::milliseconds longest_backoff{8000};
+};
+
+void app::connect_dbus() {
+  auto connected = systemd::connect_bus(io_, settings_.bus);
+  if (!connected) {
+    std::string reason = connected.error().internal.empty() ? connected.error().detail : connected.error().internal;
+    if (reason != bus_error_) log::warning("D-Bus: " + reason);
+    bus_error_ = std::move(reason);
+    supervise_dbus();
+    return;
+  }
+  bus_ = std::move(*connected);
+  bus_error_.clear();
+  dbus_link_->backoff = dbus_link::first_backoff;
+  log::info("D-Bus: connected to " + settings_.bus);
+  // Its matches now, not on the first request: the AddMatch round trip blocks (at start-up nothing
+  // is served yet; after a reconnect it is one round trip on a local socket).
+  systemd_->prepare(bus_.get());
+  bus_->on_disconnect([this, bus = bus_.get()] {
+    if (bus_.get() == bus) dbus_lost();
+  });
+}
+
+void app::dbus_lost() {
+  bus_error_ = "connection to " + settings_.bus + " lost; reconnecting";
+  log::warning("D-Bus: " + bus_error_);
+  auto manager = systemd_->release_manager();
+  dbus_link_->lost.push_back({std::move(bus_), std::move(manager)});
+  supervise_dbus();
+}
+
+void app::supervise_dbus() {
+  if (dbus_link_->supervising || stopping_) return;
+  dbus_link_->supervising = true;
+  auto wait = bus_ ? dbus_link::first_backoff : dbus_link_->backoff;
+  dbus_link_->retry.expires_after(wait);
+  dbus_link_->retry.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled at shutdown: the app may be gone
+    dbus_link_->supervising = false;
+    if (stopping_) return;
+    const bool serving = std::any_of(connections_.begin(), connections_.end(),
+                                     [](const connection* c) { return c->state == connection::phase::busy; });
+    if (!serving) dbus_link_->lost.clear();
+    if (!bus_) {
+      dbus_link_->backoff = std::min(dbus_link_->backoff * 2, dbus_link::longest_backoff);
+      connect_dbus();  // re-arms supervision itself when it fails
+    }
+    if (!dbus_link_->lost.empty()) supervise_dbus();
+  });
+}
+
 app::app(asio::io_context& io, config settings)
     : io_(io),
       settings_(std::move(settings)),
@@ -214,7 +297,13 @@ app::app(asio::io_context& io, config settings)
       start_time_unix_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
   auth_.validate_token = [](std::string_view) { return std::optional<principal>{}; };
   auth_.bootstrap_open = [] { return true; };
-  systemd_ = std::make_unique<systemd_service>(io_, metrics_);
+  hash_queue_ = &pool_.add_queue("hashing", 4, 16);
+  archive_queue_ = &pool_.add_queue("archives", 2, 2);
+  catalog_queue_ = &pool_.add_queue("catalog", 1, 64);
+  maintenance_queue_ = &pool_.add_queue("maintenance", 1, 4);
+  journal_scan_queue_ = &pool_.add_queue("journal scans", 1, 8);
+  systemd_ = std::make_unique<systemd_service>(io_, metrics_, *journal_scan_queue_);
+  dbus_link_ = std::make_unique<dbus_link>(io_);
 }
 
 app::~app() = default;
@@ -241,14 +330,14 @@ result<void> app::open_packages() {
     if (value) std::from_chars(value->data(), value->data() + value->size(), seconds);
     return std::chrono::seconds(std::max<std::int64_t>(seconds, 60));
   };
-  catalog_ = std::make_unique<catalog>(io_, *repositories_, std::move(options));
+  catalog_ = std::make_unique<catalog>(io_, *repositories_, *catalog_queue_, std::move(options));
   catalog_->start();
   return {};
 }
 
 result<void> app::open() {
   files_ = std::make_unique<file_io::file_ring>(io_.get_executor());
-  storage_ = std::make_unique<server::storage_service>(settings_.btrfs_root);
+  storage_ = std::make_unique<server::storage_service>(settings_.btrfs_root, *archive_queue_);
   auto opened = store::database::open(settings_.database);
   if (!opened) return opened.error();
   database_ = std::move(*opened);
@@ -256,7 +345,14 @@ result<void> app::open() {
   if (!loaded_settings) return loaded_settings.error();
   settings_store_ = std::move(*loaded_settings);
   audit_ = std::make_unique<store::audit_store>(*database_);
-  auto opened_identity = identity::open(*database_);
+  if (auto pruner = store::audit_pruner::open(settings_.database); pruner) {
+    audit_pruner_ = std::move(*pruner);
+  } else {
+    log::warning("audit retention is off: " + pruner.error().internal);
+  }
+  identity::options identity_options;
+  identity_options.hash_memory.total_kib = settings_.password_hash_memory / 1024;
+  auto opened_identity = identity::open(*database_, io_, *hash_queue_, std::move(identity_options));
   if (!opened_identity) return opened_identity.error();
   identity_ = std::move(*opened_identity);
   // The hooks refer to the service, which lives as long as the app.
@@ -266,6 +362,7 @@ result<void> app::open() {
   if (::gethostname(host_name, sizeof host_name - 1) == 0) hostname_ = host_name;
   setting_changed("dns_tld");
   setting_changed("session_lifetime");
+  setting_changed("password_hash_memory");
   if (auto opened_packages = open_packages(); !opened_packages) return opened_packages.error();
   log::info(std::string("event loop: sockets on Asio's ") +
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
@@ -276,26 +373,9 @@ result<void> app::open() {
             + "; file I/O: " + files_->backend_name() +
             (files_->fallback_reason().empty() ? "" : " (" + std::string(files_->fallback_reason()) + ")"));
   log::info("database " + settings_.database + " at schema version " + std::to_string(database_->schema_version()));
-  // Without D-Bus the controller still serves (health, accounts, settings); /ready says what is down.
-  // sdbus-c++ 1.2 leaks its sd_bus when a connect fails, so a missing socket is caught here first.
-  struct stat bus_socket {};
-  std::string_view bus_address = settings_.bus;
-  if (bus_address.starts_with("unix:path=")) {
-    std::string path(bus_address.substr(
-        10, bus_address.find(',') == std::string_view::npos ? std::string_view::npos : bus_address.find(',') - 10));
-    if (::stat(path.c_str(), &bus_socket) != 0 || !S_ISSOCK(bus_socket.st_mode)) {
-      bus_error_ = "no D-Bus socket at " + path;
-      log::warning("D-Bus: " + bus_error_);
-      return {};
-    }
-  }
-  if (auto connected = systemd::connect_bus(io_, settings_.bus); connected) {
-    bus_ = std::move(*connected);
-    log::info("D-Bus: connected to " + settings_.bus);
-  } else {
-    bus_error_ = connected.error().internal.empty() ? connected.error().detail : connected.error().internal;
-    log::warning("D-Bus: " + bus_error_);
-  }
+  // Without D-Bus the controller still serves (health, accounts, settings); /ready says what is down
+  // and the supervision below keeps trying.
+  connect_dbus();
   return {};
 }
 
@@ -372,18 +452,21 @@ result<void> app::serve() {
   if (listeners_->entries.empty())
     return problem::bad_request("no listener configured (--listen and --socket are both off)");
   for (auto& entry : listeners_->entries) {
-    asio::co_spawn(io_, accept_loop(*this, entry.acceptor, entry.kind),
-                   [](const std::exception_ptr& e) { log_exception("accept loop", e); });
+    asio::co_spawn(io_, accept_loop(*this, entry.acceptor, entry.kind), log_escaped{"accept loop"});
   }
   for (const auto& address : bound_addresses()) log::info("listening on " + address);
   auto shortest =
       std::min({settings_.header_timeout, settings_.body_timeout, settings_.idle_timeout, settings_.write_timeout});
   auto tick = std::clamp(shortest / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
-  asio::co_spawn(io_, sweep_deadlines(connections_, listeners_->deadline_sweep, tick), asio::detached);
+  asio::co_spawn(io_, sweep_deadlines(connections_, listeners_->deadline_sweep, tick), log_escaped{"deadline sweep"});
 
   std::uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    asio::co_spawn(io_, watchdog_loop(listeners_->watchdog, std::chrono::microseconds(watchdog_usec)), asio::detached);
+    asio::co_spawn(io_, watchdog_loop(listeners_->watchdog, std::chrono::microseconds(watchdog_usec)),
+                   log_escaped{"watchdog"});
+  }
+  if (audit_pruner_) {
+    asio::co_spawn(io_, prune_audit_loop(), log_escaped{"audit retention"});
   }
   sd_notify(0, "READY=1\nSTATUS=serving");
   return {};
@@ -447,14 +530,33 @@ void app::request_stop() {
   if (!listeners_) return;
   connection_finished();
   if (stopped_) return;
-  // After the grace period, whatever is still open is closed hard.
+  // After the grace period, whatever is still open is cancelled and closed hard.
   listeners_->shutdown_timer.expires_after(settings_.shutdown_grace);
   listeners_->shutdown_timer.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    for (connection* c : connections_) {
-      boost::system::error_code ignored;
-      c->stream->close(ignored);
-    }
+    if (!ec) stop_hard();
+  });
+}
+
+void app::stop_hard() {
+  log::warning("stopping: grace period over, cancelling " + std::to_string(connections_.size()) + " connection(s)");
+  // Cancelling runs the handlers' cancellation handlers now (children get their kill sequence) and
+  // their coroutines later; copied first, since nothing may leave the list under the loop.
+  std::vector<connection*> open(connections_.begin(), connections_.end());
+  for (connection* c : open) c->cancel_handler(connection::cancel_reason::shutdown);
+  for (connection* c : connections_) {
+    boost::system::error_code ignored;
+    c->stream->close(ignored);
+  }
+  // A cancelled child is killed with SIGKILL at once and reaped within milliseconds. Something
+  // that ignores cancellation must still not keep the process: half a second later the loop stops,
+  // and destroying the remaining coroutine frames kills and reaps their children synchronously
+  // (adapters/process/spawn.hpp).
+  listeners_->last_resort.expires_after(std::chrono::milliseconds(500));
+  listeners_->last_resort.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    log::error("stopping: " + std::to_string(connections_.size()) +
+               " connection(s) ignored cancellation; stopping the event loop");
+    io_.stop();
   });
 }
 
@@ -463,12 +565,16 @@ void app::connection_finished() {
   stopped_ = true;
   if (listeners_) {
     listeners_->shutdown_timer.cancel();
+    listeners_->last_resort.cancel();
+    listeners_->audit_prune.cancel();
     listeners_->watchdog.cancel();
     listeners_->deadline_sweep.cancel();
   }
   // Long-lived watchers keep the loop running; release them so io.run() returns.
   storage_.reset();
+  dbus_link_->retry.cancel();
   systemd_->close();
+  dbus_link_->lost.clear();
   bus_.reset();
   files_.reset();
   if (on_stopped_) on_stopped_();
@@ -498,7 +604,8 @@ std::vector<std::pair<std::string, std::string>> app::readiness() {
   } else {
     checks.emplace_back("btrfs", "");
   }
-  // The programs the daemon and its units execute (core/required_programs.txt).
+  // The programs the daemon and its units execute (core/required_programs.txt): a request that
+  // needs a missing one gets a 503 naming it (process::run_process).
   std::string missing;
   for (const required_program& required : required_programs()) {
     if (!required.used_by(program_user::daemon) || process::find_program(required.program)) continue;
@@ -523,6 +630,14 @@ void app::setting_changed(std::string_view key) {
         identity_->set_absolute_lifetime(seconds);
       }
     }
+  } else if (key == "password_hash_memory" && identity_) {
+    // 0 (the default) hands the budget back to the --password-hash-memory flag.
+    std::uint64_t bytes = 0;
+    if (auto text = settings_store_->get("password_hash_memory")) {
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), bytes);
+      if (ec != std::errc{} || end != text->data() + text->size()) bytes = 0;
+    }
+    identity_->hashing_budget().set_total_kib((bytes != 0 ? bytes : settings_.password_hash_memory) / 1024);
   }
 }
 
@@ -583,8 +698,71 @@ void app::record_audit(const request_context& context, const http::response& res
     if (message.empty()) message = std::string(response.reason());
     e.error = audit::format_error(static_cast<int>(response.result_int()), message);
   }
+  // Failed anonymous logins are counted per address and window instead of a row each (§8).
+  const bool failed_login = !e.success && !context.caller && context.path == "/account/authenticate";
+  auto recorded = failed_login ? audit_->record_failed_login(e, context.peer.address, std::chrono::system_clock::now())
+                               : audit_->record(e);
   // A failed audit write must not fail the request it describes: it is logged instead.
-  if (auto recorded = audit_->record(e); !recorded) log::error(recorded.error().internal);
+  if (!recorded) log::error(recorded.error().internal);
+  if (audit_->inserted() >= audit_prune_threshold && listeners_) listeners_->audit_prune.cancel();
+}
+
+asio::awaitable<void> app::prune_audit_loop() {
+  constexpr std::size_t batch = 500;  // a few ms of the write lock per statement
+  auto setting = [this](std::string_view key, std::int64_t fallback) {
+    std::int64_t value = fallback;
+    if (auto text = settings_store_->get(key)) {
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+      if (ec != std::errc{} || end != text->data() + text->size() || value <= 0) value = fallback;
+    }
+    return value;
+  };
+  while (!stopping_) {
+    (void)audit_->take_inserted();
+    store::audit_retention retention{setting("audit_retention_days", 90), setting("audit_max_rows", 1'000'000)};
+    std::size_t total = 0;
+    for (;;) {
+      auto job = [pruner = audit_pruner_, retention] {
+        return pruner->prune_batch(retention, std::chrono::system_clock::now(), batch);
+      };
+      auto pruned = co_await maintenance_queue_->run(std::move(job));
+      if (!pruned || !*pruned) {
+        log::warning("audit retention: " + (!pruned ? pruned.error().detail : pruned->error().internal));
+        break;
+      }
+      total += **pruned;
+      if (**pruned < batch || stopping_) break;
+    }
+    if (total > 0) log::info("audit retention: pruned " + std::to_string(total) + " row(s)");
+    if (stopping_) co_return;
+    listeners_->audit_prune.expires_after(std::chrono::hours(1));
+    (void)co_await listeners_->audit_prune.async_wait(io_result);
+  }
+}
+
+std::string app::request_urn(std::uint64_t id) const {
+  return "urn:request:" + boot_id_.substr(0, 8) + "-" + std::to_string(id);
+}
+
+void app::log_server_error(const request_context& context, http::response& response) const {
+  std::string urn = request_urn(context.id);
+  std::string internal;
+  if (auto field = response.find(http::internal_detail_field); field != response.end()) {
+    internal = std::string(field->value());
+    response.erase(field);
+  }
+  // The body is a problem we rendered ("{...}\n"): the id goes in as its `instance` member.
+  std::string& body = response.body();
+  if (response[boost::beast::http::field::content_type] == "application/problem+json") {
+    if (auto close = body.rfind('}'); close != std::string::npos && body.find("\"instance\"") == std::string::npos) {
+      body.insert(close, ",\"instance\":\"" + urn + "\"");
+      response.prepare_payload();
+    }
+  }
+  std::string line = urn + " " + std::string(context.request.method_string()) + " " + std::string(context.path) +
+                     " answered " + std::to_string(response.result_int());
+  if (!internal.empty()) line += ": " + internal;
+  log::error(line);
 }
 
 asio::awaitable<http::response> app::dispatch(request_context& context) {
@@ -594,6 +772,7 @@ asio::awaitable<http::response> app::dispatch(request_context& context) {
   std::string detail;
   if (audited) detail = audit::redact_detail(context.request.body());
   http::response response = co_await route_request(context);
+  if (response.result_int() >= 500) log_server_error(context, response);
   add_cors_headers(context.request, response);
   if (audited && context.route_index != static_cast<std::size_t>(-1))
     record_audit(context, response, std::move(detail));
@@ -642,11 +821,9 @@ asio::awaitable<http::response> app::route_request(request_context& context) {
         co_return http::problem_response(problem::forbidden("only available to root on the local socket"), version);
       break;
     case auth_level::authenticated:
-    case auth_level::local_or_authenticated:
       if (!context.caller) co_return unauthenticated();
       break;
     case auth_level::admin:
-    case auth_level::local_or_admin:
       if (!context.caller) co_return unauthenticated();
       if (!context.caller->admin)
         co_return http::problem_response(problem::forbidden("admin access required"), version);
@@ -659,17 +836,54 @@ asio::awaitable<http::response> app::route_request(request_context& context) {
       break;
   }
 
+  // The handler runs under its route's deadline (capped by --max-handler-deadline) with the
+  // connection's cancellation slot (server/connection.hpp); the sweep or shutdown cancels it.
+  auto deadline = r.deadline;
+  if (settings_.max_handler_deadline.count() > 0 &&
+      (deadline == no_handler_deadline || deadline > settings_.max_handler_deadline)) {
+    deadline = settings_.max_handler_deadline;
+  }
+  connection* owner = context.owner;
+  if (owner != nullptr) {
+    owner->cancelled = connection::cancel_reason::none;
+    owner->handler_deadline =
+        deadline == no_handler_deadline ? connection::clock::time_point::max() : connection::clock::now() + deadline;
+    owner->in_handler = true;
+  }
+  std::optional<http::response> answered;
   std::optional<problem> failure;
   try {
-    http::response res = co_await r.fn(context);
-    res.version(version);
-    co_return res;
+    answered = co_await r.fn(context);
   } catch (const problem_exception& e) {
     failure = e.problem_;
   } catch (const std::exception& e) {
     failure = problem::internal_error(std::string(r.path) + ": " + e.what());
   }
-  if (failure->status >= 500 && !failure->internal.empty()) log::error(failure->internal);
+  auto cancelled = connection::cancel_reason::none;
+  if (owner != nullptr) {
+    owner->in_handler = false;
+    owner->handler_deadline = connection::clock::time_point::max();
+    cancelled = owner->cancelled;
+    owner->cancelled = connection::cancel_reason::none;
+  }
+  if (cancelled != connection::cancel_reason::none) {
+    // The slot stays cancelled until reset; the response must still be written.
+    co_await asio::this_coro::reset_cancellation_state();
+    // Whatever the cancelled handler answered (a 503 from an interrupted child, an exception from
+    // its next await), the client learns why it ended. Work it finished before stays done.
+    if (cancelled == connection::cancel_reason::deadline) {
+      failure = problem::gateway_timeout("the request did not finish within " + std::to_string(deadline.count()) +
+                                         " ms and was cancelled");
+      failure->internal =
+          std::string(r.path) + ": handler deadline of " + std::to_string(deadline.count()) + " ms passed; cancelled";
+    } else {
+      failure = problem::unavailable("the server is stopping; the request was cancelled");
+      failure->internal = std::string(r.path) + ": cancelled by shutdown";
+    }
+  } else if (answered) {
+    answered->version(version);
+    co_return std::move(*answered);
+  }
   co_return http::problem_response(*failure, version);
 }
 

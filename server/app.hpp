@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/pool/work_pool.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
 #include "server/router.hpp"
@@ -22,6 +23,7 @@ class database;
 class repository_store;
 class settings_store;
 class audit_store;
+class audit_pruner;
 }  // namespace sc::store
 namespace sc::file_io {
 class file_ring;
@@ -67,7 +69,13 @@ class app {
   // A connection closed; finishes the stop when it was the last one (server/connection.cpp).
   void connection_finished();
 
+  // Route → auth → handler (under its deadline and cancellation slot) → problem mapping, then
+  // CORS and audit. Every 5xx is logged here, once, with the request's id, and its problem carries
+  // the same id in `instance` (request_urn).
   boost::asio::awaitable<http::response> dispatch(request_context& context);
+  std::uint64_t next_request_id() noexcept { return ++last_request_id_; }
+  // "urn:request:<boot id prefix>-<id>": unique across restarts, quoted in logs and problems.
+  std::string request_urn(std::uint64_t id) const;
 
   boost::asio::io_context& io() noexcept { return io_; }
   const config& settings() const noexcept { return settings_; }
@@ -114,6 +122,7 @@ class app {
 
  private:
   struct listeners;
+  struct dbus_link;
   boost::asio::io_context& io_;
   config settings_;
   router router_;
@@ -126,12 +135,31 @@ class app {
   http::response preflight(const http::request& request) const;
   void add_cors_headers(const http::request& request, http::response& response) const;
   void record_audit(const request_context& context, const http::response& response, std::string detail);
+  // The one place a 5xx is logged: with the request id, which is added to the problem's body.
+  void log_server_error(const request_context& context, http::response& response) const;
+  // Hard phase of shutdown: cancel every handler, close every socket; then the last resort.
+  void stop_hard();
+  // Audit retention (issue 10 §8): hourly, and soon after audit_prune_threshold inserts, deletes
+  // rows outside the audit_retention_days / audit_max_rows settings in batches on the pool.
+  boost::asio::awaitable<void> prune_audit_loop();
+  static constexpr std::size_t audit_prune_threshold = 10'000;
   result<void> open_packages();
 
+  // The one work pool (adapters/pool/work_pool.hpp), before everything that submits to it. Its
+  // queues: argon2id hashes (4 at once, 16 waiting), archive extraction and packing (2 and 2),
+  // repository checkout loading and removal (1 and 64), audit retention (1 and 4), journal tail
+  // scans (1 and 8).
+  pool::work_pool pool_;
+  pool::work_queue* hash_queue_ = nullptr;
+  pool::work_queue* archive_queue_ = nullptr;
+  pool::work_queue* catalog_queue_ = nullptr;
+  pool::work_queue* maintenance_queue_ = nullptr;
+  pool::work_queue* journal_scan_queue_ = nullptr;
   std::unique_ptr<store::database> database_;
   std::unique_ptr<store::settings_store> settings_store_;
   std::unique_ptr<store::audit_store> audit_;
-  std::unique_ptr<server::identity> identity_;  // after database_: it writes through to it
+  std::shared_ptr<store::audit_pruner> audit_pruner_;  // used by one maintenance_queue_ job at a time
+  std::unique_ptr<server::identity> identity_;         // after database_: it writes through to it
   std::unique_ptr<store::repository_store> repositories_;
   std::unique_ptr<server::catalog> catalog_;  // after repositories_: it reads and writes them
   std::string hostname_;
@@ -140,11 +168,18 @@ class app {
   std::unique_ptr<systemd::bus_connection> bus_;
   std::unique_ptr<server::storage_service> storage_;
   std::string bus_error_;
+  // Reconnects to D-Bus with backoff after a loss (or a failed first connect), and destroys the
+  // lost connection once no request can still hold it (server/app.cpp, "D-Bus supervision").
+  std::unique_ptr<dbus_link> dbus_link_;
+  void connect_dbus();
+  void dbus_lost();
+  void supervise_dbus();
   std::unique_ptr<listeners> listeners_;
   std::list<connection*> connections_;
   std::string boot_id_;
   std::chrono::steady_clock::time_point started_;
   double start_time_unix_ = 0;
+  std::uint64_t last_request_id_ = 0;
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void()> on_stopped_;

@@ -1,17 +1,16 @@
 #include "server/body_stream.hpp"
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "adapters/asio/completion.hpp"
 #include "server/connection.hpp"
 
 namespace sc::server {
 
 namespace asio = boost::asio;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 body_stream::body_stream(http::stream& stream, boost::beast::flat_buffer& buffer, connection& owner,
                          std::uint64_t content_length, bool expect_continue, std::chrono::milliseconds read_timeout)

@@ -5,15 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <set>
+#include <utility>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/store/repository_store.hpp"
 #include "core/log.hpp"
 #include "core/names.hpp"
@@ -23,7 +23,6 @@ namespace sc::server {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 namespace {
 
@@ -195,11 +194,11 @@ std::vector<std::string> catalog_snapshot::versions(std::string_view name) const
 
 // ---------------------------------------------------------------------------------------------
 
-catalog::catalog(asio::io_context& io, store::repository_store& store, options opts)
+catalog::catalog(asio::io_context& io, store::repository_store& store, pool::work_queue& loading, options opts)
     : io_(io),
       store_(store),
       options_(std::move(opts)),
-      loader_(1, 64),
+      loader_(loading),
       snapshot_(std::make_shared<catalog_snapshot>()),
       wake_(io) {}
 
@@ -242,10 +241,49 @@ asio::awaitable<result<void>> catalog::load(std::string name) {
   co_return result<void>{};
 }
 
+// The server killed (kill -9, power loss) in the middle of an add, a refresh or a remove leaves
+// traces no later operation cleans: a clone's `.partial` directory, the checkout of a repository
+// whose record was never stored (or already removed), and git's lock files, which would fail every
+// later fetch of that checkout ("Another git process seems to be running"). At start no git of
+// ours runs, so all of them are removed; the records are the truth, and a recorded repository
+// without a checkout is cloned by the first refresh.
+void catalog::reconcile_checkouts() {
+  std::set<std::string, std::less<>> recorded;
+  for (const auto& r : store_.list()) recorded.insert(r.name);
+  std::error_code ec;
+  std::vector<fs::path> stray;
+  for (const auto& entry : fs::directory_iterator(options_.directory, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == ".git-home") continue;
+    std::error_code kind_ec;
+    if (entry.is_symlink(kind_ec) || !entry.is_directory(kind_ec) || !recorded.contains(name)) {
+      stray.push_back(entry.path());
+      continue;
+    }
+    std::vector<fs::path> locks;
+    const fs::path git_dir = entry.path() / ".git";
+    std::error_code walk_ec;
+    for (fs::recursive_directory_iterator it(git_dir, walk_ec), end; !walk_ec && it != end; it.increment(walk_ec)) {
+      if (it->is_regular_file(kind_ec) && it->path().extension() == ".lock") locks.push_back(it->path());
+    }
+    for (const auto& lock : locks) {
+      fs::remove(lock, kind_ec);
+      log::warning("repositories: removed a stale git lock " + lock.string());
+    }
+  }
+  for (const auto& path : stray) {
+    std::error_code removed_ec;
+    fs::remove_all(path, removed_ec);
+    log::warning("repositories: removed " + path.string() + ", left by an interrupted clone or removal" +
+                 (removed_ec ? ": " + removed_ec.message() : ""));
+  }
+}
+
 void catalog::start() {
   std::error_code ec;
   fs::create_directories(options_.directory, ec);
   fs::permissions(options_.directory, fs::perms::owner_all, ec);
+  reconcile_checkouts();
   // Checkouts already on disk are read synchronously before the loop serves: a few hundred small
   // files, so packages are listed from the first request instead of after the first fetch.
   for (const auto& r : store_.list()) {
@@ -254,14 +292,8 @@ void catalog::start() {
     loaded_[r.name] = std::make_shared<const catalog_repository>(load_checkout(r.name, *checkout));
   }
   rebuild();
-  asio::co_spawn(io_, background_loop(), asio::bind_cancellation_slot(stop_signal_.slot(), [](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     log::error(std::string("repository refresh loop: ") + ex.what());
-                   }
-                 }));
+  asio::co_spawn(io_, background_loop(),
+                 asio::bind_cancellation_slot(stop_signal_.slot(), log_escaped{"repository refresh loop"}));
 }
 
 void catalog::stop() {
@@ -269,7 +301,7 @@ void catalog::stop() {
   stopped_ = true;
   stop_signal_.emit(asio::cancellation_type::terminal);
   wake_.cancel();
-  for (auto* waiter : waiters_) waiter->cancel();
+  if (refreshed_) refreshed_->set();
 }
 
 asio::awaitable<void> catalog::background_loop() {
@@ -293,22 +325,16 @@ asio::awaitable<void> catalog::background_loop() {
 }
 
 asio::awaitable<std::map<std::string, std::string, std::less<>>> catalog::refresh() {
-  if (refreshing_) {
-    // Join the refresh in progress: wait until it wakes us (the timer never expires by itself).
-    asio::steady_timer waiter(io_, asio::steady_timer::time_point::max());
-    waiters_.push_back(&waiter);
-    auto it = std::prev(waiters_.end());
-    co_await waiter.async_wait(io_result);
-    waiters_.erase(it);
+  if (refreshed_) {
+    // Join the refresh in progress.
+    auto refreshed = refreshed_;
+    co_await refreshed->wait();
     co_return errors_;
   }
-  refreshing_ = true;
+  refreshed_ = std::make_shared<one_shot_event>(io_.get_executor());
   struct finish {
     catalog& self;
-    ~finish() {
-      self.refreshing_ = false;
-      for (auto* waiter : self.waiters_) waiter->cancel();
-    }
+    ~finish() { std::exchange(self.refreshed_, nullptr)->set(); }
   } finisher{*this};
 
   std::map<std::string, std::string, std::less<>> errors;
@@ -352,8 +378,7 @@ asio::awaitable<result<void>> catalog::add(packages::repository repo) {
   if (!checkout) co_return checkout.error();
   // A directory left by an earlier repository of this name (removed while a refresh was cloning
   // it) is not ours any more: an add always starts from a fresh clone of the new URL.
-  std::error_code ec;
-  fs::remove_all(*checkout, ec);
+  if (auto cleared = co_await remove_checkout(*checkout); !cleared) co_return cleared.error();
   git::credentials auth{repo.username, repo.password};
   auto synced = co_await git::sync(repo.url, *checkout, std::move(auth), git_options());
   if (!synced) {
@@ -379,17 +404,32 @@ asio::awaitable<result<void>> catalog::add(packages::repository repo) {
   co_return result<void>{};
 }
 
-result<void> catalog::remove(std::string_view name) {
-  if (auto removed = store_.remove(name); !removed) return removed.error();
-  loaded_.erase(std::string(name));
-  errors_.erase(std::string(name));
+asio::awaitable<result<void>> catalog::remove(std::string name) {
+  if (auto removed = store_.remove(name); !removed) co_return removed.error();
+  loaded_.erase(name);
+  errors_.erase(name);
   rebuild();
   // The checkout goes too, so a later repository of the same name starts from a fresh clone. A
   // refresh running right now may still be reading it; the next one will not see it.
-  std::error_code ec;
-  if (auto checkout = checkout_of(name)) fs::remove_all(*checkout, ec);
-  if (ec) log::warning("removing checkout of " + std::string(name) + ": " + ec.message());
-  return {};
+  if (auto checkout = checkout_of(name)) {
+    if (auto cleared = co_await remove_checkout(*checkout); !cleared) {
+      log::warning("removing checkout of " + name + ": " + cleared.error().internal);
+    }
+  }
+  co_return result<void>{};
+}
+
+// A checkout can hold thousands of files: removing it is disk work for the pool, not the loop.
+asio::awaitable<result<void>> catalog::remove_checkout(fs::path checkout) {
+  auto job = [checkout] {
+    std::error_code ec;
+    fs::remove_all(checkout, ec);
+    return ec;
+  };
+  auto removed = co_await loader_.run(std::move(job));
+  if (!removed) co_return removed.error();
+  if (*removed) co_return problem::internal_error("remove " + checkout.string() + ": " + removed->message());
+  co_return result<void>{};
 }
 
 result<void> catalog::move(std::string_view name, std::int64_t position) {

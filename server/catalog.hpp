@@ -18,7 +18,6 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/asio/one_shot_event.hpp"
 #include "adapters/git/git.hpp"
 #include "adapters/pool/work_pool.hpp"
 #include "core/packages/definition.hpp"
@@ -92,13 +92,15 @@ class catalog {
     std::function<std::chrono::seconds()> interval;
   };
 
-  catalog(boost::asio::io_context& io, store::repository_store& store, options opts);
+  // `loading` (the work queue checkouts are parsed on) must outlive the catalog.
+  catalog(boost::asio::io_context& io, store::repository_store& store, pool::work_queue& loading, options opts);
   ~catalog();
   catalog(const catalog&) = delete;
   catalog& operator=(const catalog&) = delete;
 
-  // Loads the checkouts already on disk (so packages are served at once), then starts the
-  // background loop: a forced refresh now, then one whenever the interval has passed.
+  // Removes what an interrupted add, refresh or remove left behind (see reconcile_checkouts), loads
+  // the checkouts already on disk (so packages are served at once), then starts the background
+  // loop: a forced refresh now, then one whenever the interval has passed.
   void start();
   // Cancels the background loop and any git it runs (children are killed with their group).
   void stop();
@@ -118,25 +120,27 @@ class catalog {
   boost::asio::awaitable<result<void>> add(packages::repository repo);
   // IANA time zone names (zones and links of the system's tzdata), read once on the pool, sorted.
   boost::asio::awaitable<std::shared_ptr<const std::vector<std::string>>> timezones();
-  result<void> remove(std::string_view name);
+  // Forgets the repository and removes its checkout (on the pool).
+  boost::asio::awaitable<result<void>> remove(std::string name);
   result<void> move(std::string_view name, std::int64_t position);
 
  private:
   boost::asio::awaitable<void> background_loop();
   boost::asio::awaitable<result<void>> load(std::string name);
+  boost::asio::awaitable<result<void>> remove_checkout(std::filesystem::path checkout);
   void rebuild();
+  void reconcile_checkouts();
   result<std::filesystem::path> checkout_of(std::string_view name) const;
   git::options git_options() const;
 
   boost::asio::io_context& io_;
   store::repository_store& store_;
   options options_;
-  pool::work_pool loader_;
+  pool::work_queue& loader_;
   std::map<std::string, std::shared_ptr<const catalog_repository>, std::less<>> loaded_;
   std::shared_ptr<const catalog_snapshot> snapshot_;
   std::map<std::string, std::string, std::less<>> errors_;
-  bool refreshing_ = false;
-  std::list<boost::asio::steady_timer*> waiters_;
+  std::shared_ptr<one_shot_event> refreshed_;  // set when the refresh in progress ends; null when none
   boost::asio::steady_timer wake_;
   boost::asio::cancellation_signal stop_signal_;
   bool stopped_ = false;

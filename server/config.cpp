@@ -23,6 +23,9 @@ std::string usage() {
          "  --header-timeout MS    first byte to end of headers (default 10000)\n"
          "  --idle-timeout MS      keep-alive wait for the next request (default 60000)\n"
          "  --shutdown-grace MS    time in-flight requests get after SIGTERM (default 10000)\n"
+         "  --max-handler-deadline MS  caps every route's handler deadline (default: the route's own)\n"
+         "  --password-hash-memory BYTES  memory all password hashes together may use (default 134217728;\n"
+         "                         the password_hash_memory setting, when not 0, overrides it)\n"
          "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
          "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated). Systemd socket activation (LISTEN_FDS) "
          "replaces both listeners.\n";
@@ -102,12 +105,18 @@ result<config> parse_config(int argc, const char* const* argv) {
       auto n = parse_size(flag, value);
       if (!n) return n.error();
       c.header_limit = *n;
-    } else if (flag == "--header-timeout" || flag == "--idle-timeout" || flag == "--shutdown-grace") {
+    } else if (flag == "--password-hash-memory") {
       auto n = parse_size(flag, value);
       if (!n) return n.error();
-      auto& target = flag == "--header-timeout" ? c.header_timeout
-                     : flag == "--idle-timeout" ? c.idle_timeout
-                                                : c.shutdown_grace;
+      c.password_hash_memory = *n;
+    } else if (flag == "--header-timeout" || flag == "--idle-timeout" || flag == "--shutdown-grace" ||
+               flag == "--max-handler-deadline") {
+      auto n = parse_size(flag, value);
+      if (!n) return n.error();
+      auto& target = flag == "--header-timeout"   ? c.header_timeout
+                     : flag == "--idle-timeout"   ? c.idle_timeout
+                     : flag == "--shutdown-grace" ? c.shutdown_grace
+                                                  : c.max_handler_deadline;
       target = std::chrono::milliseconds(*n);
     } else {
       return problem::bad_request("unknown option " + std::string(flag) + "\n" + usage());

@@ -32,7 +32,13 @@ struct config {
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};  // in-flight requests get this long after SIGTERM
+  // Caps every route's handler deadline (server/router.hpp); 0 keeps the route table's own. For
+  // operators who want a tighter bound everywhere, and for tests of deadline expiry.
+  std::chrono::milliseconds max_handler_deadline{0};
   std::size_t max_sse_subscribers = 20'000;
+  // Bytes that concurrent argon2id hashes may use together (each takes 64 MiB at the default
+  // parameters); the `password_hash_memory` setting overrides it when not 0.
+  std::size_t password_hash_memory = 128 * 1024 * 1024;
 };
 
 // Parses argv (`--listen ADDR`, `--socket PATH`, `--state-dir DIR`, `--db PATH`, `--bus ADDR`,

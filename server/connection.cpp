@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <optional>
 
+#include "adapters/asio/completion.hpp"
 #include "core/log.hpp"
 #include "server/app.hpp"
 #include "server/body_stream.hpp"
@@ -19,31 +20,15 @@ namespace sc::server {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 namespace {
 
-// Writes a complete response as one gathered write: the head built here, the body as is.
-// Beast's serializer walks nested buffer views per byte range and was a quarter of the server's
-// instructions per request (callgrind, GET /status/ping); the fields are already final here
-// (Content-Length and Connection set), so the head is simply concatenated.
+// Writes a complete response as one gathered write: the head, then the body as is. The fields are
+// already final here (Content-Length and Connection set).
 asio::awaitable<boost::system::error_code> write_response(http::stream& stream, connection& self,
                                                           const http::response& response, bool with_body,
                                                           std::chrono::milliseconds timeout) {
-  std::string head;
-  head.reserve(160);
-  head += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  head += std::to_string(response.result_int());
-  head += ' ';
-  head += response.reason();
-  head += "\r\n";
-  for (const auto& field : response) {
-    head += field.name_string();
-    head += ": ";
-    head += field.value();
-    head += "\r\n";
-  }
-  head += "\r\n";
+  std::string head = http::format_head(response);
   std::array<asio::const_buffer, 2> buffers = {
       asio::buffer(head), asio::buffer(response.body().data(), with_body ? response.body().size() : 0)};
   self.expires_after(timeout);
@@ -68,11 +53,20 @@ void close_gently(http::stream& stream) {
 
 }  // namespace
 
-asio::awaitable<void> serve_connection(app& application, http::stream socket, http::peer_info peer) {
+void connection::cancel_handler(cancel_reason reason) {
+  if (!in_handler || cancelled != cancel_reason::none || cancel == nullptr) return;
+  cancelled = reason;
+  handler_deadline = clock::time_point::max();
+  cancel->emit(asio::cancellation_type::terminal);
+}
+
+asio::awaitable<void> serve_connection(app& application, http::stream socket, http::peer_info peer,
+                                       asio::cancellation_signal* cancel) {
   const config& limits = application.settings();
   http::stream stream(std::move(socket));
   connection self;
   self.stream = &stream;
+  self.cancel = cancel;
   auto& registry = application.connections();
   auto registered = registry.insert(registry.end(), &self);
   application.counters().connection_opened();
@@ -132,6 +126,7 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
     self.expires_never();
     request_context context{request, peer, stream, application, path, std::move(query), std::nullopt};
     context.owner = &self;
+    context.id = application.next_request_id();
     std::optional<body_stream> streamed;
     if (streams_body) {
       streamed.emplace(stream, buffer, self, parser.content_length().value_or(0),

@@ -49,7 +49,16 @@ response json_text_response(std::string body, unsigned version = 11);
 response empty_response(unsigned version = 11);
 // 200 with a text body of the given type.
 response text_response(std::string body, std::string_view content_type, unsigned version = 11);
-// application/problem+json with the problem's status (and Retry-After when set).
+// application/problem+json with the problem's status (and Retry-After when set). For a 5xx, the
+// problem's `internal` text (else its detail) rides along in the `internal_detail_field` header,
+// which never leaves the process: the dispatcher logs it with the request id and removes it
+// (server/app.cpp).
 response problem_response(const problem& p, unsigned version = 11);
+inline constexpr std::string_view internal_detail_field = "X-Sc-Internal-Detail";
+
+// The head of `head` as it goes on the wire: "HTTP/1.x <status> <reason>\r\n", its fields, and the
+// empty line; the body is not included. The one place a response head is written: complete
+// responses (fields already final: Content-Length, Connection) and streams whose body follows.
+std::string format_head(const response& head);
 
 }  // namespace sc::http

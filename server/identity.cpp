@@ -1,5 +1,7 @@
 #include "server/identity.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -30,21 +32,47 @@ struct hash_job {
   result<std::string> operator()() const { return crypto::hash_password(password); }
 };
 
+// What hashing a new password costs (crypto::argon2_params' default memory).
+const std::uint64_t default_cost_kib = crypto::argon2_params{}.memory_kib;
+
+// glibc keeps freed memory in its arenas (one per pool thread and per argon2 lane thread): after a
+// burst of logins that is megabytes of anonymous memory the process holds for nothing.
+void give_memory_back() {
+  ::malloc_trim(0);
+}
+
 problem invalid_credentials() {
   return problem::unauthorized("invalid credentials");
 }
 
 }  // namespace
 
-identity::identity(store::database& db, options opts)
+identity::identity(store::database& db, boost::asio::io_context& io, pool::work_queue& hashing, options opts)
     : store_(db),
       policy_(opts.session_policy),
       throttle_(opts.throttle),
       now_(opts.now ? std::move(opts.now) : std::function<std::int64_t()>(system_now)),
-      hash_pool_(opts.hash_threads, opts.hash_queue) {}
+      hash_budget_(io,
+                   [&opts] {
+                     auto budget = opts.hash_memory;
+                     if (!budget.on_idle) budget.on_idle = give_memory_back;
+                     return budget;
+                   }()),
+      hash_pool_(hashing) {}
 
-result<std::unique_ptr<identity>> identity::open(store::database& db, options opts) {
-  std::unique_ptr<identity> service(new identity(db, std::move(opts)));
+template <class Job>
+boost::asio::awaitable<result<std::invoke_result_t<Job&>>> identity::hash_within_budget(Job job,
+                                                                                        std::uint64_t cost_kib) {
+  auto granted = co_await hash_budget_.acquire(cost_kib);
+  // In place: a problem converts both to the value (itself a result for hash jobs) and the error.
+  if (!granted) co_return result<std::invoke_result_t<Job&>>(boost::system::in_place_error, granted.error());
+  // The grant is held until the hash is done, and released here, on the loop.
+  co_return co_await hash_pool_.run(std::move(job));
+}
+
+result<std::unique_ptr<identity>> identity::open(store::database& db, boost::asio::io_context& io,
+                                                 pool::work_queue& hashing, options opts) {
+  std::unique_ptr<identity> service(new identity(db, io, hashing, std::move(opts)));
   auto loaded = service->store_.load_accounts();
   if (!loaded) return loaded.error();
   service->accounts_ = std::move(*loaded);
@@ -144,7 +172,9 @@ boost::asio::awaitable<result<identity::login>> identity::authenticate(std::stri
   verify_job job;
   job.password = std::move(password);
   if (const accounts::account* known = find(username)) job.hash = known->password_hash;
-  auto verified = co_await hash_pool_.run(std::move(job));
+  // Unknown users are checked against the dummy hash, made with the default parameters.
+  const std::uint64_t cost = job.hash.empty() ? default_cost_kib : argon2_cost_kib(job.hash, default_cost_kib);
+  auto verified = co_await hash_within_budget(std::move(job), cost);
   if (!verified) co_return verified.error();
   // Looked up again: the account may have changed (disabled, deleted) while the hash ran.
   const accounts::account* account = find(username);
@@ -187,7 +217,7 @@ boost::asio::awaitable<result<accounts::account>> identity::create(accounts::new
   if (find(prepared->username) != nullptr) co_return problem::conflict("username already exists");
 
   hash_job job{prepared->password};
-  auto hashed = co_await hash_pool_.run(std::move(job));
+  auto hashed = co_await hash_within_budget(std::move(job), default_cost_kib);
   if (!hashed) co_return hashed.error();
   if (!*hashed) co_return hashed->error();
 
@@ -223,7 +253,7 @@ boost::asio::awaitable<result<accounts::account>> identity::update(std::string u
   std::string new_hash;
   if (prepared->password) {
     hash_job job{*prepared->password};
-    auto hashed = co_await hash_pool_.run(std::move(job));
+    auto hashed = co_await hash_within_budget(std::move(job), default_cost_kib);
     if (!hashed) co_return hashed.error();
     if (!*hashed) co_return hashed->error();
     new_hash = std::move(**hashed);

@@ -2,8 +2,10 @@
 // The identity service: accounts and sessions, held in memory and written through to SQLite
 // (adapters/store/account_store.hpp). Token validation is a hash-map lookup by SHA-256 of the
 // token — no SQLite on the request path; `last_used` reaches the store at most once a minute per
-// session. Password hashing runs on a bounded pool (4 threads = at most 4 concurrent argon2id
-// hashes server-wide, plus a short queue; beyond that, 429 with Retry-After).
+// session. Password hashing runs on a bounded pool, admitted by one memory budget
+// (server/hash_budget.hpp: by default 128 MiB, two argon2id hashes at 64 MiB; the rest wait in a
+// bounded queue for a bounded time, then get 429 with Retry-After). After a burst the allocator's
+// free memory is handed back to the kernel.
 //
 // Everything here runs on the loop thread; the awaitable members resume on it. Pointers and
 // references returned by the lookups are valid until the next co_await or mutation.
@@ -15,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -22,8 +25,12 @@
 #include "adapters/store/account_store.hpp"
 #include "core/accounts.hpp"
 #include "core/sessions.hpp"
+#include "server/hash_budget.hpp"
 #include "server/router.hpp"
 
+namespace boost::asio {
+class io_context;
+}
 namespace sc::store {
 class database;
 }
@@ -35,14 +42,19 @@ class identity {
   struct options {
     sessions::policy session_policy;
     sessions::login_throttle::limits throttle;
-    std::size_t hash_threads = 4;       // the global cap on concurrent argon2id hashes
-    std::size_t hash_queue = 16;        // waiting hashes beyond that; more → 429
+    hash_budget::options hash_memory;   // total, queue length and wait of the hashing budget
     std::function<std::int64_t()> now;  // Unix seconds; default the system clock
   };
 
-  // Loads accounts and sessions (dropping expired sessions). `db` must outlive the service.
-  static result<std::unique_ptr<identity>> open(store::database& db, options opts);
-  static result<std::unique_ptr<identity>> open(store::database& db) { return open(db, options{}); }
+  // Loads accounts and sessions (dropping expired sessions). `db` and `hashing` (the work queue
+  // argon2id runs on: a backstop on threads and waiting jobs; the memory budget decides how many
+  // hash at once) must outlive the service.
+  static result<std::unique_ptr<identity>> open(store::database& db, boost::asio::io_context& io,
+                                                pool::work_queue& hashing, options opts);
+  static result<std::unique_ptr<identity>> open(store::database& db, boost::asio::io_context& io,
+                                                pool::work_queue& hashing) {
+    return open(db, io, hashing, options{});
+  }
 
   // The principal of a presented bearer token, or nullopt (unknown, expired, disabled account).
   // Slides the session's idle expiry.
@@ -85,8 +97,14 @@ class identity {
 
   std::int64_t now() const { return now_(); }
 
+  // The hashing memory budget (the --password-hash-memory flag, the password_hash_memory setting).
+  hash_budget& hashing_budget() noexcept { return hash_budget_; }
+
  private:
-  identity(store::database& db, options opts);
+  identity(store::database& db, boost::asio::io_context& io, pool::work_queue& hashing, options opts);
+  // Runs `job` on the hash queue once `cost_kib` fits the memory budget.
+  template <class Job>
+  boost::asio::awaitable<result<std::invoke_result_t<Job&>>> hash_within_budget(Job job, std::uint64_t cost_kib);
   accounts::account* find_mutable(std::string_view username);
   void recount_admins() noexcept;
   void remove_sessions_where(const std::function<bool(const sessions::session&)>& predicate);
@@ -102,7 +120,8 @@ class identity {
   std::unordered_map<std::string, sessions::session> sessions_;  // by token digest
   std::unordered_map<std::string, std::string> digest_by_id_;
   std::size_t enabled_admins_ = 0;
-  pool::work_pool hash_pool_;
+  hash_budget hash_budget_;
+  pool::work_queue& hash_pool_;
 };
 
 }  // namespace sc::server

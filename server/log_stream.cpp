@@ -1,7 +1,6 @@
 #include "server/log_stream.hpp"
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -10,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/journal/journal_reader.hpp"
 #include "core/json_writer.hpp"
 #include "core/log.hpp"
@@ -23,7 +23,6 @@ namespace sc::server {
 
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 namespace {
 
@@ -324,14 +323,7 @@ result<std::shared_ptr<log_hub::group>> log_hub::group_for(const std::string& un
   g->reader = std::move(*reader);
   g->utc_offset = local_utc_offset();
   groups_[unit] = g;
-  asio::co_spawn(io_, follow(*this, g, options_, stamp_frames_), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log::error(std::string("log stream reader: ") + ex.what());
-    }
-  });
+  asio::co_spawn(io_, follow(*this, g, options_, stamp_frames_), log_escaped{"log stream reader"});
   return g;
 }
 
@@ -389,10 +381,7 @@ asio::awaitable<result<void>> log_hub::serve(request_context& context, journal_q
     if (owner != nullptr) owner->expires_after(timeout);
   };
   const long utc_offset = local_utc_offset();
-  std::string header = context.request.version() == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
-  header +=
-      "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-      "Connection: close\r\n\r\n";
+  std::string header = sse_head(context.request, context.services);
   context.response_written = true;
   if (owner != nullptr) {
     owner->state = connection::phase::streaming;

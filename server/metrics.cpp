@@ -91,6 +91,19 @@ std::string metrics::render(std::span<const route> routes, const gauges& extra) 
   append_line(out, "townos_sse_subscribers %lld\n", static_cast<long long>(sse_subscribers_));
   out += "# HELP townos_child_processes Child processes running now.\n# TYPE townos_child_processes gauge\n";
   append_line(out, "townos_child_processes %zu\n", extra.running_children);
+  out +=
+      "# HELP townos_password_hash_memory_bytes Memory password hashes may use together (budget), use now, and "
+      "have used at most (peak).\n# TYPE townos_password_hash_memory_bytes gauge\n";
+  append_line(out, "townos_password_hash_memory_bytes{kind=\"budget\"} %llu\n",
+              static_cast<unsigned long long>(extra.hash_memory_budget));
+  append_line(out, "townos_password_hash_memory_bytes{kind=\"in_use\"} %llu\n",
+              static_cast<unsigned long long>(extra.hash_memory_in_use));
+  append_line(out, "townos_password_hash_memory_bytes{kind=\"peak\"} %llu\n",
+              static_cast<unsigned long long>(extra.hash_memory_peak));
+  out +=
+      "# HELP townos_password_hashes_waiting Password hashes waiting for memory.\n"
+      "# TYPE townos_password_hashes_waiting gauge\n";
+  append_line(out, "townos_password_hashes_waiting %zu\n", extra.hash_waiting);
   return out;
 }
 

@@ -37,6 +37,11 @@ class metrics {
     std::size_t running_children = 0;
     double uptime_seconds = 0;
     double start_time_seconds = 0;
+    // The password-hashing memory budget (server/hash_budget.hpp), in bytes, and hashes queued.
+    std::uint64_t hash_memory_budget = 0;
+    std::uint64_t hash_memory_in_use = 0;
+    std::uint64_t hash_memory_peak = 0;
+    std::size_t hash_waiting = 0;
   };
   std::string render(std::span<const route> routes, const gauges& extra) const;
 

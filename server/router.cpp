@@ -12,10 +12,6 @@ std::string_view to_string(auth_level level) noexcept {
       return "authenticated";
     case auth_level::admin:
       return "admin";
-    case auth_level::local_or_authenticated:
-      return "local-or-authenticated";
-    case auth_level::local_or_admin:
-      return "local-or-admin";
     case auth_level::bootstrap_or_admin:
       return "bootstrap-or-admin";
     case auth_level::local_only:

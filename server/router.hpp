@@ -3,7 +3,9 @@
 // (`build_routes`, server/routes.cpp). No macros, no static registration. The OpenAPI document,
 // /metrics labels and the authorization-matrix tests all read this table.
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,13 +23,11 @@ struct connection;
 class body_stream;
 
 enum class auth_level {
-  public_access,           // anyone
-  authenticated,           // a valid session
-  admin,                   // a valid session of an administrator
-  local_or_authenticated,  // the local root peer, or a valid session
-  local_or_admin,          // the local root peer, or an administrator
-  bootstrap_or_admin,      // anyone while no enabled administrator exists, else an administrator
-  local_only,              // the local root peer only (Unix socket, uid 0)
+  public_access,       // anyone
+  authenticated,       // a valid session, or the local root peer (an administrator principal)
+  admin,               // a valid session of an administrator, or the local root peer
+  bootstrap_or_admin,  // anyone while no enabled administrator exists, else as admin
+  local_only,          // the local root peer only (Unix socket, uid 0)
 };
 std::string_view to_string(auth_level level) noexcept;
 
@@ -54,12 +54,22 @@ struct request_context {
   // connection is closed afterwards.
   bool response_written = false;
   connection* owner = nullptr;  // the connection serving this request (streams hook shutdown here)
+  // Numbers requests across the process; a 5xx is logged with it and its problem carries it in
+  // `instance` (app::request_urn), so a report from a client finds the log line.
+  std::uint64_t id = 0;
   std::size_t route_index = static_cast<std::size_t>(-1);  // set by the dispatcher, for metrics
   // Routes with `streams_body`: the body, still on the socket (`request.body()` is empty).
   body_stream* body = nullptr;
 };
 
 using handler = boost::asio::awaitable<http::response> (*)(request_context& context);
+
+// How long a handler may run. At the deadline the dispatcher cancels it (terminal cancellation of
+// everything it awaits: children are killed with their group and reaped, D-Bus and journal waits
+// end) and answers 504. Plain requests get the default; long operations and streams say their own.
+inline constexpr std::chrono::milliseconds default_handler_deadline{30'000};
+// For streams (SSE): no deadline; the client, a limit of the stream's own, or shutdown ends them.
+inline constexpr std::chrono::milliseconds no_handler_deadline{0};
 
 struct route {
   http::verb method;
@@ -70,6 +80,7 @@ struct route {
   // The handler pulls the body itself from `request_context::body` (large uploads): the connection
   // reads only the header, and the handler enforces its own size limit.
   bool streams_body = false;
+  std::chrono::milliseconds deadline = default_handler_deadline;
 };
 
 class router {

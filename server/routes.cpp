@@ -7,11 +7,19 @@ namespace sc::server {
 std::vector<route> build_routes() {
   using enum auth_level;
   using v = http::verb;
+  using std::chrono::minutes;
+  // Deadlines beyond the default (server/router.hpp): git clones and fetches (5 minutes each),
+  // btrfs work on a busy disk, systemd jobs (stop timeouts are 90 s by default), and archives,
+  // which also bound every read and write of their stream on their own.
+  constexpr auto git_work = minutes(15);
+  constexpr auto disk_work = minutes(2);
+  constexpr auto unit_job = minutes(3);
+  constexpr auto archive_transfer = std::chrono::hours(4);
   return {
       {v::get, "/health", public_access, handlers::health, "Liveness and uptime"},
       {v::get, "/ready", public_access, handlers::ready,
        "Readiness of the database, D-Bus, btrfs and the programs the daemon runs"},
-      {v::get, "/metrics", local_or_admin, handlers::metrics_text, "Prometheus text metrics"},
+      {v::get, "/metrics", admin, handlers::metrics_text, "Prometheus text metrics"},
       {v::get, "/openapi.json", public_access, handlers::openapi, "This API, as OpenAPI 3.1"},
       {v::get, "/status/ping", public_access, handlers::status_ping, "Health check and dashboard overview"},
 
@@ -38,19 +46,18 @@ std::vector<route> build_routes() {
       {v::post, "/settings/get", admin, handlers::settings_get, "One setting by key"},
       {v::post, "/settings/set", admin, handlers::settings_set, "Validate and store one setting"},
       {v::get, "/locales", authenticated, handlers::locales, "Current locale and the locales offered"},
-      {v::post, "/audit/log", local_or_admin, handlers::audit_log,
-       "Audit log page, newest first (keyset by before_id)"},
+      {v::post, "/audit/log", admin, handlers::audit_log, "Audit log page, newest first (keyset by before_id)"},
 
       // Package repositories and the read-only package endpoints (behavior-ops.md §5.4, §6.5; issue 6).
       // Mutations of the repository list are admin-only (the issue; the original's table said auth).
       {v::get, "/repository", authenticated, handlers::repository_list, "Repositories with their last refresh error"},
-      {v::post, "/repository/add", admin, handlers::repository_add,
-       "Clone and add a repository at the end of the list"},
+      {v::post, "/repository/add", admin, handlers::repository_add, "Clone and add a repository at the end of the list",
+       false, git_work},
       {v::post, "/repository/remove", admin, handlers::repository_remove, "Remove a repository"},
       {v::post, "/repository/move", admin, handlers::repository_move,
        "Move a repository to a position (later overrides earlier)"},
       {v::post, "/repository/refresh", admin, handlers::repository_refresh,
-       "Fetch every repository now; name-to-error map on failure"},
+       "Fetch every repository now; name-to-error map on failure", false, git_work},
       {v::get, "/packages", authenticated, handlers::packages_list, "Latest version of every package, paged"},
       {v::get, "/packages/by-repo", authenticated, handlers::packages_by_repo, "Packages grouped by repository"},
       {v::get, "/packages/featured", authenticated, handlers::packages_featured, "Featured packages, paged"},
@@ -68,27 +75,26 @@ std::vector<route> build_routes() {
       // Storage and archives (behavior-ops.md §3, §4; issue 5).
       {v::post, "/storage", authenticated, handlers::storage_list, "Filesystems with quota and usage, paged"},
       {v::post, "/storage/create", authenticated, handlers::storage_create,
-       "Create a user filesystem (quota 0: default_quota)"},
+       "Create a user filesystem (quota 0: default_quota)", false, disk_work},
       {v::post, "/storage/modify", authenticated, handlers::storage_modify,
-       "Rename a user filesystem and/or change a quota"},
-      {v::post, "/storage/remove", authenticated, handlers::storage_remove, "Delete a user filesystem"},
+       "Rename a user filesystem and/or change a quota", false, disk_work},
+      {v::post, "/storage/remove", authenticated, handlers::storage_remove, "Delete a user filesystem", false,
+       disk_work},
       {v::post, "/storage/package-volumes", authenticated, handlers::storage_package_volumes,
        "Package volumes grouped by package"},
       {v::post, "/storage/remove-package-volume", admin, handlers::storage_remove_package_volume,
-       "Delete one package volume"},
+       "Delete one package volume", false, disk_work},
       {v::post, "/storage/upload-archive", admin, handlers::storage_upload_archive,
-       "Unpack a streamed multipart archive into a volume", true},
+       "Unpack a streamed multipart archive into a volume", true, archive_transfer},
       {v::post, "/storage/download-archive", admin, handlers::storage_download_archive,
-       "A volume or paths in it as a streamed tar.gz/bz2/xz"},
+       "A volume or paths in it as a streamed tar.gz/bz2/xz", false, archive_transfer},
       // Systemd units and the journal (behavior-ops.md §8, issue 4).
-      {v::get, "/systemd/units", local_or_authenticated, handlers::systemd_units,
-       "Managed units with their state, paged"},
+      {v::get, "/systemd/units", authenticated, handlers::systemd_units, "Managed units with their state, paged"},
       {v::post, "/systemd/status", admin, handlers::systemd_status,
-       "Start, stop, restart, enable or disable a managed unit"},
-      {v::get, "/systemd/logs/tail", local_or_authenticated, handlers::systemd_logs_tail,
-       "Journal entries by cursor, filtered"},
-      {v::get, "/systemd/logs", local_or_authenticated, handlers::systemd_logs,
-       "Live journal stream (SSE), resumable by Last-Event-ID"},
+       "Start, stop, restart, enable or disable a managed unit", false, unit_job},
+      {v::get, "/systemd/logs/tail", authenticated, handlers::systemd_logs_tail, "Journal entries by cursor, filtered"},
+      {v::get, "/systemd/logs", authenticated, handlers::systemd_logs,
+       "Live journal stream (SSE), resumable by Last-Event-ID", false, no_handler_deadline},
   };
 }
 

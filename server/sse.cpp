@@ -1,21 +1,20 @@
 #include "server/sse.hpp"
 
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <cstdio>
 
+#include "adapters/asio/completion.hpp"
+#include "adapters/asio/one_shot_event.hpp"
+#include "server/app.hpp"
 #include "server/metrics.hpp"
 
 namespace sc::server {
 
 namespace asio = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
-using non_throwing = asio::as_tuple_t<asio::use_awaitable_t<>>;
-constexpr non_throwing io_result{};
 
 std::string format_sse_event(std::string_view data, std::string_view id) {
   std::string out;
@@ -67,7 +66,7 @@ struct watch_state {
   std::array<char, 64> scratch{};
   bool read_done = false;
   asio::steady_timer* wake = nullptr;
-  asio::steady_timer* read_finished = nullptr;
+  one_shot_event* read_finished = nullptr;
 };
 
 void watch_for_disconnect(http::stream& stream, watch_state& state) {
@@ -76,14 +75,8 @@ void watch_for_disconnect(http::stream& stream, watch_state& state) {
   stream.async_read_some(asio::buffer(state.scratch), [&state](boost::system::error_code, std::size_t) {
     state.read_done = true;
     state.wake->cancel();
-    state.read_finished->cancel();
+    state.read_finished->set();
   });
-}
-
-std::string chunk_header(std::size_t size) {
-  char text[24];
-  int n = std::snprintf(text, sizeof text, "%zx\r\n", size);
-  return std::string(text, static_cast<std::size_t>(n));
 }
 
 // Writes all of `buffers` unless `timeout` passes first (a reader too slow to take the bytes).
@@ -94,24 +87,29 @@ asio::awaitable<bool> write_within(http::stream& stream, const Buffers& buffers,
   co_return outcome.index() == 0 && !std::get<0>(std::get<0>(outcome));
 }
 
-asio::awaitable<bool> write_chunk(http::stream& stream, std::string_view text, std::chrono::milliseconds timeout) {
-  std::string header = chunk_header(text.size());
-  std::array<asio::const_buffer, 3> buffers = {asio::buffer(header), asio::buffer(text), asio::buffer("\r\n", 2)};
-  co_return co_await write_within(stream, buffers, timeout);
-}
-
 }  // namespace
 
-asio::awaitable<void> serve_sse(http::stream& stream, std::shared_ptr<sse_subscriber> subscriber, sse_options options,
-                                unsigned http_version) {
-  if (options.counters != nullptr) options.counters->sse_subscribed();
-  std::string header = http_version == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
-  header +=
-      "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n";
-  bool header_written = co_await write_within(stream, asio::buffer(header), options.write_timeout);
+http::response sse_response_head(const http::request& request) {
+  http::response head{boost::beast::http::status::ok, request.version() == 10 ? 10u : 11u};
+  head.set(boost::beast::http::field::content_type, "text/event-stream");
+  head.set(boost::beast::http::field::cache_control, "no-cache");
+  head.set("X-Accel-Buffering", "no");
+  head.set(boost::beast::http::field::connection, "close");
+  return head;
+}
 
-  asio::steady_timer read_finished(stream.get_executor(), asio::steady_timer::time_point::max());
+std::string sse_head(const http::request& request, const app& services) {
+  http::response head = sse_response_head(request);
+  services.add_cors_headers_to(request, head);
+  return http::format_head(head);
+}
+
+asio::awaitable<void> serve_sse(http::stream& stream, std::shared_ptr<sse_subscriber> subscriber, sse_options options,
+                                std::string head) {
+  if (options.counters != nullptr) options.counters->sse_subscribed();
+  bool header_written = co_await write_within(stream, asio::buffer(head), options.write_timeout);
+
+  one_shot_event read_finished(stream.get_executor());
   watch_state watch;
   watch.wake = &subscriber->wake_;
   watch.read_finished = &read_finished;
@@ -126,33 +124,26 @@ asio::awaitable<void> serve_sse(http::stream& stream, std::shared_ptr<sse_subscr
   std::vector<asio::const_buffer> buffers;
   while (alive && !watch.read_done) {
     if (subscriber->overflowed_) {
-      co_await write_chunk(stream, ": dropped: the client is reading too slowly\n\n", std::chrono::milliseconds(200));
+      constexpr std::string_view dropped = ": dropped: the client is reading too slowly\n\n";
+      co_await write_within(stream, asio::buffer(dropped), std::chrono::milliseconds(200));
       break;
     }
     if (subscriber->queue_.empty()) {
-      if (subscriber->closing_) {
-        co_await write_within(stream, asio::buffer("0\r\n\r\n", 5), options.write_timeout);
-        break;
-      }
+      if (subscriber->closing_) break;  // the body ends with the connection
       subscriber->wake_.expires_after(options.keepalive);
       auto [wait_ec] = co_await subscriber->wake_.async_wait(io_result);
       if (!wait_ec && subscriber->queue_.empty() && !watch.read_done) {
-        alive = co_await write_chunk(stream, ":\n", options.write_timeout);
+        alive = co_await write_within(stream, asio::buffer(":\n", 2), options.write_timeout);
       }
       continue;
     }
     batch.clear();
     buffers.clear();
-    std::size_t total = 0;
     while (!subscriber->queue_.empty() && batch.size() < options.max_frames_per_write) {
-      total += subscriber->queue_.front()->size();
       batch.push_back(std::move(subscriber->queue_.front()));
       subscriber->queue_.pop_front();
     }
-    std::string size_line = chunk_header(total);
-    buffers.push_back(asio::buffer(size_line));
     for (const auto& frame : batch) buffers.push_back(asio::buffer(*frame));
-    buffers.push_back(asio::buffer("\r\n", 2));
     alive = co_await write_within(stream, buffers, options.write_timeout);
   }
 
@@ -160,53 +151,11 @@ asio::awaitable<void> serve_sse(http::stream& stream, std::shared_ptr<sse_subscr
     // Stop the watcher and wait for its handler, which references this frame.
     boost::system::error_code ignored;
     stream.cancel(ignored);
-    co_await read_finished.async_wait(io_result);
+    co_await read_finished.wait();
   }
   subscriber->finished_ = true;
   subscriber->queue_.clear();
   if (options.counters != nullptr) options.counters->sse_unsubscribed();
-}
-
-sse_hub::sse_hub(asio::any_io_executor executor, std::size_t queue_capacity)
-    : executor_(std::move(executor)), queue_capacity_(queue_capacity) {}
-
-std::shared_ptr<sse_subscriber> sse_hub::subscribe() {
-  prune();
-  auto subscriber = std::make_shared<sse_subscriber>(executor_, queue_capacity_);
-  subscribers_.push_back(subscriber);
-  return subscriber;
-}
-
-void sse_hub::publish(std::string_view data, std::string_view id) {
-  auto frame = std::make_shared<const std::string>(format_sse_event(data, id));
-  bool stale = false;
-  for (auto& weak : subscribers_) {
-    auto subscriber = weak.lock();
-    if (!subscriber || subscriber->finished()) {
-      stale = true;
-      continue;
-    }
-    if (!subscriber->push(frame)) stale = true;
-  }
-  if (stale) prune();
-}
-
-void sse_hub::close_all() {
-  for (auto& weak : subscribers_) {
-    if (auto subscriber = weak.lock()) subscriber->close();
-  }
-}
-
-std::size_t sse_hub::size() {
-  prune();
-  return subscribers_.size();
-}
-
-void sse_hub::prune() {
-  std::erase_if(subscribers_, [](const std::weak_ptr<sse_subscriber>& weak) {
-    auto subscriber = weak.lock();
-    return !subscriber || subscriber->finished() || subscriber->overflowed();
-  });
 }
 
 }  // namespace sc::server

@@ -1,10 +1,14 @@
 #pragma once
-// Server-Sent Events: a bounded per-subscriber queue, a writer that streams `data:` frames and
-// comment keepalives over chunked HTTP/1.1, and a hub that fans one topic out to many subscribers.
+// Server-Sent Events, for every stream the server sends (journal logs, refresh progress, install
+// progress): the event format, the response head, and a writer over a bounded per-subscriber queue.
+//
+// Framing: the body of every stream ends with the connection (`Connection: close`), never chunked,
+// so HTTP/1.0 and HTTP/1.1 clients read the same bytes. The head carries the CORS headers of every
+// other response, so a dashboard on an allowed origin can follow a stream with `fetch`.
 //
 // Policy for slow readers: a subscriber whose queue is full is dropped (it gets a final comment
 // saying so and the stream ends); memory never grows with a reader's slowness. A frame is formatted
-// once and shared by every subscriber.
+// once and may be shared by many subscribers.
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -19,11 +23,17 @@
 
 namespace sc::server {
 
+class app;
 class metrics;
 using sse_frame = std::shared_ptr<const std::string>;
 
 // "id: <id>\n" (when given) + one "data: <line>\n" per line of `data` + "\n".
 std::string format_sse_event(std::string_view data, std::string_view id = {});
+
+// The 200 head of an event stream answering `request`, in its HTTP version, without CORS.
+http::response sse_response_head(const http::request& request);
+// The same on the wire, with the CORS headers `services` adds to every response.
+std::string sse_head(const http::request& request, const app& services);
 
 class sse_subscriber {
  public:
@@ -39,7 +49,7 @@ class sse_subscriber {
 
  private:
   friend boost::asio::awaitable<void> serve_sse(http::stream&, std::shared_ptr<sse_subscriber>, struct sse_options,
-                                                unsigned);
+                                                std::string);
   std::deque<sse_frame> queue_;
   std::size_t capacity_;
   bool overflowed_ = false;
@@ -55,28 +65,11 @@ struct sse_options {
   metrics* counters = nullptr;  // subscriber gauge, when given
 };
 
-// Writes the 200 text/event-stream header, then queued frames and keepalive comments, until the
-// client disconnects (noticed at once by a concurrent read), the subscriber overflows, a write
-// times out, or close() is called. Completes on the stream's executor. The caller closes the
-// connection afterwards.
+// Writes `head` (sse_head()), then queued frames and keepalive comments, until the client
+// disconnects (noticed at once by a concurrent read), the subscriber overflows, a write times out,
+// or close() is called. Completes on the stream's executor. The caller closes the connection
+// afterwards, which ends the body.
 boost::asio::awaitable<void> serve_sse(http::stream& stream, std::shared_ptr<sse_subscriber> subscriber,
-                                       sse_options options, unsigned http_version);
-
-// One topic, many subscribers. Loop-thread only.
-class sse_hub {
- public:
-  sse_hub(boost::asio::any_io_executor executor, std::size_t queue_capacity);
-  std::shared_ptr<sse_subscriber> subscribe();
-  // Formats once and queues to every live subscriber; overflowing ones are dropped.
-  void publish(std::string_view data, std::string_view id = {});
-  void close_all();
-  std::size_t size();
-
- private:
-  void prune();
-  boost::asio::any_io_executor executor_;
-  std::size_t queue_capacity_;
-  std::vector<std::weak_ptr<sse_subscriber>> subscribers_;
-};
+                                       sse_options options, std::string head);
 
 }  // namespace sc::server

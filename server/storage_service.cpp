@@ -1,15 +1,156 @@
 #include "server/storage_service.hpp"
 
-#include "core/storage.hpp"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <cerrno>
+
+#include "adapters/archive/byte_pipe.hpp"
+#include "adapters/asio/completion.hpp"
+#include "adapters/systemd/systemd_manager.hpp"
+#include "core/log.hpp"
+#include "core/multipart.hpp"
+#include "core/names.hpp"
+#include "core/units.hpp"
+#include "server/body_stream.hpp"
+#include "server/systemd_service.hpp"
 
 namespace sc::server {
 
-storage_service::storage_service(std::filesystem::path btrfs_root)
-    : volumes_(std::filesystem::absolute(btrfs_root).lexically_normal()), archive_pool_(2, 2) {}
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t pipe_chunks = 8;  // × ≤64 KiB: the most body data in flight per upload
+constexpr std::size_t max_field_bytes = 4096;
+
+// Collects the small form fields and stages the archive part's bytes of one feed() call.
+struct upload_form : multipart::part_handler {
+  std::string subvolume, subpath, stop_service;
+  bool has_subvolume = false;
+  bool archive_begun = false;
+  bool archive_ended = false;
+  std::vector<std::string> staged;  // archive bytes of the current feed() call
+  std::string* field = nullptr;     // the small field being read, if any
+  bool in_archive = false;
+
+  result<void> on_part_begin(const multipart::part_info& part) override {
+    field = nullptr;
+    in_archive = false;
+    if (part.name == "archive") {
+      if (archive_begun) return problem::bad_request("only one archive part is allowed");
+      archive_begun = in_archive = true;
+      return {};
+    }
+    bool known = part.name == "subvolume" || part.name == "subpath" || part.name == "stop_service";
+    if (known && archive_begun) {
+      return problem::bad_request("the " + part.name + " field must come before the archive in the form");
+    }
+    if (part.name == "subvolume") {
+      field = &subvolume;
+      has_subvolume = true;
+    } else if (part.name == "subpath") {
+      field = &subpath;
+    } else if (part.name == "stop_service") {
+      field = &stop_service;
+    }
+    if (field != nullptr) field->clear();
+    return {};
+  }
+  result<void> on_part_data(std::string_view data) override {
+    if (in_archive) {
+      staged.emplace_back(data);
+    } else if (field != nullptr) {
+      if (field->size() + data.size() > max_field_bytes) return problem::bad_request("a form field is too large");
+      field->append(data);
+    }
+    return {};
+  }
+  result<void> on_part_end() override {
+    if (in_archive) archive_ended = true;
+    in_archive = false;
+    field = nullptr;
+    return {};
+  }
+};
+
+// Runs `work` on `pool` and completes `job` with its verdict; `on_pool_refused` closes the pipe
+// side the work would have closed. A named coroutine with parameters by value: it outlives the
+// request that started it only until the job completes, which the request always awaits.
+template <class Report, class Work, class Close>
+asio::awaitable<void> run_archive_job(pool::work_queue& pool, Work work, Close on_pool_refused,
+                                      std::shared_ptr<archive_job<Report>> job) {
+  auto ran = co_await pool.run(std::move(work));
+  if (!ran) {
+    on_pool_refused();
+    job->complete(ran.error());
+  } else {
+    job->complete(std::move(*ran));
+  }
+}
+
+// Spawns run_archive_job; an escaped exception completes the job (never leave a request waiting).
+template <class Report, class Work, class Close>
+std::shared_ptr<archive_job<Report>> spawn_archive_job(asio::any_io_executor loop, pool::work_queue& pool, Work work,
+                                                       Close close_pipe, const char* what) {
+  auto job = std::make_shared<archive_job<Report>>(loop);
+  asio::co_spawn(loop, run_archive_job<Report>(pool, std::move(work), close_pipe, job),
+                 [job, close_pipe, what](std::exception_ptr e) {
+                   if (!e || job->completed()) return;
+                   log_escaped{what}(e);
+                   close_pipe();
+                   job->complete(problem::internal_error(std::string(what) + " failed"));
+                 });
+  return job;
+}
+
+}  // namespace
+
+asio::awaitable<result<void>> service_pause::stop() {
+  result<void> outcome;
+  if (!unit_.empty()) {
+    auto manager = co_await systemd_.manager(bus_);
+    if (!manager) {
+      outcome = manager.error();
+    } else {
+      // Marked before the call: a stop that half-happened still gets its start.
+      stopped_ = true;
+      std::string mode = "replace";  // named: no default-argument temporaries in co_await (GCC 12)
+      auto done = co_await (*manager)->stop_unit(unit_, mode);
+      if (!done) {
+        problem p = done.error();
+        p.detail = "stop service " + unit_ + ": " + p.detail;
+        outcome = p;
+      } else if (*done != "done") {
+        outcome = problem::internal_error("stop service " + unit_ + ": job " + *done);
+      }
+    }
+  }
+  co_return outcome;
+}
+
+asio::awaitable<void> service_pause::restart() {
+  if (!stopped_) co_return;
+  auto manager = co_await systemd_.manager(bus_);
+  if (!manager) {
+    log::error("start service " + unit_ + " after archive: " + manager.error().detail);
+    co_return;
+  }
+  std::string mode = "replace";
+  auto done = co_await (*manager)->start_unit(unit_, mode);
+  if (!done) log::error("start service " + unit_ + " after archive: " + done.error().detail);
+}
+
+storage_service::storage_service(std::filesystem::path btrfs_root, pool::work_queue& archives)
+    : volumes_(std::filesystem::absolute(btrfs_root).lexically_normal()), archive_pool_(archives) {}
 
 storage_service::~storage_service() = default;
 
-boost::asio::awaitable<result<void>> storage_service::ready() {
+asio::awaitable<result<void>> storage_service::ready() {
   // One named result returned on every path: GCC 12 warns of an uninitialised temporary otherwise.
   result<void> outcome;
   if (!roots_ready_) {
@@ -19,7 +160,7 @@ boost::asio::awaitable<result<void>> storage_service::ready() {
   co_return outcome;
 }
 
-boost::asio::awaitable<result<storage_service::volume_counts>> storage_service::counts() {
+asio::awaitable<result<storage_service::volume_counts>> storage_service::counts() {
   constexpr auto fresh_for = std::chrono::seconds(2);
   if (counts_ && std::chrono::steady_clock::now() - counts_at_ < fresh_for) co_return *counts_;
   if (auto ready_now = co_await ready(); !ready_now) co_return ready_now.error();
@@ -44,6 +185,159 @@ boost::asio::awaitable<result<storage_service::volume_counts>> storage_service::
   counts_ = counted;
   counts_at_ = std::chrono::steady_clock::now();
   co_return counted;
+}
+
+asio::awaitable<result<archive::extract_report>> storage_service::receive_upload(body_stream& body,
+                                                                                 std::string_view content_type,
+                                                                                 upload_limits limits,
+                                                                                 service_pause& pause) {
+  auto boundary = multipart::boundary_of(content_type);
+  if (!boundary) co_return boundary.error();
+  if (body.content_length() > limits.max_size) {
+    co_return problem::payload_too_large("archive exceeds maximum allowed size (" + std::to_string(limits.max_size) +
+                                         " bytes)");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + limits.unpack_timeout;
+  const asio::any_io_executor loop = co_await asio::this_coro::executor;
+  // The byte pipe wakes the loop through the io_context's own executor type.
+  const auto* loop_context = loop.target<asio::io_context::executor_type>();
+  if (loop_context == nullptr) co_return problem::internal_error("receive_upload: not awaited on an io_context");
+
+  multipart::parser parser(std::move(*boundary));
+  upload_form form;
+  std::shared_ptr<archive::byte_pipe> pipe;
+  std::shared_ptr<archive_job<archive::extract_report>> job;
+  std::optional<problem> failure;
+  bool consumer_gone = false;
+  for (;;) {
+    auto chunk = co_await body.read_some();
+    if (!chunk) {
+      failure = chunk.error();
+      break;
+    }
+    if (chunk->empty()) break;
+    if (auto fed = parser.feed(*chunk, form); !fed) {
+      failure = fed.error();
+      break;
+    }
+    if (form.archive_begun && !pipe) {
+      // The archive starts: everything it needs is known now (fields come first in the form).
+      if (!form.has_subvolume || form.subvolume.empty()) {
+        failure = problem::bad_request("subvolume field is required");
+        break;
+      }
+      auto volume = storage::archive_volume_path(form.subvolume, "subvolume");
+      if (!volume) {
+        failure = volume.error();
+        break;
+      }
+      std::vector<std::string> subpath;
+      if (!form.subpath.empty()) {
+        auto parts = storage::member_components(form.subpath, "subpath");
+        if (!parts) {
+          failure = parts.error();
+          break;
+        }
+        subpath = std::move(*parts);
+      }
+      if (auto allowed = units::check_stop_service(form.stop_service); !allowed) {
+        failure = allowed.error();
+        break;
+      }
+      if (auto ready_now = co_await ready(); !ready_now) {
+        failure = ready_now.error();
+        break;
+      }
+      // The volume is resolved beneath the btrfs root without following links, once; the
+      // extraction writes through this fd, never through a path string.
+      auto target = volumes_.open_subvolume(*volume, {"subvolume", "subvolume"});
+      if (!target) {
+        failure = target.error();
+        break;
+      }
+      // Decompression bombs stop at what the volume can hold: its quota headroom, else free space.
+      archive::extract_limits extract_limits;
+      extract_limits.deadline = deadline;
+      auto info = co_await volumes_.info(*volume);
+      struct statfs space {};
+      const std::uint64_t free_bytes =
+          ::fstatfs(target->get(), &space) == 0
+              ? static_cast<std::uint64_t>(space.f_bavail) * static_cast<std::uint64_t>(space.f_bsize)
+              : 0;
+      extract_limits.max_bytes = info ? storage::extraction_budget(free_bytes, info->quota, info->usage) : free_bytes;
+      pause.set_unit(form.stop_service);
+      if (auto stopped = co_await pause.stop(); !stopped) {
+        failure = stopped.error();
+        break;
+      }
+      pipe = std::make_shared<archive::byte_pipe>(*loop_context, pipe_chunks);
+      auto root = std::make_shared<file_io::unique_fd>(std::move(*target));
+      // A named callable: GCC 12 destroys a lambda temporary inside a co_await expression twice.
+      auto work = [pipe, root, subpath = std::move(subpath), extract_limits] {
+        return archive::extract(*pipe, root->get(), subpath, extract_limits);
+      };
+      job = spawn_archive_job<archive::extract_report>(
+          loop, archive_pool_, std::move(work), [pipe] { pipe->close_consumer(); }, "archive extraction");
+    }
+    for (auto& piece : form.staged) {
+      if (!co_await pipe->push(std::move(piece))) {
+        consumer_gone = true;
+        break;
+      }
+    }
+    form.staged.clear();
+    if (consumer_gone) break;
+    if (form.archive_ended) pipe->close_producer();
+  }
+  if (!failure && !consumer_gone) {
+    if (auto finished = parser.finish(); !finished) failure = finished.error();
+  }
+  if (!failure && !form.archive_begun) failure = problem::bad_request("archive file required");
+  if (!pipe) co_return *failure;
+  if (failure) {
+    pipe->abort_producer();
+  } else {
+    pipe->close_producer();
+  }
+  auto outcome = co_await job->finished();
+  // The extractor's own verdict explains an early stop; a client fault explains everything else.
+  if (failure && !(consumer_gone && !outcome)) co_return *failure;
+  co_return outcome;
+}
+
+asio::awaitable<result<std::shared_ptr<file_io::unique_fd>>> storage_service::open_download(
+    std::string_view subvolume, const std::vector<std::string>& members) {
+  auto volume = storage::archive_volume_path(subvolume, "subvolume");
+  if (!volume) co_return volume.error();
+  if (auto ready_now = co_await ready(); !ready_now) co_return ready_now.error();
+  // Resolved beneath the btrfs root without following links; the packer walks from this fd.
+  auto root = volumes_.open_subvolume(*volume, {"subvolume", "subvolume"});
+  if (!root) co_return root.error();
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const auto& member = members[i];
+    if (member == ".") continue;
+    const std::string field = "paths[" + std::to_string(i) + "]";
+    const std::string what = "path " + member + " in " + std::string(subvolume);
+    const file_io::lookup_names names{field, what};
+    auto parent = file_io::open_parent_beneath(root->get(), member, names);
+    if (!parent) co_return parent.error();
+    struct stat info {};
+    if (::fstatat(parent->parent.get(), parent->leaf.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+      co_return file_io::lookup_problem(errno, member, names);
+    }
+    if (S_ISLNK(info.st_mode)) co_return file_io::lookup_problem(ELOOP, member, names);
+  }
+  co_return std::make_shared<file_io::unique_fd>(std::move(*root));
+}
+
+std::shared_ptr<archive_job<archive::pack_report>> storage_service::start_packing(
+    asio::any_io_executor loop, std::shared_ptr<archive::byte_pipe> pipe, std::shared_ptr<file_io::unique_fd> root,
+    std::vector<std::string> members, storage::archive_format format) {
+  auto work = [pipe, root, members = std::move(members), format] {
+    return archive::pack(*pipe, root->get(), members, format, std::chrono::seconds(60));
+  };
+  return spawn_archive_job<archive::pack_report>(
+      std::move(loop), archive_pool_, std::move(work), [pipe] { pipe->abort_producer(); }, "archive packing");
 }
 
 }  // namespace sc::server

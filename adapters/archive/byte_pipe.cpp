@@ -1,13 +1,13 @@
 #include "adapters/archive/byte_pipe.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "adapters/asio/completion.hpp"
 
 namespace sc::archive {
 
 namespace asio = boost::asio;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 byte_pipe::byte_pipe(asio::io_context::executor_type loop, std::size_t max_chunks)
     : loop_(loop), waker_(loop), max_chunks_(max_chunks == 0 ? 1 : max_chunks) {}

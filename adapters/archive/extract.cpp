@@ -18,6 +18,11 @@
 
 namespace sc::archive {
 
+std::string error_text(struct ::archive* a) {
+  const char* text = archive_error_string(a);
+  return text != nullptr ? text : "unknown archive error";
+}
+
 namespace {
 
 class fd_guard {
@@ -176,7 +181,7 @@ result<void> extractor::write_file(struct archive* a, struct archive_entry* e, c
   for (;;) {
     int r = archive_read_data_block(a, &block, &size, &offset);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return problem::bad_request(std::string("corrupt archive: ") + archive_error_string(a));
+    if (r < ARCHIVE_WARN) return problem::bad_request(std::string("corrupt archive: ") + error_text(a));
     if (std::chrono::steady_clock::now() > limits_.deadline) return problem(408, "archive unpack timed out");
     if (size > limits_.max_bytes - report.bytes) {
       return problem::payload_too_large("the archive unpacks to more than " + std::to_string(limits_.max_bytes) +
@@ -273,16 +278,16 @@ result<void> extractor::entry(struct archive* a, struct archive_entry* e, extrac
 
 }  // namespace
 
-result<extract_report> extract(byte_pipe& source, const std::string& target, const std::vector<std::string>& subpath,
+result<extract_report> extract(byte_pipe& source, int target, const std::vector<std::string>& subpath,
                                const extract_limits& limits) {
   struct consumer_closer {
     byte_pipe& pipe;
     ~consumer_closer() { pipe.close_consumer(); }
   } closer{source};
 
-  fd_guard volume(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  fd_guard volume(::fcntl(target, F_DUPFD_CLOEXEC, 0));
   if (volume.get() < 0)
-    return problem::internal_error("open " + target + ": " + std::generic_category().message(errno));
+    return problem::internal_error(std::string("dup target: ") + std::generic_category().message(errno));
   // The subpath is made like a member's directories (walked without following symlinks), and
   // what it created is rolled back with the members.
   extractor walker(volume.get(), limits);
@@ -314,7 +319,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   static constexpr std::string_view seven_zip_magic("7z\xBC\xAF\x27\x1C", 6);
   int open_status = ARCHIVE_FATAL;
   if (state.first && state.first->starts_with(seven_zip_magic)) {
-    spool = fd_guard(::open(target.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    spool = fd_guard(::openat(volume.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
     if (spool.get() < 0)
       return give_up(problem::internal_error(std::string("O_TMPFILE: ") + std::generic_category().message(errno)));
     std::uint64_t spooled = 0;
@@ -341,7 +346,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
   if (open_status != ARCHIVE_OK) {
     if (state.timed_out) return give_up(problem(408, "archive unpack timed out"));
     return give_up(problem::bad_request(std::string("not a supported archive (tar, tar.gz, tar.bz2, tar.xz, zip): ") +
-                                        archive_error_string(a)));
+                                        error_text(a)));
   }
   extractor out(root.get(), limits);
   extract_report report;
@@ -361,7 +366,7 @@ result<extract_report> extract(byte_pipe& source, const std::string& target, con
         failure = problem::bad_request(std::string(report.entries == 0 ? "not a supported archive (tar, tar.gz, "
                                                                          "tar.bz2, tar.xz, zip): "
                                                                        : "corrupt archive: ") +
-                                       archive_error_string(a));
+                                       error_text(a));
       }
     } else if (std::chrono::steady_clock::now() > limits.deadline) {
       failed = true;

@@ -4,7 +4,7 @@
 //
 // What it guarantees, whatever the archive says:
 //   * every member path is checked by core/storage (no absolute path, no "..", no NUL) and then
-//     resolved under the target one component at a time with O_NOFOLLOW: nothing is written
+//     resolved under the target fd one component at a time with O_NOFOLLOW: nothing is written
 //     through a symlink, so a "link -> /etc" member followed by "link/passwd" is refused;
 //   * symlinks must resolve (lexically) inside the target; hardlinks must name a member path
 //     inside the target and are made without following symlinks;
@@ -26,7 +26,13 @@
 #include "adapters/archive/byte_pipe.hpp"
 #include "core/problem.hpp"
 
+struct archive;
+
 namespace sc::archive {
+
+// libarchive's message for the last error on `a`; libarchive returns NULL when it set none (seen
+// with a mutated 7z), which must never reach a std::string.
+std::string error_text(struct ::archive* a);
 
 struct extract_limits {
   std::uint64_t max_bytes = 0;  // total file data
@@ -42,9 +48,15 @@ struct extract_report {
 };
 
 // Reads the archive from `source` (pop_blocking until the producer closes) and unpacks it under
-// `target/subpath` (`target` absolute and existing; the validated `subpath` components are created
-// as needed, without following symlinks). Closes the consumer side of `source` when done.
-result<extract_report> extract(byte_pipe& source, const std::string& target, const std::vector<std::string>& subpath,
+// `subpath` of the directory `target` (an fd, borrowed, not closed: the volume as the caller
+// resolved it beneath its root; the validated `subpath` components are created as needed, without
+// following symlinks). Closes the consumer side of `source` when done.
+//
+// Member data is written with pwrite(2) on the pool thread, not through the loop's io_uring file
+// ring: libarchive decodes on this thread and hands out one block at a time, valid only until the
+// next read; sending each block to the loop and waiting for its completion would add a thread
+// round trip per 64 KiB block for a page-cache write of ~15 µs.
+result<extract_report> extract(byte_pipe& source, int target, const std::vector<std::string>& subpath,
                                const extract_limits& limits);
 
 }  // namespace sc::archive

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -18,6 +17,7 @@
 #include <system_error>
 #include <utility>
 
+#include "adapters/asio/completion.hpp"
 #include "core/names.hpp"
 
 namespace sc::journal {
@@ -157,27 +157,35 @@ bool cancelled(const asio::cancellation_state& cs) {
   return cs.cancelled() != asio::cancellation_type::none;
 }
 
-// Steps from the current position and collects up to `max` entries, yielding to the loop every
-// entries_per_turn entries. `out` may already hold entries (they count against `max`); it belongs
-// to the awaiting caller's frame, which outlives this call.
-asio::awaitable<result<void>> collect(state_ptr s, direction dir, std::size_t max, std::vector<journal_entry>& out) {
-  std::size_t since_yield = 0;
-  while (out.size() < max) {
-    int r = dir == direction::forward ? sd_journal_next(s->journal_) : sd_journal_previous(s->journal_);
-    if (r < 0) co_return journal_error("step", r);
-    if (r == 0) break;
-    auto entry = read_current(s->journal_);
-    if (!entry) co_return entry.error();
+// Steps from the current position and collects entries until `out` holds `max` (or `until_size`,
+// whichever is smaller) or the journal ends in that direction. Synchronous: the caller slices it.
+// Returns false when the journal ended.
+result<bool> collect_some(sd_journal* j, direction dir, std::size_t until_size, std::vector<journal_entry>& out) {
+  while (out.size() < until_size) {
+    int r = dir == direction::forward ? sd_journal_next(j) : sd_journal_previous(j);
+    if (r < 0) return journal_error("step", r);
+    if (r == 0) return false;
+    auto entry = read_current(j);
+    if (!entry) return entry.error();
     out.push_back(std::move(*entry));
-    if (++since_yield >= s->options_.entries_per_turn) {
-      since_yield = 0;
-      // Checked before initiating: once cancelled, Asio would throw from the next initiation.
-      if (cancelled(co_await asio::this_coro::cancellation_state)) {
-        co_return problem::unavailable("reading the journal was cancelled");
-      }
-      co_await asio::post(s->io_, asio::use_awaitable);
-      if (s->closed_) co_return problem::unavailable("the journal reader was closed");
+  }
+  return true;
+}
+
+// collect_some, yielding to the loop every entries_per_turn entries. `out` may already hold
+// entries (they count against `max`); it belongs to the awaiting caller's frame, which outlives
+// this call.
+asio::awaitable<result<void>> collect(state_ptr s, direction dir, std::size_t max, std::vector<journal_entry>& out) {
+  while (out.size() < max) {
+    auto more = collect_some(s->journal_, dir, std::min(max, out.size() + s->options_.entries_per_turn), out);
+    if (!more) co_return more.error();
+    if (!*more || out.size() >= max) break;
+    // Checked before initiating: once cancelled, Asio would throw from the next initiation.
+    if (cancelled(co_await asio::this_coro::cancellation_state)) {
+      co_return problem::unavailable("reading the journal was cancelled");
     }
+    co_await asio::post(s->io_, asio::use_awaitable);
+    if (s->closed_) co_return problem::unavailable("the journal reader was closed");
   }
   co_return result<void>{};
 }
@@ -196,17 +204,17 @@ result<void> validate_cursor(const std::string& cursor) {
 // After seeking to `cursor`, steps once in `dir`. sd-journal lands on the cursor's own entry when it
 // still exists (skip it: exclusive); otherwise on the nearest entry beyond it, which belongs to
 // the result.
-result<void> step_past_cursor(journal_reader::state& s, const std::string& cursor, direction dir,
+result<void> step_past_cursor(sd_journal* j, const std::string& cursor, direction dir,
                               std::vector<journal_entry>& out) {
-  if (int r = sd_journal_seek_cursor(s.journal_, cursor.c_str()); r < 0) {
+  if (int r = sd_journal_seek_cursor(j, cursor.c_str()); r < 0) {
     if (r == -EINVAL) return problem::unprocessable("cursor", "invalid cursor");
     return journal_error("seek cursor", r);
   }
-  int r = dir == direction::forward ? sd_journal_next(s.journal_) : sd_journal_previous(s.journal_);
+  int r = dir == direction::forward ? sd_journal_next(j) : sd_journal_previous(j);
   if (r < 0) return journal_error("step", r);
   if (r == 0) return {};
-  if (sd_journal_test_cursor(s.journal_, cursor.c_str()) > 0) return {};
-  auto entry = read_current(s.journal_);
+  if (sd_journal_test_cursor(j, cursor.c_str()) > 0) return {};
+  auto entry = read_current(j);
   if (!entry) return entry.error();
   out.push_back(std::move(*entry));
   return {};
@@ -258,7 +266,7 @@ asio::awaitable<result<std::vector<journal_entry>>> do_read_from_cursor(state_pt
   max_entries = clamp_count(*s, max_entries);
   std::vector<journal_entry> out;
   if (max_entries == 0) co_return out;
-  if (auto ok = step_past_cursor(*s, cursor, way, out); !ok) co_return ok.error();
+  if (auto ok = step_past_cursor(s->journal_, cursor, way, out); !ok) co_return ok.error();
   if (auto ok = co_await collect(s, way, max_entries, out); !ok) co_return ok.error();
   if (way == direction::backward) std::reverse(out.begin(), out.end());
   co_return out;
@@ -324,16 +332,13 @@ asio::awaitable<result<std::vector<journal_entry>>> do_next_batch(state_ptr s, s
       boost::system::error_code ignored;
       s->descriptor_.cancel(ignored);
     });
-    (void)co_await s->descriptor_.async_wait(asio::posix::descriptor_base::wait_read,
-                                             asio::as_tuple(asio::use_awaitable));
+    (void)co_await s->descriptor_.async_wait(asio::posix::descriptor_base::wait_read, io_result);
     timer.cancel();
     if (s->closed_) co_return problem::unavailable("the journal reader was closed");
   }
 }
 
-}  // namespace
-
-result<std::unique_ptr<journal_reader>> journal_reader::open(asio::io_context& io, journal_options options) {
+result<sd_journal*> open_journal(const journal_options& options) {
   sd_journal* j = nullptr;
   int r = options.directory.empty() ? sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY)
                                     : sd_journal_open_directory(&j, options.directory.c_str(), 0);
@@ -342,9 +347,43 @@ result<std::unique_ptr<journal_reader>> journal_reader::open(asio::io_context& i
     p.internal = std::string("sd_journal_open: ") + std::generic_category().message(-r);
     return p;
   }
+  if (r = sd_journal_set_data_threshold(j, options.data_threshold); r < 0) {
+    sd_journal_close(j);
+    return journal_error("set threshold", r);
+  }
+  return j;
+}
+
+// `_SYSTEMD_UNIT=<u>` OR `_SYSTEMD_USER_UNIT=<u>` for each unit; then the position is the head.
+result<void> apply_unit_matches(sd_journal* j, const std::vector<std::string>& units) {
+  for (const auto& u : units) {
+    if (auto ok = validate_unit_name(u); !ok) return ok.error();
+  }
+  sd_journal_flush_matches(j);
+  if (!units.empty()) {
+    // Same-field matches OR together; the disjunction ORs the two groups.
+    for (const auto& u : units) {
+      auto m = "_SYSTEMD_UNIT=" + u;
+      if (int r = sd_journal_add_match(j, m.data(), m.size()); r < 0) return journal_error("add match", r);
+    }
+    if (int r = sd_journal_add_disjunction(j); r < 0) return journal_error("add disjunction", r);
+    for (const auto& u : units) {
+      auto m = "_SYSTEMD_USER_UNIT=" + u;
+      if (int r = sd_journal_add_match(j, m.data(), m.size()); r < 0) return journal_error("add match", r);
+    }
+  }
+  if (int r = sd_journal_seek_head(j); r < 0) return journal_error("seek head", r);
+  return {};
+}
+
+}  // namespace
+
+result<std::unique_ptr<journal_reader>> journal_reader::open(asio::io_context& io, journal_options options) {
+  auto opened = open_journal(options);
+  if (!opened) return opened.error();
+  sd_journal* j = *opened;
   auto s = std::make_shared<state>(io, j, std::move(options));
   if (s->options_.entries_per_turn == 0) s->options_.entries_per_turn = 1;
-  if (r = sd_journal_set_data_threshold(j, s->options_.data_threshold); r < 0) return journal_error("set threshold", r);
   // The inotify fd (created O_CLOEXEC by sd-journal) must exist before the first read so that no
   // change after it is missed.
   int fd = sd_journal_get_fd(j);
@@ -363,25 +402,7 @@ journal_reader::~journal_reader() {
 
 result<void> journal_reader::match_units(const std::vector<std::string>& units) {
   if (auto ok = check_usable(*state_); !ok) return ok.error();
-  for (const auto& u : units) {
-    if (auto ok = validate_unit_name(u); !ok) return ok.error();
-  }
-  sd_journal* j = state_->journal_;
-  sd_journal_flush_matches(j);
-  if (!units.empty()) {
-    // Same-field matches OR together; the disjunction ORs the two groups.
-    for (const auto& u : units) {
-      auto m = "_SYSTEMD_UNIT=" + u;
-      if (int r = sd_journal_add_match(j, m.data(), m.size()); r < 0) return journal_error("add match", r);
-    }
-    if (int r = sd_journal_add_disjunction(j); r < 0) return journal_error("add disjunction", r);
-    for (const auto& u : units) {
-      auto m = "_SYSTEMD_USER_UNIT=" + u;
-      if (int r = sd_journal_add_match(j, m.data(), m.size()); r < 0) return journal_error("add match", r);
-    }
-  }
-  if (int r = sd_journal_seek_head(j); r < 0) return journal_error("seek head", r);
-  return {};
+  return apply_unit_matches(state_->journal_, units);
 }
 
 asio::awaitable<result<std::vector<journal_entry>>> journal_reader::read_tail(std::size_t count) {
@@ -401,6 +422,58 @@ asio::awaitable<result<std::vector<journal_entry>>> journal_reader::read_before(
 asio::awaitable<result<std::vector<journal_entry>>> journal_reader::read_since(std::uint64_t realtime_usec,
                                                                                std::size_t max_entries) {
   return do_read_since(state_, realtime_usec, max_entries);
+}
+
+result<std::unique_ptr<journal_scanner>> journal_scanner::open(journal_options options) {
+  auto opened = open_journal(options);
+  if (!opened) return opened.error();
+  return std::unique_ptr<journal_scanner>(new journal_scanner(*opened, options.max_entries_per_call));
+}
+
+journal_scanner::~journal_scanner() {
+  sd_journal_close(journal_);
+}
+
+result<void> journal_scanner::match_units(const std::vector<std::string>& units) {
+  return apply_unit_matches(journal_, units);
+}
+
+result<std::vector<journal_entry>> journal_scanner::read_tail(std::size_t count) {
+  std::vector<journal_entry> out;
+  if (int r = sd_journal_seek_tail(journal_); r < 0) return journal_error("seek tail", r);
+  if (auto ok = collect_some(journal_, direction::backward, std::min(count, max_entries_per_call_), out); !ok)
+    return ok.error();
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+result<std::vector<journal_entry>> journal_scanner::read_from_cursor(const std::string& cursor, std::size_t max_entries,
+                                                                     bool forward) {
+  if (auto ok = validate_cursor(cursor); !ok) return ok.error();
+  max_entries = std::min(max_entries, max_entries_per_call_);
+  std::vector<journal_entry> out;
+  if (max_entries == 0) return out;
+  auto way = forward ? direction::forward : direction::backward;
+  if (auto ok = step_past_cursor(journal_, cursor, way, out); !ok) return ok.error();
+  if (auto ok = collect_some(journal_, way, max_entries, out); !ok) return ok.error();
+  if (!forward) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+result<std::vector<journal_entry>> journal_scanner::read_after(const std::string& cursor, std::size_t max_entries) {
+  return read_from_cursor(cursor, max_entries, true);
+}
+
+result<std::vector<journal_entry>> journal_scanner::read_before(const std::string& cursor, std::size_t max_entries) {
+  return read_from_cursor(cursor, max_entries, false);
+}
+
+result<std::vector<journal_entry>> journal_scanner::read_since(std::uint64_t realtime_usec, std::size_t max_entries) {
+  std::vector<journal_entry> out;
+  if (int r = sd_journal_seek_realtime_usec(journal_, realtime_usec); r < 0) return journal_error("seek realtime", r);
+  if (auto ok = collect_some(journal_, direction::forward, std::min(max_entries, max_entries_per_call_), out); !ok)
+    return ok.error();
+  return out;
 }
 
 result<void> journal_reader::seek_head() {

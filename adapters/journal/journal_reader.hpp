@@ -31,6 +31,7 @@
 namespace boost::asio {
 class io_context;
 }
+struct sd_journal;
 
 namespace sc::journal {
 
@@ -128,6 +129,32 @@ class journal_reader {
 
  private:
   std::shared_ptr<state> state_;
+};
+
+// The same reads, synchronous, for a work-pool thread: a tail scan (GET /systemd/logs/tail reads
+// up to 200,000 entries) must not run on the loop, not even in slices. Used by one thread at a
+// time (any thread); no following. Semantics as journal_reader's reads of the same name; the
+// position after each read is unspecified.
+class journal_scanner {
+ public:
+  // Opens the journal (synchronous: maps the journal files).
+  static result<std::unique_ptr<journal_scanner>> open(journal_options options = {});
+  ~journal_scanner();
+  journal_scanner(const journal_scanner&) = delete;
+  journal_scanner& operator=(const journal_scanner&) = delete;
+
+  result<void> match_units(const std::vector<std::string>& units);
+  result<std::vector<journal_entry>> read_tail(std::size_t count);
+  result<std::vector<journal_entry>> read_after(const std::string& cursor, std::size_t max_entries);
+  result<std::vector<journal_entry>> read_before(const std::string& cursor, std::size_t max_entries);
+  result<std::vector<journal_entry>> read_since(std::uint64_t realtime_usec, std::size_t max_entries);
+
+ private:
+  journal_scanner(sd_journal* j, std::size_t max_entries_per_call)
+      : journal_(j), max_entries_per_call_(max_entries_per_call) {}
+  result<std::vector<journal_entry>> read_from_cursor(const std::string& cursor, std::size_t max_entries, bool forward);
+  sd_journal* journal_;
+  std::size_t max_entries_per_call_;
 };
 
 }  // namespace sc::journal

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_state.hpp>
@@ -30,6 +29,10 @@
 #include <system_error>
 #include <utility>
 
+#include "adapters/asio/completion.hpp"
+#include "adapters/asio/one_shot_event.hpp"
+#include "core/required_programs.hpp"
+
 extern char** environ;
 
 namespace sc::process {
@@ -40,8 +43,6 @@ namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 using asio::posix::stream_descriptor;
 using steady_clock = std::chrono::steady_clock;
-
-constexpr auto non_throwing = asio::as_tuple(asio::use_awaitable);
 
 // After the child exits, output still buffered in the pipes is collected, but a grandchild that
 // inherited them could keep them open indefinitely; this bounds how long we wait for their EOF.
@@ -71,7 +72,7 @@ int open_pidfd(pid_t pid) {
 
 struct slot_waiter {
   explicit slot_waiter(const asio::any_io_executor& executor) : wake(executor) {}
-  asio::steady_timer wake;
+  one_shot_event wake;
   bool granted = false;  // guarded by child_slots::mutex_
 };
 
@@ -121,8 +122,8 @@ class child_slots {
       queue_.pop_front();
       waiter->granted = true;
       ++in_use_;
-      // The lambda owns the waiter, so the timer outlives a waiter that already gave up.
-      asio::post(waiter->wake.get_executor(), [waiter] { waiter->wake.cancel(); });
+      // The lambda owns the waiter, so the event outlives a waiter that already gave up.
+      asio::post(waiter->wake.get_executor(), [waiter] { waiter->wake.set(); });
     }
   }
 
@@ -272,7 +273,20 @@ struct started_child {
 
 sc::result<started_child> start_child(const spawn_request& request) {
   std::string program;
-  if (int error = resolve_program(request, program)) return spawn_failure(request, "program lookup", error);
+  if (int error = resolve_program(request, program)) {
+    // A missing part of the host, not a fault of ours: 503 naming it and its package (from the one
+    // list, core/required_programs.txt), as /ready does.
+    if (error == ENOENT) {
+      std::string detail = request.argv.front() + " is not installed";
+      for (const required_program& known : required_programs()) {
+        if (known.program == request.argv.front()) detail += " (Debian package " + std::string(known.package) + ")";
+      }
+      problem p = problem::unavailable(std::move(detail));
+      p.internal = "spawn " + request.argv.front() + ": not found on PATH";
+      return p;
+    }
+    return spawn_failure(request, "program lookup", error);
+  }
 
   started_child child;
   unique_fd out_write, err_write, in_read;
@@ -436,7 +450,7 @@ asio::awaitable<void> drain(stream_descriptor& pipe, capture& into) {
   std::array<char, 64 * 1024> buffer;
   while (!into.finished && pipe.is_open()) {
     if (cancelled(co_await asio::this_coro::cancellation_state)) co_return;
-    auto [ec, size] = co_await pipe.async_read_some(asio::buffer(buffer), non_throwing);
+    auto [ec, size] = co_await pipe.async_read_some(asio::buffer(buffer), io_result);
     into.take(buffer.data(), size);
     if (ec == asio::error::operation_aborted) co_return;  // data stays in the pipe for a later drain
     if (ec) into.finished = true;
@@ -455,7 +469,7 @@ asio::awaitable<void> feed(stream_descriptor& pipe, const std::string& data) {
     }
     if (written < 0 && (error == EAGAIN || error == EINTR)) {
       if (cancelled(co_await asio::this_coro::cancellation_state)) co_return;
-      auto [ec] = co_await pipe.async_wait(stream_descriptor::wait_write, non_throwing);
+      auto [ec] = co_await pipe.async_wait(stream_descriptor::wait_write, io_result);
       if (ec == asio::error::operation_aborted) co_return;
       if (!ec) continue;
     }
@@ -468,7 +482,7 @@ asio::awaitable<void> feed(stream_descriptor& pipe, const std::string& data) {
 asio::awaitable<void> wait_exit(stream_descriptor& pidfd, bool& exited) {
   co_await asio::this_coro::throw_if_cancelled(false);
   if (exited || cancelled(co_await asio::this_coro::cancellation_state)) co_return;
-  auto [ec] = co_await pidfd.async_wait(stream_descriptor::wait_read, non_throwing);
+  auto [ec] = co_await pidfd.async_wait(stream_descriptor::wait_read, io_result);
   if (!ec) exited = true;
 }
 
@@ -476,7 +490,7 @@ asio::awaitable<void> sleep_until(steady_clock::time_point when) {
   co_await asio::this_coro::throw_if_cancelled(false);
   if (cancelled(co_await asio::this_coro::cancellation_state)) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor, when);
-  co_await timer.async_wait(non_throwing);
+  co_await timer.async_wait(io_result);
 }
 
 // Leaves the queue if the waiting frame is destroyed without being resumed (its event loop was
@@ -496,8 +510,7 @@ asio::awaitable<bool> acquire_slot(steady_clock::time_point deadline) {
   auto waiter = std::make_shared<slot_waiter>(co_await asio::this_coro::executor);
   if (slots().take_or_queue(waiter)) co_return true;
   queued_waiter queued(waiter);
-  waiter->wake.expires_at(deadline);
-  co_await waiter->wake.async_wait(non_throwing);  // ends on grant (cancel()), deadline or cancellation
+  co_await waiter->wake.wait_until(deadline);  // ends on grant, deadline or cancellation
   queued.waiter.reset();
   co_return slots().withdraw(waiter);
 }
@@ -574,7 +587,7 @@ asio::awaitable<sc::result<spawn_outcome>> supervise(spawn_request request) {
       // Not cancellable (an empty slot is bound): a killed child must be reaped, and SIGKILL makes
       // this short.
       auto [ec] = co_await pidfd.async_wait(stream_descriptor::wait_read,
-                                            asio::bind_cancellation_slot(asio::cancellation_slot(), non_throwing));
+                                            asio::bind_cancellation_slot(asio::cancellation_slot(), io_result));
       exited = !ec;
     }
     co_await ((drain(out, out_capture) && drain(err, err_capture)) ||

@@ -66,9 +66,11 @@ struct spawn_outcome {
 // has been collected. Must be awaited on the executor of the thread that runs the event loop; it
 // completes on that executor.
 //
-// Returns an error only when the child could not be started (missing or non-executable program,
-// bad cwd, fd exhaustion: problem::internal_error carrying the errno text), when no child slot
-// became free within `timeout` (problem::unavailable), or when the awaiting coroutine was cancelled
+// Returns an error only when the child could not be started: a program not found on PATH is 503
+// problem::unavailable naming it and its package ("git is not installed (Debian package git)";
+// /ready says the same, see find_program), any other failure (non-executable program, bad cwd, fd
+// exhaustion) is problem::internal_error carrying the errno text; or when no child slot became
+// free within `timeout` (problem::unavailable), or when the awaiting coroutine was cancelled
 // (problem::unavailable). A child that runs and fails is a value: look at `exit_code`,
 // `term_signal`, `timed_out`.
 //

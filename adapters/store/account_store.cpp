@@ -32,7 +32,7 @@ std::vector<std::string> names_from_json(const std::string& text) {
 }
 
 problem failure(std::string_view what, const std::exception& e) {
-  return problem::internal_error(std::string(what) + ": " + e.what());
+  return database_failure(what, e);
 }
 
 void bind_account(SQLite::Statement& q, const accounts::account& a) {

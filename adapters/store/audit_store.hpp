@@ -9,14 +9,17 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/audit.hpp"
 #include "core/problem.hpp"
 
 namespace SQLite {
+class Database;
 class Statement;
-}
+}  // namespace SQLite
 
 namespace sc::store {
 
@@ -32,6 +35,12 @@ inline constexpr std::string_view audit_log_schema =
     "CREATE INDEX audit_log_created_at ON audit_log(created_at);"
     "CREATE INDEX audit_log_success_created_at ON audit_log(success, created_at);";
 
+// Migration 5: how many attempts a row stands for (core/audit.hpp, failed logins) and the address
+// they came from.
+inline constexpr std::string_view audit_log_counts_schema =
+    "ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE audit_log ADD COLUMN source TEXT NOT NULL DEFAULT '';";
+
 // RFC 3339 UTC with second precision ("2025-05-01T12:00:00Z").
 std::string rfc3339_seconds(std::chrono::system_clock::time_point when);
 
@@ -46,6 +55,18 @@ class audit_store {
   // Appends `e` (its id is ignored; an empty created_at becomes now). Returns the new id.
   result<std::int64_t> record(const audit::entry& e);
 
+  // A failed anonymous login from `source` (the peer address) at `now`: the first one in a window
+  // (audit::failed_login_window_seconds) is a new row; later ones in that window add to its
+  // count and replace its error. Returns the row's id. At most `max_tracked_sources` addresses
+  // are remembered; beyond that, finished windows are forgotten first.
+  result<std::int64_t> record_failed_login(const audit::entry& e, std::string_view source,
+                                           std::chrono::system_clock::time_point now);
+  static constexpr std::size_t max_tracked_sources = 4096;
+
+  // Rows inserted since take_inserted() (the app prunes after a threshold).
+  std::size_t inserted() const noexcept { return inserted_; }
+  std::size_t take_inserted() noexcept { return std::exchange(inserted_, 0); }
+
   struct page {
     std::vector<audit::entry> entries;
     bool has_more = false;
@@ -56,8 +77,44 @@ class audit_store {
   result<page> list(const audit::log_query& query);
 
  private:
+  result<std::int64_t> insert(const audit::entry& e, std::string_view source);
+
   database& db_;
   std::unique_ptr<SQLite::Statement> insert_;  // prepared once: record() is on every mutating request
+  std::unique_ptr<SQLite::Statement> bump_;    // count + 1 on an aggregated row
+  struct open_window {
+    std::int64_t row = 0;
+    std::chrono::system_clock::time_point started;
+  };
+  std::unordered_map<std::string, open_window> windows_;
+  std::size_t inserted_ = 0;
+};
+
+// How long audit rows are kept (settings audit_retention_days and audit_max_rows).
+struct audit_retention {
+  std::int64_t days = 90;
+  std::int64_t max_rows = 1'000'000;
+};
+
+// Deletes audit rows outside the retention through a connection of its own, so that it runs on a
+// pool thread while the loop keeps its connection (WAL: readers are never blocked; the loop's
+// writes wait at most one batch). One thread at a time.
+class audit_pruner {
+ public:
+  static result<std::unique_ptr<audit_pruner>> open(const std::string& path);
+  ~audit_pruner();
+  audit_pruner(const audit_pruner&) = delete;
+  audit_pruner& operator=(const audit_pruner&) = delete;
+
+  // Deletes at most `batch` of the oldest rows that are older than `retention.days` before `now`
+  // or beyond the newest `retention.max_rows`. Returns how many went: less than `batch` means
+  // nothing is left to prune.
+  result<std::size_t> prune_batch(const audit_retention& retention, std::chrono::system_clock::time_point now,
+                                  std::size_t batch);
+
+ private:
+  explicit audit_pruner(std::unique_ptr<SQLite::Database> db);
+  std::unique_ptr<SQLite::Database> db_;
 };
 
 }  // namespace sc::store

@@ -1,12 +1,27 @@
 #include "adapters/store/database.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 
 namespace sc::store {
+
+problem database_failure(std::string_view what, const std::exception& e) {
+  if (const auto* sql = dynamic_cast<const SQLite::Exception*>(&e)) {
+    const int primary = sql->getErrorCode() & 0xFF;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+      problem p = problem::unavailable("the database is busy, try again");
+      p.retry_after = 1;
+      p.internal = std::string(what) + ": " + e.what();
+      return p;
+    }
+  }
+  return problem::internal_error(std::string(what) + ": " + e.what());
+}
 
 database::database(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 database::~database() = default;
@@ -24,7 +39,7 @@ result<std::unique_ptr<database>> database::open(const std::string& path, std::s
     db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=ON");
-    db->setBusyTimeout(5000);
+    db->setBusyTimeout(busy_timeout_ms);
     std::unique_ptr<database> store(new database(std::move(db)));
     if (auto migrated = store->migrate(steps); !migrated) return migrated.error();
     return store;
@@ -71,7 +86,7 @@ result<void> database::check() noexcept {
     query.executeStep();
     return {};
   } catch (const std::exception& e) {
-    return problem::unavailable(std::string("database: ") + e.what());
+    return database_failure("database", e);
   }
 }
 

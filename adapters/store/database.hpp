@@ -2,6 +2,7 @@
 // The SQLite store: one connection, opened once at start, WAL, numbered schema migrations.
 // Used only from the loop thread (statements are ~20 µs; batch hot writes).
 
+#include <exception>
 #include <memory>
 #include <span>
 #include <string>
@@ -22,6 +23,16 @@ struct migration {
   std::string_view description;
   std::string_view sql;
 };
+
+// How long a statement waits for a lock another process holds before it fails with SQLITE_BUSY.
+// Statements run on the loop thread, so this is also the longest the loop can stall on a locked
+// database: short, and the request gets a 503 with Retry-After instead (database_failure).
+inline constexpr int busy_timeout_ms = 200;
+
+// The problem for a failed statement: 503 with Retry-After when SQLite stayed busy or locked past
+// the busy timeout (another process holds the database, e.g. a backup or a hand-run sqlite3),
+// 500 otherwise. `what` names the operation; it goes to `internal` (logged), never to the client.
+problem database_failure(std::string_view what, const std::exception& e);
 
 // The project's migrations, in order (adapters/store/migrations.cpp).
 std::span<const migration> schema_migrations();

@@ -2,12 +2,13 @@
 
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
+#include "adapters/store/package_store.hpp"
 #include "adapters/store/repository_store.hpp"
 
 namespace sc::store {
 
 std::span<const migration> schema_migrations() {
-  static constexpr std::array<migration, 4> steps = {{
+  static constexpr std::array<migration, 6> steps = {{
       {1, "settings", "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
       // Identity (adapters/store/account_store.hpp). Timestamps are RFC 3339 UTC, second precision.
       // Sessions keep only the SHA-256 of their token, and survive restarts (DESIGN.md).
@@ -26,6 +27,10 @@ std::span<const migration> schema_migrations() {
       {3, "audit log", audit_log_schema},
       // Package repositories in list order, credentials beside the URL (adapters/store/repository_store.hpp).
       {4, "package repositories", repositories_schema},
+      // Install records, the operation journal and last answers (adapters/store/package_store.hpp).
+      {5, "package installs", packages_schema},
+      // Failed-login aggregation and the retention index (adapters/store/audit_store.hpp).
+      {6, "audit counts", audit_log_counts_schema},
   }};
   return steps;
 }

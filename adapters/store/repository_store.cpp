@@ -86,7 +86,7 @@ result<void> repository_store::save(const std::vector<packages::repository>& lis
     }
     transaction.commit();
   } catch (const std::exception& e) {
-    return problem::internal_error(std::string("saving repositories: ") + e.what());
+    return database_failure("saving repositories", e);
   }
   list_ = list;
   return {};
@@ -122,7 +122,7 @@ result<void> repository_store::set_last_refreshed(std::int64_t unix_seconds) {
   try {
     set_state(db_.sql(), "last_refreshed", std::to_string(unix_seconds));
   } catch (const std::exception& e) {
-    return problem::internal_error(std::string("saving last_refreshed: ") + e.what());
+    return database_failure("saving last_refreshed", e);
   }
   last_refreshed_ = unix_seconds;
   return {};

@@ -44,7 +44,7 @@ result<void> settings_store::set(std::string_view key, std::string value) {
     upsert.bind(2, value);
     upsert.exec();
   } catch (const std::exception& e) {
-    return problem::internal_error("storing setting " + std::string(key) + ": " + e.what());
+    return database_failure("storing setting " + std::string(key), e);
   }
   auto it = cache_.find(key);
   if (it == cache_.end()) {

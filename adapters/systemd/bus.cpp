@@ -3,13 +3,19 @@
 #include <poll.h>
 #include <sdbus-c++/Error.h>
 #include <sdbus-c++/IConnection.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -207,7 +213,35 @@ void bus_connection::on_disconnect(std::function<void()> callback) {
   state_->on_disconnect_.push_back(std::move(callback));
 }
 
+result<void> probe_bus(const std::string& address) {
+  // "system" is the well-known system bus socket; other addresses are probed when their first
+  // transport is unix:path=… (the form the sandbox and user managers use).
+  std::string_view text = address;
+  if (address == "system") {
+    const char* configured = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
+    text = configured != nullptr ? configured : "unix:path=/run/dbus/system_bus_socket";
+  }
+  constexpr std::string_view unix_path = "unix:path=";
+  if (!text.starts_with(unix_path)) return {};
+  text.remove_prefix(unix_path.size());
+  const std::string path(text.substr(0, text.find_first_of(",;")));
+  sockaddr_un where{};
+  if (path.empty() || path.size() >= sizeof where.sun_path) return problem::unavailable("bad D-Bus socket path");
+  where.sun_family = AF_UNIX;
+  std::memcpy(where.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return problem::unavailable(std::string("socket: ") + std::strerror(errno));
+  // Non-blocking: a full backlog (EAGAIN) still means a bus is there; only absence fails.
+  int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where);
+  int error = rc == 0 ? 0 : errno;
+  ::close(fd);
+  if (error == 0 || error == EAGAIN || error == EINPROGRESS) return {};
+  if (error == ENOENT) return problem::unavailable("no D-Bus socket at " + path);
+  return problem::unavailable("D-Bus socket " + path + ": " + std::strerror(error));
+}
+
 result<std::unique_ptr<bus_connection>> connect_bus(asio::io_context& io, std::string address) {
+  if (auto reachable = probe_bus(address); !reachable) return reachable.error();
   std::unique_ptr<sdbus::IConnection> connection;
   try {
     if (address == "system") {

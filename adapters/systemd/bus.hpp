@@ -68,8 +68,17 @@ class bus_connection {
 };
 
 // Connects to `address`: "system" means the system bus, anything else is a D-Bus address such as
-// "unix:path=/run/user/0/bus". The connect and the Hello handshake are synchronous (startup only).
-// The watch starts at once; the io_context must be run by the one loop thread.
+// "unix:path=/run/user/0/bus". The connect and the Hello handshake are synchronous (a local socket:
+// start-up and reconnects only). The watch starts at once; the io_context must be run by the one
+// loop thread.
+// sdbus-c++ 1.2 leaks its sd_bus (memory, and the socket once it is open) when a connect fails, and
+// a reconnect loop retries while the bus is down. So a unix socket address is first probed with a
+// plain connect(2) of our own, and sdbus is asked only once a bus accepts connections: while the
+// bus is down, retries cost one socket each, closed at once.
 result<std::unique_ptr<bus_connection>> connect_bus(boost::asio::io_context& io, std::string address);
+
+// The probe connect_bus makes first: 503 naming the reason when nothing accepts connections at the
+// unix socket of `address` (no socket file, refused); success for other transports (not probed).
+result<void> probe_bus(const std::string& address);
 
 }  // namespace sc::systemd

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -18,6 +17,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/systemd/bus.hpp"
 #include "core/names.hpp"
 
@@ -324,7 +324,7 @@ asio::awaitable<result<void>> await_done(state_ptr s, std::shared_ptr<waiter> w,
       w->fail(problem::unavailable(what + " was cancelled"));
       break;
     }
-    auto [ec] = co_await w->wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await w->wake_.async_wait(io_result);
     if (w->done_) break;
     if (!ec) {
       w->pending_.cancel();
@@ -398,6 +398,43 @@ asio::awaitable<result<std::vector<unit_status>>> call_list(state_ptr s, std::st
   auto done = co_await await_done(s, w, s->call_limit(), method);
   if (!done) co_return done.error();
   co_return std::move(*w->value_);
+}
+
+asio::awaitable<result<std::vector<unit_file_state>>> call_list_unit_files(state_ptr s, std::vector<std::string> states,
+                                                                           std::vector<std::string> patterns) {
+  if (auto ok = validate_filters(states, "states"); !ok) co_return ok.error();
+  if (auto ok = validate_filters(patterns, "patterns"); !ok) co_return ok.error();
+  auto w = std::make_shared<reply_waiter<std::vector<unit_file_state>>>(s->io());
+  auto on_reply = [w](const sdbus::Error* e, std::vector<sdbus::Struct<std::string, std::string>> raw) {
+    if (e != nullptr) {
+      w->fail(from_dbus_error(*e, "ListUnitFilesByPatterns"));
+      return;
+    }
+    std::vector<unit_file_state> files;
+    files.reserve(raw.size());
+    for (auto& entry : raw) {
+      // The manager reports each file by its path; units are named by its last component.
+      std::string path = std::move(entry.get<0>());
+      auto slash = path.rfind('/');
+      files.push_back({slash == std::string::npos ? path : path.substr(slash + 1), std::move(entry.get<1>())});
+    }
+    w->succeed(std::move(files));
+  };
+  auto issued = issue(*s, w, [&] {
+    return s->proxy_->callMethodAsync("ListUnitFilesByPatterns")
+        .onInterface(manager_interface)
+        .withTimeout(s->options_.call_timeout)
+        .withArguments(states, patterns)
+        .uponReplyInvoke(on_reply);
+  });
+  if (!issued) co_return issued.error();
+  auto done = co_await await_done(s, w, s->call_limit(), "ListUnitFilesByPatterns");
+  if (!done) co_return done.error();
+  co_return std::move(*w->value_);
+}
+
+asio::awaitable<result<void>> no_subscription() {
+  co_return result<void>{};
 }
 
 asio::awaitable<result<std::string>> run_job(state_ptr s, std::string method, std::string name, std::string mode) {
@@ -559,6 +596,14 @@ asio::awaitable<result<std::unique_ptr<systemd_manager>>> systemd_manager::open(
 
 asio::awaitable<result<std::unique_ptr<systemd_manager>>> systemd_manager::open(bus_connection& bus,
                                                                                 manager_options options) {
+  auto created = create(bus, std::move(options));
+  if (!created) co_return created.error();
+  auto manager = std::move(*created);
+  if (auto subscribed = co_await manager->subscribe(); !subscribed) co_return subscribed.error();
+  co_return manager;
+}
+
+result<std::unique_ptr<systemd_manager>> systemd_manager::create(bus_connection& bus, manager_options options) {
   auto s = std::make_shared<state>(bus, std::move(options));
   try {
     s->proxy_ = sdbus::createProxy(bus.sdbus(), s->options_.destination, manager_path);
@@ -572,18 +617,23 @@ asio::awaitable<result<std::unique_ptr<systemd_manager>>> systemd_manager::open(
   } catch (const sdbus::Error& e) {
     s->proxy_.reset();
     bus.kick();
-    co_return from_dbus_error(e, "systemd manager");
+    return from_dbus_error(e, "systemd manager");
   }
   bus.kick();
   bus.on_disconnect([weak = std::weak_ptr<state>(s)] {
     if (auto locked = weak.lock()) locked->on_bus_lost();
   });
-  auto manager = std::make_unique<systemd_manager>(s);
-  if (s->options_.subscribe) {
-    auto subscribed = co_await call_no_reply_values(s, manager_interface, "Subscribe");
-    if (!subscribed) co_return subscribed.error();
-  }
-  co_return manager;
+  return std::make_unique<systemd_manager>(s);
+}
+
+asio::awaitable<result<void>> systemd_manager::subscribe() {
+  if (!state_->options_.subscribe) return no_subscription();
+  return call_no_reply_values(state_, manager_interface, "Subscribe");
+}
+
+asio::awaitable<result<std::vector<unit_file_state>>> systemd_manager::list_unit_files_by_patterns(
+    std::vector<std::string> states, std::vector<std::string> patterns) {
+  return call_list_unit_files(state_, std::move(states), std::move(patterns));
 }
 
 systemd_manager::systemd_manager(std::shared_ptr<state> s) : state_(std::move(s)) {}

@@ -55,6 +55,13 @@ struct enable_result {
   std::vector<unit_file_change> changes;
 };
 
+// One line of ListUnitFilesByPatterns: a unit file's name (last path component) and its state
+// ("enabled", "disabled", "static", "masked", "generated", ...).
+struct unit_file_state {
+  std::string name;
+  std::string state;
+};
+
 struct manager_options {
   std::chrono::milliseconds call_timeout{25'000};        // per D-Bus method call
   std::chrono::milliseconds job_timeout{120'000};        // start/stop/restart: call plus job completion
@@ -73,6 +80,11 @@ class systemd_manager {
   static boost::asio::awaitable<result<std::unique_ptr<systemd_manager>>> open(bus_connection& bus,
                                                                                manager_options options);
   static boost::asio::awaitable<result<std::unique_ptr<systemd_manager>>> open(bus_connection& bus);
+  // open() in two steps, so that the synchronous part runs at startup and never on a request:
+  // `create` makes the proxy and does the AddMatch round trip (blocking); `subscribe` awaits
+  // Manager.Subscribe (when options.subscribe), which must complete before the first job.
+  static result<std::unique_ptr<systemd_manager>> create(bus_connection& bus, manager_options options);
+  boost::asio::awaitable<result<void>> subscribe();
 
   explicit systemd_manager(std::shared_ptr<state> s);
   ~systemd_manager();
@@ -83,6 +95,11 @@ class systemd_manager {
   // Either vector may be empty (no filter). Patterns are shell globs ("town-os-package--*").
   boost::asio::awaitable<result<std::vector<unit_status>>> list_units_by_patterns(std::vector<std::string> states,
                                                                                   std::vector<std::string> patterns);
+
+  // Manager.ListUnitFilesByPatterns: the state of every unit file matching, in one call. Either
+  // vector may be empty (no filter).
+  boost::asio::awaitable<result<std::vector<unit_file_state>>> list_unit_files_by_patterns(
+      std::vector<std::string> states, std::vector<std::string> patterns);
 
   // Queue a job and await its JobRemoved signal; the value is systemd's job result: "done",
   // "canceled", "timeout", "failed", "dependency" or "skipped" (only "done" is success, the caller

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "adapters/asio/completion.hpp"
+
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using clock_type = std::chrono::steady_clock;
@@ -31,7 +33,7 @@ struct totals {
 
 asio::awaitable<void> client(const options& o, generic::endpoint endpoint, clock_type::time_point until, totals& t) {
   generic::socket socket(co_await asio::this_coro::executor);
-  auto [ec] = co_await socket.async_connect(endpoint, asio::as_tuple(asio::use_awaitable));
+  auto [ec] = co_await socket.async_connect(endpoint, sc::io_result);
   if (ec) {
     ++t.errors;
     co_return;
@@ -45,9 +47,9 @@ asio::awaitable<void> client(const options& o, generic::endpoint endpoint, clock
   boost::beast::flat_buffer buffer;
   while (clock_type::now() < until) {
     auto started = clock_type::now();
-    auto [write_ec, w] = co_await bhttp::async_write(socket, request, asio::as_tuple(asio::use_awaitable));
+    auto [write_ec, w] = co_await bhttp::async_write(socket, request, sc::io_result);
     bhttp::response<bhttp::string_body> response;
-    auto [read_ec, r] = co_await bhttp::async_read(socket, buffer, response, asio::as_tuple(asio::use_awaitable));
+    auto [read_ec, r] = co_await bhttp::async_read(socket, buffer, response, sc::io_result);
     if (write_ec || read_ec || response.result_int() != 200) {
       ++t.errors;
       co_return;

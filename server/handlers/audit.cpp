@@ -40,7 +40,7 @@ reply audit_log(request_context& context) {
   entries.reserve(page->entries.size());
   for (const auto& e : page->entries) {
     json::object item(&arena);
-    item.reserve(8);
+    item.reserve(9);
     item["id"] = e.id;
     item["account"] = e.account;
     item["action"] = e.action;
@@ -49,6 +49,7 @@ reply audit_log(request_context& context) {
     item["success"] = e.success;
     item["error"] = e.error;
     item["created_at"] = e.created_at;
+    item["count"] = e.count;
     entries.emplace_back(std::move(item));
   }
   std::size_t total_pages = page->total_count == 0 ? 1 : (page->total_count + query.limit - 1) / query.limit;

@@ -2,11 +2,11 @@
 // taken apart from the URL on the way in and never leave again (GET shows url and username only).
 #include <array>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/store/repository_store.hpp"
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
@@ -105,7 +105,7 @@ reply repository_remove(request_context& context) {
   if (!body) co_return http::problem_response(body.error());
   std::string name = body->string("name", name_rule);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  if (auto removed = context.services.packages().remove(name); !removed)
+  if (auto removed = co_await context.services.packages().remove(name); !removed)
     co_return http::problem_response(removed.error());
   co_return http::empty_response();
 }
@@ -161,8 +161,8 @@ reply repository_refresh(request_context& context) {
       context.owner->stop_stream = [subscriber] { subscriber->close(); };
     }
     boost::asio::co_spawn(context.stream.get_executor(), refresh_into(context.services.packages(), subscriber),
-                          boost::asio::detached);
-    co_await serve_sse(context.stream, subscriber, sse_options{}, context.request.version());
+                          log_escaped{"repository refresh stream"});
+    co_await serve_sse(context.stream, subscriber, sse_options{}, sse_head(context.request, context.services));
     context.response_written = true;
     co_return http::empty_response();
   }

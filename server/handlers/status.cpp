@@ -54,6 +54,11 @@ reply metrics_text(request_context& context) {
   extra.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
   extra.start_time_seconds = context.services.start_time_unix();
+  const auto& budget = context.services.accounts().hashing_budget();
+  extra.hash_memory_budget = budget.total_kib() * 1024;
+  extra.hash_memory_in_use = budget.in_use_kib() * 1024;
+  extra.hash_memory_peak = budget.peak_kib() * 1024;
+  extra.hash_waiting = budget.waiting();
   co_return http::text_response(context.services.counters().render(context.services.routes().routes(), extra),
                                 "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -164,8 +164,11 @@ reply storage_modify(request_context& context) {
       to = *new_path;
     }
   }
-  auto& volumes = context.services.storage().volumes();
-  if (!volumes.is_subvolume(from)) co_return http::problem_response(problem::not_found("filesystem not found"));
+  auto& storage = context.services.storage();
+  if (auto ready = co_await storage.ready(); !ready) co_return http::problem_response(ready.error());
+  auto& volumes = storage.volumes();
+  // Resolved beneath the btrfs root without following links: 422 through a symlink, 404 missing.
+  if (auto opened = volumes.open_subvolume(from); !opened) co_return http::problem_response(opened.error());
   if (from != to) {
     if (auto moved = co_await volumes.rename(from, to); !moved) co_return http::problem_response(moved.error());
   }
@@ -183,7 +186,9 @@ reply storage_remove(request_context& context) {
   if (name.empty()) co_return http::problem_response(problem::unprocessable("name", "cannot modify root filesystem"));
   auto path = storage::user_volume_path(name, "name");
   if (!path) co_return http::problem_response(path.error());
-  if (auto removed = co_await context.services.storage().volumes().remove(std::move(*path)); !removed) {
+  auto& storage = context.services.storage();
+  if (auto ready = co_await storage.ready(); !ready) co_return http::problem_response(ready.error());
+  if (auto removed = co_await storage.volumes().remove(std::move(*path)); !removed) {
     co_return http::problem_response(removed.error());
   }
   co_return http::empty_response();
@@ -251,16 +256,14 @@ reply storage_remove_package_volume(request_context& context) {
   std::string internal_name = body->string("internal_name", name_rule);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   if (!storage::is_package_path(internal_name)) {
-    // The original answers this one case with plain JSON, not problem+json (§1.1); kept.
-    json::object error;
-    error["error"] = "internal_name must start with installed/ or uninstalled/";
-    http::response res = http::json_response(error);
-    res.result(400);
-    co_return res;
+    // The original answers this one case with plain JSON (§1.1); every error here is problem+json.
+    co_return http::problem_response(problem::bad_request("internal_name must start with installed/ or uninstalled/"));
   }
   auto path = storage::package_volume_path(internal_name, "internal_name");
   if (!path) co_return http::problem_response(path.error());
-  if (auto removed = co_await context.services.storage().volumes().remove(std::move(*path)); !removed) {
+  auto& storage = context.services.storage();
+  if (auto ready = co_await storage.ready(); !ready) co_return http::problem_response(ready.error());
+  if (auto removed = co_await storage.volumes().remove(std::move(*path)); !removed) {
     co_return http::problem_response(removed.error());
   }
   co_return http::empty_response();

@@ -6,12 +6,12 @@
 #include <charconv>
 #include <unordered_map>
 
-#include "adapters/journal/journal_reader.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/journal_query.hpp"
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
+#include "core/units.hpp"
 #include "server/app.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/journal_json.hpp"
@@ -88,69 +88,6 @@ std::size_t max_log_viewers(app& services) {
   return limit;
 }
 
-using entries = std::vector<journal::journal_entry>;
-
-// Entries of a tail (behavior-ops.md §8.4) in chronological order. Reads in chunks (the reader
-// yields to the loop between them) and stops after `scan_limit` entries, so a grep that matches
-// nothing over a huge journal ends in bounded time.
-boost::asio::awaitable<result<entries>> collect_tail(journal::journal_reader& reader, jq::tail_query q) {
-  constexpr std::size_t scan_limit = 200'000;
-  const bool filtered = !q.grep.empty() || q.priority > 0;
-  const std::size_t chunk = filtered ? 512 : q.lines;
-  entries kept;
-  std::size_t scanned = 0;
-  auto keep = [&q](const journal::journal_entry& e) {
-    return jq::entry_matches(e.message, e.priority, q.grep, q.priority);
-  };
-
-  if (q.how == jq::tail_query::mode::since || q.how == jq::tail_query::mode::after) {
-    const std::uint64_t until_usec = q.until ? static_cast<std::uint64_t>(*q.until) * 1'000'000 : UINT64_MAX;
-    result<entries> batch = entries{};
-    if (q.how == jq::tail_query::mode::since) {
-      batch = co_await reader.read_since(static_cast<std::uint64_t>(*q.since) * 1'000'000, chunk);
-    } else {
-      batch = co_await reader.read_after(q.after, chunk);
-    }
-    for (;;) {
-      if (!batch) co_return batch.error();
-      if (batch->empty()) break;
-      // Taken before entries are moved out of the batch.
-      std::string from = batch->back().cursor;
-      for (auto& e : *batch) {
-        if (e.realtime_usec >= until_usec) co_return std::move(kept);
-        if (keep(e)) kept.push_back(std::move(e));
-        if (kept.size() >= q.lines) co_return std::move(kept);
-      }
-      scanned += batch->size();
-      if (batch->size() < chunk || scanned >= scan_limit) break;
-      batch = co_await reader.read_after(std::move(from), chunk);
-    }
-    co_return std::move(kept);
-  }
-
-  result<entries> batch = entries{};
-  if (q.how == jq::tail_query::mode::before) {
-    batch = co_await reader.read_before(q.before, chunk);
-  } else {
-    batch = co_await reader.read_tail(chunk);
-  }
-  for (;;) {
-    if (!batch) co_return batch.error();
-    if (batch->empty()) break;
-    std::string from = batch->front().cursor;  // before entries are moved out of the batch
-    bool full = false;
-    for (auto it = batch->rbegin(); it != batch->rend() && !full; ++it) {
-      if (keep(*it)) kept.push_back(std::move(*it));
-      full = kept.size() >= q.lines;
-    }
-    scanned += batch->size();
-    if (full || batch->size() < chunk || scanned >= scan_limit) break;
-    batch = co_await reader.read_before(std::move(from), chunk);
-  }
-  std::reverse(kept.begin(), kept.end());
-  co_return std::move(kept);
-}
-
 }  // namespace
 
 reply systemd_units(request_context& context) {
@@ -159,40 +96,44 @@ reply systemd_units(request_context& context) {
   if (!manager) co_return http::problem_response(manager.error());
   // Managed units only, filtered by D-Bus patterns so the manager sends nothing else.
   std::vector<std::string> states;
-  std::vector<std::string> patterns{std::string(jq::package_unit_prefix) + "*",
-                                    std::string(jq::system_unit_prefix) + "*"};
-  auto units = co_await (*manager)->list_units_by_patterns(std::move(states), std::move(patterns));
-  if (!units) co_return http::problem_response(units.error());
+  std::vector<std::string> patterns{std::string(units::package_unit_prefix) + "*",
+                                    std::string(units::system_unit_prefix) + "*"};
+  auto listed = co_await (*manager)->list_units_by_patterns(std::move(states), std::move(patterns));
+  if (!listed) co_return http::problem_response(listed.error());
 
   std::unordered_map<std::string_view, const systemd::unit_status*> by_name;
-  for (const auto& u : *units) by_name.emplace(u.name, &u);
+  for (const auto& u : *listed) by_name.emplace(u.name, &u);
   std::vector<unit_row> rows;
-  for (const auto& u : *units) {
-    auto kind = jq::classify_unit(u.name);
-    if (kind != jq::unit_kind::package_service && kind != jq::unit_kind::system_service) continue;
+  for (const auto& u : *listed) {
+    auto kind = units::classify_unit(u.name);
+    if (kind != units::unit_kind::package_service && kind != units::unit_kind::system_service) continue;
     unit_row row;
     row.name = u.name;
     row.description = u.description;
     row.load_state = u.load_state;
     row.active_state = u.active_state;
     row.sub_state = u.sub_state;
-    if (kind == jq::unit_kind::package_service) {
-      if (auto nc = by_name.find(jq::network_unit_of(u.name)); nc != by_name.end()) {
-        row.nc_active = nc->second->active_state == "active";
-        // A failed network controller makes the package failed, whatever its service says (§8.2).
-        if (nc->second->active_state == "failed") {
-          row.nc_failed = true;
-          row.active_state = "failed";
-        }
-      }
+    if (kind == units::unit_kind::package_service) {
+      auto nc = by_name.find(units::network_unit_of(u.name));
+      auto state = units::combine_package_state(
+          u.active_state,
+          nc == by_name.end() ? std::nullopt : std::optional(std::string_view(nc->second->active_state)));
+      row.active_state = state.active_state;
+      row.nc_active = state.controller_active;
+      row.nc_failed = state.controller_failed;
     }
     rows.push_back(std::move(row));
   }
+  // Unit file states in one call for the whole listing, not one property read per unit.
+  std::vector<std::string> file_states;
+  std::vector<std::string> file_patterns{std::string(units::package_unit_prefix) + "*",
+                                         std::string(units::system_unit_prefix) + "*"};
+  auto files = co_await (*manager)->list_unit_files_by_patterns(std::move(file_states), std::move(file_patterns));
+  if (!files) co_return http::problem_response(files.error());
+  std::unordered_map<std::string_view, std::string_view> file_state_of;
+  for (const auto& f : *files) file_state_of.emplace(f.name, f.state);
   for (auto& row : rows) {
-    const std::string property = "UnitFileState";
-    const std::string unit_interface = "org.freedesktop.systemd1.Unit";
-    auto state = co_await (*manager)->get_unit_property(row.name, property, unit_interface);
-    if (state) row.unit_file_state = std::move(*state);
+    if (auto found = file_state_of.find(row.name); found != file_state_of.end()) row.unit_file_state = found->second;
   }
 
   auto page = paginate(rows, query, std::span<const list_field<unit_row>>(unit_fields));
@@ -208,17 +149,18 @@ reply systemd_status(request_context& context) {
   std::string name = body->string("name", {.max_length = 256});
   std::string action_text = body->string("action", {.max_length = 32});
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  auto action = jq::parse_unit_action(action_text);
+  auto action = units::parse_unit_action(action_text);
   if (!action) co_return http::problem_response(action.error());
-  if (auto allowed = jq::check_unit_action(name, *action); !allowed) co_return http::problem_response(allowed.error());
+  if (auto allowed = units::check_unit_action(name, *action); !allowed)
+    co_return http::problem_response(allowed.error());
 
   auto manager = co_await context.services.systemd().manager(context.services.bus());
   if (!manager) co_return http::problem_response(manager.error());
   systemd::systemd_manager& m = **manager;
-  std::string_view verb = jq::to_string(*action);
-  if (*action == jq::unit_action::enable || *action == jq::unit_action::disable) {
+  std::string_view verb = units::to_string(*action);
+  if (*action == units::unit_action::enable || *action == units::unit_action::disable) {
     std::vector<std::string> names{name};
-    if (*action == jq::unit_action::enable) {
+    if (*action == units::unit_action::enable) {
       auto enabled = co_await m.enable_unit_files(std::move(names), false, false);
       if (!enabled) co_return http::problem_response(enabled.error());
     } else {
@@ -232,9 +174,9 @@ reply systemd_status(request_context& context) {
   // Named arguments throughout: GCC 12 mishandles defaulted by-value coroutine arguments.
   const std::string mode = "replace";
   result<std::string> job = std::string();
-  if (*action == jq::unit_action::start) {
+  if (*action == units::unit_action::start) {
     job = co_await m.start_unit(name, mode);
-  } else if (*action == jq::unit_action::stop) {
+  } else if (*action == units::unit_action::stop) {
     job = co_await m.stop_unit(name, mode);
   } else {
     job = co_await m.restart_unit(name, mode);
@@ -247,14 +189,7 @@ reply systemd_status(request_context& context) {
 reply systemd_logs_tail(request_context& context) {
   auto query = jq::parse_tail_query(context.query);
   if (!query) co_return http::problem_response(query.error());
-  auto opened = journal::journal_reader::open(context.services.io());
-  if (!opened) co_return http::problem_response(opened.error());
-  std::unique_ptr<journal::journal_reader> reader = std::move(*opened);
-  if (!query->unit.empty()) {
-    std::vector<std::string> units{query->unit};
-    if (auto ok = reader->match_units(units); !ok) co_return http::problem_response(ok.error());
-  }
-  auto found = co_await collect_tail(*reader, std::move(*query));
+  auto found = co_await context.services.systemd().tail(std::move(*query));
   if (!found) co_return http::problem_response(found.error());
 
   const long utc_offset = local_utc_offset();

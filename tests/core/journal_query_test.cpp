@@ -26,41 +26,6 @@ void expect_field_problem(const result<tail_query>& r, int status, const std::st
   EXPECT_EQ(r.error().errors.front().field, field);
 }
 
-TEST(journal_query, classifies_units_as_behavior_ops_7_1) {
-  EXPECT_EQ(classify_unit("town-os-package--default-gitea-2.0.service"), unit_kind::package_service);
-  EXPECT_EQ(classify_unit("town-os-package--default-gitea-2.0-network.service"), unit_kind::package_helper);
-  EXPECT_EQ(classify_unit("town-os-package--default-gitea-2.0-upnp.service"), unit_kind::package_helper);
-  EXPECT_EQ(classify_unit("town-os-package--default-gitea-2.0-fwd-22.service"), unit_kind::package_helper);
-  EXPECT_EQ(classify_unit("town-os-package--default-gitea-2.0-22-tcp.socket"), unit_kind::package_helper);
-  EXPECT_EQ(classify_unit("town-os-system--grafana.service"), unit_kind::system_service);
-  EXPECT_EQ(classify_unit("town-os-systemcontroller.service"), unit_kind::unmanaged);
-  EXPECT_EQ(classify_unit("town-os-package--.service"), unit_kind::package_service);
-  EXPECT_EQ(classify_unit("town-os-package--"), unit_kind::unmanaged);
-  EXPECT_EQ(classify_unit("dbus.service"), unit_kind::unmanaged);
-  EXPECT_EQ(classify_unit("town-os-package--x.timer"), unit_kind::unmanaged);
-  EXPECT_EQ(network_unit_of("town-os-package--a-b-1.service"), "town-os-package--a-b-1-network.service");
-}
-
-TEST(journal_query, unit_actions_are_checked_before_any_bus_call) {
-  EXPECT_TRUE(parse_unit_action("restart").has_value());
-  EXPECT_EQ(parse_unit_action("explode").error().status, 422);
-  EXPECT_EQ(parse_unit_action("Start").error().errors.front().field, "action");
-
-  EXPECT_TRUE(check_unit_action("town-os-package--a-b-1.service", unit_action::stop).has_value());
-  EXPECT_TRUE(check_unit_action("town-os-system--dns.service", unit_action::enable).has_value());
-  EXPECT_EQ(check_unit_action("town-os-systemcontroller.service", unit_action::stop).error().status, 400);
-  EXPECT_EQ(check_unit_action("town-os-systemcontroller.service", unit_action::disable).error().status, 400);
-  EXPECT_EQ(check_unit_action("town-os-systemcontroller.service", unit_action::restart).error().status, 403);
-  EXPECT_EQ(check_unit_action("dbus.service", unit_action::start).error().status, 403);
-  auto bad = check_unit_action("../town-os-package--x.service", unit_action::start);
-  ASSERT_FALSE(bad.has_value());
-  EXPECT_EQ(bad.error().status, 422);
-  EXPECT_EQ(bad.error().errors.front().field, "name");
-  EXPECT_EQ(check_unit_action("-town-os-package--x.service", unit_action::start).error().status, 422);
-  EXPECT_EQ(check_unit_action("town-os-package--x", unit_action::start).error().status, 422);
-  EXPECT_EQ(check_unit_action("", unit_action::start).error().status, 422);
-}
-
 TEST(journal_query, parses_cursors_written_by_sd_journal) {
   auto parsed = parse_cursor(valid_cursor, "after");
   ASSERT_TRUE(parsed.has_value()) << parsed.error().detail;

@@ -37,6 +37,22 @@ TEST(relative_paths, rejects_traversal) {
   }
 }
 
+TEST(relative_paths, enforce_255_bytes_per_component_and_4096_in_all) {
+  EXPECT_TRUE(validate_relative_path(std::string(255, 'a')).has_value());
+  EXPECT_TRUE(validate_relative_path(std::string(255, 'a') + "/" + std::string(255, 'b')).has_value());
+  for (std::string path :
+       {std::string(256, 'a'), std::string(300, 'a'), "x/" + std::string(256, 'b'), std::string(4097, 'a')}) {
+    auto checked = validate_relative_path(path);
+    ASSERT_FALSE(checked.has_value()) << path.size();
+    EXPECT_EQ(checked.error().status, 422);
+  }
+  std::string deep;
+  while (deep.size() + 10 <= 4096) deep += "abcdefghi/";
+  deep += "z";
+  EXPECT_TRUE(validate_relative_path(deep).has_value()) << deep.size();
+  EXPECT_FALSE(validate_relative_path(deep + "/" + std::string(10, 'y')).has_value());
+}
+
 TEST(join_under, stays_under_root) {
   auto joined = join_under("/srv/data", "a/b");
   ASSERT_TRUE(joined.has_value());

@@ -36,12 +36,29 @@ TEST(settings, every_default_passes_its_own_validator) {
   for (const auto& d : defaults()) EXPECT_EQ(accepted(d.key, d.value), d.value) << d.key;
 }
 
+TEST(settings, audit_retention_keys_are_bounded_integers) {
+  EXPECT_EQ(default_of("audit_retention_days"), "90");
+  EXPECT_EQ(default_of("audit_max_rows"), "1000000");
+  EXPECT_EQ(accepted("audit_retention_days", "1"), "1");
+  EXPECT_EQ(accepted("audit_retention_days", "36500"), "36500");
+  refused("audit_retention_days", "0");
+  refused("audit_retention_days", "36501");
+  refused("audit_retention_days", "-1");
+  refused("audit_retention_days", "90d");
+  EXPECT_EQ(accepted("audit_max_rows", "1000"), "1000");
+  refused("audit_max_rows", "999");
+  refused("audit_max_rows", "1000000001");
+  refused("audit_max_rows", "1e6");
+}
+
 TEST(settings, byte_keys_take_integers_and_human_sizes) {
   EXPECT_EQ(accepted("default_quota", "107374182400"), "107374182400");
   EXPECT_EQ(accepted("default_quota", "500GB"), "500000000000");
   EXPECT_EQ(accepted("default_quota", "10 MiB"), "10485760");
   EXPECT_EQ(accepted("max_archive_size", "1.5GiB"), "1610612736");
   EXPECT_EQ(accepted("gfeh_partition_quota", "0"), "0");
+  EXPECT_EQ(accepted("password_hash_memory", "0"), "0");
+  EXPECT_EQ(accepted("password_hash_memory", "256MiB"), "268435456");
 }
 
 TEST(settings, byte_keys_refuse_junk_zero_negative_and_huge) {
@@ -53,7 +70,9 @@ TEST(settings, byte_keys_refuse_junk_zero_negative_and_huge) {
   refused("default_quota", "1.2.3");
   refused("default_quota", "99999999999999999999999");
   refused("max_archive_size", "2EiB");
-  refused("max_archive_size", "1");  // below 1 MiB
+  refused("max_archive_size", "1");         // below 1 MiB
+  refused("password_hash_memory", "4MiB");  // 0, or room for a real hash
+  refused("password_hash_memory", "2TiB");
 }
 
 TEST(settings, second_keys_are_positive_integers_within_bounds) {

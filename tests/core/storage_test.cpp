@@ -28,6 +28,30 @@ TEST(storage_names, traversal_absolute_nul_overlong_and_odd_characters_are_422_n
   }
 }
 
+TEST(storage_names, a_300_byte_name_is_422_and_the_user_prefix_stays_under_path_max) {
+  for (std::string name : {std::string(300, 'a'), std::string(256, 'a'), std::string(4091, 'a')}) {
+    auto path = user_volume_path(name, "name");
+    ASSERT_FALSE(path) << name.size();
+    EXPECT_EQ(path.error().status, 422);
+    ASSERT_EQ(path.error().errors.size(), 1u);
+    EXPECT_EQ(path.error().errors[0].field, "name");
+  }
+  EXPECT_TRUE(user_volume_path(std::string(255, 'a'), "name"));
+  std::string deep;
+  while (deep.size() < 4080) deep += "abcdefghi/";
+  deep += "z";
+  EXPECT_TRUE(user_volume_path(deep, "name"));
+  EXPECT_FALSE(user_volume_path(deep + "/zzzzzzzzzz", "name"));
+}
+
+TEST(storage_archive, the_extraction_budget_is_the_quota_headroom_capped_by_free_space) {
+  EXPECT_EQ(extraction_budget(1000, 0, 0), 1000u);     // no quota: the free space
+  EXPECT_EQ(extraction_budget(1000, 300, 100), 200u);  // headroom below free space
+  EXPECT_EQ(extraction_budget(150, 300, 100), 150u);   // free space below headroom
+  EXPECT_EQ(extraction_budget(1000, 300, 400), 0u);    // over quota already: nothing
+  EXPECT_EQ(extraction_budget(0, 0, 0), 0u);
+}
+
 TEST(storage_names, reserved_roots_and_their_children_are_refused) {
   for (auto name : {"installed", "uninstalled", "archives", "pages", "vm-images", "user", "tls", "subpackages", "gfeh",
                     "gfeh/home", "user/x", "tls/ca"}) {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/support/admin_server_suite.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
@@ -107,18 +108,8 @@ std::size_t count_entries(const std::string& dir) {
   return n;
 }
 
-class archives : public ::testing::Test {
+class archives : public admin_server_suite<archives> {
  protected:
-  static void SetUpTestSuite() {
-    server_ = new server_process();
-    ASSERT_TRUE(server_->started());
-    token_ = bootstrap_admin(server_->port());
-    ASSERT_FALSE(token_.empty());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
     root_ = sandbox_env("SC_BTRFS_ROOT");
     ASSERT_FALSE(root_.empty());
@@ -161,12 +152,8 @@ class archives : public ::testing::Test {
     }
   }
 
-  static server_process* server_;
-  static std::string token_;
   std::string root_, name_, volume_, outside_;
 };
-server_process* archives::server_ = nullptr;
-std::string archives::token_;
 
 const std::vector<member> sample = {
     {.path = "dir/", .type = AE_IFDIR, .mode = 0755},
@@ -399,7 +386,8 @@ TEST_F(archives, stop_service_stops_before_unpacking_and_always_starts_again) {
   const std::string unit_dir = sandbox_env("SC_UNIT_DIR");
   const std::string runtime = sandbox_env("XDG_RUNTIME_DIR");
   ASSERT_FALSE(unit_dir.empty());
-  const std::string unit = "t5-archive-" + std::to_string(::getpid()) + ".service";
+  // A managed name: stop_service obeys the unit policy of POST /systemd/status (core/units.hpp).
+  const std::string unit = "town-os-package--t5-archive-" + std::to_string(::getpid()) + ".service";
   const std::string events = outside_ + "-events";
   const std::string marker = volume_ + "/svc/marker.txt";
   {
@@ -423,6 +411,44 @@ TEST_F(archives, stop_service_stops_before_unpacking_and_always_starts_again) {
   EXPECT_EQ(read_file(events), "start\nstop-early\nstart\nstop-late\nstart\n");
   shell(systemctl + "stop " + unit + " >/dev/null 2>&1");
   fs::remove(unit_dir + "/" + unit);
+  shell(systemctl + "daemon-reload");
+  fs::remove(events);
+}
+
+// stop_service goes through the unit policy (issue 10 §3): an unmanaged unit (403) and the
+// controller's own unit (400) are refused on upload and download, and neither is stopped.
+TEST_F(archives, stop_service_refuses_unmanaged_units_and_the_controller_itself) {
+  const std::string unit_dir = sandbox_env("SC_UNIT_DIR");
+  const std::string runtime = sandbox_env("XDG_RUNTIME_DIR");
+  ASSERT_FALSE(unit_dir.empty());
+  const std::string systemctl = "XDG_RUNTIME_DIR=" + runtime + " systemctl --user ";
+  const std::string events = outside_ + "-events";
+  const std::vector<std::pair<std::string, int>> refused = {
+      {"t5-unmanaged-" + std::to_string(::getpid()) + ".service", 403},
+      {"town-os-systemcontroller.service", 400},
+  };
+  for (const auto& [unit, status] : refused) {
+    std::ofstream file(unit_dir + "/" + unit);
+    file << "[Service]\nExecStart=/bin/sleep 600\nExecStopPost=/bin/sh -c 'echo stop " << unit << " >> " << events
+         << "'\n";
+  }
+  ASSERT_EQ(shell(systemctl + "daemon-reload && echo ok"), "ok\n");
+  for (const auto& [unit, status] : refused) ASSERT_EQ(shell(systemctl + "start " + unit + " && echo ok"), "ok\n");
+
+  for (const auto& [unit, status] : refused) {
+    expect_problem(upload(make_archive(sample), {}, {{"subvolume", name_}, {"stop_service", unit}}), status);
+    expect_problem(
+        post("/storage/download-archive", R"({"subvolume":")" + name_ + R"(","stop_service":")" + unit + R"("})"),
+        status);
+    EXPECT_EQ(shell(systemctl + "is-active " + unit), "active\n") << unit;
+  }
+  EXPECT_FALSE(exists(events)) << read_file(events);
+  EXPECT_FALSE(exists(volume_ + "/dir/hello.txt"));  // nothing unpacked either
+
+  for (const auto& [unit, status] : refused) {
+    shell(systemctl + "stop " + unit + " >/dev/null 2>&1");
+    fs::remove(unit_dir + "/" + unit);
+  }
   shell(systemctl + "daemon-reload");
   fs::remove(events);
 }

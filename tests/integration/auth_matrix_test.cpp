@@ -32,7 +32,7 @@ struct expectation {
 constexpr expectation expected_levels[] = {
     {"GET", "/health", auth_level::public_access},
     {"GET", "/ready", auth_level::public_access},
-    {"GET", "/metrics", auth_level::local_or_admin},
+    {"GET", "/metrics", auth_level::admin},
     {"GET", "/openapi.json", auth_level::public_access},
     {"GET", "/status/ping", auth_level::public_access},
     // accounts and sessions
@@ -51,7 +51,7 @@ constexpr expectation expected_levels[] = {
     {"POST", "/settings/get", auth_level::admin},
     {"POST", "/settings/set", auth_level::admin},
     {"GET", "/locales", auth_level::authenticated},
-    {"POST", "/audit/log", auth_level::local_or_admin},
+    {"POST", "/audit/log", auth_level::admin},
     // package repositories and read-only package endpoints (issue 6)
     {"GET", "/repository", auth_level::authenticated},
     {"POST", "/repository/add", auth_level::admin},
@@ -78,10 +78,10 @@ constexpr expectation expected_levels[] = {
     {"POST", "/storage/upload-archive", auth_level::admin},
     {"POST", "/storage/download-archive", auth_level::admin},
     // systemd units and the journal (behavior-ops.md §1.5)
-    {"GET", "/systemd/units", auth_level::local_or_authenticated},
+    {"GET", "/systemd/units", auth_level::authenticated},
     {"POST", "/systemd/status", auth_level::admin},
-    {"GET", "/systemd/logs/tail", auth_level::local_or_authenticated},
-    {"GET", "/systemd/logs", auth_level::local_or_authenticated},
+    {"GET", "/systemd/logs/tail", auth_level::authenticated},
+    {"GET", "/systemd/logs", auth_level::authenticated},
 };
 
 std::string key_of(std::string_view method, std::string_view path) {
@@ -198,14 +198,12 @@ TEST_F(auth_matrix_server, every_route_for_every_caller) {
         EXPECT_FALSE(denied(administrator)) << where << ": admin got " << administrator;
         break;
       case auth_level::authenticated:
-      case auth_level::local_or_authenticated:
         EXPECT_EQ(anonymous, 401) << where;
         EXPECT_EQ(forged, 401) << where;
         EXPECT_FALSE(denied(ordinary)) << where << ": ordinary account got " << ordinary;
         EXPECT_FALSE(denied(administrator)) << where << ": admin got " << administrator;
         break;
       case auth_level::admin:
-      case auth_level::local_or_admin:
       case auth_level::bootstrap_or_admin:
         EXPECT_EQ(anonymous, 401) << where;
         EXPECT_EQ(forged, 401) << where;

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <cstdio>
 
+#include "tests/support/admin_server_suite.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
@@ -22,18 +23,8 @@ bool is_dir(const std::string& path) {
   return ::lstat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
-class storage_api : public ::testing::Test {
+class storage_api : public admin_server_suite<storage_api> {
  protected:
-  static void SetUpTestSuite() {
-    server_ = new server_process();
-    ASSERT_TRUE(server_->started());
-    token_ = bootstrap_admin(server_->port());
-    ASSERT_FALSE(token_.empty());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
     root_ = sandbox_env("SC_BTRFS_ROOT");
     ASSERT_FALSE(root_.empty());
@@ -56,14 +47,10 @@ class storage_api : public ::testing::Test {
     return json::parse(reply.body).at("entries").as_array();
   }
 
-  static server_process* server_;
-  static std::string token_;
   std::string root_;
   std::string name_;
   std::vector<std::string> cleanup_;
 };
-server_process* storage_api::server_ = nullptr;
-std::string storage_api::token_;
 
 TEST_F(storage_api, create_list_modify_remove_with_quotas_on_real_btrfs) {
   auto created = post("/storage/create", R"({"name":")" + name_ + R"(","quota":67108864})");
@@ -172,7 +159,8 @@ TEST_F(storage_api, package_volumes_are_listed_grouped_and_removable_but_not_ren
 
   auto bad_prefix = post("/storage/remove-package-volume", R"({"internal_name":"user/x"})");
   EXPECT_EQ(bad_prefix.status, 400);
-  EXPECT_EQ(json::parse(bad_prefix.body).at("error").as_string(),
+  EXPECT_EQ(bad_prefix.header("content-type"), "application/problem+json");
+  EXPECT_EQ(json::parse(bad_prefix.body).at("detail").as_string(),
             "internal_name must start with installed/ or uninstalled/");
   EXPECT_EQ(post("/storage/remove-package-volume", R"({"internal_name":"installed/../user/x"})").status, 422);
   auto removed = post("/storage/remove-package-volume", R"({"internal_name":")" + volume + R"("})");

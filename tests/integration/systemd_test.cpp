@@ -18,10 +18,10 @@
 #include <thread>
 #include <vector>
 
-#include "tests/adapters/systemd/test_units.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
+#include "tests/support/test_units.hpp"
 
 namespace sc::test {
 namespace {

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -18,6 +17,8 @@
 #include <filesystem>
 #include <random>
 
+#include "adapters/asio/completion.hpp"
+#include "adapters/asio/one_shot_event.hpp"
 #include "adapters/file_io/file_ring.hpp"
 #include "adapters/process/spawn.hpp"
 #include "server/app.hpp"
@@ -31,7 +32,6 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
-constexpr asio::as_tuple_t<asio::use_awaitable_t<>> io_result{};
 
 struct in_process_server {
   asio::io_context io{1};
@@ -113,19 +113,19 @@ asio::awaitable<void> probe_health(unsigned short port, const bool& stop, probe_
 asio::awaitable<void> run_children(int count, int& succeeded, bool& done) {
   auto executor = co_await asio::this_coro::executor;
   int finished = 0;
-  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+  one_shot_event all_done(executor);
   struct child_task {
-    static asio::awaitable<void> run(int& ok, int& finished, int count, asio::steady_timer& all_done) {
+    static asio::awaitable<void> run(int& ok, int& finished, int count, one_shot_event& all_done) {
       process::spawn_request request;
       request.argv = {"/bin/sleep", "0.3"};
       auto outcome = co_await process::run_process(std::move(request));
       if (outcome && outcome->ok()) ++ok;
-      if (++finished == count) all_done.cancel();
+      if (++finished == count) all_done.set();
     }
   };
   for (int i = 0; i < count; ++i)
     asio::co_spawn(executor, child_task::run(succeeded, finished, count, all_done), asio::detached);
-  co_await all_done.async_wait(io_result);
+  co_await all_done.wait();
   done = true;
 }
 
@@ -231,17 +231,17 @@ asio::awaitable<void> churn(unsigned short port, int& served_ok, bool& done) {
   auto executor = co_await asio::this_coro::executor;
   int finished = 0;
   constexpr int clients = 50;
-  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+  one_shot_event all_done(executor);
   struct runner {
     static asio::awaitable<void> run(unsigned short port, int kind, int& served_ok, int& finished,
-                                     asio::steady_timer& all_done) {
+                                     one_shot_event& all_done) {
       co_await churn_client(port, kind, kind == 4 ? 10 : 80, served_ok);
-      if (++finished == clients) all_done.cancel();
+      if (++finished == clients) all_done.set();
     }
   };
   for (int c = 0; c < clients; ++c)
     asio::co_spawn(executor, runner::run(port, c % 5, served_ok, finished, all_done), asio::detached);
-  co_await all_done.async_wait(io_result);
+  co_await all_done.wait();
   done = true;
 }
 

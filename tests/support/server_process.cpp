@@ -30,11 +30,21 @@ std::string controller_binary() {
 }
 
 server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs,
-                               std::vector<std::string> environment) {
-  state_dir_ = make_temp_dir("sc-server");
+                               std::vector<std::string> environment)
+    : server_process(std::move(extra_args), use_sandbox_btrfs, std::move(environment), {}, 0) {}
+
+std::unique_ptr<server_process> server_process::restart_of(const server_process& earlier) {
+  return std::unique_ptr<server_process>(new server_process({}, true, {}, earlier.state_dir_, earlier.port_));
+}
+
+server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs,
+                               std::vector<std::string> environment, std::string state_dir, unsigned short port) {
+  owns_state_dir_ = state_dir.empty();
+  state_dir_ = owns_state_dir_ ? make_temp_dir("sc-server") : std::move(state_dir);
   socket_path_ = state_dir_ + "/api.sock";
-  std::vector<std::string> args = {SC_BINARY_PATH, "--listen",    "127.0.0.1:0", "--socket",
-                                   socket_path_,   "--state-dir", state_dir_};
+  std::vector<std::string> args = {SC_BINARY_PATH, "--listen",   "127.0.0.1:" + std::to_string(port),
+                                   "--socket",     socket_path_, "--state-dir",
+                                   state_dir_};
   std::string bus = sandbox_env("SC_BUS_ADDRESS");
   if (!bus.empty()) args.insert(args.end(), {"--bus", bus});
   if (use_sandbox_btrfs) {
@@ -144,7 +154,7 @@ server_process::~server_process() {
   }
   if (stderr_fd_ >= 0) ::close(stderr_fd_);
   std::error_code ignored;
-  if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_, ignored);
+  if (owns_state_dir_ && !state_dir_.empty()) std::filesystem::remove_all(state_dir_, ignored);
 }
 
 }  // namespace sc::test

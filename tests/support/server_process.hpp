@@ -4,6 +4,7 @@
 // "listening on tcp:…" log line (no fixed ports, no sleeping). Stops it with SIGTERM.
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ class server_process {
   // entries ("KEY=value") replace or add to the server's environment (ours otherwise).
   explicit server_process(std::vector<std::string> extra_args = {}, bool use_sandbox_btrfs = true,
                           std::vector<std::string> environment = {});
+  // A restart of `earlier` (already stopped): its state directory (accounts, sessions) and its TCP
+  // port. The directory stays `earlier`'s to remove.
+  static std::unique_ptr<server_process> restart_of(const server_process& earlier);
   ~server_process();
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;
@@ -38,7 +42,11 @@ class server_process {
   int stop(int signal, std::chrono::milliseconds deadline = std::chrono::seconds(15));
 
  private:
+  server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs, std::vector<std::string> environment,
+                 std::string state_dir, unsigned short port);
+
   int pid_ = -1;
+  bool owns_state_dir_ = true;
   int stderr_fd_ = -1;
   unsigned short port_ = 0;
   std::string socket_path_;

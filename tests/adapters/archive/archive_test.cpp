@@ -3,6 +3,7 @@
 // the binary in tests/integration/archive_test.cpp).
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/archive/extract.hpp"
+#include "adapters/file_io/beneath.hpp"
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
 
@@ -129,7 +131,8 @@ result<extract_report> run_extract(const std::string& archive, const std::string
   for (std::size_t at = 0; at < archive.size(); at += 4096)
     pipe->push_blocking(archive.substr(at, 4096), limits.deadline);
   pipe->close_producer();
-  return extract(*pipe, target, {"sub"}, limits);
+  file_io::unique_fd dir(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return extract(*pipe, dir.get(), {"sub"}, limits);
 }
 
 class extractor_limits : public ::testing::Test {
@@ -171,7 +174,8 @@ TEST_F(extractor_limits, a_passed_deadline_is_408_saying_partial_output_was_remo
   auto pipe = std::make_shared<byte_pipe>(io.get_executor(), 1'000'000);
   pipe->push_blocking(tar_of(5, 10), std::chrono::steady_clock::now() + std::chrono::seconds(1));
   pipe->close_producer();
-  auto report = extract(*pipe, dir_, {"sub"}, past);
+  file_io::unique_fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  auto report = extract(*pipe, dir.get(), {"sub"}, past);
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().status, 408);
   EXPECT_NE(report.error().detail.find("partial output removed"), std::string::npos);

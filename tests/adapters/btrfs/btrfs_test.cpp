@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
@@ -105,27 +108,100 @@ TEST_F(btrfs_volumes, rename_keeps_content_and_quota_can_be_changed_and_cleared)
   EXPECT_EQ(clash.error().status, 409);
 }
 
-TEST_F(btrfs_volumes, paths_outside_the_base_are_refused_before_any_command) {
-  EXPECT_FALSE(volumes_->path_of("../etc"));
-  EXPECT_FALSE(volumes_->path_of("user/../../x"));
+TEST_F(btrfs_volumes, paths_outside_the_base_are_refused_before_any_call) {
+  for (const std::string& bad : std::vector<std::string>{"../etc", "user/../../x", "/etc"}) {
+    auto opened = volumes_->open_subvolume(bad);
+    ASSERT_FALSE(opened) << bad;
+    EXPECT_EQ(opened.error().status, 422) << bad;
+  }
   auto made = test::run_to_completion(io_, volumes_->create("user/../../escape-" + name_, 0));
   ASSERT_FALSE(made);
   EXPECT_EQ(made.error().status, 422);
 }
 
-TEST(btrfs_parsers, subvolume_list_and_qgroup_show) {
-  auto list = parse_subvolume_list("ID 256 gen 9 top level 5 path user\nID 300 gen 12 top level 256 path user/a b\n");
-  ASSERT_EQ(list.size(), 2u);
-  EXPECT_EQ(list[1].id, 300u);
-  EXPECT_EQ(list[1].path, "user/a b");
-  auto groups = parse_qgroup_show(
-      "Qgroupid    Referenced    Exclusive  Max referenced   Path\n--------    ----------    ---------  -------------- "
-      "  ----\n"
-      "0/5              16384        16384            none   <toplevel>\n0/300 4096 4096 1048576 user/a\n");
-  ASSERT_EQ(groups.size(), 2u);
-  EXPECT_EQ(groups[0].quota, 0u);
-  EXPECT_EQ(groups[1].quota, 1048576u);
-  EXPECT_EQ(groups[1].usage, 4096u);
+// Volume contents are hostile: a symlink planted inside one (to the btrfs root's installed/, to
+// /etc, absolute or relative, in the middle or at the end) is never followed by any operation.
+TEST_F(btrfs_volumes, symlinks_planted_in_a_volume_are_refused_by_every_operation) {
+  const std::string volume = "user/" + name_;
+  ASSERT_TRUE(test::run_to_completion(io_, volumes_->create(volume, 0)));
+  const std::string victim_parent = "installed/t10-victim-" + name_;
+  ASSERT_TRUE(test::run_to_completion(io_, volumes_->create(victim_parent + "/victim", 0)));
+  ASSERT_EQ(shell("cd " + root_ + "/" + volume + " && ln -s " + root_ +
+                  "/installed abs && ln -s ../../installed rel && " + "ln -s /etc etc && echo ok"),
+            "ok\n");
+  for (const std::string& through :
+       std::vector<std::string>{volume + "/abs/t10-victim-" + name_ + "/victim",
+                                volume + "/rel/t10-victim-" + name_ + "/victim", volume + "/abs", volume + "/etc"}) {
+    auto removed = test::run_to_completion(io_, volumes_->remove(through));
+    ASSERT_FALSE(removed) << through;
+    EXPECT_EQ(removed.error().status, 422) << through << ": " << removed.error().detail;
+    auto renamed = test::run_to_completion(io_, volumes_->rename(through, volume + "-renamed"));
+    ASSERT_FALSE(renamed) << through;
+    EXPECT_EQ(renamed.error().status, 422) << through;
+    auto quota = test::run_to_completion(io_, volumes_->set_quota(through, 1 << 20));
+    ASSERT_FALSE(quota) << through;
+    EXPECT_EQ(quota.error().status, 422) << through;
+    auto info = test::run_to_completion(io_, volumes_->info(through));
+    ASSERT_FALSE(info) << through;
+    EXPECT_EQ(info.error().status, 422) << through;
+    auto made = test::run_to_completion(io_, volumes_->create(through + "/new", 0));
+    ASSERT_FALSE(made) << through;
+    EXPECT_LT(made.error().status, 500) << through;
+    auto snapped = test::run_to_completion(io_, volumes_->snapshot(volume, through + "/snap", true));
+    ASSERT_FALSE(snapped) << through;
+    EXPECT_LT(snapped.error().status, 500) << through;
+  }
+  EXPECT_TRUE(volumes_->is_subvolume(victim_parent + "/victim"));
+  EXPECT_FALSE(std::filesystem::exists("/etc/new"));
+  // Renaming onto a link never replaces or follows it.
+  auto onto = test::run_to_completion(io_, volumes_->rename(volume, volume + "/abs/moved"));
+  ASSERT_FALSE(onto);
+  EXPECT_EQ(onto.error().status, 422);
+  EXPECT_TRUE(volumes_->is_subvolume(volume));
+  shell("rm -f " + root_ + "/" + volume + "/abs " + root_ + "/" + volume + "/rel " + root_ + "/" + volume + "/etc");
+  ASSERT_TRUE(test::run_to_completion(io_, volumes_->remove(victim_parent + "/victim")));
+  ASSERT_TRUE(test::run_to_completion(io_, volumes_->remove(victim_parent)));
+}
+
+TEST_F(btrfs_volumes, read_only_snapshot_keeps_the_content_and_refuses_writes) {
+  const std::string volume = "user/" + name_;
+  ASSERT_TRUE(test::run_to_completion(io_, volumes_->create(volume, 0)));
+  ASSERT_EQ(shell("echo one > " + root_ + "/" + volume + "/file && echo ok"), "ok\n");
+  const std::string snap = "user/" + name_ + "-renamed";
+  auto snapped = test::run_to_completion(io_, volumes_->snapshot(volume, snap, true));
+  ASSERT_TRUE(snapped) << snapped.error().internal;
+  EXPECT_TRUE(volumes_->is_subvolume(snap));
+  ASSERT_EQ(shell("echo two > " + root_ + "/" + volume + "/file && echo ok"), "ok\n");
+  EXPECT_EQ(shell("cat " + root_ + "/" + snap + "/file"), "one\n");
+  EXPECT_EQ(shell("echo x > " + root_ + "/" + snap + "/file 2>/dev/null && echo wrote"), "");
+  auto again = test::run_to_completion(io_, volumes_->snapshot(volume, snap, true));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().status, 409);
+  auto missing = test::run_to_completion(io_, volumes_->snapshot(volume + "-none", snap + "2", false));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().status, 404);
+  // Deleting a read-only snapshot works like any subvolume.
+  ASSERT_TRUE(test::run_to_completion(io_, volumes_->remove(snap)));
+}
+
+TEST_F(btrfs_volumes, qgroup_search_matches_the_btrfs_cli) {
+  const std::string volume = "user/" + name_;
+  ASSERT_TRUE(test::run_to_completion(io_, volumes_->create(volume, 5ull << 20)));
+  auto root = volumes_->root();
+  ASSERT_TRUE(root);
+  auto groups = read_qgroups(*root);
+  ASSERT_TRUE(groups) << groups.error().internal;
+  auto info = test::run_to_completion(io_, volumes_->info(volume));
+  ASSERT_TRUE(info) << info.error().internal;
+  bool found = false;
+  for (const auto& g : *groups) {
+    if (g.id != info->id) continue;
+    found = true;
+    EXPECT_EQ(g.quota, 5ull << 20);
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(qgroup_limit_of(root_ + "/" + volume), std::to_string(5ull << 20));
+  EXPECT_EQ(info->quota, 5ull << 20);
 }
 
 }  // namespace

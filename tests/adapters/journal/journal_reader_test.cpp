@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -23,11 +22,12 @@
 #include <variant>
 #include <vector>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/systemd/bus.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
-#include "tests/adapters/systemd/test_units.hpp"
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
+#include "tests/support/test_units.hpp"
 
 namespace sc::journal {
 namespace {
@@ -398,7 +398,7 @@ asio::awaitable<busy_outcome> use_while_following(journal_reader* reader) {
   });
   co_await asio::post(executor, asio::use_awaitable);  // the follower is now waiting
   out.concurrent = co_await reader->read_tail(1);
-  if (!finished) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!finished) co_await done.async_wait(io_result);
   out.afterwards = co_await reader->read_tail(1);
   co_return out;
 }
@@ -429,7 +429,7 @@ asio::awaitable<result<std::vector<journal_entry>>> follow_then_destroy(std::uni
                  });
   co_await asio::post(executor, asio::use_awaitable);
   reader->reset();
-  if (!finished) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!finished) co_await done.async_wait(io_result);
   co_return out;
 }
 

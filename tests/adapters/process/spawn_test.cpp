@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,6 +29,8 @@
 #include <set>
 #include <sstream>
 
+#include "adapters/asio/completion.hpp"
+#include "adapters/asio/one_shot_event.hpp"
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
 
@@ -371,7 +372,7 @@ asio::awaitable<void> read_pid(std::string fifo_path, pid_t& pid) {
   asio::streambuf line;
   for (;;) {
     // A non-blocking FIFO reads EOF until the writer opens it: wait for readability then retry.
-    auto [ec, size] = co_await asio::async_read_until(fifo, line, '\n', asio::as_tuple(asio::use_awaitable));
+    auto [ec, size] = co_await asio::async_read_until(fifo, line, '\n', sc::io_result);
     if (!ec) break;
     if (ec != asio::error::eof) throw boost::system::system_error(ec);
     co_await fifo.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable);
@@ -509,13 +510,13 @@ asio::awaitable<void> run_batch(std::vector<spawn_request> requests, std::vector
                                 bool& stop) {
   auto executor = co_await asio::this_coro::executor;
   std::size_t remaining = requests.size();
-  asio::steady_timer all_done(executor, steady_clock::time_point::max());
+  sc::one_shot_event all_done(executor);
   for (std::size_t i = 0; i < requests.size(); ++i) {
     asio::co_spawn(executor, run_into(std::move(requests[i]), results[i]), [&](std::exception_ptr) {
-      if (--remaining == 0) all_done.cancel();
+      if (--remaining == 0) all_done.set();
     });
   }
-  co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await all_done.wait();
   stop = true;
 }
 

@@ -17,9 +17,10 @@ namespace {
 
 // The two tables these stores need, numbered on their own so the test does not depend on the
 // project's other migrations.
-constexpr std::array<migration, 2> test_steps = {{
+constexpr std::array<migration, 3> test_steps = {{
     {1, "settings", "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
     {2, "audit log", audit_log_schema},
+    {3, "audit counts", audit_log_counts_schema},
 }};
 
 class store_test : public ::testing::Test {

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,10 +26,11 @@
 #include <string>
 #include <vector>
 
+#include "adapters/asio/completion.hpp"
 #include "adapters/systemd/bus.hpp"
-#include "tests/adapters/systemd/test_units.hpp"
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
+#include "tests/support/test_units.hpp"
 
 namespace sc::systemd {
 namespace {
@@ -329,7 +329,7 @@ asio::awaitable<std::optional<result<void>>> close_while_pinging(std::unique_ptr
   co_await asio::post(executor, asio::use_awaitable);  // the ping is now sent and awaited
   EXPECT_FALSE(out.has_value());
   manager->reset();
-  if (!out) co_await latch.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!out) co_await latch.async_wait(io_result);
   co_return out;
 }
 
@@ -433,7 +433,7 @@ asio::awaitable<disconnect_outcome> kill_bus_while_pinging(bus_connection* bus, 
   asio::co_spawn(executor, store_ping(manager, &out.in_flight, &latch), asio::detached);
   co_await asio::post(executor, asio::use_awaitable);
   daemon->kill();
-  if (!out.in_flight) co_await latch.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!out.in_flight) co_await latch.async_wait(io_result);
   co_await asio::post(executor, asio::use_awaitable);  // the posted disconnect callbacks run
   out.connected_after = bus->connected();
   out.afterwards = co_await manager->ping();
@@ -484,7 +484,7 @@ asio::awaitable<int> list_concurrently(systemd_manager* manager, int count) {
     asio::co_spawn(executor, list_once(manager, &succeeded, &remaining, &latch), asio::detached);
   }
   while (remaining > 0) {
-    auto [ec] = co_await latch.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await latch.async_wait(io_result);
     if (!ec) break;  // deadline
   }
   co_return succeeded;
