@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <optional>
+#include <string_view>
 
 #include "adapters/asio/completion.hpp"
 #include "core/log.hpp"
@@ -43,6 +44,43 @@ asio::awaitable<void> reject(app& application, http::stream& stream, connection&
   http::response res = http::problem_response(p);
   res.keep_alive(false);
   co_await write_response(stream, self, res, true, application.settings().write_timeout);
+}
+
+// How reading a chunked body ended: the request is ready, or the connection ends (answered with
+// `refuse` when there is one; a peer that went away gets nothing).
+struct chunked_read {
+  bool ready = false;
+  std::optional<problem> refuse;
+};
+
+// Reads a chunked body whole into `buffer`, its framing checked as it arrives, then parses it in
+// one call: Beast must never see its last chunk in pieces (server/request_framing.hpp). Framing
+// beyond the data may take as much again as the body limit, plus a header's worth of trailers.
+asio::awaitable<chunked_read> read_chunked_body(http::stream& stream, beast::flat_buffer& buffer,
+                                                request_parser& parser, const config& limits) {
+  constexpr std::size_t read_size = 16 * 1024;
+  chunked_body_scan scan(limits.body_limit, limits.body_limit + limits.header_limit);
+  const auto buffered = [&buffer] {
+    return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+  };
+  chunked_read outcome;
+  auto verdict = scan.scan(buffered());
+  while (verdict == chunked_body_scan::verdict::more) {
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_size), io_result);
+    if (ec) {
+      outcome.refuse = read_error_problem(ec);
+      co_return outcome;
+    }
+    buffer.commit(n);
+    verdict = scan.scan(buffered());
+  }
+  if (verdict != chunked_body_scan::verdict::complete) {
+    outcome.refuse = chunked_body_problem(verdict);
+  } else {
+    outcome.refuse = parse_chunked_body(parser, buffer);
+    outcome.ready = !outcome.refuse;
+  }
+  co_return outcome;
 }
 
 void close_gently(http::stream& stream) {
@@ -108,10 +146,18 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
         co_await asio::async_write(stream, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), io_result);
       }
       self.expires_after(limits.body_timeout);
-      auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, io_result);
-      if (body_ec) {
-        if (auto p = read_error_problem(body_ec)) co_await reject(application, stream, self, *p, started);
-        break;
+      if (framing.chunked) {
+        chunked_read body = co_await read_chunked_body(stream, buffer, parser, limits);
+        if (!body.ready) {
+          if (body.refuse) co_await reject(application, stream, self, *body.refuse, started);
+          break;
+        }
+      } else {
+        auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, io_result);
+        if (body_ec) {
+          if (auto p = read_error_problem(body_ec)) co_await reject(application, stream, self, *p, started);
+          break;
+        }
       }
     }
 

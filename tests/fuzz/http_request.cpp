@@ -1,8 +1,9 @@
 // The HTTP/1.1 request framing as the connection reads it (server/connection.cpp with
 // server/request_framing.hpp): pipelined requests arrive in reads whose size the input's first
 // byte chooses; each header is read within the header limit, the route decides how the body is
-// framed (whole within the body limit, streamed with a Content-Length, refused), the target is
-// split into path and query. Every refusal is a 4xx; what is accepted has an origin-form path and
+// framed (whole within the body limit, chunked bodies framed by chunked_body_scan before Beast
+// parses them in one call, streamed with a Content-Length, refused), the target is split into path
+// and query. Every refusal is a 4xx; what is accepted has an origin-form path and
 // a body within the limit.
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "server/http.hpp"
 #include "server/request_framing.hpp"
@@ -39,6 +41,37 @@ bool drain_streamed_body(beast::test::stream& stream, beast::flat_buffer& buffer
     std::size_t n = stream.read_some(boost::asio::buffer(chunk, std::min<std::uint64_t>(length, sizeof chunk)), ec);
     if (ec) return false;  // 400 "ended early" in body_stream; the connection closes
     length -= n;
+  }
+  return true;
+}
+
+// server/connection.cpp's read_chunked_body over the test stream: true when the request is ready.
+bool read_chunked_body(beast::test::stream& stream, beast::flat_buffer& buffer, sc::server::request_parser& parser,
+                       const sc::server::config& limits) {
+  using verdict = sc::server::chunked_body_scan::verdict;
+  sc::server::chunked_body_scan scan(limits.body_limit, limits.body_limit + limits.header_limit);
+  const auto buffered = [&buffer] {
+    return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+  };
+  verdict seen = scan.scan(buffered());
+  while (seen == verdict::more) {
+    boost::system::error_code ec;
+    std::size_t n = stream.read_some(buffer.prepare(4096), ec);
+    if (ec) {
+      if (auto p = sc::server::read_error_problem(ec)) check_refusal(*p, "chunked body read");
+      return false;
+    }
+    buffer.commit(n);
+    seen = scan.scan(buffered());
+  }
+  if (seen != verdict::complete) {
+    check_refusal(sc::server::chunked_body_problem(seen), "chunked framing");
+    return false;
+  }
+  check(scan.length() <= buffer.size(), "a complete chunked body lies within the buffer");
+  if (auto p = sc::server::parse_chunked_body(parser, buffer)) {
+    check_refusal(*p, "chunked body parse");
+    return false;
   }
   return true;
 }
@@ -84,7 +117,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check_refusal(*framing.refuse, "frame_body");
       break;
     }
-    if (framing.read_whole) {
+    if (framing.read_whole && framing.chunked) {
+      // As the connection does: the whole chunked body is framed first, then parsed in one call.
+      if (!read_chunked_body(stream, buffer, parser, limits)) break;
+    } else if (framing.read_whole) {
       bhttp::read(stream, buffer, parser, ec);
       if (ec) {
         if (auto p = sc::server::read_error_problem(ec)) check_refusal(*p, "body read");
