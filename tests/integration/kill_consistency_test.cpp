@@ -78,6 +78,10 @@ void kill_rounds(const std::string& label, RequestFor request_for, int seed) {
     server_process server({"--state-dir", state.string()});
     ASSERT_TRUE(server.started()) << server.log();
     const std::string where = label + " round " + std::to_string(round);
+    // Every start begins with a refresh of everything recorded, whose git holds locks while it runs
+    // (`git remote set-url` takes .git/config.lock). A refresh request joins it: once it answers, no
+    // git of this server runs, and a lock found below is one that nobody holds.
+    (void)request_unix(server.socket_path(), "POST", "/repository/refresh");
     expect_consistent(server, state, where);
     if (round == rounds) {
       // The last start: the repositories still work.

@@ -10,9 +10,12 @@
 #include <boost/json/parse.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -150,6 +153,30 @@ class lifetimes : public ::testing::Test {
   fs::path work_;
 };
 
+// The first 4 KiB of a ustar archive holding one file of 1 MiB: its header and the start of its data.
+std::string start_of_tar_of_one_mebibyte() {
+  std::string header(512, '\0');
+  const auto put = [&header](std::size_t at, std::string_view text) { header.replace(at, text.size(), text); };
+  put(0, "stalled");        // name
+  put(100, "0000644");      // mode
+  put(108, "0000000");      // uid
+  put(116, "0000000");      // gid
+  put(124, "00004000000");  // size: 1 MiB in octal
+  put(136, "00000000000");  // mtime
+  put(148, "        ");     // the checksum counts itself as spaces
+  put(156, "0");            // a regular file
+  put(257, "ustar");        // magic, NUL-terminated
+  put(263, "00");           // version
+  unsigned sum = 0;
+  for (unsigned char c : header) sum += c;
+  char checksum[8];
+  std::snprintf(checksum, sizeof checksum, "%06o", sum);
+  put(148, std::string_view(checksum, 6));
+  header[154] = '\0';
+  header[155] = ' ';
+  return header + std::string(4096 - 512, 'x');
+}
+
 // SIGTERM with a hanging refresh, a stalled upload and 50 open log streams in flight: the process
 // exits 0 within the grace period plus one second, and the git it was awaiting is gone.
 TEST_F(lifetimes, sigterm_during_a_hanging_refresh_a_slow_upload_and_fifty_streams_exits_in_time) {
@@ -181,7 +208,9 @@ TEST_F(lifetimes, sigterm_during_a_hanging_refresh_a_slow_upload_and_fifty_strea
     ASSERT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head;
   }
 
-  // A stalled upload: headers and the start of the form, then nothing.
+  // A stalled upload: headers and the start of the form, then nothing. The archive part starts a
+  // tar of one 1 MiB file, so the extraction waits for the rest (4 KiB of zeros would be a whole,
+  // empty tar: the upload would end at once, racing the count of open connections below).
   std::string volume = "lifetimes-" + std::to_string(::getpid());
   ASSERT_EQ(request_unix(socket, "POST", "/storage/create", R"({"name":")" + volume + R"(","quota":0})").status, 200)
       << server->log();
@@ -190,7 +219,7 @@ TEST_F(lifetimes, sigterm_during_a_hanging_refresh_a_slow_upload_and_fifty_strea
                               volume + "\r\n--" + boundary +
                               "\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"a.tar\"\r\n"
                               "Content-Type: application/octet-stream\r\n\r\n" +
-                              std::string(4096, '\0');
+                              start_of_tar_of_one_mebibyte();
   auto upload = raw_connection::unix_socket(socket);
   ASSERT_TRUE(
       upload.send("POST /storage/upload-archive HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "

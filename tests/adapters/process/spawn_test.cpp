@@ -345,9 +345,19 @@ TEST(Process, MissingOrNonExecutableProgramIsAnError) {
   EXPECT_NE(missing.error().internal.find("No such file or directory"), std::string::npos) << missing.error().internal;
   EXPECT_NE(missing.error().internal.find("/nonexistent/sc-binary"), std::string::npos);
 
+  // A bare name missing from PATH is a missing part of the host, not our fault: 503 naming it, and
+  // its Debian package when core/required_programs.txt lists it (/ready says the same).
   sc::result<spawn_outcome> not_in_path = run(make_request({"sc-no-such-program-anywhere"}));
   ASSERT_FALSE(not_in_path);
-  EXPECT_NE(not_in_path.error().internal.find("No such file or directory"), std::string::npos);
+  EXPECT_EQ(not_in_path.error().status, 503);
+  EXPECT_EQ(not_in_path.error().detail, "sc-no-such-program-anywhere is not installed");
+  EXPECT_NE(not_in_path.error().internal.find("not found on PATH"), std::string::npos) << not_in_path.error().internal;
+  spawn_request git = make_request({"git", "--version"});
+  git.env = std::vector<std::string>{"PATH=/nonexistent"};
+  sc::result<spawn_outcome> no_git = run(git);
+  ASSERT_FALSE(no_git);
+  EXPECT_EQ(no_git.error().status, 503);
+  EXPECT_EQ(no_git.error().detail, "git is not installed (Debian package git)");
 
   std::string dir = sc::test::make_temp_dir("sc-spawn-noexec");
   std::string plain = dir + "/plain";
