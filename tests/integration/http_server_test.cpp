@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "tests/support/http_client.hpp"
@@ -215,9 +216,9 @@ TEST_F(http_server, a_chunked_body_whose_last_chunk_arrives_in_pieces_is_answere
 
 TEST_F(http_server, malformed_chunked_framing_gets_400) {
   const std::string head = "POST /account/authenticate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (const std::string& body : {"zz\r\n", "2\r\n{}XX", "2\n{}\r\n0\r\n\r\n", "0\r\n\rX"}) {
+  for (std::string_view body : {"zz\r\n", "2\r\n{}XX", "2\n{}\r\n0\r\n\r\n", "0\r\n\rX"}) {
     auto connection = raw_connection::tcp(port());
-    ASSERT_TRUE(connection.send(head + body));
+    ASSERT_TRUE(connection.send(head + std::string(body)));
     auto reply = connection.read_reply();
     ASSERT_TRUE(reply) << body;
     expect_problem(*reply, 400);
