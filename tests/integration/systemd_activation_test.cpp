@@ -147,7 +147,10 @@ TEST_F(systemd_activation, first_request_activates_ready_watchdog_pings_and_a_hu
 
   // A hung loop thread stops the pings: the manager kills the process for it (Result=watchdog).
   ASSERT_EQ(::kill(std::stoi(pid), SIGUSR2), 0);
-  state = wait_for([](auto& s) { return s["Result"] == "watchdog"; }, std::chrono::seconds(watchdog_seconds + 5 + 10));
+  // Result=watchdog is set when the manager starts killing (state "deactivating", MainPID still the
+  // old process); wait until the process is gone too.
+  state = wait_for([&](auto& s) { return s["Result"] == "watchdog" && s["MainPID"] != pid; },
+                   std::chrono::seconds(watchdog_seconds + 5 + 10));
   EXPECT_EQ(state["Result"], "watchdog");
   EXPECT_NE(state["ActiveState"], "active");
   EXPECT_NE(state["MainPID"], pid);
