@@ -7,6 +7,7 @@
 //   * what was made holds no device node, FIFO, socket, set-id bit, or symlink leading outside.
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/archive/extract.hpp"
+#include "adapters/file_io/beneath.hpp"
 #include "core/storage.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -34,6 +36,7 @@ struct scratch {
   fs::path root;
   fs::path target;
   fs::path beside;
+  sc::file_io::unique_fd target_fd;  // extract() unpacks beneath a directory fd, as the storage service opens it
   scratch() {
     std::string pattern = (fs::temp_directory_path() / "sc-fuzz-archive-XXXXXX").string();
     check(::mkdtemp(pattern.data()) != nullptr, "mkdtemp");
@@ -42,6 +45,8 @@ struct scratch {
     beside = root / "beside";
     fs::create_directory(target);
     fs::create_directory(beside);
+    target_fd = sc::file_io::unique_fd(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    check(target_fd.get() >= 0, "open the target directory");
   }
   ~scratch() {
     std::error_code ignored;
@@ -120,7 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(pipe->push_blocking(archive.substr(at, 4096), limits.deadline), "the pipe takes every chunk");
   }
   pipe->close_producer();
-  auto report = sc::archive::extract(*pipe, dirs.target.string(), {"unpack"}, limits);
+  auto report = sc::archive::extract(*pipe, dirs.target_fd.get(), {"unpack"}, limits);
 
   check(empty_dir(dirs.beside), "nothing is written beside the target");
   if (report) {
