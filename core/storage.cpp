@@ -110,6 +110,9 @@ std::optional<volume_state> parse_volume_state(std::string_view text) noexcept {
 std::optional<volume_entry> classify(std::string_view path) {
   auto parts = split(path);
   if (parts.size() < 2) return std::nullopt;
+  // A path with an empty component ("user/", "installed/r/", "user//x") names no volume: it would
+  // be listed with an empty or malformed name (found by tests/fuzz/names).
+  if (std::any_of(parts.begin(), parts.end(), [](std::string_view part) { return part.empty(); })) return std::nullopt;
   volume_entry entry;
   if (parts[0] == "user") {
     entry.state = volume_state::user;
@@ -252,6 +255,9 @@ result<std::string> download_path(std::string_view path, std::string_view field)
     out += part;
   }
   if (out.empty()) out = ".";
+  // Normalising can bring a '-' to the front ("./-rf", ".//-x"): check what is returned, not only
+  // what was sent (found by tests/fuzz/names).
+  if (out.front() == '-') return problem::unprocessable(std::string(field), "path must not start with '-'");
   return out;
 }
 

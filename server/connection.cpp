@@ -7,13 +7,14 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/url/parse.hpp>
 #include <optional>
+#include <string_view>
 
 #include "adapters/asio/completion.hpp"
 #include "core/log.hpp"
 #include "server/app.hpp"
 #include "server/body_stream.hpp"
+#include "server/request_framing.hpp"
 
 namespace sc::server {
 
@@ -22,24 +23,6 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
 namespace {
-
-// Splits the request target into path and decoded query parameters; null when unparsable.
-bool split_target(std::string_view target, std::string_view& path, query_params& query) {
-  // Most targets are a plain path: skip the full parser (about 1,200 instructions) when nothing
-  // needs decoding. Anything unusual still goes through Boost.URL and is validated there.
-  if (!target.empty() && target.front() == '/' && target.find_first_of("?%#") == std::string_view::npos &&
-      std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
-    path = target;
-    return true;
-  }
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) return false;
-  path = parsed->encoded_path();
-  if (parsed->has_query()) {
-    for (auto param : parsed->params()) query.items.emplace_back(param.key, param.value);
-  }
-  return true;
-}
 
 // Writes a complete response as one gathered write: the head, then the body as is. The fields are
 // already final here (Content-Length and Connection set).
@@ -63,24 +46,41 @@ asio::awaitable<void> reject(app& application, http::stream& stream, connection&
   co_await write_response(stream, self, res, true, application.settings().write_timeout);
 }
 
-std::optional<problem> read_error_problem(const boost::system::error_code& ec) {
-  if (ec == bhttp::error::header_limit) return problem(431, "request header is too large");
-  if (ec == bhttp::error::body_limit) return problem::payload_too_large("request body is too large");
-  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-      ec == asio::error::operation_aborted || ec == bhttp::error::partial_message ||
-      ec == asio::error::bad_descriptor) {
-    // The peer went away, or was too slow (the deadline sweep closed the socket): nothing to
-    // answer, the connection just ends.
-    return std::nullopt;
-  }
-  return problem::bad_request("malformed HTTP request: " + ec.message());
-}
+// How reading a chunked body ended: the request is ready, or the connection ends (answered with
+// `refuse` when there is one; a peer that went away gets nothing).
+struct chunked_read {
+  bool ready = false;
+  std::optional<problem> refuse;
+};
 
-bool route_streams_body(app& application, const http::request& header) {
-  std::string_view target = header.target();
-  std::string_view path = target.substr(0, target.find('?'));
-  auto found = application.routes().find(header.method(), path);
-  return found.found != nullptr && found.found->streams_body;
+// Reads a chunked body whole into `buffer`, its framing checked as it arrives, then parses it in
+// one call: Beast must never see its last chunk in pieces (server/request_framing.hpp). Framing
+// beyond the data may take as much again as the body limit, plus a header's worth of trailers.
+asio::awaitable<chunked_read> read_chunked_body(http::stream& stream, beast::flat_buffer& buffer,
+                                                request_parser& parser, const config& limits) {
+  constexpr std::size_t read_size = 16 * 1024;
+  chunked_body_scan scan(limits.body_limit, limits.body_limit + limits.header_limit);
+  const auto buffered = [&buffer] {
+    return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+  };
+  chunked_read outcome;
+  auto verdict = scan.scan(buffered());
+  while (verdict == chunked_body_scan::verdict::more) {
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_size), io_result);
+    if (ec) {
+      outcome.refuse = read_error_problem(ec);
+      co_return outcome;
+    }
+    buffer.commit(n);
+    verdict = scan.scan(buffered());
+  }
+  if (verdict != chunked_body_scan::verdict::complete) {
+    outcome.refuse = chunked_body_problem(verdict);
+  } else {
+    outcome.refuse = parse_chunked_body(parser, buffer);
+    outcome.ready = !outcome.refuse;
+  }
+  co_return outcome;
 }
 
 void close_gently(http::stream& stream) {
@@ -122,9 +122,9 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
     self.state = connection::phase::busy;
     auto started = std::chrono::steady_clock::now();
 
-    bhttp::request_parser<bhttp::string_body> parser;
+    request_parser parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-    // The limit is known only once the route is: streaming routes enforce their own (below).
+    // The limit is known only once the route is (frame_body).
     parser.body_limit(boost::none);
     self.expires_after(limits.header_timeout);
     auto [header_ec, header_n] = co_await bhttp::async_read_header(stream, buffer, parser, io_result);
@@ -134,28 +134,30 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
     }
     // A route that streams its body (uploads) is found on the header alone; its handler reads the
     // body through a body_stream and enforces its own limit (server/body_stream.hpp).
-    const bool streams_body = route_streams_body(application, parser.get());
-    if (!streams_body) parser.body_limit(limits.body_limit);
-    if (streams_body && !parser.is_done() && !parser.content_length()) {
-      co_await reject(application, stream, self, problem(411, "this endpoint needs a Content-Length"), started);
+    const bool streams_body = route_streams_body(application.routes(), parser.get());
+    body_framing framing = frame_body(parser, streams_body, limits);
+    if (framing.refuse) {
+      co_await reject(application, stream, self, *framing.refuse, started);
       break;
     }
-    if (auto length = parser.content_length(); !streams_body && length && *length > limits.body_limit) {
-      problem p =
-          problem::payload_too_large("request body is larger than " + std::to_string(limits.body_limit) + " bytes");
-      co_await reject(application, stream, self, p, started);
-      break;
-    }
-    if (!parser.is_done() && !streams_body) {
-      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+    if (framing.read_whole) {
+      if (framing.send_continue) {
         self.expires_after(limits.write_timeout);
         co_await asio::async_write(stream, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), io_result);
       }
       self.expires_after(limits.body_timeout);
-      auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, io_result);
-      if (body_ec) {
-        if (auto p = read_error_problem(body_ec)) co_await reject(application, stream, self, *p, started);
-        break;
+      if (framing.chunked) {
+        chunked_read body = co_await read_chunked_body(stream, buffer, parser, limits);
+        if (!body.ready) {
+          if (body.refuse) co_await reject(application, stream, self, *body.refuse, started);
+          break;
+        }
+      } else {
+        auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, io_result);
+        if (body_ec) {
+          if (auto p = read_error_problem(body_ec)) co_await reject(application, stream, self, *p, started);
+          break;
+        }
       }
     }
 

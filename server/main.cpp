@@ -4,9 +4,14 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 
 #include "core/log.hpp"
 #include "server/app.hpp"
@@ -26,6 +31,20 @@ struct on_signal {
     if (!application.stopped()) signals.async_wait(*this);
   }
 };
+
+// Test-only: blocks the loop thread for good, as a deadlocked handler would. Armed only when
+// SC_TEST_HANG_ON_SIGUSR2=1 is in the environment (no shipped unit sets it), so that
+// tests/integration/systemd_activation_test.cpp can watch systemd's watchdog kill a hung loop.
+void hang_loop_thread(boost::system::error_code ec, int) {
+  if (ec) return;
+  sc::log::warning("test hook: SIGUSR2 received, hanging the loop thread until the watchdog fires");
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
+bool test_hooks_enabled() {
+  const char* value = std::getenv("SC_TEST_HANG_ON_SIGUSR2");
+  return value != nullptr && std::string_view(value) == "1";
+}
 
 }  // namespace
 
@@ -48,7 +67,15 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   on_signal handler{signals, application};
   signals.async_wait(handler);
-  application.on_stopped([&] { signals.cancel(); });
+  std::optional<boost::asio::signal_set> hang_signal;
+  if (test_hooks_enabled()) {
+    hang_signal.emplace(io, SIGUSR2);
+    hang_signal->async_wait(hang_loop_thread);
+  }
+  application.on_stopped([&] {
+    signals.cancel();
+    if (hang_signal) hang_signal->cancel();
+  });
   if (auto served = application.serve(); !served) {
     sc::log::error("cannot serve: " + served.error().internal + served.error().detail);
     return 1;

@@ -110,6 +110,15 @@ TEST(storage_classify, user_and_package_volumes_and_what_is_skipped) {
   }
 }
 
+// Found by tests/fuzz/names (regression seed classify_trailing_slash): an empty component made a
+// volume with an empty or malformed name.
+TEST(storage_classify, paths_with_empty_components_name_no_volume) {
+  for (auto path : {"installed/mehotos/", "user/", "user//x", "installed/r//v", "uninstalled/r/p/1.0/", "/user/x"}) {
+    EXPECT_FALSE(classify(path)) << path;
+  }
+  EXPECT_TRUE(classify("installed/mehotos/photos"));
+}
+
 TEST(storage_archive, formats_and_download_names) {
   EXPECT_EQ(parse_archive_format(""), archive_format::tar_gz);
   EXPECT_EQ(parse_archive_format("tar.xz"), archive_format::tar_xz);
@@ -147,6 +156,17 @@ TEST(storage_archive, download_paths_refuse_options_traversal_and_absolute) {
   EXPECT_EQ(download_path("a/b", "paths").value(), "a/b");
   EXPECT_EQ(download_path("./", "paths").value(), ".");
   for (auto bad : {"-rf", "../x", "a/../../b", "/etc", ""}) EXPECT_FALSE(download_path(bad, "paths")) << bad;
+}
+
+// Found by tests/fuzz/names (regression seed download_dot_dash): "./" and empty components were
+// dropped after the leading-'-' check, so ".//-a.8b/" became the option-like "-a.8b".
+TEST(storage_archive, download_paths_that_normalise_to_an_option_are_refused) {
+  for (auto bad : {".//-a.8b/", "./-rf", "././--checkpoint-action=exec=sh", "./-"}) {
+    auto refused = download_path(bad, "paths");
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().status, 422);
+  }
+  EXPECT_EQ(download_path("./a/-b", "paths").value(), "a/-b");
 }
 
 }  // namespace

@@ -25,6 +25,10 @@ namespace sc::test {
 #define SC_BINARY_PATH ""
 #endif
 
+std::string controller_binary() {
+  return SC_BINARY_PATH;
+}
+
 server_process::server_process(std::vector<std::string> extra_args, bool use_sandbox_btrfs,
                                std::vector<std::string> environment)
     : server_process(std::move(extra_args), use_sandbox_btrfs, std::move(environment), {}, 0) {}

@@ -10,6 +10,10 @@
 
 namespace sc::test {
 
+// The path of the `systemcontroller` binary of this build (for tests that start it otherwise,
+// e.g. from a systemd unit).
+std::string controller_binary();
+
 class server_process {
  public:
   // `extra_args` are appended to the command line (e.g. {"--max-connections", "2"}); `environment`
