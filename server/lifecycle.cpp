@@ -617,6 +617,7 @@ asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan
   if (!mgr) co_return mgr.error();
   asio::steady_timer pause(io_);
   std::string waiting_for;
+  int consecutive_ready = 0;
   while (true) {
     if (cancelled(state)) co_return problem::unavailable("cancelled");
     bool ready = true;
@@ -660,14 +661,17 @@ asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan
         }
       }
     }
-    if (ready) co_return result<void>{};
+    // Running twice in a row, half a second apart: an app that exits right after its start (the
+    // container still "running" for a moment, no port to prove it) is caught by the second look.
+    if (ready && ++consecutive_ready >= 2) co_return result<void>{};
+    if (!ready) consecutive_ready = 0;
     if (std::chrono::steady_clock::now() >= give_up) {
       problem failure(422, "package " + plan.package.effective_name + " did not start within " +
                                std::to_string(timeout.count()) + " s: still waiting for " + waiting_for);
       failure.journal = co_await journal_tail(packages::service_unit_name(plan.main().ref));
       co_return failure;
     }
-    pause.expires_after(std::chrono::milliseconds(250));
+    pause.expires_after(std::chrono::milliseconds(ready ? 500 : 250));
     co_await pause.async_wait(io_result);
   }
 }
