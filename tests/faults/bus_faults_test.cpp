@@ -72,7 +72,8 @@ class bus_faults : public ::testing::Test {
     ASSERT_FALSE(unit_dir_.empty()) << "the sandbox host is not up (tools/sandbox up)";
     ::setenv("XDG_RUNTIME_DIR", sandbox_env("XDG_RUNTIME_DIR").c_str(), 1);
     ::setenv("DBUS_SESSION_BUS_ADDRESS", sandbox_env("SC_BUS_ADDRESS").c_str(), 1);
-    unit_ = "town-os-package--scfault" + std::to_string(::getpid()) + "-dbus.service";
+    // A system service: GET /systemd/units lists a package unit only with its install record.
+    unit_ = "town-os-system--scfault" + std::to_string(::getpid()) + "-dbus.service";
     std::ofstream(unit_dir_ + "/" + unit_)
         << "[Unit]\nDescription=sc fault test\n[Service]\nExecStart=/bin/sleep 600\n";
     ASSERT_EQ(std::system("systemctl --user daemon-reload"), 0);

@@ -130,10 +130,12 @@ asio::awaitable<void> run_children(int count, int& succeeded, bool& done) {
 }
 
 TEST(joints, health_stays_responsive_while_100_children_run) {
-  in_process_server server;
+  // Declared before the server: its destructor runs the loop once more, and a probe still in flight
+  // then resumes and writes to these.
   bool done = false;
   int succeeded = 0;
   probe_results probes;
+  in_process_server server;
   asio::co_spawn(server.io, probe_health(server.port, done, probes), asio::detached);
   test::run_to_completion(server.io, run_children(100, succeeded, done), std::chrono::seconds(60));
   EXPECT_EQ(succeeded, 100);
@@ -169,10 +171,10 @@ asio::awaitable<void> write_and_read_back(file_io::file_ring& ring, std::string 
 }
 
 TEST(joints, health_stays_responsive_during_256_mib_of_file_io) {
-  in_process_server server;
-  bool done = false;
+  bool done = false;  // before the server, which outlives its last loop run (see above)
   bool verified = false;
   probe_results probes;
+  in_process_server server;
   asio::co_spawn(server.io, probe_health(server.port, done, probes), asio::detached);
   std::string path = server.state_dir + "/bulk.bin";
   test::run_to_completion(
@@ -257,10 +259,10 @@ asio::awaitable<void> settle(app& application, std::chrono::milliseconds deadlin
 }
 
 TEST(joints, survives_connection_timer_and_child_churn) {
-  in_process_server server;
-  bool done = false;
+  bool done = false;  // before the server, which outlives its last loop run (see above)
   int served_ok = 0;
   probe_results probes;
+  in_process_server server;
   asio::co_spawn(server.io, probe_health(server.port, done, probes), asio::detached);
   test::run_to_completion(server.io, churn(server.port, served_ok, done), std::chrono::seconds(120));
   EXPECT_EQ(probes.failures, 0);
