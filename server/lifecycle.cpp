@@ -133,6 +133,21 @@ asio::awaitable<bool> accepts_connections(int port, std::chrono::milliseconds ti
 }
 
 // Releases a package's claim when phase A fails (kept when phase B takes it over).
+// A package as an install names it (behavior-ops.md §6.3, §6.6): repo "" means the repository the
+// catalog serves the name from, version "" the highest version (in that repository, when named).
+const catalog_package* find_package(const catalog_snapshot& snapshot, std::string_view repo, std::string_view name,
+                                    std::string_view version) {
+  if (repo.empty()) return version.empty() ? snapshot.latest_of(name) : snapshot.find_any_repo(name, version);
+  if (!version.empty()) return snapshot.find(repo, name, version);
+  for (const auto& r : snapshot.repositories) {
+    if (r->name != repo) continue;
+    for (const auto& p : r->packages) {
+      if (p.name == name) return &p;  // highest version first
+    }
+  }
+  return nullptr;
+}
+
 template <class Shared>
 struct busy_claim {
   std::shared_ptr<Shared> shared;
@@ -291,23 +306,7 @@ result<void> lifecycle::journal_step(std::int64_t id, std::string_view kind, std
 asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(install_request request) {
   if (stopped_) co_return problem::unavailable("the controller is shutting down");
   auto snapshot = catalog_.snapshot();
-  const catalog_package* found = nullptr;
-  if (request.repo.empty()) {
-    found = request.version.empty() ? snapshot->latest_of(request.name)
-                                    : snapshot->find_any_repo(request.name, request.version);
-  } else if (request.version.empty()) {
-    for (const auto& repo : snapshot->repositories) {
-      if (repo->name != request.repo) continue;
-      for (const auto& p : repo->packages) {
-        if (p.name == request.name) {
-          found = &p;  // highest version first
-          break;
-        }
-      }
-    }
-  } else {
-    found = snapshot->find(request.repo, request.name, request.version);
-  }
+  const catalog_package* found = find_package(*snapshot, request.repo, request.name, request.version);
   if (found == nullptr) {
     co_return problem::not_found("package " + (request.repo.empty() ? "" : request.repo + "/") + request.name +
                                  (request.version.empty() ? "" : "@" + request.version) + " not found");
@@ -358,22 +357,7 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   if (::gethostname(host_name, sizeof host_name - 1) == 0) plan_request.host_name = host_name;
   plan_request.resolve = [snapshot](std::string_view repo_name, std::string_view name,
                                     std::string_view version) -> std::optional<packages::resolved_definition> {
-    const catalog_package* p = nullptr;
-    if (repo_name.empty()) {
-      p = version.empty() ? snapshot->latest_of(name) : snapshot->find_any_repo(name, version);
-    } else if (version.empty()) {
-      for (const auto& r : snapshot->repositories) {
-        if (r->name != repo_name) continue;
-        for (const auto& candidate : r->packages) {
-          if (candidate.name == name) {
-            p = &candidate;
-            break;
-          }
-        }
-      }
-    } else {
-      p = snapshot->find(repo_name, name, version);
-    }
+    const catalog_package* p = find_package(*snapshot, repo_name, name, version);
     if (p == nullptr || !p->definition) return std::nullopt;
     return packages::resolved_definition{p->repo, p->name, p->version, p->definition};
   };
