@@ -68,6 +68,7 @@ app::app(asio::io_context& io, config settings)
   catalog_queue_ = &pool_.add_queue("catalog", 1, 64);
   maintenance_queue_ = &pool_.add_queue("maintenance", 1, 4);
   journal_scan_queue_ = &pool_.add_queue("journal scans", 1, 8);
+  package_files_queue_ = &pool_.add_queue("package files", 1, 64);
   systemd_ = std::make_unique<systemd_service>(io_, metrics_, *journal_scan_queue_);
   dbus_link_ = std::make_unique<dbus_link>(io_);
 }
@@ -114,7 +115,7 @@ result<void> app::open_packages() {
   render.split_cgroups = ::statfs("/sys/fs/cgroup", &cgroup_fs) == 0 && cgroup_fs.f_type == CGROUP2_SUPER_MAGIC;
   if (const char* die = std::getenv("SC_TEST_DIE_AT_STEP"); die != nullptr) lifecycle_options.die_at_step = die;
   lifecycle_ = std::make_unique<server::lifecycle>(io_, *database_, *catalog_, *storage_, *systemd_, *settings_store_,
-                                                   std::move(lifecycle_options));
+                                                   *package_files_queue_, std::move(lifecycle_options));
   return lifecycle_->open();
 }
 

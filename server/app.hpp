@@ -158,6 +158,7 @@ class app {
   pool::work_queue* catalog_queue_ = nullptr;
   pool::work_queue* maintenance_queue_ = nullptr;
   pool::work_queue* journal_scan_queue_ = nullptr;
+  pool::work_queue* package_files_queue_ = nullptr;  // unit and env files of package installs
   std::unique_ptr<store::database> database_;
   std::unique_ptr<store::settings_store> settings_store_;
   std::unique_ptr<store::audit_store> audit_;

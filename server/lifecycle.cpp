@@ -27,6 +27,7 @@
 #include "adapters/btrfs/btrfs.hpp"
 #include "adapters/file_io/beneath.hpp"
 #include "adapters/podman/podman.hpp"
+#include "adapters/pool/work_pool.hpp"
 #include "adapters/process/spawn.hpp"
 #include "adapters/store/package_store.hpp"
 #include "adapters/store/settings_store.hpp"
@@ -222,13 +223,14 @@ asio::awaitable<result<void>> operation_progress::finished() {
 // ---- lifecycle
 
 lifecycle::lifecycle(asio::io_context& io, store::database& db, catalog& packages, storage_service& storage,
-                     systemd_service& systemd, store::settings_store& settings, options opts)
+                     systemd_service& systemd, store::settings_store& settings, pool::work_queue& files, options opts)
     : io_(io),
       db_(db),
       catalog_(packages),
       storage_(storage),
       systemd_(systemd),
       settings_(settings),
+      files_(files),
       options_(std::move(opts)) {}
 
 lifecycle::~lifecycle() {
@@ -560,18 +562,27 @@ asio::awaitable<result<void>> lifecycle::apply_templates(const install_plan& pla
 asio::awaitable<result<void>> lifecycle::install_units(const install_plan& plan, bool start, bool restart) {
   auto rendered = packages::render_podman_units(plan, options_.render);
   if (!rendered) co_return rendered.error();
-  std::error_code ec;
-  std::filesystem::create_directories(options_.unit_dir, ec);
-  std::filesystem::create_directories(options_.secrets_dir, ec);
-  ::chmod(options_.secrets_dir.c_str(), 0700);
   std::vector<std::string> names;
-  for (const auto& unit : *rendered) {
-    if (!unit.env_file.empty()) {
-      if (auto w = write_file_atomic(unit.env_file, unit.env_file_content, 0600); !w) co_return w;
+  for (const auto& unit : *rendered) names.push_back(unit.unit_name);
+  // On the pool: each file is fsynced before its rename, which can take tens of milliseconds on a
+  // busy disk, and the loop serves everyone else meanwhile.
+  auto write_all = [units = std::move(*rendered), unit_dir = options_.unit_dir,
+                    secrets_dir = options_.secrets_dir]() -> result<void> {
+    std::error_code ec;
+    std::filesystem::create_directories(unit_dir, ec);
+    std::filesystem::create_directories(secrets_dir, ec);
+    ::chmod(secrets_dir.c_str(), 0700);
+    for (const auto& unit : units) {
+      if (!unit.env_file.empty()) {
+        if (auto w = write_file_atomic(unit.env_file, unit.env_file_content, 0600); !w) return w;
+      }
+      if (auto w = write_file_atomic(unit_dir / unit.unit_name, unit.unit, 0644); !w) return w;
     }
-    if (auto w = write_file_atomic(options_.unit_dir / unit.unit_name, unit.unit, 0644); !w) co_return w;
-    names.push_back(unit.unit_name);
-  }
+    return {};
+  };
+  auto written = co_await files_.run(std::move(write_all));
+  if (!written) co_return written.error();
+  if (!*written) co_return written->error();
   auto mgr = co_await manager();
   if (!mgr) co_return mgr.error();
   // Enabling works on the files on disk, so one reload after it covers both (a reload costs tens of

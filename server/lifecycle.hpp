@@ -50,6 +50,9 @@ class database;
 class package_store;
 class settings_store;
 }  // namespace sc::store
+namespace sc::pool {
+class work_queue;
+}  // namespace sc::pool
 namespace sc::systemd {
 class bus_connection;
 class systemd_manager;
@@ -133,8 +136,9 @@ class lifecycle {
     std::string die_at_step;
   };
 
+  // `files`: the pool queue that writes unit and env files (fsync off the loop).
   lifecycle(boost::asio::io_context& io, store::database& db, catalog& packages, storage_service& storage,
-            systemd_service& systemd, store::settings_store& settings, options opts);
+            systemd_service& systemd, store::settings_store& settings, pool::work_queue& files, options opts);
   ~lifecycle();
   lifecycle(const lifecycle&) = delete;
   lifecycle& operator=(const lifecycle&) = delete;
@@ -203,6 +207,7 @@ class lifecycle {
   storage_service& storage_;
   systemd_service& systemd_;
   store::settings_store& settings_;
+  pool::work_queue& files_;
   options options_;
   std::function<systemd::bus_connection*()> bus_;
   std::unique_ptr<store::package_store> store_;
