@@ -58,7 +58,7 @@ struct chunked_read {
 // beyond the data may take as much again as the body limit, plus a header's worth of trailers.
 asio::awaitable<chunked_read> read_chunked_body(http::stream& stream, beast::flat_buffer& buffer,
                                                 request_parser& parser, const config& limits) {
-  constexpr std::size_t read_size = 16 * 1024;
+  constexpr std::size_t read_size = std::size_t{16} * 1024;
   chunked_body_scan scan(limits.body_limit, limits.body_limit + limits.header_limit);
   const auto buffered = [&buffer] {
     return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());

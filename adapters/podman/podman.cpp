@@ -44,7 +44,7 @@ boost::asio::awaitable<result<bool>> image_exists(options opts, std::string imag
   process::spawn_request request;
   request.argv = {opts.program, "image", "exists", image};
   request.timeout = opts.timeout;
-  request.max_output = 16 * 1024;
+  request.max_output = std::size_t{16} * 1024;
   auto outcome = co_await process::run_process(std::move(request));
   if (!outcome) co_return outcome.error();
   if (outcome->exit_code == 0 && !outcome->timed_out) co_return true;
