@@ -37,7 +37,7 @@ class part_handler {
 
 class parser {
  public:
-  explicit parser(std::string boundary);
+  explicit parser(const std::string& boundary);
 
   // Feeds the next bytes; events are delivered to `handler` before it returns.
   result<void> feed(std::string_view bytes, part_handler& handler);

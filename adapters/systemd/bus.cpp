@@ -240,7 +240,7 @@ result<void> probe_bus(const std::string& address) {
   return problem::unavailable("D-Bus socket " + path + ": " + std::strerror(error));
 }
 
-result<std::unique_ptr<bus_connection>> connect_bus(asio::io_context& io, std::string address) {
+result<std::unique_ptr<bus_connection>> connect_bus(asio::io_context& io, const std::string& address) {
   if (auto reachable = probe_bus(address); !reachable) return reachable.error();
   std::unique_ptr<sdbus::IConnection> connection;
   try {

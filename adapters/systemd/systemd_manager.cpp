@@ -520,7 +520,7 @@ asio::awaitable<result<std::string>> read_unit_property(state_ptr s, std::string
         .onInterface(properties_interface)
         .withTimeout(s->options_.call_timeout)
         .withArguments(interface, property)
-        .uponReplyInvoke([w, property](const sdbus::Error* e, sdbus::Variant value) {
+        .uponReplyInvoke([w, property](const sdbus::Error* e, const sdbus::Variant& value) {
           if (e != nullptr) {
             w->fail(from_dbus_error(*e, "property " + property));
             return;
@@ -610,9 +610,9 @@ result<std::unique_ptr<systemd_manager>> systemd_manager::create(bus_connection&
     state* raw_state = s.get();  // the proxy, and so this handler, is destroyed before the state
     s->proxy_->uponSignal("JobRemoved")
         .onInterface(manager_interface)
-        .call([raw_state](std::uint32_t /*id*/, sdbus::ObjectPath job, std::string /*unit*/, std::string job_result) {
-          raw_state->on_job_removed(std::move(job), std::move(job_result));
-        });
+        .call(
+            [raw_state](std::uint32_t /*id*/, sdbus::ObjectPath job, const std::string& /*unit*/,
+                        std::string job_result) { raw_state->on_job_removed(std::move(job), std::move(job_result)); });
     s->proxy_->finishRegistration();  // synchronous AddMatch: startup only
   } catch (const sdbus::Error& e) {
     s->proxy_.reset();
