@@ -108,15 +108,14 @@ problem from_dbus_error(const sdbus::Error& e, std::string_view subject) {
     p = problem::not_found(std::string(subject) + " not found");
   } else if (name == "org.freedesktop.systemd1.UnitMasked") {
     p = problem::conflict(std::string(subject) + " is masked");
-  } else if (name == "org.freedesktop.DBus.Error.NoReply" && contains_ci(e.getMessage(), "terminated")) {
+  } else if ((name == "org.freedesktop.DBus.Error.NoReply" && contains_ci(e.getMessage(), "terminated")) ||
+             name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+             name == "org.freedesktop.DBus.Error.NameHasNoOwner" || name == "org.freedesktop.DBus.Error.Disconnected" ||
+             name == "org.sdbus-cpp.Error") {
     p = problem::unavailable("systemd is not reachable");
   } else if (name == "org.freedesktop.DBus.Error.NoReply" || name == "org.freedesktop.DBus.Error.Timeout" ||
              name == "org.freedesktop.DBus.Error.TimedOut") {
     p = problem::gateway_timeout("systemd did not answer in time");
-  } else if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
-             name == "org.freedesktop.DBus.Error.NameHasNoOwner" || name == "org.freedesktop.DBus.Error.Disconnected" ||
-             name == "org.sdbus-cpp.Error") {
-    p = problem::unavailable("systemd is not reachable");
   } else {
     p = problem::internal_error({});
   }
