@@ -333,7 +333,7 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
       for (const auto* source : {&last->answers, &last->secret_answers}) {
         for (const auto& [k, v] : *source) {
           bool asked = std::any_of(found->definition->questions.begin(), found->definition->questions.end(),
-                                   [&](const auto& q) { return q.key == k; });
+                                   [&answer_key = k](const auto& q) { return q.key == answer_key; });
           if (asked && !answers.contains(k)) answers[k] = v;
         }
       }

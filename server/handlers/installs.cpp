@@ -26,7 +26,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr string_rule name_rule{.max_length = 64, .allow_empty = false, .allow_newlines = false};
 constexpr string_rule optional_name_rule{.max_length = 64, .allow_empty = true, .allow_newlines = false};
 constexpr std::size_t max_answers = 256;
 constexpr std::array<list_field<std::string>, 1> entry_fields = {{
