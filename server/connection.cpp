@@ -188,7 +188,7 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
     // A body the handler left unread is still on the socket: the connection cannot be reused.
     bool keep_alive = request.keep_alive() && !application.stopping() && (!streamed || streamed->finished());
     response.keep_alive(keep_alive);
-    int status = response.result_int();
+    int status = static_cast<int>(response.result_int());
     // HEAD: the same headers as GET (Content-Length included), no body.
     auto write_ec =
         co_await write_response(stream, self, response, request.method() != http::verb::head, limits.write_timeout);

@@ -138,7 +138,7 @@ class journal_reader {
 class journal_scanner {
  public:
   // Opens the journal (synchronous: maps the journal files).
-  static result<std::unique_ptr<journal_scanner>> open(journal_options options = {});
+  static result<std::unique_ptr<journal_scanner>> open(const journal_options& options = {});
   ~journal_scanner();
   journal_scanner(const journal_scanner&) = delete;
   journal_scanner& operator=(const journal_scanner&) = delete;
