@@ -23,7 +23,8 @@ struct fixture_file {
   std::filesystem::path path;
 };
 
-// gtest prints parameters with this instead of a byte dump.
+// gtest prints parameters with this instead of a byte dump (it looks the name up as is).
+// NOLINTNEXTLINE(readability-identifier-naming): gtest's printer hook must be called PrintTo
 inline void PrintTo(const fixture_file& file, std::ostream* out) {
   *out << file.package << "/" << file.version;
 }
