@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 
+#include "tests/support/fixtures.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -33,8 +34,7 @@ class repositories : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(std::system("git --version >/dev/null 2>&1"), 0) << "git is required for the repository tests";
-    ASSERT_TRUE(fs::is_directory(fs::path(SC_FIXTURE_PACKAGES) / "packages"))
-        << "fixture missing: " << SC_FIXTURE_PACKAGES;
+    ASSERT_TRUE(fs::is_directory(fixture_packages() / "packages")) << "fixture missing: " << fixture_packages();
     char pattern[] = "/tmp/sc-repos-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     work_ = pattern;
@@ -53,7 +53,7 @@ class repositories : public ::testing::Test {
   fs::path make_repo(const std::string& name, const std::vector<std::string>& only = {}) {
     fs::path dir = work_ / name;
     fs::create_directories(dir / "packages");
-    fs::path fixture = SC_FIXTURE_PACKAGES;
+    fs::path fixture = fixture_packages();
     fs::copy(fixture / "featured.json", dir / "featured.json");
     for (const auto& entry : fs::directory_iterator(fixture / "packages")) {
       std::string package = entry.path().filename().string();
@@ -129,7 +129,7 @@ TEST_F(repositories, add_serves_every_package_and_manifest) {
   auto manifest = call("POST", "/packages/manifest", R"({"repo":"main","name":"redis","version":"1.0"})");
   EXPECT_EQ(manifest.status, 200);
   EXPECT_EQ(manifest.header("content-type"), "text/x-yaml; charset=utf-8");
-  std::ifstream file(fs::path(SC_FIXTURE_PACKAGES) / "packages/redis/1.0.yaml");
+  std::ifstream file(fixture_packages() / "packages/redis/1.0.yaml");
   std::string expected((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   EXPECT_EQ(manifest.body, expected);
   EXPECT_EQ(call("POST", "/packages/manifest", R"({"repo":"main","name":"redis","version":"9.9"})").status, 404);
@@ -154,7 +154,7 @@ TEST_F(repositories, add_serves_every_package_and_manifest) {
 TEST_F(repositories, install_preview_of_every_fixture_definition) {
   add("main", make_repo("main"));
   std::size_t previewed = 0;
-  for (const auto& dir : fs::directory_iterator(fs::path(SC_FIXTURE_PACKAGES) / "packages")) {
+  for (const auto& dir : fs::directory_iterator(fixture_packages() / "packages")) {
     for (const auto& file : fs::directory_iterator(dir.path())) {
       std::string name = dir.path().filename().string();
       std::string version = file.path().stem().string();
