@@ -75,6 +75,7 @@ class lifecycle_api : public ::testing::Test {
     btrfs_ = sandbox_env("SC_BTRFS_ROOT");
     ASSERT_FALSE(image_.empty() || unit_dir_.empty() || btrfs_.empty());
     make_repository();
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("SC_DEFAULT_REPOSITORY", "", 1);
     start();
     auto settings = call("POST", "/settings/set", R"({"key":"default_quota","value":"67108864"})");

@@ -39,6 +39,7 @@ class repositories : public ::testing::Test {
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     work_ = pattern;
     // No default repository: each test adds its own.
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("SC_DEFAULT_REPOSITORY", "", 1);
     server_ = std::make_unique<server_process>();
     ASSERT_TRUE(server_->started()) << server_->log();
@@ -346,8 +347,10 @@ TEST_F(repositories, a_hanging_refresh_never_blocks_requests_and_shutdown_kills_
   }
   fs::permissions(bin / "git", fs::perms::owner_all);
   std::string saved_path = std::getenv("PATH");
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
   ::setenv("PATH", (bin.string() + ":" + saved_path).c_str(), 1);
   server_process again({"--state-dir", state});
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
   ::setenv("PATH", saved_path.c_str(), 1);
   ASSERT_TRUE(again.started()) << again.log();
   auto started = std::chrono::steady_clock::now();
