@@ -239,6 +239,7 @@ class browser {
                                      "--user-data-dir=" + profile_,
                                      url};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawnattr_t attributes;

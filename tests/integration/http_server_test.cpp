@@ -142,10 +142,10 @@ TEST_F(http_server, keep_alive_and_pipelining) {
 }
 
 TEST_F(http_server, malformed_requests_get_400_and_close) {
-  for (std::string garbage : {std::string("NONSENSE\r\n\r\n"), std::string("GET /health HTTP/9.9\r\n\r\n"),
-                              std::string("GET /health HTTP/1.1\r\nBad Header\r\n\r\n"),
-                              std::string("GET /health HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
-                              std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + "\r\n\r\n"}) {
+  for (const std::string& garbage : {std::string("NONSENSE\r\n\r\n"), std::string("GET /health HTTP/9.9\r\n\r\n"),
+                                     std::string("GET /health HTTP/1.1\r\nBad Header\r\n\r\n"),
+                                     std::string("GET /health HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
+                                     std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + "\r\n\r\n"}) {
     auto connection = raw_connection::tcp(port());
     ASSERT_TRUE(connection.send(garbage));
     auto reply = connection.read_reply();

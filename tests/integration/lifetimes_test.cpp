@@ -297,6 +297,7 @@ TEST_F(lifetimes, failed_logins_leave_a_bounded_number_of_audit_rows) {
   constexpr int connections = 8;
   constexpr int per_connection = 250;
   std::vector<std::thread> clients;
+  clients.reserve(connections);
   std::atomic<int> answered{0};
   for (int c = 0; c < connections; ++c) {
     clients.emplace_back([&, c] {

@@ -27,10 +27,10 @@ class admin_server_suite : public ::testing::Test {
   }
 
   // Data members end in _ (STYLE.md §10); .clang-tidy gives the suffix to non-static ones only.
-  // NOLINTNEXTLINE(readability-identifier-naming)
+  // NOLINTBEGIN(readability-identifier-naming)
   inline static server_process* server_ = nullptr;
-  // NOLINTNEXTLINE(readability-identifier-naming)
   inline static std::string token_;
+  // NOLINTEND(readability-identifier-naming)
 };
 
 }  // namespace sc::test
