@@ -1,6 +1,6 @@
 #pragma once
 // CORS and Private Network Access (behavior-core.md §2.6): the origin predicate that defeats DNS
-// rebinding, and the header values. Pure; the dispatcher (server/app.cpp) applies them.
+// rebinding, and the header values. Pure; the dispatcher (server/app_requests.cpp) applies them.
 //
 // An origin is allowed when
 //   1. it is non-empty (with `allow_any_origin`, any non-empty origin is allowed — a debug switch);

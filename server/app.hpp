@@ -172,7 +172,7 @@ class app {
   std::unique_ptr<server::storage_service> storage_;
   std::string bus_error_;
   // Reconnects to D-Bus with backoff after a loss (or a failed first connect), and destroys the
-  // lost connection once no request can still hold it (server/app.cpp, "D-Bus supervision").
+  // lost connection once no request can still hold it (server/app_parts.hpp, app::dbus_link).
   std::unique_ptr<dbus_link> dbus_link_;
   void connect_dbus();
   void dbus_lost();

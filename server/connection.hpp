@@ -46,7 +46,7 @@ struct connection {
 // Serves requests on `socket` until the peer closes, a limit is hit, or the app stops.
 // Completes on the socket's executor; never throws (errors close the connection). The caller
 // co_spawns it bound to `cancel`'s slot and keeps `cancel` alive until the completion handler has
-// run (server/app.cpp, accept_loop).
+// run (server/app_listeners.cpp, accept_loop).
 boost::asio::awaitable<void> serve_connection(app& application, http::stream socket, http::peer_info peer,
                                               boost::asio::cancellation_signal* cancel);
 

@@ -52,7 +52,7 @@ response text_response(std::string body, std::string_view content_type, unsigned
 // application/problem+json with the problem's status (and Retry-After when set). For a 5xx, the
 // problem's `internal` text (else its detail) rides along in the `internal_detail_field` header,
 // which never leaves the process: the dispatcher logs it with the request id and removes it
-// (server/app.cpp).
+// (server/app_requests.cpp).
 response problem_response(const problem& p, unsigned version = 11);
 inline constexpr std::string_view internal_detail_field = "X-Sc-Internal-Detail";
 

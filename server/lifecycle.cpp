@@ -313,6 +313,13 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
                                  (request.version.empty() ? "" : "@" + request.version) + " not found");
   }
   if (!found->definition) co_return problem::unprocessable("name", "the package definition does not parse");
+  if (found->definition->runtime == packages::runtime_kind::vm) {
+    // VM packages are out of scope (issue 16), but the answer says what this host lacks for one.
+    std::string missing;
+    for (const auto& m : podman::vm_host_missing()) missing += (missing.empty() ? "" : "; ") + m;
+    co_return problem::unprocessable("name", missing.empty() ? "VM packages cannot be installed by this controller yet"
+                                                             : "this host cannot run VM packages: " + missing);
+  }
   const std::string repo = found->repo;
   const std::string effective = packages::instance_effective_name(found->name, request.instance);
   const std::string key = key_of(repo, effective);
@@ -470,7 +477,7 @@ asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan,
   progress->fail(outcome.error());
 }
 
-asio::awaitable<result<void>> lifecycle::provision(std::int64_t id, const install_plan& plan) {
+asio::awaitable<result<void>> lifecycle::provision(std::optional<std::int64_t> id, const install_plan& plan) {
   auto& volumes = storage_.volumes();
   for (const auto& container : plan.containers) {
     for (const auto& v : container.volumes) {
@@ -481,9 +488,11 @@ asio::awaitable<result<void>> lifecycle::provision(std::int64_t id, const instal
         }
         continue;
       }
-      // Journaled before it exists: a crash in between leaves a name rollback checks, never an
-      // unknown volume.
-      if (auto noted = store_->add_fresh_volume(id, v.subvolume); !noted) co_return noted;
+      // Journaled before it exists (within an operation): a crash in between leaves a name
+      // rollback checks, never an unknown volume.
+      if (id) {
+        if (auto noted = store_->add_fresh_volume(*id, v.subvolume); !noted) co_return noted;
+      }
       if (auto created = co_await volumes.create(v.subvolume, v.quota_bytes); !created) co_return created;
       if (v.uid || v.gid) {
         auto fd = volumes.open_subvolume(v.subvolume);
@@ -551,7 +560,7 @@ asio::awaitable<result<void>> lifecycle::apply_templates(const install_plan& pla
   co_return result<void>{};
 }
 
-asio::awaitable<result<void>> lifecycle::install_units(const install_plan& plan, bool start) {
+asio::awaitable<result<void>> lifecycle::install_units(const install_plan& plan, bool start, bool restart) {
   auto rendered = packages::render_podman_units(plan, options_.render);
   if (!rendered) co_return rendered.error();
   std::error_code ec;
@@ -568,12 +577,21 @@ asio::awaitable<result<void>> lifecycle::install_units(const install_plan& plan,
   }
   auto mgr = co_await manager();
   if (!mgr) co_return mgr.error();
+  // Enabling works on the files on disk, so one reload after it covers both (a reload costs tens of
+  // milliseconds: systemd re-reads every unit).
+  if (start) {
+    if (auto enabled = co_await (*mgr)->enable_unit_files(names, false, true); !enabled) co_return enabled.error();
+  }
   if (auto reloaded = co_await (*mgr)->reload(); !reloaded) co_return reloaded;
   if (!start) co_return result<void>{};
-  if (auto enabled = co_await (*mgr)->enable_unit_files(names, false, true); !enabled) co_return enabled.error();
-  if (auto reloaded = co_await (*mgr)->reload(); !reloaded) co_return reloaded;
   for (const auto& name : names) {
-    auto job = co_await (*mgr)->start_unit(name);
+    // Two plain co_awaits: GCC 12 destroys a conditional operator's awaitable twice.
+    result<std::string> job;
+    if (restart) {
+      job = co_await (*mgr)->restart_unit(name);
+    } else {
+      job = co_await (*mgr)->start_unit(name);
+    }
     if (!job) co_return job.error();
     if (*job != "done") {
       problem failure(422, "unit " + name + " did not start (" + *job + ")");
@@ -603,6 +621,21 @@ asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan
   const auto give_up = std::chrono::steady_clock::now() + timeout;
   auto mgr = co_await manager();
   if (!mgr) co_return mgr.error();
+  // A published port that accepts a connection proves its container runs and serves (the host
+  // forwards it into the container; nothing else answers). Containers without one are asked of
+  // podman, in one call per look.
+  std::vector<int> ports;
+  for (const auto& port : plan.main().ports) {
+    if (port.exposure == packages::port_exposure::host) ports.push_back(port.host);
+  }
+  std::vector<std::string> ask_podman;
+  for (const auto& c : plan.containers) {
+    if (&c != &plan.main() || ports.empty()) ask_podman.push_back(c.name);
+  }
+  // Without a port, "running" is podman's word alone, so it must hold on two looks half a second
+  // apart: an app that exits right after its start is still "running" for a moment.
+  const int looks_needed = ports.empty() ? 2 : 1;
+  podman::options podman_options{options_.podman, options_.podman_timeout};
   asio::steady_timer pause(io_);
   std::string waiting_for;
   int consecutive_ready = 0;
@@ -626,32 +659,26 @@ asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan
         break;
       }
     }
-    if (ready) {
-      for (const auto& c : plan.containers) {
-        process::spawn_request inspect;
-        inspect.argv = {options_.podman, "container", "inspect", "--format", "{{.State.Running}}", c.name};
-        inspect.timeout = std::chrono::seconds(30);
-        auto out = co_await process::run_process(std::move(inspect));
-        if (!out || !out->ok() || out->out.rfind("true", 0) != 0) {
+    if (ready && !ask_podman.empty()) {
+      auto running = co_await podman::running_containers(podman_options, ask_podman);
+      for (const auto& name : ask_podman) {
+        if (!running || !running->contains(name)) {
           ready = false;
-          waiting_for = "container " + c.name + " to run";
+          waiting_for = "container " + name + " to run";
           break;
         }
       }
     }
-    if (ready) {
-      for (const auto& port : plan.main().ports) {
-        if (port.exposure != packages::port_exposure::host) continue;
-        if (!co_await accepts_connections(port.host, std::chrono::milliseconds(1000))) {
-          ready = false;
-          waiting_for = "port " + std::to_string(port.host) + " to accept connections";
-          break;
-        }
+    for (std::size_t i = 0; ready && i < ports.size(); ++i) {
+      const auto connecting = std::chrono::steady_clock::now();
+      const bool accepted = co_await accepts_connections(ports[i], std::chrono::milliseconds(1000));
+      start_wait_ += std::chrono::steady_clock::now() - connecting;
+      if (!accepted) {
+        ready = false;
+        waiting_for = "port " + std::to_string(ports[i]) + " to accept connections";
       }
     }
-    // Running twice in a row, half a second apart: an app that exits right after its start (the
-    // container still "running" for a moment, no port to prove it) is caught by the second look.
-    if (ready && ++consecutive_ready >= 2) co_return result<void>{};
+    if (ready && ++consecutive_ready >= looks_needed) co_return result<void>{};
     if (!ready) consecutive_ready = 0;
     if (std::chrono::steady_clock::now() >= give_up) {
       problem failure(422, "package " + plan.package.effective_name + " did not start within " +
@@ -659,8 +686,12 @@ asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan
       failure.journal = co_await journal_tail(packages::service_unit_name(plan.main().ref));
       co_return failure;
     }
-    pause.expires_after(std::chrono::milliseconds(ready ? 500 : 250));
+    // Looks are cheap (two D-Bus properties per unit and a connect; a podman call only for
+    // containers without a port), so a port is looked at often: install time is mostly this wait.
+    const auto paused = std::chrono::steady_clock::now();
+    pause.expires_after(std::chrono::milliseconds(ready ? 500 : ask_podman.empty() ? 25 : 100));
     co_await pause.async_wait(io_result);
+    start_wait_ += std::chrono::steady_clock::now() - paused;
   }
 }
 
@@ -875,6 +906,40 @@ asio::awaitable<result<volume_versions>> lifecycle::volumes_of(std::string repo,
   co_return out;
 }
 
+asio::awaitable<result<package_usage>> lifecycle::usage(std::string slice, std::vector<std::string> containers) {
+  package_usage out;
+  out.slice = std::move(slice);
+  auto mgr = co_await manager();
+  if (!mgr) co_return mgr.error();
+  // systemd reports "no figure" as UINT64_MAX; a slice that is not loaded (nothing runs in it) has
+  // no unit object at all.
+  auto figure = [&](const char* property) -> asio::awaitable<std::optional<std::uint64_t>> {
+    auto text = co_await (*mgr)->get_unit_property(out.slice, property, "org.freedesktop.systemd1.Slice");
+    if (!text) co_return std::nullopt;
+    std::uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc{} || end != text->data() + text->size() || value == UINT64_MAX) co_return std::nullopt;
+    co_return value;
+  };
+  out.memory_bytes = co_await figure("MemoryCurrent");
+  out.cpu_nanoseconds = co_await figure("CPUUsageNSec");
+  if (out.memory_bytes && out.cpu_nanoseconds) {
+    out.source = "systemd";
+    co_return out;
+  }
+  // Named, not a braced temporary in the call: GCC 12 destroys such an argument of a coroutine twice.
+  podman::options podman_options{options_.podman, options_.podman_timeout};
+  auto counted = co_await podman::usage_of(podman_options, std::move(containers));
+  if (counted) {
+    out.source = "podman";
+    out.memory_bytes = counted->memory_bytes;
+    out.cpu_nanoseconds = counted->cpu_nanoseconds;
+  } else if (out.memory_bytes || out.cpu_nanoseconds) {
+    out.source = "systemd";
+  }
+  co_return out;
+}
+
 result<void> lifecycle::clear_last_answers(std::string_view repo, std::string_view effective_name) {
   return store_->clear_last_answers(repo, effective_name);
 }
@@ -1056,17 +1121,31 @@ asio::awaitable<void> lifecycle::recover_and_reconcile() {
         if (!env || *env != unit.env_file_content) changed = true;
       }
     }
-    if (!changed && record.disabled) continue;
-    if (record.disabled) {
-      auto written = co_await install_units(record.plan, false);
-      if (!written) log::error("reconcile " + key + ": " + written.error().detail + " " + written.error().internal);
+    auto report = [&key](std::string_view what, const problem& p) {
+      log::error("reconcile " + key + ": " + std::string(what) + ": " + p.detail + " " + p.internal);
+    };
+    // Volumes someone removed come back empty (templates never overwrite a file), before any unit
+    // mounts them.
+    if (auto provisioned = co_await provision(std::nullopt, record.plan); !provisioned) {
+      report("volumes", provisioned.error());
       continue;
     }
-    auto started = co_await install_units(record.plan, true);
-    if (!started) {
-      log::error("reconcile " + key + ": " + started.error().detail + " " + started.error().internal);
+    if (auto templated = co_await apply_templates(record.plan); !templated) report("templates", templated.error());
+    if (!changed && record.disabled) continue;
+    if (record.disabled) {
+      if (auto written = co_await install_units(record.plan, false); !written) {
+        report("units", written.error());
+      } else {
+        log::info("reconcile " + key + ": unit files rewritten (disabled: not started)");
+      }
+      continue;
+    }
+    // A unit whose file changed is restarted (a running one would keep its old command line);
+    // the others are started, which leaves a running unit alone.
+    if (auto started = co_await install_units(record.plan, true, changed); !started) {
+      report("units", started.error());
     } else if (changed) {
-      log::info("reconcile " + key + ": unit files rewritten");
+      log::info("reconcile " + key + ": unit files rewritten and units restarted");
     }
   }
 }

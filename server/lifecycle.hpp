@@ -108,6 +108,17 @@ struct volume_versions {
   std::vector<std::string> uninstalled;
 };
 
+// What an installed package uses now: from the cgroup accounting of its slice (which holds its
+// dependencies too), or where systemd has no figures (accounting off; cgroup v1 controllers, as on
+// the sandbox host) from podman's figures for its containers. Nullopt when neither has one (the
+// package is stopped).
+struct package_usage {
+  std::string slice;
+  std::string source;  // "systemd" or "podman"; empty without figures
+  std::optional<std::uint64_t> memory_bytes;
+  std::optional<std::uint64_t> cpu_nanoseconds;
+};
+
 class lifecycle {
  public:
   struct options {
@@ -138,6 +149,9 @@ class lifecycle {
   // what they use); never from inside this call.
   void stop(std::function<void()> on_idle);
   std::size_t running() const noexcept { return shared_->cancels.size(); }
+  // The time installs have spent waiting for their apps to come up (between looks, and connecting
+  // to their ports), for /metrics: not this process's work, nor a child's or systemd's.
+  std::chrono::steady_clock::duration start_wait() const noexcept { return start_wait_; }
 
   const store::package_store& records() const noexcept { return *store_; }
   // The install record's version of repo/effective name, if installed.
@@ -153,6 +167,7 @@ class lifecycle {
   boost::asio::awaitable<result<void>> purge_volumes(std::string repo, std::string effective_name, bool installed_too);
   boost::asio::awaitable<result<volume_versions>> volumes_of(std::string repo, std::string effective_name);
   result<void> clear_last_answers(std::string_view repo, std::string_view effective_name);
+  boost::asio::awaitable<result<package_usage>> usage(std::string slice, std::vector<std::string> containers);
 
  private:
   struct running;
@@ -162,9 +177,14 @@ class lifecycle {
                                            bool restored, std::shared_ptr<operation_progress> progress);
   boost::asio::awaitable<void> run_uninstall(std::int64_t id, packages::install_plan plan, bool purge,
                                              std::shared_ptr<operation_progress> progress);
-  boost::asio::awaitable<result<void>> provision(std::int64_t id, const packages::install_plan& plan);
+  // Creates the plan's missing volumes (noted in operation `id`'s journal, when there is one, for
+  // rollback) and sets the quotas of existing ones.
+  boost::asio::awaitable<result<void>> provision(std::optional<std::int64_t> id, const packages::install_plan& plan);
   boost::asio::awaitable<result<void>> apply_templates(const packages::install_plan& plan);
-  boost::asio::awaitable<result<void>> install_units(const packages::install_plan& plan, bool start);
+  // Writes the unit and env files and reloads systemd; with `start`, enables and starts the units
+  // (restarts them with `restart`).
+  boost::asio::awaitable<result<void>> install_units(const packages::install_plan& plan, bool start,
+                                                     bool restart = false);
   boost::asio::awaitable<result<void>> verify_running(const packages::install_plan& plan);
   boost::asio::awaitable<void> remove_units(const packages::install_plan& plan);
   boost::asio::awaitable<void> rollback_install(std::int64_t id);
@@ -196,6 +216,7 @@ class lifecycle {
   std::shared_ptr<shared_state> shared_ = std::make_shared<shared_state>();
   std::set<std::string, std::less<>>& busy_ = shared_->busy;
   bool stopped_ = false;
+  std::chrono::steady_clock::duration start_wait_{};
 };
 
 }  // namespace sc::server

@@ -92,6 +92,23 @@ std::string metrics::render(std::span<const route> routes, const gauges& extra) 
   out += "# HELP townos_child_processes Child processes running now.\n# TYPE townos_child_processes gauge\n";
   append_line(out, "townos_child_processes %zu\n", extra.running_children);
   out +=
+      "# HELP townos_child_processes_awaited_total Child processes awaited to their end.\n"
+      "# TYPE townos_child_processes_awaited_total counter\n";
+  append_line(out, "townos_child_processes_awaited_total %llu\n",
+              static_cast<unsigned long long>(extra.children_awaited));
+  out +=
+      "# HELP townos_child_process_wait_seconds_total Wall time spent awaiting child processes.\n"
+      "# TYPE townos_child_process_wait_seconds_total counter\n";
+  append_line(out, "townos_child_process_wait_seconds_total %.6f\n", extra.children_wait_seconds);
+  out +=
+      "# HELP townos_systemd_wait_seconds_total Wall time spent awaiting systemd's replies and jobs.\n"
+      "# TYPE townos_systemd_wait_seconds_total counter\n";
+  append_line(out, "townos_systemd_wait_seconds_total %.6f\n", extra.systemd_wait_seconds);
+  out +=
+      "# HELP townos_package_start_wait_seconds_total Wall time installs spent waiting for their apps to come up.\n"
+      "# TYPE townos_package_start_wait_seconds_total counter\n";
+  append_line(out, "townos_package_start_wait_seconds_total %.6f\n", extra.package_start_wait_seconds);
+  out +=
       "# HELP townos_password_hash_memory_bytes Memory password hashes may use together (budget), use now, and "
       "have used at most (peak).\n# TYPE townos_password_hash_memory_bytes gauge\n";
   append_line(out, "townos_password_hash_memory_bytes{kind=\"budget\"} %llu\n",

@@ -35,6 +35,12 @@ class metrics {
 
   struct gauges {
     std::size_t running_children = 0;
+    // Children awaited to their end, the wall time spent awaiting them, and the time spent
+    // awaiting systemd's replies and jobs (what an operation waits on that is not its own work).
+    std::uint64_t children_awaited = 0;
+    double children_wait_seconds = 0;
+    double systemd_wait_seconds = 0;
+    double package_start_wait_seconds = 0;  // installs waiting for their apps to come up
     double uptime_seconds = 0;
     double start_time_seconds = 0;
     // The password-hashing memory budget (server/hash_budget.hpp), in bytes, and hashes queued.

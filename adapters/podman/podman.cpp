@@ -1,10 +1,13 @@
 #include "adapters/podman/podman.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <sstream>
 
 #include "adapters/process/spawn.hpp"
 
@@ -71,6 +74,75 @@ std::set<int> tcp_ports_in_use(const std::vector<int>& ports) {
     if (bind_fails_in_use(AF_INET, port) || bind_fails_in_use(AF_INET6, port)) out.insert(port);
   }
   return out;
+}
+
+boost::asio::awaitable<result<std::set<std::string>>> running_containers(options opts, std::vector<std::string> names) {
+  std::set<std::string> running;
+  if (names.empty()) co_return running;
+  process::spawn_request request;
+  request.argv = {opts.program, "container", "inspect", "--format", "{{.Name}} {{.State.Running}}"};
+  for (auto& name : names) {
+    if (name.empty() || name.front() == '-') co_return problem::unprocessable("name", "invalid container name");
+    request.argv.push_back(std::move(name));
+  }
+  request.timeout = opts.timeout;
+  request.max_output = 64 * 1024;
+  auto outcome = co_await process::run_process(std::move(request));
+  if (!outcome) co_return outcome.error();
+  if (outcome->timed_out) {
+    problem p = problem::unavailable("podman cannot tell which containers run");
+    p.internal = "podman container inspect timed out";
+    co_return p;
+  }
+  // Exit 125 with the found ones still printed when some container does not exist.
+  std::istringstream lines(outcome->out);
+  std::string name;
+  std::string state;
+  while (lines >> name >> state) {
+    if (state == "true") running.insert(name);
+  }
+  co_return running;
+}
+
+boost::asio::awaitable<std::optional<container_usage>> usage_of(options opts, std::vector<std::string> names) {
+  auto running = co_await running_containers(opts, names);
+  if (!running || running->empty()) co_return std::nullopt;
+  process::spawn_request request;
+  request.argv = {opts.program, "stats", "--no-stream", "--format",
+                  "{{.ContainerStats.MemUsage}} {{.ContainerStats.CPUNano}}"};
+  request.argv.insert(request.argv.end(), running->begin(), running->end());
+  request.timeout = opts.timeout;
+  request.max_output = 64 * 1024;
+  auto outcome = co_await process::run_process(std::move(request));
+  if (!outcome || !outcome->ok()) co_return std::nullopt;
+  container_usage total;
+  std::istringstream lines(outcome->out);
+  std::uint64_t memory = 0;
+  std::uint64_t cpu = 0;
+  bool any = false;
+  while (lines >> memory >> cpu) {
+    total.memory_bytes += memory;
+    total.cpu_nanoseconds += cpu;
+    any = true;
+  }
+  if (!any) co_return std::nullopt;
+  co_return total;
+}
+
+std::vector<std::string> vm_host_missing() {
+  std::vector<std::string> missing;
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+  } else {
+    int error = errno;
+    missing.push_back(error == ENOENT ? "KVM: /dev/kvm does not exist (no kvm module, or virtualisation is off)"
+                                      : "KVM: /dev/kvm cannot be opened (" + std::string(std::strerror(error)) + ")");
+  }
+  if (!process::find_program("qemu-system-x86_64")) {
+    missing.emplace_back("qemu-system-x86_64 (Debian package qemu-system-x86) is not installed");
+  }
+  return missing;
 }
 
 }  // namespace sc::podman

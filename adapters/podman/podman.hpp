@@ -6,6 +6,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,5 +32,22 @@ boost::asio::awaitable<result<std::set<std::string>>> missing_images(options opt
 // Of `ports`, the TCP ports something listens on (or holds) now, on any IPv4 or IPv6 address:
 // a bind with SO_REUSEADDR fails with EADDRINUSE. Cheap and synchronous (two syscalls per port).
 std::set<int> tcp_ports_in_use(const std::vector<int>& ports);
+
+// Of the containers `names`, those running now, in one `podman container inspect` (a container
+// that does not exist is not running). A podman that cannot answer at all is a 503 problem.
+boost::asio::awaitable<result<std::set<std::string>>> running_containers(options opts, std::vector<std::string> names);
+
+// What the running containers among `names` use now (`podman stats --no-stream`): memory in
+// bytes and CPU time in nanoseconds, summed. Containers that do not run count nothing; nullopt when
+// none of them runs or podman cannot say.
+struct container_usage {
+  std::uint64_t memory_bytes = 0;
+  std::uint64_t cpu_nanoseconds = 0;
+};
+boost::asio::awaitable<std::optional<container_usage>> usage_of(options opts, std::vector<std::string> names);
+
+// What a VM package needs (behavior-ops.md §7.5) that this host lacks, each as a sentence naming
+// it: /dev/kvm usable read-write, and qemu-system-x86_64. Empty when both are there.
+std::vector<std::string> vm_host_missing();
 
 }  // namespace sc::podman

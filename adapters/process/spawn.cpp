@@ -54,6 +54,8 @@ constexpr std::chrono::milliseconds output_grace_after_kill{1000};
 constexpr const char* default_search_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::atomic<std::size_t> running_count{0};
+std::atomic<std::uint64_t> awaited_count{0};
+std::atomic<std::uint64_t> awaited_nanoseconds{0};
 
 std::string errno_text(int error) {
   return std::system_category().message(error);
@@ -607,12 +609,23 @@ asio::awaitable<sc::result<spawn_outcome>> supervise(spawn_request request) {
 
 asio::awaitable<sc::result<spawn_outcome>> run_process(spawn_request request) {
   auto executor = co_await asio::this_coro::executor;
+  const auto started = steady_clock::now();
   // co_spawn forwards our cancellation slot into supervise's thread.
-  co_return co_await asio::co_spawn(executor, supervise(std::move(request)), asio::use_awaitable);
+  auto outcome = co_await asio::co_spawn(executor, supervise(std::move(request)), asio::use_awaitable);
+  awaited_count.fetch_add(1, std::memory_order_relaxed);
+  awaited_nanoseconds.fetch_add(
+      static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(steady_clock::now() - started).count()),
+      std::memory_order_relaxed);
+  co_return outcome;
 }
 
 std::size_t running_children() noexcept {
   return running_count.load(std::memory_order_relaxed);
+}
+
+children_totals children_awaited() noexcept {
+  return {awaited_count.load(std::memory_order_relaxed), awaited_nanoseconds.load(std::memory_order_relaxed)};
 }
 
 std::size_t set_max_children(std::size_t limit) {

@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,6 +87,14 @@ boost::asio::awaitable<sc::result<spawn_outcome>> run_process(spawn_request requ
 
 // Children spawned and not yet reaped, across the process (for /metrics). Thread-safe.
 std::size_t running_children() noexcept;
+// Children run to completion so far, and the wall time callers spent awaiting them (run_process
+// from call to return), across the process (for /metrics; bench/install.sh splits an install's
+// time by them). Thread-safe.
+struct children_totals {
+  std::uint64_t count = 0;
+  std::uint64_t wait_nanoseconds = 0;
+};
+children_totals children_awaited() noexcept;
 
 // The cap on concurrently running children (default 128, at least 1). Changing it takes effect at
 // once: raising it admits waiting callers. Returns the previous cap. Thread-safe.

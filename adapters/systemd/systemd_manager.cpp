@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -311,8 +312,25 @@ result<void> issue(systemd_manager::state& s, const std::shared_ptr<waiter>& w, 
 }
 
 // Waits until the waiter is done, its deadline passes, or the awaiting coroutine is cancelled.
+std::atomic<std::uint64_t> waited_nanoseconds{0};
+
+// Adds the time from its construction to its destruction to waited_nanoseconds.
+struct wait_clock {
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  wait_clock() = default;
+  wait_clock(const wait_clock&) = delete;
+  wait_clock& operator=(const wait_clock&) = delete;
+  ~wait_clock() {
+    waited_nanoseconds.fetch_add(
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count()),
+        std::memory_order_relaxed);
+  }
+};
+
 asio::awaitable<result<void>> await_done(state_ptr s, std::shared_ptr<waiter> w,
                                          std::chrono::steady_clock::duration limit, std::string what) {
+  wait_clock clock;
   w->wake_.expires_after(limit);
   while (!w->done_) {
     // Checked before every wait: once cancelled, Asio would throw from the next initiation, and the
@@ -687,6 +705,10 @@ asio::awaitable<result<std::string>> systemd_manager::get_unit_property(std::str
 
 asio::awaitable<result<void>> systemd_manager::ping() {
   return call_no_reply_values(state_, peer_interface, "Ping");
+}
+
+std::uint64_t manager_wait_nanoseconds() noexcept {
+  return waited_nanoseconds.load(std::memory_order_relaxed);
 }
 
 bool systemd_manager::connected() const noexcept {

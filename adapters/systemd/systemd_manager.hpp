@@ -136,4 +136,9 @@ class systemd_manager {
   std::shared_ptr<state> state_;
 };
 
+// The wall time callers have spent awaiting the manager's replies and jobs (a start job lasts until
+// systemd reports it done), across the process (for /metrics; bench/install.sh splits an install's
+// time by it). Thread-safe.
+std::uint64_t manager_wait_nanoseconds() noexcept;
+
 }  // namespace sc::systemd

@@ -78,7 +78,13 @@ json::object install_preview(const preview_input& input) {
     sentences.push_back("Install " + input.name + " " + input.version);
   }
   if (!image.empty()) sentences.push_back("Image: " + image);
-  if (compiled.runtime == runtime_kind::vm) sentences.push_back("Runs as a virtual machine");
+  if (compiled.runtime == runtime_kind::vm) {
+    sentences.push_back("Runs as a virtual machine");
+    std::string missing;
+    for (const auto& m : input.vm_host_missing) missing += (missing.empty() ? "" : "; ") + m;
+    sentences.push_back(missing.empty() ? "VM packages cannot be installed by this controller yet"
+                                        : "This host cannot run virtual machines: " + missing);
+  }
   std::string volume_sentence = plural(compiled.volumes.size(), "volume", "volumes");
   if (migrated_count > 0)
     volume_sentence += " (" + std::to_string(migrated_count) + " kept from the installed version)";
@@ -100,6 +106,9 @@ json::object install_preview(const preview_input& input) {
     json::object vm;
     for (const auto& [key, value] : compiled.vm) vm[key] = value;
     out["vm"] = std::move(vm);
+    json::array missing;
+    for (const auto& m : input.vm_host_missing) missing.emplace_back(m);
+    out["vm_host_missing"] = std::move(missing);
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/packages/compile.hpp"
 
@@ -29,11 +30,14 @@ struct preview_input {
   std::optional<std::string> upgrading_from;
   const package_definition* installed = nullptr;
   disk_usage disk;
+  // A VM package: what the host lacks to run one (KVM, QEMU), as sentences naming each.
+  std::vector<std::string> vm_host_missing;
 };
 
 // {"repo","name","version","description","image","runtime","volumes":[…],"external_ports":[…],
 //  "internal_ports":[…],"upgrading_from"?,"has_questions","disk_usage":{…},"total_quota",
-//  "quota_exceeds_disk","summary","vm"?}
+//  "quota_exceeds_disk","summary","vm"?,"vm_host_missing"?:[…]}. VM packages cannot be installed
+// (issue 16 keeps them out of scope); the summary says why, naming what the host lacks.
 boost::json::object install_preview(const preview_input& input);
 
 }  // namespace sc::packages

@@ -305,6 +305,19 @@ reply packages_installed_info(request_context& context) {
   }
   out["notes"] = std::move(notes);
   if (!note_types.empty()) out["note_types"] = std::move(note_types);
+  // What the package (with its dependencies) uses now; null where systemd has no figure.
+  std::vector<std::string> containers;
+  for (const auto& c : record->plan.containers) containers.push_back(c.name);
+  auto usage = co_await context.services.lifecycle().usage(main.slice, std::move(containers));
+  json::object resources;
+  if (usage) {
+    resources["slice"] = usage->slice;
+    resources["source"] = usage->source.empty() ? json::value(nullptr) : json::value(usage->source);
+    resources["memory_bytes"] = usage->memory_bytes ? json::value(*usage->memory_bytes) : json::value(nullptr);
+    resources["cpu_seconds"] =
+        usage->cpu_nanoseconds ? json::value(static_cast<double>(*usage->cpu_nanoseconds) / 1e9) : json::value(nullptr);
+  }
+  out["resources"] = std::move(resources);
   co_return http::json_response(out);
 }
 

@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 #include <map>
 
+#include "adapters/podman/podman.hpp"
 #include "adapters/store/package_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "core/json_writer.hpp"
@@ -309,6 +310,7 @@ reply packages_install_preview(request_context& context) {
   input.definition = p->definition.get();
   input.compiled = &*compiled;
   input.upgrading_from = installed_version_of(context, p->repo, p->name);
+  if (compiled->runtime == packages::runtime_kind::vm) input.vm_host_missing = podman::vm_host_missing();
   const auto& config = context.services.settings();
   std::string root = config.btrfs_root.empty() ? config.state_dir : config.btrfs_root;
   struct statvfs fs {};

@@ -9,6 +9,7 @@
 #include "adapters/store/package_store.hpp"
 #include "adapters/store/repository_store.hpp"
 #include "adapters/store/settings_store.hpp"
+#include "adapters/systemd/systemd_manager.hpp"
 #include "server/app.hpp"
 #include "server/catalog.hpp"
 #include "server/handlers/handlers.hpp"
@@ -53,6 +54,11 @@ reply ready(request_context& context) {
 reply metrics_text(request_context& context) {
   metrics::gauges extra;
   extra.running_children = process::running_children();
+  const auto children = process::children_awaited();
+  extra.children_awaited = children.count;
+  extra.children_wait_seconds = static_cast<double>(children.wait_nanoseconds) / 1e9;
+  extra.systemd_wait_seconds = static_cast<double>(systemd::manager_wait_nanoseconds()) / 1e9;
+  extra.package_start_wait_seconds = std::chrono::duration<double>(context.services.lifecycle().start_wait()).count();
   extra.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
   extra.start_time_seconds = context.services.start_time_unix();

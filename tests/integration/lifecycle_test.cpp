@@ -18,6 +18,7 @@
 #include <memory>
 #include <thread>
 
+#include "adapters/podman/podman.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
@@ -34,6 +35,11 @@ constexpr auto install_deadline = std::chrono::seconds(150);
 void write_text(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // A TCP connect to 127.0.0.1:port succeeds now.
@@ -175,6 +181,8 @@ questions:
 dependencies:
   db: {package: db}
 )");
+    write_text(dir / "vm" / "1.0.yaml",
+               "description: a virtual machine\nvm:\n  image: https://example.com/disk.qcow2\n");
     write_text(dir / "noimage" / "1.0.yaml", "description: image nowhere\nimage: localhost/sc-no-such-image:1\n");
     write_text(dir / "huge" / "1.0.yaml", "description: quota beyond the disk\n" + image + R"(
 command: ["exec sleep 1000"]
@@ -291,6 +299,14 @@ TEST_F(lifecycle_api, web_app_installs_serves_disables_and_keeps_its_data) {
   EXPECT_EQ(info.at("notes").at("Token").as_string(), token);
   EXPECT_EQ(info.at("note_types").at("Address").as_string(), "url");
   EXPECT_EQ(info.at("responses").at("greeting").as_string(), "hi");
+  // What it uses now, from its slice: the running httpd has memory and has used CPU time.
+  const auto& resources = info.at("resources");
+  EXPECT_NE(resources.at("slice").as_string().find(".slice"), std::string::npos) << json::serialize(info);
+  EXPECT_TRUE(resources.at("source") == "systemd" || resources.at("source") == "podman") << json::serialize(info);
+  ASSERT_TRUE(resources.at("memory_bytes").is_number()) << json::serialize(info);
+  EXPECT_GT(resources.at("memory_bytes").to_number<std::int64_t>(), 0);
+  ASSERT_TRUE(resources.at("cpu_seconds").is_number()) << json::serialize(info);
+  EXPECT_GT(resources.at("cpu_seconds").to_number<double>(), 0.0);
   auto audit = call_json("POST", "/audit/log", R"({"limit":50})");
   EXPECT_EQ(json::serialize(audit).find(token), std::string::npos);
 
@@ -307,13 +323,44 @@ TEST_F(lifecycle_api, web_app_installs_serves_disables_and_keeps_its_data) {
   ASSERT_EQ(call("POST", "/packages/enable", package("web"), 60s).status, 200);
   EXPECT_EQ(fetch(port, "/index.html"), "hi from web 1.0\n");
 
-  // Disabled survives a restart: the restarted controller reconciles and does not start it.
+  // Disabled survives a restart: the restarted controller reconciles and does not start it. It
+  // does put back what was changed or removed behind its back: the unit file, and the volume
+  // (empty, with its templates).
   ASSERT_EQ(call("POST", "/packages/disable", package("web"), 60s).status, 200);
   EXPECT_TRUE(eventually(10s, [&] { return !port_open(port); }));
+  delete server_;
+  server_ = nullptr;
+  {
+    std::ofstream edit(unit_path("web", "1.0"), std::ios::app);
+    edit << "# edited by hand\n";
+  }
+  ASSERT_EQ(
+      shell("btrfs subvolume delete " + (installed_tree("web") / "1.0" / "www").string() + " >/dev/null && echo ok"),
+      "ok\n");
   start();
-  EXPECT_TRUE(server_->wait_for_log("listening", 10s));
+  EXPECT_TRUE(server_->wait_for_log("unit files rewritten", 20s)) << server_->log();
+  EXPECT_EQ(read_text(unit_path("web", "1.0")).find("edited by hand"), std::string::npos);
+  EXPECT_EQ(read_text(installed_tree("web") / "1.0" / "www" / "index.html"), "hi from web 1.0\n");
   EXPECT_FALSE(port_open(port));
   ASSERT_EQ(call("POST", "/packages/enable", package("web"), 60s).status, 200);
+  EXPECT_EQ(fetch(port, "/index.html"), "hi from web 1.0\n");
+
+  // A running package whose unit file changed is restarted on the new one.
+  const std::string show_pid = "systemctl --user show -p MainPID --value " + unit_name;
+  const std::string pid_before = shell(show_pid);
+  delete server_;
+  server_ = nullptr;
+  {
+    std::ofstream edit(unit_path("web", "1.0"), std::ios::app);
+    edit << "# edited by hand\n";
+  }
+  start();
+  EXPECT_TRUE(server_->wait_for_log("unit files rewritten", 20s)) << server_->log();
+  EXPECT_TRUE(eventually(30s, [&] {
+    std::string pid = shell(show_pid);
+    return pid != pid_before && pid != "0\n" && port_open(port);
+  }));
+  EXPECT_EQ(read_text(unit_path("web", "1.0")).find("edited by hand"), std::string::npos);
   EXPECT_EQ(fetch(port, "/index.html"), "hi from web 1.0\n");
 
   // Data written by the app survives an uninstall and comes back with reuse_volumes.
@@ -427,6 +474,27 @@ TEST_F(lifecycle_api, preflight_errors_have_no_side_effects) {
   EXPECT_NE(bound.body.find(std::to_string(busy)), std::string::npos) << bound.body;
   for (const auto* name : {"web", "noimage", "huge"}) expect_no_trace(name, "1.0");
   EXPECT_EQ(call("POST", "/packages/uninstall", package("web")).status, 404);
+}
+
+TEST_F(lifecycle_api, a_vm_package_is_refused_saying_what_the_host_lacks) {
+  // VM packages are out of scope; both the preview and the install say so, naming what this host
+  // lacks for them (KVM, QEMU) when it lacks anything.
+  const auto missing = podman::vm_host_missing();
+  auto preview = call_json("POST", "/packages/install-preview", package("vm", R"(,"version":"1.0")"));
+  EXPECT_EQ(preview.at("runtime").as_string(), "vm");
+  ASSERT_EQ(preview.at("vm_host_missing").as_array().size(), missing.size()) << json::serialize(preview);
+  std::string summary(preview.at("summary").as_string());
+  auto reply = install("vm");
+  ASSERT_EQ(reply.status, 422) << reply.body;
+  std::string detail(json::parse(reply.body).at("detail").as_string());
+  for (const auto& m : missing) {
+    EXPECT_NE(summary.find(m), std::string::npos) << summary;
+    EXPECT_NE(detail.find(m), std::string::npos) << detail;
+  }
+  if (missing.empty()) {
+    EXPECT_NE(detail.find("VM packages cannot be installed"), std::string::npos) << detail;
+  }
+  expect_no_trace("vm", "1.0");
 }
 
 TEST_F(lifecycle_api, two_concurrent_installs_of_one_package_one_conflicts) {

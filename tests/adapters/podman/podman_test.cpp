@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cstdlib>
 
 #include "tests/support/loop.hpp"
 #include "tests/support/sandbox.hpp"
@@ -45,6 +46,25 @@ TEST(podman_probe, a_missing_podman_is_unavailable_not_absent) {
   auto r = test::run_to_completion(io, image_exists(opts, "localhost/busybox:latest"));
   ASSERT_FALSE(r);
   EXPECT_GE(r.error().status, 500);
+}
+
+TEST(podman_probe, tells_running_containers_in_one_call) {
+  std::string image = test::sandbox_env("SC_PODMAN_IMAGE");
+  ASSERT_FALSE(image.empty());
+  const std::string running = "sc-probe-running-" + std::to_string(::getpid());
+  const std::string stopped = "sc-probe-stopped-" + std::to_string(::getpid());
+  ASSERT_EQ(std::system(("podman run -d --rm --name " + running + " " + image + " sleep 60 >/dev/null").c_str()), 0);
+  ASSERT_EQ(std::system(("podman create --name " + stopped + " " + image + " true >/dev/null").c_str()), 0);
+  boost::asio::io_context io;
+  options opts;
+  auto seen = test::run_to_completion(io, running_containers(opts, {running, stopped, "sc-probe-no-such-container"}));
+  (void)std::system(("podman rm -f -t 0 " + running + " " + stopped + " >/dev/null 2>&1").c_str());
+  ASSERT_TRUE(seen) << seen.error().internal;
+  EXPECT_EQ(*seen, std::set<std::string>{running});
+
+  auto hostile = test::run_to_completion(io, running_containers(opts, {"--all"}));
+  ASSERT_FALSE(hostile);
+  EXPECT_EQ(hostile.error().status, 422);
 }
 
 TEST(port_probe, sees_a_listener_and_not_a_free_port) {

@@ -84,7 +84,8 @@ TEST_P(fixture_definition, parses_compiles_and_previews) {
                       .compiled = &*compiled,
                       .upgrading_from = std::nullopt,
                       .installed = nullptr,
-                      .disk = {.total = 100ULL << 30, .used = 10ULL << 30, .available = 90ULL << 30}};
+                      .disk = {.total = 100ULL << 30, .used = 10ULL << 30, .available = 90ULL << 30},
+                      .vm_host_missing = {}};
   auto preview = install_preview(input);
   EXPECT_EQ(preview.at("name").as_string(), file.package);
   EXPECT_EQ(preview.at("runtime").as_string(), "container");
