@@ -380,9 +380,6 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
 
   // Preflight: the facts from outside, then the one decision.
   packages::preflight_facts facts;
-  for (const auto& record : store_->installed()) facts.installed.push_back(&record.plan);
-  auto host_ports = plan->host_ports();
-  facts.host_ports_bound = podman::tcp_ports_in_use(host_ports);
   podman::options podman_options{options_.podman, options_.podman_timeout};
   auto missing = co_await podman::missing_images(podman_options, packages::images_of(*plan));
   if (!missing) co_return missing.error();
@@ -400,6 +397,10 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
     facts.available_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     facts.reserved_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize / 20;
   }
+  // Taken after the awaits above, and used before the next one: the records are pointed at, and a
+  // concurrent install that finishes meanwhile reallocates them.
+  for (const auto& record : store_->installed()) facts.installed.push_back(&record.plan);
+  facts.host_ports_bound = podman::tcp_ports_in_use(plan->host_ports());
   if (auto checked = packages::preflight(*plan, facts); !checked) co_return checked.error();
   if (auto roots = co_await storage_.ready(); !roots) co_return roots.error();
 

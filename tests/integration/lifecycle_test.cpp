@@ -507,6 +507,36 @@ TEST_F(lifecycle_api, two_concurrent_installs_of_one_package_one_conflicts) {
   expect_no_trace("slow", "1.0");
 }
 
+// Operations on different packages run at once, each to its end: five instances of the web app
+// install together (one finishing while another is still in its preflight), all serve, and all
+// uninstall together.
+TEST_F(lifecycle_api, installs_of_different_packages_run_concurrently) {
+  std::vector<std::future<http_reply>> installs;
+  for (int n = 1; n <= 5; ++n) {
+    installs.push_back(std::async(std::launch::async, [n] {
+      return install("web", R"(,"version":"2.0","instance":"c)" + std::to_string(n) + "\"");
+    }));
+  }
+  for (auto& f : installs) {
+    auto reply = f.get();
+    EXPECT_EQ(reply.status, 200) << reply.body;
+  }
+  for (int n = 1; n <= 5; ++n) {
+    auto responses =
+        call_json("POST", "/packages/responses", package("web", R"(,"instance":"c)" + std::to_string(n) + "\""));
+    ASSERT_TRUE(responses.as_object().contains("port")) << json::serialize(responses);
+    EXPECT_TRUE(port_open(std::stoi(std::string(responses.at("port").as_string()))));
+  }
+  std::vector<std::future<http_reply>> uninstalls;
+  for (int n = 1; n <= 5; ++n) {
+    uninstalls.push_back(std::async(std::launch::async, [n] {
+      return uninstall("web", R"(,"instance":"c)" + std::to_string(n) + R"(","purge_volumes":true)");
+    }));
+  }
+  for (auto& f : uninstalls) EXPECT_EQ(f.get().status, 200);
+  for (int n = 1; n <= 5; ++n) expect_no_trace("web-c" + std::to_string(n), "2.0");
+}
+
 // kill -9 at every journaled step, then a restart: the package is either installed and serving,
 // or absent with no unit, no fresh volume and no record.
 TEST_F(lifecycle_api, a_crash_at_any_install_step_rolls_it_back) {
