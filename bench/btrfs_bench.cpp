@@ -38,7 +38,7 @@ std::string btrfs_root() {
 template <class T>
 T run(asio::io_context& io, asio::awaitable<T> work) {
   std::optional<T> out;
-  asio::co_spawn(io, std::move(work), [&](std::exception_ptr, T value) { out.emplace(std::move(value)); });
+  asio::co_spawn(io, std::move(work), [&](const std::exception_ptr&, T value) { out.emplace(std::move(value)); });
   io.restart();
   io.run();
   return std::move(*out);

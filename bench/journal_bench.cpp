@@ -39,7 +39,7 @@ sc::journal::journal_entry sample_entry() {
   return e;
 }
 
-void BM_journal_entry_frame(benchmark::State& state) {
+void bench_journal_entry_frame(benchmark::State& state) {
   const auto entry = sample_entry();
   std::string json;
   for (auto _ : state) {
@@ -50,20 +50,20 @@ void BM_journal_entry_frame(benchmark::State& state) {
     benchmark::DoNotOptimize(frame);
   }
 }
-BENCHMARK(BM_journal_entry_frame);
+BENCHMARK(bench_journal_entry_frame);
 
-void BM_parse_cursor(benchmark::State& state) {
+void bench_parse_cursor(benchmark::State& state) {
   const auto entry = sample_entry();
   for (auto _ : state) benchmark::DoNotOptimize(sc::journal_query::parse_cursor(entry.cursor, "cursor"));
 }
-BENCHMARK(BM_parse_cursor);
+BENCHMARK(bench_parse_cursor);
 
-void BM_grep_filter(benchmark::State& state) {
+void bench_grep_filter(benchmark::State& state) {
   const auto entry = sample_entry();
   for (auto _ : state) {
     benchmark::DoNotOptimize(sc::journal_query::entry_matches(entry.message, entry.priority, "gitea web", 6));
   }
 }
-BENCHMARK(BM_grep_filter);
+BENCHMARK(bench_grep_filter);
 
 }  // namespace

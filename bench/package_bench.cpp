@@ -50,7 +50,7 @@ void report_per_package(benchmark::State& state, std::size_t packages) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
 }
 
-void BM_parse_fixture_definitions(benchmark::State& state) {
+void bench_parse_fixture_definitions(benchmark::State& state) {
   const auto& texts = fixture();
   if (texts.size() != 36) state.SkipWithError("fixture missing");
   for (auto _ : state) {
@@ -61,9 +61,9 @@ void BM_parse_fixture_definitions(benchmark::State& state) {
   }
   report_per_package(state, texts.size());
 }
-BENCHMARK(BM_parse_fixture_definitions)->Unit(benchmark::kMicrosecond);
+BENCHMARK(bench_parse_fixture_definitions)->Unit(benchmark::kMicrosecond);
 
-void BM_parse_and_compile_fixture_definitions(benchmark::State& state) {
+void bench_parse_and_compile_fixture_definitions(benchmark::State& state) {
   const auto& texts = fixture();
   if (texts.size() != 36) state.SkipWithError("fixture missing");
   for (auto _ : state) {
@@ -87,10 +87,10 @@ void BM_parse_and_compile_fixture_definitions(benchmark::State& state) {
   }
   report_per_package(state, texts.size());
 }
-BENCHMARK(BM_parse_and_compile_fixture_definitions)->Unit(benchmark::kMicrosecond);
+BENCHMARK(bench_parse_and_compile_fixture_definitions)->Unit(benchmark::kMicrosecond);
 
 // What GET /packages?limit=20 does per request: read the snapshot, page, write JSON.
-void BM_packages_page_three_repositories(benchmark::State& state) {
+void bench_packages_page_three_repositories(benchmark::State& state) {
   std::vector<std::shared_ptr<const server::catalog_repository>> repos;
   for (const char* name : {"default", "extras", "mine"}) {
     repos.push_back(
@@ -117,6 +117,6 @@ void BM_packages_page_three_repositories(benchmark::State& state) {
     benchmark::DoNotOptimize(body);
   }
 }
-BENCHMARK(BM_packages_page_three_repositories)->Unit(benchmark::kMicrosecond);
+BENCHMARK(bench_packages_page_three_repositories)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -55,7 +55,7 @@ std::string_view action_for(std::string_view path) noexcept;
 // arrays too); the key `responses` is replaced whole; every remaining string value goes through
 // redact_secrets (so "note":"token=abc" cannot leak). Re-serialised compactly with keys sorted, at
 // most `max_detail_bytes` (longer output is cut and ends in "…").
-inline constexpr std::size_t max_detail_bytes = 16 * 1024;
+inline constexpr std::size_t max_detail_bytes = std::size_t{16} * 1024;
 std::string redact_detail(std::string_view body);
 
 // True when a JSON member name names a credential (the key rule of redact_detail).

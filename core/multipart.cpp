@@ -65,7 +65,7 @@ bool for_each_parameter(std::string_view text, Fn on) {
   return true;
 }
 
-problem malformed(std::string why) {
+problem malformed(const std::string& why) {
   return problem::bad_request("malformed multipart/form-data body: " + why);
 }
 
@@ -89,7 +89,7 @@ result<std::string> boundary_of(std::string_view content_type) {
   return boundary;
 }
 
-parser::parser(std::string boundary) : delimiter_("\r\n--" + boundary) {
+parser::parser(const std::string& boundary) : delimiter_("\r\n--" + boundary) {
   // The first delimiter may start the body without a preceding CRLF: pretend there was one.
   pending_ = "\r\n";
 }

@@ -37,7 +37,7 @@ class part_handler {
 
 class parser {
  public:
-  explicit parser(std::string boundary);
+  explicit parser(const std::string& boundary);
 
   // Feeds the next bytes; events are delivered to `handler` before it returns.
   result<void> feed(std::string_view bytes, part_handler& handler);
@@ -45,9 +45,9 @@ class parser {
   result<void> finish() const;
   bool done() const noexcept { return state_ == state::epilogue; }
 
-  static constexpr std::size_t max_header_bytes = 8 * 1024;
+  static constexpr std::size_t max_header_bytes = std::size_t{8} * 1024;
   static constexpr std::size_t max_parts = 32;
-  static constexpr std::size_t max_preamble = 16 * 1024;
+  static constexpr std::size_t max_preamble = std::size_t{16} * 1024;
 
  private:
   enum class state { preamble, after_delimiter, headers, body, epilogue };

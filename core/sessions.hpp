@@ -21,9 +21,9 @@ namespace sc::sessions {
 inline constexpr std::size_t token_length = 64;  // hex characters (256 bits)
 
 struct policy {
-  std::int64_t idle = 7 * 24 * 3600;       // seconds without use
-  std::int64_t absolute = 30 * 24 * 3600;  // seconds since creation; 0 = unlimited
-  std::int64_t persist_interval = 60;      // seconds between last_used writes per session
+  std::int64_t idle = std::int64_t{7} * 24 * 3600;       // seconds without use
+  std::int64_t absolute = std::int64_t{30} * 24 * 3600;  // seconds since creation; 0 = unlimited
+  std::int64_t persist_interval = 60;                    // seconds between last_used writes per session
 };
 
 struct session {

@@ -30,7 +30,7 @@ class body_stream {
 
   // The next bytes of the body (at most `max`), valid until the next call; empty at the end.
   // 400 when the peer closes early, 408 when it stalls past the read timeout.
-  boost::asio::awaitable<result<std::string_view>> read_some(std::size_t max = 64 * 1024);
+  boost::asio::awaitable<result<std::string_view>> read_some(std::size_t max = std::size_t{64} * 1024);
 
  private:
   http::stream& stream_;

@@ -59,7 +59,7 @@ std::optional<std::string> read_plain_file(const fs::path& path, std::size_t lim
   return text;
 }
 
-void append_error(std::string& errors, std::string text) {
+void append_error(std::string& errors, const std::string& text) {
   if (errors.size() > 4096) return;
   if (!errors.empty()) errors += "; ";
   errors += text;

@@ -28,8 +28,8 @@ struct config {
   std::vector<std::string> allowed_hosts;
 
   std::size_t max_connections = 4096;
-  std::size_t header_limit = 16 * 1024;
-  std::size_t body_limit = 1024 * 1024;
+  std::size_t header_limit = std::size_t{16} * 1024;
+  std::size_t body_limit = std::size_t{1024} * 1024;
   std::chrono::milliseconds header_timeout{10'000};  // first byte to end of header (slowloris)
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive wait for the next request
@@ -41,7 +41,7 @@ struct config {
   std::size_t max_sse_subscribers = 20'000;
   // Bytes that concurrent argon2id hashes may use together (each takes 64 MiB at the default
   // parameters); the `password_hash_memory` setting overrides it when not 0.
-  std::size_t password_hash_memory = 128 * 1024 * 1024;
+  std::size_t password_hash_memory = std::size_t{128} * 1024 * 1024;
 };
 
 // Parses argv (`--listen ADDR`, `--socket PATH`, `--state-dir DIR`, `--db PATH`, `--bus ADDR`,

@@ -58,7 +58,7 @@ struct chunked_read {
 // beyond the data may take as much again as the body limit, plus a header's worth of trailers.
 asio::awaitable<chunked_read> read_chunked_body(http::stream& stream, beast::flat_buffer& buffer,
                                                 request_parser& parser, const config& limits) {
-  constexpr std::size_t read_size = 16 * 1024;
+  constexpr std::size_t read_size = std::size_t{16} * 1024;
   chunked_body_scan scan(limits.body_limit, limits.body_limit + limits.header_limit);
   const auto buffered = [&buffer] {
     return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
@@ -188,7 +188,7 @@ asio::awaitable<void> serve_connection(app& application, http::stream socket, ht
     // A body the handler left unread is still on the socket: the connection cannot be reused.
     bool keep_alive = request.keep_alive() && !application.stopping() && (!streamed || streamed->finished());
     response.keep_alive(keep_alive);
-    int status = response.result_int();
+    int status = static_cast<int>(response.result_int());
     // HEAD: the same headers as GET (Content-Length included), no body.
     auto write_ec =
         co_await write_response(stream, self, response, request.method() != http::verb::head, limits.write_timeout);

@@ -32,10 +32,10 @@ namespace sc::server {
 class hash_budget {
  public:
   struct options {
-    std::uint64_t total_kib = 128 * 1024;        // the budget: 128 MiB, two default hashes
-    std::size_t max_waiting = 16;                // queued hashes beyond that → 429 at once
-    std::chrono::milliseconds max_wait{10'000};  // queued longer → 429
-    std::function<void()> on_idle;               // the budget went back to zero in use
+    std::uint64_t total_kib = std::uint64_t{128} * 1024;  // the budget: 128 MiB, two default hashes
+    std::size_t max_waiting = 16;                         // queued hashes beyond that → 429 at once
+    std::chrono::milliseconds max_wait{10'000};           // queued longer → 429
+    std::function<void()> on_idle;                        // the budget went back to zero in use
   };
 
   // Returns its cost to the budget when destroyed (or on release()). Move-only.

@@ -246,11 +246,11 @@ std::optional<std::string> json_body::raw(std::string_view field) const {
   return simdjson::minify(*value);
 }
 
-void json_body::reject(std::string field, std::string message) {
+void json_body::reject(const std::string& field, std::string message) {
   node_->sink->list.push_back({node_->prefix + field, std::move(message)});
 }
 
-void json_body::require(std::string field) {
+void json_body::require(const std::string& field) {
   node_->missing(field);
 }
 

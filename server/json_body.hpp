@@ -81,9 +81,9 @@ class json_body {
   std::optional<std::string> raw(std::string_view field) const;
 
   // Record a rule violation found by the caller (e.g. from core validation) → 422 in `finish()`.
-  void reject(std::string field, std::string message);
+  void reject(const std::string& field, std::string message);
   // Record a missing member found by the caller → 400 in `finish()`.
-  void require(std::string field);
+  void require(const std::string& field);
 
   bool ok() const noexcept;
   // Every recorded error as one problem (400 when a member was missing or malformed, else 422).

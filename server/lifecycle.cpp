@@ -22,6 +22,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <system_error>
 
 #include "adapters/asio/completion.hpp"
 #include "adapters/btrfs/btrfs.hpp"
@@ -70,7 +71,7 @@ std::int64_t setting_integer(const store::settings_store& settings, std::string_
 result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
   std::string temporary = path.string() + ".tmp";
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return problem::internal_error("open " + temporary + ": " + std::strerror(errno));
+  if (fd < 0) return problem::internal_error("open " + temporary + ": " + std::generic_category().message(errno));
   ::fchmod(fd, mode);
   std::size_t written = 0;
   while (written < content.size()) {
@@ -80,7 +81,7 @@ result<void> write_file_atomic(const std::filesystem::path& path, std::string_vi
       int error = errno;
       ::close(fd);
       ::unlink(temporary.c_str());
-      return problem::internal_error("write " + temporary + ": " + std::strerror(error));
+      return problem::internal_error("write " + temporary + ": " + std::generic_category().message(error));
     }
     written += static_cast<std::size_t>(n);
   }
@@ -89,7 +90,7 @@ result<void> write_file_atomic(const std::filesystem::path& path, std::string_vi
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     int error = errno;
     ::unlink(temporary.c_str());
-    return problem::internal_error("rename " + temporary + ": " + std::strerror(error));
+    return problem::internal_error("rename " + temporary + ": " + std::generic_category().message(error));
   }
   return {};
 }
@@ -341,7 +342,7 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
       for (const auto* source : {&last->answers, &last->secret_answers}) {
         for (const auto& [k, v] : *source) {
           bool asked = std::any_of(found->definition->questions.begin(), found->definition->questions.end(),
-                                   [&](const auto& q) { return q.key == k; });
+                                   [&answer_key = k](const auto& q) { return q.key == answer_key; });
           if (asked && !answers.contains(k)) answers[k] = v;
         }
       }
@@ -502,7 +503,7 @@ asio::awaitable<result<void>> lifecycle::provision(std::optional<std::int64_t> i
         uid_t uid = v.uid ? static_cast<uid_t>(*v.uid) : static_cast<uid_t>(-1);
         gid_t gid = v.gid ? static_cast<gid_t>(*v.gid) : static_cast<gid_t>(-1);
         if (::fchown(fd->get(), uid, gid) != 0) {
-          co_return problem::internal_error("chown " + v.subvolume + ": " + std::strerror(errno));
+          co_return problem::internal_error("chown " + v.subvolume + ": " + std::generic_category().message(errno));
         }
       }
     }
@@ -529,7 +530,8 @@ asio::awaitable<result<void>> lifecycle::apply_templates(const install_plan& pla
           path.remove_prefix(slash + 1);
           if (component.empty()) continue;
           if (::mkdirat(dir.get(), component.c_str(), 0755) != 0 && errno != EEXIST) {
-            co_return problem::internal_error("template " + t.name + ": mkdir: " + std::strerror(errno));
+            co_return problem::internal_error("template " + t.name +
+                                              ": mkdir: " + std::generic_category().message(errno));
           }
           auto next = file_io::open_beneath(dir.get(), component, O_RDONLY | O_DIRECTORY);
           if (!next) co_return next.error();
@@ -545,7 +547,9 @@ asio::awaitable<result<void>> lifecycle::apply_templates(const install_plan& pla
         while (!content.empty()) {
           ssize_t n = ::write(file->get(), content.data(), content.size());
           if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) co_return problem::internal_error("template " + t.name + ": write: " + std::strerror(errno));
+          if (n <= 0)
+            co_return problem::internal_error("template " + t.name +
+                                              ": write: " + std::generic_category().message(errno));
           content.remove_prefix(static_cast<std::size_t>(n));
         }
         if (volume->uid || volume->gid) {
@@ -978,7 +982,7 @@ asio::awaitable<result<void>> lifecycle::delete_tree(std::string relative) {
     auto at = file_io::open_parent_beneath(*root, path);
     if (!at) continue;
     if (::unlinkat(at->parent.get(), at->leaf.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      co_return problem::internal_error("rmdir " + path + ": " + std::strerror(errno));
+      co_return problem::internal_error("rmdir " + path + ": " + std::generic_category().message(errno));
     }
   }
   co_return result<void>{};
@@ -1001,7 +1005,7 @@ asio::awaitable<result<void>> lifecycle::move_tree(std::string from, std::string
     DIR* dir = dup >= 0 ? ::fdopendir(dup) : nullptr;
     if (dir == nullptr) {
       if (dup >= 0) ::close(dup);
-      co_return problem::internal_error("reading " + from + ": " + std::strerror(errno));
+      co_return problem::internal_error("reading " + from + ": " + std::generic_category().message(errno));
     }
     while (auto* entry = ::readdir(dir)) {
       std::string name = entry->d_name;

@@ -69,7 +69,7 @@ class sse_subscriber;
 // before it came (a short backlog), then what follows, then the stream ends.
 class operation_progress {
  public:
-  explicit operation_progress(boost::asio::any_io_executor executor) : done_(std::move(executor)) {}
+  explicit operation_progress(const boost::asio::any_io_executor& executor) : done_(executor) {}
   void step(std::string_view key);
   void succeed();
   void fail(const problem& failure);

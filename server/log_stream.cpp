@@ -65,7 +65,7 @@ void append_event(std::string& out, const journal::journal_entry& entry, long ut
 // One viewer after (and, queue only, during) its replay. Owned by its group; completion handlers
 // hold it too, so it outlives its last pending operation.
 struct viewer : std::enable_shared_from_this<viewer> {
-  viewer(log_hub& owner, http::executor executor, std::size_t queue_capacity)
+  viewer(log_hub& owner, const http::executor& executor, std::size_t queue_capacity)
       : hub(owner), socket(executor), capacity(queue_capacity) {}
 
   log_hub& hub;

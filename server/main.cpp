@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   sigemptyset(&late);
   sigaddset(&late, SIGTERM);
   sigaddset(&late, SIGINT);
-  ::sigprocmask(SIG_BLOCK, &late, nullptr);
+  ::pthread_sigmask(SIG_BLOCK, &late, nullptr);
   sc::log::info("stopped");
   return 0;
 }

@@ -15,7 +15,7 @@ void metrics::record(std::size_t route, int status, std::chrono::nanoseconds lat
   }
   double seconds = std::chrono::duration<double>(latency).count();
   std::size_t bucket = 0;
-  while (bucket < bucket_bounds_.size() && seconds > bucket_bounds_[bucket]) ++bucket;
+  while (bucket < bucket_bounds.size() && seconds > bucket_bounds[bucket]) ++bucket;
   ++latency_buckets_[bucket];
   latency_sum_seconds_ += seconds;
   ++latency_count_;
@@ -66,9 +66,9 @@ std::string metrics::render(std::span<const route> routes, const gauges& extra) 
       "# HELP townos_http_request_duration_seconds Time from a request's first byte to its response.\n"
       "# TYPE townos_http_request_duration_seconds histogram\n";
   std::uint64_t cumulative = 0;
-  for (std::size_t b = 0; b < bucket_bounds_.size(); ++b) {
+  for (std::size_t b = 0; b < bucket_bounds.size(); ++b) {
     cumulative += latency_buckets_[b];
-    append_line(out, "townos_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bucket_bounds_[b],
+    append_line(out, "townos_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bucket_bounds[b],
                 static_cast<unsigned long long>(cumulative));
   }
   cumulative += latency_buckets_.back();

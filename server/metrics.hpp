@@ -52,11 +52,11 @@ class metrics {
   std::string render(std::span<const route> routes, const gauges& extra) const;
 
  private:
-  static constexpr std::array<double, 14> bucket_bounds_ = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                            0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   5.0};
+  static constexpr std::array<double, 14> bucket_bounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                           0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   5.0};
   std::vector<std::array<std::uint64_t, 5>> by_route_;  // per route, per status class 1xx..5xx
   std::array<std::uint64_t, 5> unmatched_{};
-  std::array<std::uint64_t, bucket_bounds_.size() + 1> latency_buckets_{};  // last: +Inf
+  std::array<std::uint64_t, bucket_bounds.size() + 1> latency_buckets_{};  // last: +Inf
   double latency_sum_seconds_ = 0;
   std::uint64_t latency_count_ = 0;
   std::int64_t open_connections_ = 0;

@@ -99,11 +99,9 @@ chunked_body_scan::verdict chunked_body_scan::scan(std::string_view bytes) noexc
         if (const int digit = hex_digit(c); digit >= 0) {
           if (++size_digits_ > 16) return verdict::malformed;  // more than 64 bits
           chunk_size_ = chunk_size_ * 16 + static_cast<std::uint64_t>(digit);
-        } else if (size_digits_ == 0) {
-          return verdict::malformed;
-        } else if (c == ';') {
+        } else if (size_digits_ != 0 && c == ';') {
           state_ = state::extension;  // Beast checks the extension's grammar
-        } else if (c == '\r') {
+        } else if (size_digits_ != 0 && c == '\r') {
           state_ = state::size_lf;
         } else {
           return verdict::malformed;

@@ -37,7 +37,7 @@ std::string format_sse_event(std::string_view data, std::string_view id) {
   return out;
 }
 
-sse_subscriber::sse_subscriber(asio::any_io_executor executor, std::size_t capacity)
+sse_subscriber::sse_subscriber(const asio::any_io_executor& executor, std::size_t capacity)
     : capacity_(capacity), wake_(executor, asio::steady_timer::time_point::max()) {}
 
 bool sse_subscriber::push(sse_frame frame) {

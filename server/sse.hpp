@@ -37,7 +37,7 @@ std::string sse_head(const http::request& request, const app& services);
 
 class sse_subscriber {
  public:
-  sse_subscriber(boost::asio::any_io_executor executor, std::size_t capacity);
+  sse_subscriber(const boost::asio::any_io_executor& executor, std::size_t capacity);
 
   // Queues a frame. Returns false, and marks the subscriber for dropping, when the queue is full.
   bool push(sse_frame frame);

@@ -99,7 +99,7 @@ std::shared_ptr<archive_job<Report>> spawn_archive_job(asio::any_io_executor loo
                                                        Close close_pipe, const char* what) {
   auto job = std::make_shared<archive_job<Report>>(loop);
   asio::co_spawn(loop, run_archive_job<Report>(pool, std::move(work), close_pipe, job),
-                 [job, close_pipe, what](std::exception_ptr e) {
+                 [job, close_pipe, what](const std::exception_ptr& e) {
                    if (!e || job->completed()) return;
                    log_escaped{what}(e);
                    close_pipe();
@@ -145,7 +145,7 @@ asio::awaitable<void> service_pause::restart() {
   if (!done) log::error("start service " + unit_ + " after archive: " + done.error().detail);
 }
 
-storage_service::storage_service(std::filesystem::path btrfs_root, pool::work_queue& archives)
+storage_service::storage_service(const std::filesystem::path& btrfs_root, pool::work_queue& archives)
     : volumes_(std::filesystem::absolute(btrfs_root).lexically_normal()), archive_pool_(archives) {}
 
 storage_service::~storage_service() = default;
@@ -203,7 +203,7 @@ asio::awaitable<result<archive::extract_report>> storage_service::receive_upload
   const auto* loop_context = loop.target<asio::io_context::executor_type>();
   if (loop_context == nullptr) co_return problem::internal_error("receive_upload: not awaited on an io_context");
 
-  multipart::parser parser(std::move(*boundary));
+  multipart::parser parser(*boundary);
   upload_form form;
   std::shared_ptr<archive::byte_pipe> pipe;
   std::shared_ptr<archive_job<archive::extract_report>> job;
@@ -331,9 +331,9 @@ asio::awaitable<result<std::shared_ptr<file_io::unique_fd>>> storage_service::op
 }
 
 std::shared_ptr<archive_job<archive::pack_report>> storage_service::start_packing(
-    asio::any_io_executor loop, std::shared_ptr<archive::byte_pipe> pipe, std::shared_ptr<file_io::unique_fd> root,
-    std::vector<std::string> members, storage::archive_format format) {
-  auto work = [pipe, root, members = std::move(members), format] {
+    asio::any_io_executor loop, const std::shared_ptr<archive::byte_pipe>& pipe,
+    std::shared_ptr<file_io::unique_fd> root, std::vector<std::string> members, storage::archive_format format) {
+  auto work = [pipe, root = std::move(root), members = std::move(members), format] {
     return archive::pack(*pipe, root->get(), members, format, std::chrono::seconds(60));
   };
   return spawn_archive_job<archive::pack_report>(

@@ -90,7 +90,7 @@ class archive_job {
 class storage_service {
  public:
   // `archives`: the work queue archive extraction and packing run on; it must outlive the service.
-  storage_service(std::filesystem::path btrfs_root, pool::work_queue& archives);
+  storage_service(const std::filesystem::path& btrfs_root, pool::work_queue& archives);
   ~storage_service();
   storage_service(const storage_service&) = delete;
   storage_service& operator=(const storage_service&) = delete;
@@ -133,7 +133,7 @@ class storage_service {
       std::string_view subvolume, const std::vector<std::string>& members);
   // Packs `members` of `root` into `pipe` on the archive pool; the job completes on `loop`.
   std::shared_ptr<archive_job<archive::pack_report>> start_packing(boost::asio::any_io_executor loop,
-                                                                   std::shared_ptr<archive::byte_pipe> pipe,
+                                                                   const std::shared_ptr<archive::byte_pipe>& pipe,
                                                                    std::shared_ptr<file_io::unique_fd> root,
                                                                    std::vector<std::string> members,
                                                                    storage::archive_format format);

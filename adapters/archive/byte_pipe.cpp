@@ -9,7 +9,7 @@ namespace sc::archive {
 
 namespace asio = boost::asio;
 
-byte_pipe::byte_pipe(asio::io_context::executor_type loop, std::size_t max_chunks)
+byte_pipe::byte_pipe(const asio::io_context::executor_type& loop, std::size_t max_chunks)
     : loop_(loop), waker_(loop), max_chunks_(max_chunks == 0 ? 1 : max_chunks) {}
 
 void byte_pipe::wake_loop_locked() {

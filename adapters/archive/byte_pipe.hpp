@@ -27,7 +27,7 @@ namespace sc::archive {
 
 class byte_pipe : public std::enable_shared_from_this<byte_pipe> {
  public:
-  byte_pipe(boost::asio::io_context::executor_type loop, std::size_t max_chunks);
+  byte_pipe(const boost::asio::io_context::executor_type& loop, std::size_t max_chunks);
 
   // Loop side. push: false when the consumer has gone (then stop producing). pop: nullopt at the
   // end (producer closed and queue drained) or when the producer gave up.

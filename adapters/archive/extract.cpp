@@ -339,7 +339,7 @@ result<extract_report> extract(byte_pipe& source, int target, const std::vector<
     if (source.timed_out()) return give_up(problem(408, "archive unpack timed out"));
     if (source.producer_aborted()) return give_up(problem::bad_request("the upload ended before the archive did"));
     ::lseek(spool.get(), 0, SEEK_SET);
-    open_status = archive_read_open_fd(a, spool.get(), 64 * 1024);
+    open_status = archive_read_open_fd(a, spool.get(), std::size_t{64} * 1024);
   } else {
     open_status = archive_read_open(a, &state, nullptr, read_callback, nullptr);
   }

@@ -26,7 +26,7 @@ inline constexpr boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>> io_resu
 // terminating the loop.
 struct log_escaped {
   const char* what;
-  void operator()(std::exception_ptr escaped) const noexcept {
+  void operator()(const std::exception_ptr& escaped) const noexcept {
     if (!escaped) return;
     try {
       std::rethrow_exception(escaped);

@@ -424,7 +424,7 @@ asio::awaitable<result<std::vector<journal_entry>>> journal_reader::read_since(s
   return do_read_since(state_, realtime_usec, max_entries);
 }
 
-result<std::unique_ptr<journal_scanner>> journal_scanner::open(journal_options options) {
+result<std::unique_ptr<journal_scanner>> journal_scanner::open(const journal_options& options) {
   auto opened = open_journal(options);
   if (!opened) return opened.error();
   return std::unique_ptr<journal_scanner>(new journal_scanner(*opened, options.max_entries_per_call));

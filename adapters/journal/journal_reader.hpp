@@ -76,10 +76,10 @@ struct journal_entry {
 };
 
 struct journal_options {
-  std::string directory;                      // empty: the local journal (SD_JOURNAL_LOCAL_ONLY)
-  std::size_t entries_per_turn = 256;         // entries read before yielding to the loop
-  std::size_t max_entries_per_call = 10'000;  // larger requests are clamped to this
-  std::size_t data_threshold = 64 * 1024;     // longest field value returned (sd_journal_set_data_threshold)
+  std::string directory;                                // empty: the local journal (SD_JOURNAL_LOCAL_ONLY)
+  std::size_t entries_per_turn = 256;                   // entries read before yielding to the loop
+  std::size_t max_entries_per_call = 10'000;            // larger requests are clamped to this
+  std::size_t data_threshold = std::size_t{64} * 1024;  // longest field value returned (sd_journal_set_data_threshold)
 };
 
 class journal_reader {
@@ -138,7 +138,7 @@ class journal_reader {
 class journal_scanner {
  public:
   // Opens the journal (synchronous: maps the journal files).
-  static result<std::unique_ptr<journal_scanner>> open(journal_options options = {});
+  static result<std::unique_ptr<journal_scanner>> open(const journal_options& options = {});
   ~journal_scanner();
   journal_scanner(const journal_scanner&) = delete;
   journal_scanner& operator=(const journal_scanner&) = delete;

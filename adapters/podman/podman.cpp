@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sstream>
+#include <system_error>
 
 #include "adapters/process/spawn.hpp"
 
@@ -47,7 +48,7 @@ boost::asio::awaitable<result<bool>> image_exists(options opts, std::string imag
   process::spawn_request request;
   request.argv = {opts.program, "image", "exists", image};
   request.timeout = opts.timeout;
-  request.max_output = 16 * 1024;
+  request.max_output = std::size_t{16} * 1024;
   auto outcome = co_await process::run_process(std::move(request));
   if (!outcome) co_return outcome.error();
   if (outcome->exit_code == 0 && !outcome->timed_out) co_return true;
@@ -86,7 +87,7 @@ boost::asio::awaitable<result<std::set<std::string>>> running_containers(options
     request.argv.push_back(std::move(name));
   }
   request.timeout = opts.timeout;
-  request.max_output = 64 * 1024;
+  request.max_output = std::size_t{64} * 1024;
   auto outcome = co_await process::run_process(std::move(request));
   if (!outcome) co_return outcome.error();
   if (outcome->timed_out) {
@@ -112,7 +113,7 @@ boost::asio::awaitable<std::optional<container_usage>> usage_of(options opts, st
                   "{{.ContainerStats.MemUsage}} {{.ContainerStats.CPUNano}}"};
   request.argv.insert(request.argv.end(), running->begin(), running->end());
   request.timeout = opts.timeout;
-  request.max_output = 64 * 1024;
+  request.max_output = std::size_t{64} * 1024;
   auto outcome = co_await process::run_process(std::move(request));
   if (!outcome || !outcome->ok()) co_return std::nullopt;
   container_usage total;
@@ -136,8 +137,9 @@ std::vector<std::string> vm_host_missing() {
     ::close(fd);
   } else {
     int error = errno;
-    missing.push_back(error == ENOENT ? "KVM: /dev/kvm does not exist (no kvm module, or virtualisation is off)"
-                                      : "KVM: /dev/kvm cannot be opened (" + std::string(std::strerror(error)) + ")");
+    missing.push_back(error == ENOENT
+                          ? "KVM: /dev/kvm does not exist (no kvm module, or virtualisation is off)"
+                          : "KVM: /dev/kvm cannot be opened (" + std::generic_category().message(error) + ")");
   }
   if (!process::find_program("qemu-system-x86_64")) {
     missing.emplace_back("qemu-system-x86_64 (Debian package qemu-system-x86) is not installed");

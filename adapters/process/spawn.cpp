@@ -449,7 +449,7 @@ struct capture {
 
 asio::awaitable<void> drain(stream_descriptor& pipe, capture& into) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  std::array<char, 64 * 1024> buffer;
+  std::array<char, std::size_t{64} * 1024> buffer;
   while (!into.finished && pipe.is_open()) {
     if (cancelled(co_await asio::this_coro::cancellation_state)) co_return;
     auto [ec, size] = co_await pipe.async_read_some(asio::buffer(buffer), io_result);

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <system_error>
 #include <vector>
 
 namespace sc::systemd {
@@ -230,17 +231,17 @@ result<void> probe_bus(const std::string& address) {
   where.sun_family = AF_UNIX;
   std::memcpy(where.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return problem::unavailable(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) return problem::unavailable(std::string("socket: ") + std::generic_category().message(errno));
   // Non-blocking: a full backlog (EAGAIN) still means a bus is there; only absence fails.
   int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&where), sizeof where);
   int error = rc == 0 ? 0 : errno;
   ::close(fd);
   if (error == 0 || error == EAGAIN || error == EINPROGRESS) return {};
   if (error == ENOENT) return problem::unavailable("no D-Bus socket at " + path);
-  return problem::unavailable("D-Bus socket " + path + ": " + std::strerror(error));
+  return problem::unavailable("D-Bus socket " + path + ": " + std::generic_category().message(error));
 }
 
-result<std::unique_ptr<bus_connection>> connect_bus(asio::io_context& io, std::string address) {
+result<std::unique_ptr<bus_connection>> connect_bus(asio::io_context& io, const std::string& address) {
   if (auto reachable = probe_bus(address); !reachable) return reachable.error();
   std::unique_ptr<sdbus::IConnection> connection;
   try {

@@ -75,7 +75,7 @@ class bus_connection {
 // a reconnect loop retries while the bus is down. So a unix socket address is first probed with a
 // plain connect(2) of our own, and sdbus is asked only once a bus accepts connections: while the
 // bus is down, retries cost one socket each, closed at once.
-result<std::unique_ptr<bus_connection>> connect_bus(boost::asio::io_context& io, std::string address);
+result<std::unique_ptr<bus_connection>> connect_bus(boost::asio::io_context& io, const std::string& address);
 
 // The probe connect_bus makes first: 503 naming the reason when nothing accepts connections at the
 // unix socket of `address` (no socket file, refused); success for other transports (not probed).

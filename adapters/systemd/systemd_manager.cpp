@@ -109,15 +109,14 @@ problem from_dbus_error(const sdbus::Error& e, std::string_view subject) {
     p = problem::not_found(std::string(subject) + " not found");
   } else if (name == "org.freedesktop.systemd1.UnitMasked") {
     p = problem::conflict(std::string(subject) + " is masked");
-  } else if (name == "org.freedesktop.DBus.Error.NoReply" && contains_ci(e.getMessage(), "terminated")) {
+  } else if ((name == "org.freedesktop.DBus.Error.NoReply" && contains_ci(e.getMessage(), "terminated")) ||
+             name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+             name == "org.freedesktop.DBus.Error.NameHasNoOwner" || name == "org.freedesktop.DBus.Error.Disconnected" ||
+             name == "org.sdbus-cpp.Error") {
     p = problem::unavailable("systemd is not reachable");
   } else if (name == "org.freedesktop.DBus.Error.NoReply" || name == "org.freedesktop.DBus.Error.Timeout" ||
              name == "org.freedesktop.DBus.Error.TimedOut") {
     p = problem::gateway_timeout("systemd did not answer in time");
-  } else if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
-             name == "org.freedesktop.DBus.Error.NameHasNoOwner" || name == "org.freedesktop.DBus.Error.Disconnected" ||
-             name == "org.sdbus-cpp.Error") {
-    p = problem::unavailable("systemd is not reachable");
   } else {
     p = problem::internal_error({});
   }
@@ -538,7 +537,7 @@ asio::awaitable<result<std::string>> read_unit_property(state_ptr s, std::string
         .onInterface(properties_interface)
         .withTimeout(s->options_.call_timeout)
         .withArguments(interface, property)
-        .uponReplyInvoke([w, property](const sdbus::Error* e, sdbus::Variant value) {
+        .uponReplyInvoke([w, property](const sdbus::Error* e, const sdbus::Variant& value) {
           if (e != nullptr) {
             w->fail(from_dbus_error(*e, "property " + property));
             return;
@@ -628,9 +627,9 @@ result<std::unique_ptr<systemd_manager>> systemd_manager::create(bus_connection&
     state* raw_state = s.get();  // the proxy, and so this handler, is destroyed before the state
     s->proxy_->uponSignal("JobRemoved")
         .onInterface(manager_interface)
-        .call([raw_state](std::uint32_t /*id*/, sdbus::ObjectPath job, std::string /*unit*/, std::string job_result) {
-          raw_state->on_job_removed(std::move(job), std::move(job_result));
-        });
+        .call(
+            [raw_state](std::uint32_t /*id*/, sdbus::ObjectPath job, const std::string& /*unit*/,
+                        std::string job_result) { raw_state->on_job_removed(std::move(job), std::move(job_result)); });
     s->proxy_->finishRegistration();  // synchronous AddMatch: startup only
   } catch (const sdbus::Error& e) {
     s->proxy_.reset();

@@ -97,9 +97,9 @@ int main(int argc, char** argv) {
   auto& l = t.latencies_us;
   std::sort(l.begin(), l.end());
   auto pct = [&](double p) {
-    return l.empty() ? 0.0 : l[std::min(l.size() - 1, static_cast<std::size_t>(p * l.size()))];
+    return l.empty() ? 0.0 : l[std::min(l.size() - 1, static_cast<std::size_t>(p * static_cast<double>(l.size())))];
   };
   std::printf("requests=%zu errors=%ld rps=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f\n", l.size(), t.errors,
-              l.size() / elapsed, pct(0.50), pct(0.99), l.empty() ? 0.0 : l.back());
+              static_cast<double>(l.size()) / elapsed, pct(0.50), pct(0.99), l.empty() ? 0.0 : l.back());
   return t.errors == 0 ? 0 : 1;
 }

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -46,7 +47,9 @@ std::int64_t now_ns() {
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "sse_fanout: %s: %s\n", what.c_str(), std::generic_category().message(errno).c_str());
-  std::exit(1);
+  // Not exit(): the health thread may still run, and exit's static destructors race with it.
+  std::fflush(nullptr);
+  std::_Exit(1);
 }
 
 int connect_unix(const std::string& path) {
@@ -71,7 +74,7 @@ long status_kib(int pid, const char* key) {
 double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
-  auto index = static_cast<std::size_t>(p / 100.0 * static_cast<double>(values.size() - 1) + 0.5);
+  auto index = static_cast<std::size_t>(std::lround(p / 100.0 * static_cast<double>(values.size() - 1)));
   return values[std::min(index, values.size() - 1)];
 }
 

@@ -117,7 +117,7 @@ struct parse_limits {
   std::size_t max_bytes = 1 << 20;  // 1 MiB of YAML
   std::size_t max_depth = 32;       // nesting of maps and sequences
   std::size_t max_nodes = 50'000;   // after alias expansion (billion laughs)
-  std::size_t max_scalar_bytes = 256 * 1024;
+  std::size_t max_scalar_bytes = std::size_t{256} * 1024;
 };
 
 // Parses and checks a definition. 422 with every problem as `errors[{field, message}]`;

@@ -199,7 +199,7 @@ struct planner {
   std::string top_network;
   auto_answer_context fallback_generate;
 
-  void fail(const std::string& prefix, std::string field, std::string message) {
+  void fail(const std::string& prefix, const std::string& field, std::string message) {
     errors.push_back({prefix + field, std::move(message)});
   }
 
@@ -234,7 +234,7 @@ struct planner {
     context.internal_host = request.internal_host;
     auto compiled = compile(def, context, raw_answers);
     if (!compiled) {
-      for (auto& e : compiled.error().errors) fail(prefix, std::move(e.field), std::move(e.message));
+      for (auto& e : compiled.error().errors) fail(prefix, e.field, std::move(e.message));
       if (compiled.error().errors.empty()) fail(prefix, "", compiled.error().detail);
       return std::nullopt;
     }

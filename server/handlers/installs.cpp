@@ -26,7 +26,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr string_rule name_rule{.max_length = 64, .allow_empty = false, .allow_newlines = false};
 constexpr string_rule optional_name_rule{.max_length = 64, .allow_empty = true, .allow_newlines = false};
 constexpr std::size_t max_answers = 256;
 constexpr std::array<list_field<std::string>, 1> entry_fields = {{
@@ -93,7 +92,7 @@ result<packages::marker_values> read_responses(std::string_view text) {
     std::string field = "responses." + std::string(k);
     if (k.size() > 128) return problem::unprocessable(field, "question key too long");
     if (v.is_string()) {
-      if (v.as_string().size() > 64 * 1024) return problem::unprocessable(field, "answer too long");
+      if (v.as_string().size() > std::size_t{64} * 1024) return problem::unprocessable(field, "answer too long");
       out[std::string(k)] = std::string(v.as_string());
     } else if (v.is_int64() || v.is_uint64() || v.is_double() || v.is_bool()) {
       out[std::string(k)] = json::serialize(v);

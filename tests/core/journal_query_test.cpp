@@ -35,18 +35,14 @@ TEST(journal_query, parses_cursors_written_by_sd_journal) {
 
 TEST(journal_query, refuses_anything_else_as_a_cursor_naming_the_field) {
   const std::vector<std::string> refused = {
-      std::string(),
-      std::string("abc"),
-      valid_cursor + ";",
-      valid_cursor + ";y=1",
-      ";" + valid_cursor,
+      std::string(), std::string("abc"), valid_cursor + ";", valid_cursor + ";y=1", ";" + valid_cursor,
       valid_cursor.substr(0, valid_cursor.size() - 1) + "G",
       "i=7e6;s=3622950857b84a368011ecbf6d4f81a4;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
       "s=36;i=7e6;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
+      // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one cursor, split to fit the line
       "s=3622950857b84a368011ecbf6d4f81a4;i=11111111111111111;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;"
       "t=1;x=1",
-      "s=3622950857b84a368011ecbf6d4f81a4;i=;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1",
-      std::string(300, 'a'),
+      "s=3622950857b84a368011ecbf6d4f81a4;i=;b=d394ab89b92e4396b81af3eb2e8eca24;m=1;t=1;x=1", std::string(300, 'a'),
       std::string("s=\0", 3)};
   for (const auto& bad : refused) {
     auto r = parse_cursor(bad, "Last-Event-ID");

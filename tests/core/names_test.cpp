@@ -14,7 +14,7 @@ TEST(unit_names, accepts_real_unit_names) {
 TEST(unit_names, rejects_injection_and_odd_names) {
   std::string long_name(300, 'a');
   long_name += ".service";
-  for (std::string name :
+  for (const std::string& name :
        {std::string(""), std::string("-x.service"), std::string(".service"), std::string("a b.service"),
         std::string("a\n.service"), std::string("a/../b.service"), std::string("a.exe"), std::string("a;rm.service"),
         std::string("a\0b.service", 11), long_name}) {
@@ -30,9 +30,9 @@ TEST(relative_paths, accepts_nested_names) {
 }
 
 TEST(relative_paths, rejects_traversal) {
-  for (std::string path : {std::string(""), std::string("/abs"), std::string("../x"), std::string("a/../../b"),
-                           std::string("a//b"), std::string("a/"), std::string("./a"), std::string("a/."),
-                           std::string("a\0b", 3), std::string("sp ace"), std::string(5000, 'a')}) {
+  for (const std::string& path : {std::string(""), std::string("/abs"), std::string("../x"), std::string("a/../../b"),
+                                  std::string("a//b"), std::string("a/"), std::string("./a"), std::string("a/."),
+                                  std::string("a\0b", 3), std::string("sp ace"), std::string(5000, 'a')}) {
     EXPECT_FALSE(validate_relative_path(path).has_value()) << path;
   }
 }
@@ -40,7 +40,7 @@ TEST(relative_paths, rejects_traversal) {
 TEST(relative_paths, enforce_255_bytes_per_component_and_4096_in_all) {
   EXPECT_TRUE(validate_relative_path(std::string(255, 'a')).has_value());
   EXPECT_TRUE(validate_relative_path(std::string(255, 'a') + "/" + std::string(255, 'b')).has_value());
-  for (std::string path :
+  for (const std::string& path :
        {std::string(256, 'a'), std::string(300, 'a'), "x/" + std::string(256, 'b'), std::string(4097, 'a')}) {
     auto checked = validate_relative_path(path);
     ASSERT_FALSE(checked.has_value()) << path.size();

@@ -5,7 +5,7 @@
 namespace sc::sessions {
 namespace {
 
-constexpr std::int64_t day = 24 * 3600;
+constexpr std::int64_t day = std::int64_t{24} * 3600;
 
 TEST(sessions, token_format) {
   EXPECT_TRUE(is_well_formed_token(std::string(64, 'a')));

@@ -18,9 +18,10 @@ TEST(storage_names, user_names_get_the_user_prefix_after_validation) {
 
 TEST(storage_names, traversal_absolute_nul_overlong_and_odd_characters_are_422_naming_the_field) {
   const std::string overlong(5000, 'a');
-  for (std::string bad : {std::string("../x"), std::string("a/../../b"), std::string("/etc"), std::string("a//b"),
-                          std::string("a/"), std::string("."), std::string("a/./b"), std::string("x\0y", 3),
-                          std::string("sp ace"), std::string("semi;colon"), overlong, std::string("")}) {
+  for (const std::string& bad :
+       {std::string("../x"), std::string("a/../../b"), std::string("/etc"), std::string("a//b"), std::string("a/"),
+        std::string("."), std::string("a/./b"), std::string("x\0y", 3), std::string("sp ace"),
+        std::string("semi;colon"), overlong, std::string("")}) {
     auto path = user_volume_path(bad, "filesystem.name");
     ASSERT_FALSE(path) << bad;
     EXPECT_EQ(path.error().status, 422) << bad;
@@ -29,7 +30,7 @@ TEST(storage_names, traversal_absolute_nul_overlong_and_odd_characters_are_422_n
 }
 
 TEST(storage_names, a_300_byte_name_is_422_and_the_user_prefix_stays_under_path_max) {
-  for (std::string name : {std::string(300, 'a'), std::string(256, 'a'), std::string(4091, 'a')}) {
+  for (const std::string& name : {std::string(300, 'a'), std::string(256, 'a'), std::string(4091, 'a')}) {
     auto path = user_volume_path(name, "name");
     ASSERT_FALSE(path) << name.size();
     EXPECT_EQ(path.error().status, 422);

@@ -70,7 +70,9 @@ class bus_faults : public ::testing::Test {
   void SetUp() override {
     unit_dir_ = sandbox_env("SC_UNIT_DIR");
     ASSERT_FALSE(unit_dir_.empty()) << "the sandbox host is not up (tools/sandbox up)";
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("XDG_RUNTIME_DIR", sandbox_env("XDG_RUNTIME_DIR").c_str(), 1);
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("DBUS_SESSION_BUS_ADDRESS", sandbox_env("SC_BUS_ADDRESS").c_str(), 1);
     // A system service: GET /systemd/units lists a package unit only with its install record.
     unit_ = "town-os-system--scfault" + std::to_string(::getpid()) + "-dbus.service";

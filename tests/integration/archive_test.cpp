@@ -264,6 +264,7 @@ TEST_F(archives, a_refused_member_rolls_back_what_the_run_created) {
 
 TEST_F(archives, ten_thousand_tiny_files_unpack_completely) {
   std::vector<member> members;
+  members.reserve(10000);
   for (int i = 0; i < 10000; ++i)
     members.push_back(
         {.path = "many/" + std::to_string(i % 100) + "/f" + std::to_string(i), .data = std::to_string(i)});

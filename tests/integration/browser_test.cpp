@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -238,6 +239,7 @@ class browser {
                                      "--user-data-dir=" + profile_,
                                      url};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawnattr_t attributes;
@@ -253,7 +255,7 @@ class browser {
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     if (rc != 0) {
-      ADD_FAILURE() << "cannot start chromium (tools/deps installs it): " << std::strerror(rc);
+      ADD_FAILURE() << "cannot start chromium (tools/deps installs it): " << std::generic_category().message(rc);
       pid_ = -1;
     }
   }

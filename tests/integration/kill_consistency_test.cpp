@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/fixtures.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
@@ -28,7 +29,7 @@ constexpr int rounds = 20;
 // killed in the middle of).
 fs::path make_fixture_repo(const fs::path& work) {
   fs::path dir = work / "upstream";
-  fs::copy(SC_FIXTURE_PACKAGES, dir, fs::copy_options::recursive);
+  fs::copy(fixture_packages(), dir, fs::copy_options::recursive);
   shell("cd '" + dir.string() +
         "' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t commit -q -m "
         "fixture && echo ok");

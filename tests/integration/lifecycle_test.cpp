@@ -81,6 +81,7 @@ class lifecycle_api : public ::testing::Test {
     btrfs_ = sandbox_env("SC_BTRFS_ROOT");
     ASSERT_FALSE(image_.empty() || unit_dir_.empty() || btrfs_.empty());
     make_repository();
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("SC_DEFAULT_REPOSITORY", "", 1);
     start();
     auto settings = call("POST", "/settings/set", R"({"key":"default_quota","value":"67108864"})");
@@ -198,7 +199,7 @@ volumes:
 
   static http_reply call(const std::string& method, const std::string& target, const std::string& body = {},
                          std::chrono::seconds deadline = std::chrono::seconds(20),
-                         std::map<std::string, std::string> headers = {}) {
+                         const std::map<std::string, std::string>& headers = {}) {
     auto connection = raw_connection::unix_socket(server_->socket_path());
     if (!connection.connected()) return {};
     if (!connection.send(format_request(method, target, body, headers))) return {};
@@ -246,6 +247,8 @@ volumes:
         "");
   }
 
+  // Data members end in _ (STYLE.md §10); .clang-tidy gives the suffix to non-static ones only.
+  // NOLINTBEGIN(readability-identifier-naming)
   inline static server_process* server_ = nullptr;
   inline static std::string repo_;
   inline static fs::path work_;
@@ -253,6 +256,7 @@ volumes:
   inline static std::string image_;
   inline static std::string unit_dir_;
   inline static std::string btrfs_;
+  // NOLINTEND(readability-identifier-naming)
 };
 
 TEST_F(lifecycle_api, web_app_installs_serves_disables_and_keeps_its_data) {

@@ -68,6 +68,7 @@ class lifetimes : public ::testing::Test {
            << (work_ / "pids").string() << "'; exec sleep 300; fi\nexec '" << real_git << "' \"$@\"\n";
     }
     fs::permissions(work_ / "bin" / "git", fs::perms::owner_all);
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("SC_DEFAULT_REPOSITORY", "", 1);
   }
   void TearDown() override {
@@ -99,15 +100,20 @@ class lifetimes : public ::testing::Test {
     std::string saved = std::getenv("PATH");
     const char* asan = std::getenv("ASAN_OPTIONS");
     std::string saved_asan = asan != nullptr ? asan : "";
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("PATH", ((work_ / "bin").string() + ":" + saved).c_str(), 1);
     if (timed_exit)
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
       ::setenv("ASAN_OPTIONS", (saved_asan + (saved_asan.empty() ? "" : ":") + "detect_leaks=0").c_str(), 1);
     auto server = std::make_unique<server_process>(std::move(args));
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("PATH", saved.c_str(), 1);
     if (timed_exit) {
       if (asan != nullptr) {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
         ::setenv("ASAN_OPTIONS", saved_asan.c_str(), 1);
       } else {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
         ::unsetenv("ASAN_OPTIONS");
       }
     }
@@ -291,6 +297,7 @@ TEST_F(lifetimes, failed_logins_leave_a_bounded_number_of_audit_rows) {
   constexpr int connections = 8;
   constexpr int per_connection = 250;
   std::vector<std::thread> clients;
+  clients.reserve(connections);
   std::atomic<int> answered{0};
   for (int c = 0; c < connections; ++c) {
     clients.emplace_back([&, c] {

@@ -47,6 +47,7 @@ TEST(login_burst, one_hash_at_a_time_and_a_full_queue_answers_429) {
   std::vector<std::optional<http_reply>> replies(logins);
   std::barrier start(logins);
   std::vector<std::thread> threads;
+  threads.reserve(logins);
   const std::string wire = format_request("POST", "/account/authenticate", login_body, {});
   for (int i = 0; i < logins; ++i) {
     threads.emplace_back([&, i] {

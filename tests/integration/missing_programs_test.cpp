@@ -24,7 +24,7 @@ namespace json = boost::json;
 
 // A PATH directory holding links to every program of the usual directories except `missing`.
 std::string path_without(const std::set<std::string>& missing) {
-  const std::string dir = make_temp_dir("sc-path");
+  std::string dir = make_temp_dir("sc-path");
   for (const char* source : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(source, ec)) {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 
+#include "tests/support/fixtures.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -33,12 +34,12 @@ class repositories : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(std::system("git --version >/dev/null 2>&1"), 0) << "git is required for the repository tests";
-    ASSERT_TRUE(fs::is_directory(fs::path(SC_FIXTURE_PACKAGES) / "packages"))
-        << "fixture missing: " << SC_FIXTURE_PACKAGES;
+    ASSERT_TRUE(fs::is_directory(fixture_packages() / "packages")) << "fixture missing: " << fixture_packages();
     char pattern[] = "/tmp/sc-repos-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     work_ = pattern;
     // No default repository: each test adds its own.
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("SC_DEFAULT_REPOSITORY", "", 1);
     server_ = std::make_unique<server_process>();
     ASSERT_TRUE(server_->started()) << server_->log();
@@ -53,7 +54,7 @@ class repositories : public ::testing::Test {
   fs::path make_repo(const std::string& name, const std::vector<std::string>& only = {}) {
     fs::path dir = work_ / name;
     fs::create_directories(dir / "packages");
-    fs::path fixture = SC_FIXTURE_PACKAGES;
+    fs::path fixture = fixture_packages();
     fs::copy(fixture / "featured.json", dir / "featured.json");
     for (const auto& entry : fs::directory_iterator(fixture / "packages")) {
       std::string package = entry.path().filename().string();
@@ -129,7 +130,7 @@ TEST_F(repositories, add_serves_every_package_and_manifest) {
   auto manifest = call("POST", "/packages/manifest", R"({"repo":"main","name":"redis","version":"1.0"})");
   EXPECT_EQ(manifest.status, 200);
   EXPECT_EQ(manifest.header("content-type"), "text/x-yaml; charset=utf-8");
-  std::ifstream file(fs::path(SC_FIXTURE_PACKAGES) / "packages/redis/1.0.yaml");
+  std::ifstream file(fixture_packages() / "packages/redis/1.0.yaml");
   std::string expected((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   EXPECT_EQ(manifest.body, expected);
   EXPECT_EQ(call("POST", "/packages/manifest", R"({"repo":"main","name":"redis","version":"9.9"})").status, 404);
@@ -154,7 +155,7 @@ TEST_F(repositories, add_serves_every_package_and_manifest) {
 TEST_F(repositories, install_preview_of_every_fixture_definition) {
   add("main", make_repo("main"));
   std::size_t previewed = 0;
-  for (const auto& dir : fs::directory_iterator(fs::path(SC_FIXTURE_PACKAGES) / "packages")) {
+  for (const auto& dir : fs::directory_iterator(fixture_packages() / "packages")) {
     for (const auto& file : fs::directory_iterator(dir.path())) {
       std::string name = dir.path().filename().string();
       std::string version = file.path().stem().string();
@@ -346,8 +347,10 @@ TEST_F(repositories, a_hanging_refresh_never_blocks_requests_and_shutdown_kills_
   }
   fs::permissions(bin / "git", fs::perms::owner_all);
   std::string saved_path = std::getenv("PATH");
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
   ::setenv("PATH", (bin.string() + ":" + saved_path).c_str(), 1);
   server_process again({"--state-dir", state});
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
   ::setenv("PATH", saved_path.c_str(), 1);
   ASSERT_TRUE(again.started()) << again.log();
   auto started = std::chrono::steady_clock::now();

@@ -85,9 +85,12 @@ class settings_audit : public ::testing::Test {
     return body_json(reply).at("entries").as_array();
   }
 
+  // Data members end in _ (STYLE.md §10); .clang-tidy gives the suffix to non-static ones only.
+  // NOLINTBEGIN(readability-identifier-naming)
   static server_process* server_;
   static std::string admin_token_;
   static std::string user_token_;
+  // NOLINTEND(readability-identifier-naming)
 };
 server_process* settings_audit::server_ = nullptr;
 std::string settings_audit::admin_token_;

@@ -151,7 +151,9 @@ class systemd_api : public ::testing::Test {
     unit_dir_ = sandbox_env("SC_UNIT_DIR");
     ASSERT_FALSE(unit_dir_.empty()) << "the sandbox host is not up (tools/sandbox up)";
     // systemctl (for daemon-reload and cleanup) talks to the sandbox's user manager.
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("XDG_RUNTIME_DIR", sandbox_env("XDG_RUNTIME_DIR").c_str(), 1);
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("DBUS_SESSION_BUS_ADDRESS", sandbox_env("SC_BUS_ADDRESS").c_str(), 1);
     server_ = std::make_unique<server_process>();
     ASSERT_TRUE(server_->started()) << server_->log();

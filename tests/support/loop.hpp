@@ -42,7 +42,7 @@ T run_to_completion(boost::asio::io_context& io, boost::asio::awaitable<T> corou
   std::exception_ptr failure;
   bool done = false;
   detail::run_until_done(io, deadline, done, [&](auto finished) {
-    boost::asio::co_spawn(io, std::move(coroutine), [&, finished](std::exception_ptr e, T v) {
+    boost::asio::co_spawn(io, std::move(coroutine), [&, finished](const std::exception_ptr& e, T v) {
       failure = e;
       if (!e) value.emplace(std::move(v));
       finished();
@@ -57,7 +57,7 @@ inline void run_to_completion(boost::asio::io_context& io, boost::asio::awaitabl
   std::exception_ptr failure;
   bool done = false;
   detail::run_until_done(io, deadline, done, [&](auto finished) {
-    boost::asio::co_spawn(io, std::move(coroutine), [&, finished](std::exception_ptr e) {
+    boost::asio::co_spawn(io, std::move(coroutine), [&, finished](const std::exception_ptr& e) {
       failure = e;
       finished();
     });

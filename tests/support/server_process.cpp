@@ -62,11 +62,13 @@ server_process::server_process(std::vector<std::string> extra_args, bool use_san
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   // A test server seeds no package repository (the default is a network clone at first boot)
   // unless the test sets SC_DEFAULT_REPOSITORY itself.
   std::vector<char*> envp;
+  envp.reserve(environment.size());
   for (auto& entry : environment) envp.push_back(entry.data());
   auto overridden = [&environment](std::string_view entry) {
     std::string_view key = entry.substr(0, entry.find('=') + 1);

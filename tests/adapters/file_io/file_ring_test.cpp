@@ -88,7 +88,7 @@ std::span<const std::byte> as_bytes(const std::string& text) {
   return std::as_bytes(std::span<const char>(text.data(), text.size()));
 }
 
-class FileRing : public ::testing::TestWithParam<bool> {
+class file_ring_test : public ::testing::TestWithParam<bool> {
  protected:
   file_ring_options options() const {
     file_ring_options o;
@@ -98,12 +98,12 @@ class FileRing : public ::testing::TestWithParam<bool> {
   asio::io_context io_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, FileRing, ::testing::Values(false, true),
+INSTANTIATE_TEST_SUITE_P(Backends, file_ring_test, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& param_info) {
                            return std::string(param_info.param ? "thread_pool" : "io_uring");
                          });
 
-TEST_P(FileRing, ReportsItsBackend) {
+TEST_P(file_ring_test, ReportsItsBackend) {
   file_ring ring(io_.get_executor(), options());
   if (GetParam()) {
     EXPECT_STREQ(ring.backend_name(), "thread_pool");
@@ -186,7 +186,7 @@ asio::awaitable<void> round_trip_with_ticker(file_ring& ring, int fd, std::size_
   co_await (round_trip(ring, fd, total, figures, lateness) && tick(lateness));
 }
 
-TEST_P(FileRing, RoundTrip256MiBWhileTheLoopStaysResponsive) {
+TEST_P(file_ring_test, RoundTrip256MiBWhileTheLoopStaysResponsive) {
   temp_file file;
   file_ring ring(io_.get_executor(), options());
   transfer_figures figures;
@@ -204,8 +204,8 @@ TEST_P(FileRing, RoundTrip256MiBWhileTheLoopStaysResponsive) {
   std::cout << "[ figures  ] " << ring.backend_name() << ", 256 MiB in 1 MiB ops: write " << rate(figures.write_io)
             << " MiB/s, read " << rate(figures.read_io) << " MiB/s (page cache), fsync "
             << figures.fsync_io.count() / 1000 << " ms; whole round trip with checking " << figures.total.count() / 1000
-            << " ms; 2 ms timer: " << lateness.ticks << " waits, worst lateness " << lateness.worst.count() / 1000.0
-            << " ms\n";
+            << " ms; 2 ms timer: " << lateness.ticks << " waits, worst lateness "
+            << static_cast<double>(lateness.worst.count()) / 1000.0 << " ms\n";
   RecordProperty("write_mib_per_s", std::to_string(rate(figures.write_io)));
   RecordProperty("read_mib_per_s", std::to_string(rate(figures.read_io)));
   RecordProperty("worst_timer_lateness_us", std::to_string(lateness.worst.count()));
@@ -226,7 +226,7 @@ asio::awaitable<void> write_then_verify(file_ring& ring, int fd, std::size_t ind
   if (!read || *read != block || back != data) ++failures;
 }
 
-TEST_P(FileRing, ManyConcurrentOperationsBeyondTheRingSize) {
+TEST_P(file_ring_test, ManyConcurrentOperationsBeyondTheRingSize) {
   temp_file file;
   file_ring_options small = options();
   small.entries = 8;
@@ -235,7 +235,7 @@ TEST_P(FileRing, ManyConcurrentOperationsBeyondTheRingSize) {
   std::size_t finished = 0;
   constexpr std::size_t count = 512;
   for (std::size_t i = 0; i < count; ++i) {
-    asio::co_spawn(io_, write_then_verify(ring, file.fd(), i, failures), [&](std::exception_ptr e) {
+    asio::co_spawn(io_, write_then_verify(ring, file.fd(), i, failures), [&](const std::exception_ptr& e) {
       if (e) ++failures;
       ++finished;
     });
@@ -276,7 +276,7 @@ asio::awaitable<eof_results> read_around_the_end(file_ring& ring, int fd) {
   co_return results;
 }
 
-TEST_P(FileRing, ReadsAtEndOfFileReturnZero) {
+TEST_P(file_ring_test, ReadsAtEndOfFileReturnZero) {
   temp_file file;
   file_ring ring(io_.get_executor(), options());
   eof_results results = sc::test::run_to_completion(io_, read_around_the_end(ring, file.fd()));
@@ -309,7 +309,7 @@ asio::awaitable<error_results> provoke_errors(file_ring& ring, int read_only_fd,
   co_return results;
 }
 
-TEST_P(FileRing, ErrorsAreValues) {
+TEST_P(file_ring_test, ErrorsAreValues) {
   temp_file file;
   int read_only = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(read_only, 0);
@@ -371,7 +371,7 @@ class pipe_pair {
   int fds_[2];
 };
 
-TEST_P(FileRing, TimeoutRaceCancelsAnOperationStuckInTheKernel) {
+TEST_P(file_ring_test, TimeoutRaceCancelsAnOperationStuckInTheKernel) {
   pipe_pair pipe;
   file_ring ring(io_.get_executor(), options());
   std::vector<std::byte> buffer(64);
@@ -392,7 +392,7 @@ TEST_P(FileRing, TimeoutRaceCancelsAnOperationStuckInTheKernel) {
   }
 }
 
-TEST_P(FileRing, DestroyingTheRingWithOperationsInFlightIsSafe) {
+TEST_P(file_ring_test, DestroyingTheRingWithOperationsInFlightIsSafe) {
   pipe_pair pipe;
   temp_file file;
   std::vector<std::byte> pipe_buffer(64);

@@ -105,9 +105,11 @@ class recording_git : public git_adapter {
     bin_ = root_ / "bin";
     fs::create_directories(bin_);
     saved_path_ = std::getenv("PATH");
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("PATH", (bin_.string() + ":" + saved_path_).c_str(), 1);
   }
   void TearDown() override {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
     ::setenv("PATH", saved_path_.c_str(), 1);
     git_adapter::TearDown();
   }

@@ -108,12 +108,14 @@ std::vector<std::string> numbered(const std::string& prefix, int count) {
 
 std::vector<std::string> messages_of(const std::vector<journal_entry>& entries) {
   std::vector<std::string> out;
+  out.reserve(entries.size());
   for (const auto& e : entries) out.push_back(e.message);
   return out;
 }
 
 std::vector<std::string> cursors_of(const std::vector<journal_entry>& entries) {
   std::vector<std::string> out;
+  out.reserve(entries.size());
   for (const auto& e : entries) out.push_back(e.cursor);
   return out;
 }
@@ -392,7 +394,7 @@ asio::awaitable<busy_outcome> use_while_following(journal_reader* reader) {
   busy_outcome out;
   asio::steady_timer done(executor, 10s);
   bool finished = false;
-  asio::co_spawn(executor, follow_briefly(reader, &out.timer_won), [&](std::exception_ptr) {
+  asio::co_spawn(executor, follow_briefly(reader, &out.timer_won), [&](const std::exception_ptr&) {
     finished = true;
     done.cancel();
   });
@@ -422,7 +424,7 @@ asio::awaitable<result<std::vector<journal_entry>>> follow_then_destroy(std::uni
   bool finished = false;
   asio::steady_timer done(executor, 10s);
   asio::co_spawn(executor, (*reader)->next_batch(10, 10s),
-                 [&](std::exception_ptr, result<std::vector<journal_entry>> r) {
+                 [&](const std::exception_ptr&, result<std::vector<journal_entry>> r) {
                    out = std::move(r);
                    finished = true;
                    done.cancel();

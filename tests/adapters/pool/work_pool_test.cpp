@@ -51,7 +51,7 @@ boost::asio::awaitable<std::vector<int>> flood(work_pool& pool, gate& g) {
   int finished = 0;
   boost::asio::steady_timer tick(executor);
   for (int i = 0; i < 5; ++i) {
-    boost::asio::co_spawn(executor, blocked(pool, g), [&results, &finished, i](std::exception_ptr, int v) {
+    boost::asio::co_spawn(executor, blocked(pool, g), [&results, &finished, i](const std::exception_ptr&, int v) {
       results[static_cast<std::size_t>(i)] = v;
       ++finished;
     });
@@ -99,7 +99,7 @@ boost::asio::awaitable<std::pair<int, int>> other_queue_runs(work_queue& busy, w
     g.opened.wait(lock, [&] { return g.open; });
     return 7;
   }),
-                        [&](std::exception_ptr, result<int> r) {
+                        [&](const std::exception_ptr&, result<int> r) {
                           blocked_result = r ? *r : -1;
                           blocked_done = true;
                         });

@@ -80,7 +80,7 @@ void run_concurrently(asio::io_context& io, std::vector<asio::awaitable<void>> t
     }
   });
   for (auto& task : tasks) {
-    asio::co_spawn(io, std::move(task), [&](std::exception_ptr failure) {
+    asio::co_spawn(io, std::move(task), [&](const std::exception_ptr& failure) {
       if (failure) {
         try {
           std::rethrow_exception(failure);
@@ -309,8 +309,10 @@ TEST(Process, UsesEnvAndCwd) {
 }
 
 TEST(Process, InheritsEnvironmentByDefault) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
   ASSERT_EQ(::setenv("SC_SPAWN_TEST_MARKER", "inherited", 1), 0);
   spawn_outcome outcome = run_ok(make_request({"/bin/sh", "-c", "echo $SC_SPAWN_TEST_MARKER"}));
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): for the children, on the test's own thread
   ::unsetenv("SC_SPAWN_TEST_MARKER");
   EXPECT_EQ(outcome.out, "inherited\n");
 }
@@ -430,12 +432,13 @@ TEST(Process, CancellationThroughABoundSlotStopsTheChild) {
   guard.async_wait([&](boost::system::error_code ec) {
     if (!ec) io.stop();
   });
-  asio::co_spawn(io, run_process(request),
-                 asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr, sc::result<spawn_outcome> r) {
-                   result = std::move(r);
-                   done = true;
-                   guard.cancel();
-                 }));
+  asio::co_spawn(
+      io, run_process(request),
+      asio::bind_cancellation_slot(signal.slot(), [&](const std::exception_ptr&, sc::result<spawn_outcome> r) {
+        result = std::move(r);
+        done = true;
+        guard.cancel();
+      }));
   asio::steady_timer later(io, 100ms);
   later.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::terminal); });
   auto started = steady_clock::now();
@@ -522,7 +525,7 @@ asio::awaitable<void> run_batch(std::vector<spawn_request> requests, std::vector
   std::size_t remaining = requests.size();
   sc::one_shot_event all_done(executor);
   for (std::size_t i = 0; i < requests.size(); ++i) {
-    asio::co_spawn(executor, run_into(std::move(requests[i]), results[i]), [&](std::exception_ptr) {
+    asio::co_spawn(executor, run_into(std::move(requests[i]), results[i]), [&](const std::exception_ptr&) {
       if (--remaining == 0) all_done.set();
     });
   }
@@ -535,6 +538,7 @@ TEST(Process, ExcessChildrenWaitForASlot) {
   EXPECT_EQ(sc::process::max_children(), 3u);
   asio::io_context io;
   std::vector<spawn_request> requests;
+  requests.reserve(9);
   for (int i = 0; i < 9; ++i) requests.push_back(make_request({"/bin/sleep", "0.2"}));
   std::vector<sc::result<spawn_outcome>> results(requests.size());
   std::size_t peak = 0;
@@ -593,14 +597,15 @@ TEST(Process, MeasureSpawnThroughput) {
   asio::io_context io2;
   std::vector<sc::result<spawn_outcome>> results(100);
   std::vector<asio::awaitable<void>> tasks;
+  tasks.reserve(results.size());
   for (auto& result : results) tasks.push_back(run_into(make_request({"/bin/true"}), result));
   started = steady_clock::now();
   run_concurrently(io2, std::move(tasks));
   auto concurrent = duration_cast<microseconds>(steady_clock::now() - started);
   for (auto& result : results) EXPECT_TRUE(result && result->ok());
 
-  std::cout << "[ figures  ] 100 sequential /bin/true: " << sequential.count() / 1000.0
-            << " ms; 100 concurrent: " << concurrent.count() / 1000.0 << " ms\n";
+  std::cout << "[ figures  ] 100 sequential /bin/true: " << static_cast<double>(sequential.count()) / 1000.0
+            << " ms; 100 concurrent: " << static_cast<double>(concurrent.count()) / 1000.0 << " ms\n";
   RecordProperty("sequential_100_true_us", std::to_string(sequential.count()));
   RecordProperty("concurrent_100_true_us", std::to_string(concurrent.count()));
   EXPECT_LT(sequential, 30s);

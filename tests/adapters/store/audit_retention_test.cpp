@@ -44,7 +44,7 @@ class audit_retention : public ::testing::Test {
     sum.executeStep();
     return sum.getColumn(0).getInt64();
   }
-  static audit::entry failed_login(std::string username) {
+  static audit::entry failed_login(const std::string& username) {
     audit::entry e;
     e.action = "authenticate";
     e.path = "/account/authenticate";

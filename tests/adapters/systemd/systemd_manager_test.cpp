@@ -368,6 +368,7 @@ class private_bus {
     std::vector<std::string> args = {"dbus-daemon", "--config-file=/usr/share/dbus-1/session.conf", "--nofork",
                                      "--print-address=3", listen};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     int spawned = ::posix_spawnp(&pid_, "dbus-daemon", &actions, nullptr, argv.data(), environ);

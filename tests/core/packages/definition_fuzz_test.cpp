@@ -107,6 +107,7 @@ TEST(definition_fuzz, mutated_fixture_definitions_fail_cleanly) {
   auto files = test::fixture_files();
   ASSERT_EQ(files.size(), 36u);
   std::vector<std::string> seeds;
+  seeds.reserve(files.size());
   for (const auto& f : files) seeds.push_back(test::read_text(f.path));
   std::mt19937 rng(20261122);
   std::size_t parsed = 0;

@@ -1,5 +1,5 @@
 #pragma once
-// The fixture repository's definitions, found through the path CMake compiles in. A missing fixture
+// The fixture repository's definitions (tests/support/fixtures.hpp finds them). A missing fixture
 // is a failure, never a skip.
 
 #include <algorithm>
@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/fixtures.hpp"
+
 namespace sc::test {
 
 inline std::filesystem::path fixture_root() {
-  return SC_FIXTURE_PACKAGES;
+  return fixture_packages();
 }
 
 struct fixture_file {
@@ -23,7 +25,8 @@ struct fixture_file {
   std::filesystem::path path;
 };
 
-// gtest prints parameters with this instead of a byte dump.
+// gtest prints parameters with this instead of a byte dump (it looks the name up as is).
+// NOLINTNEXTLINE(readability-identifier-naming): gtest's printer hook must be called PrintTo
 inline void PrintTo(const fixture_file& file, std::ostream* out) {
   *out << file.package << "/" << file.version;
 }

@@ -633,8 +633,8 @@ description: a vm
 TEST(plan, identity_is_validated) {
   inline_repo repo;
   repo.defs["app"] = definition("image: busybox\ndescription: app\n");
-  for (auto bad : {package_ref{"../x", "app", "1", "app"}, package_ref{"r", "app", "1/2", "app"},
-                   package_ref{"r", "app", "1", "other"}, package_ref{"r", "app", "1", "app--dep--x"}}) {
+  for (const auto& bad : {package_ref{"../x", "app", "1", "app"}, package_ref{"r", "app", "1/2", "app"},
+                          package_ref{"r", "app", "1", "other"}, package_ref{"r", "app", "1", "app--dep--x"}}) {
     auto request = repo.request("app");
     request.package = bad;
     auto plan = make_plan(request);
