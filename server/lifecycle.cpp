@@ -160,6 +160,16 @@ struct busy_claim {
   void keep() { shared.reset(); }
 };
 
+// An install's plan in shared_state::planned until phase A returns (by then it is journaled).
+template <class Shared>
+struct planned_claim {
+  std::shared_ptr<Shared> shared;
+  std::string key;
+  ~planned_claim() {
+    if (shared) shared->planned.erase(key);
+  }
+};
+
 }  // namespace
 
 // ---- operation_progress
@@ -304,6 +314,20 @@ result<void> lifecycle::journal_step(std::int64_t id, std::string_view kind, std
   return {};
 }
 
+std::vector<const packages::install_plan*> lifecycle::other_plans(std::string_view key) const {
+  std::vector<const packages::install_plan*> out;
+  for (const auto& record : store_->installed()) out.push_back(&record.plan);
+  for (const auto& operation : store_->operations()) {
+    if (key_of(operation.plan.package.repo, operation.plan.package.effective_name) != key) {
+      out.push_back(&operation.plan);
+    }
+  }
+  for (const auto& [other, plan] : shared_->planned) {
+    if (other != key) out.push_back(&plan);
+  }
+  return out;
+}
+
 // ---- install, phase A
 
 asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(install_request request) {
@@ -351,8 +375,8 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
 
   packages::auto_answer_context generate;
   generate.effective_name = effective;
-  for (const auto& record : store_->installed()) {
-    for (int port : record.plan.host_ports()) generate.used_ports.insert(port);
+  for (const packages::install_plan* other : other_plans(key)) {
+    for (int port : other->host_ports()) generate.used_ports.insert(port);
   }
   generate.port_free = [](int port) { return podman::tcp_ports_in_use({port}).empty(); };
 
@@ -373,6 +397,8 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   };
   auto plan = packages::make_plan(plan_request);
   if (!plan) co_return plan.error();
+  shared_->planned.insert_or_assign(key, *plan);
+  planned_claim<shared_state> planned{shared_, key};
   for (const auto& c : plan->containers) {
     if (!c.git_sources.empty() || !c.archives.empty() ||
         std::any_of(c.volumes.begin(), c.volumes.end(), [](const auto& v) { return !v.git.empty(); })) {
@@ -400,8 +426,9 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
     facts.reserved_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize / 20;
   }
   // Taken after the awaits above, and used before the next one: the records are pointed at, and a
-  // concurrent install that finishes meanwhile reallocates them.
-  for (const auto& record : store_->installed()) facts.installed.push_back(&record.plan);
+  // concurrent install that finishes meanwhile reallocates them. Installs still in flight count as
+  // installed: two at once must not both take one host port.
+  facts.installed = other_plans(key);
   facts.host_ports_bound = podman::tcp_ports_in_use(plan->host_ports());
   if (auto checked = packages::preflight(*plan, facts); !checked) co_return checked.error();
   if (auto roots = co_await storage_.ready(); !roots) co_return roots.error();

@@ -34,6 +34,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -198,6 +199,9 @@ class lifecycle {
   boost::asio::awaitable<result<void>> move_tree(std::string from, std::string to);
   boost::asio::awaitable<void> prune_empty_parents(std::string relative);
   result<void> journal_step(std::int64_t id, std::string_view kind, std::string_view step);
+  // The plans of every package but `key`: installed, with an operation journaled, or being planned.
+  // Pointers into the store and shared state: use them before the next co_await.
+  std::vector<const packages::install_plan*> other_plans(std::string_view key) const;
   boost::asio::awaitable<std::vector<std::string>> journal_tail(std::string unit);
   void spawn_operation(std::string key, boost::asio::awaitable<void> body);
 
@@ -215,6 +219,9 @@ class lifecycle {
   // stop destroys the loop's pending frames last).
   struct shared_state {
     std::set<std::string, std::less<>> busy;  // "<repo>/<effective name>" with an operation running
+    // Plans of installs between planning and their journal entry (phase A awaits images and
+    // storage): their host ports and names are taken, so a concurrent install cannot pick them too.
+    std::map<std::string, packages::install_plan, std::less<>> planned;
     std::vector<std::shared_ptr<boost::asio::cancellation_signal>> cancels;
     std::function<void()> on_idle;
   };

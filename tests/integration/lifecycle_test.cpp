@@ -66,6 +66,22 @@ bool eventually(std::chrono::seconds deadline, Probe probe) {
   return probe();
 }
 
+// A port nothing listens on now (the kernel's pick for an ephemeral bind), or 0.
+int unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
 std::string fetch(int port, const std::string& path) {
   return shell("curl -s --max-time 3 http://127.0.0.1:" + std::to_string(port) + path);
 }
@@ -535,6 +551,29 @@ TEST_F(lifecycle_api, installs_of_different_packages_run_concurrently) {
   }
   for (auto& f : uninstalls) EXPECT_EQ(f.get().status, 200);
   for (int n = 1; n <= 5; ++n) expect_no_trace("web-c" + std::to_string(n), "2.0");
+}
+
+// Two installs at once asking for one host port: the one planned second is refused in its
+// preflight (409 naming the port) even while the first has not bound it yet, and leaves no trace;
+// the first serves on the port.
+TEST_F(lifecycle_api, concurrent_installs_cannot_take_one_port) {
+  const int port = unused_port();
+  ASSERT_NE(port, 0);
+  const std::string answers = R"(,"version":"2.0","responses":{"port":")" + std::to_string(port) + R"("})";
+  auto first = std::async(std::launch::async, [&] { return install("web", R"(,"instance":"p1")" + answers); });
+  auto second = std::async(std::launch::async, [&] { return install("web", R"(,"instance":"p2")" + answers); });
+  auto a = first.get();
+  auto b = second.get();
+  ASSERT_TRUE((a.status == 200 && b.status == 409) || (a.status == 409 && b.status == 200))
+      << a.status << " " << a.body << "\n"
+      << b.status << " " << b.body;
+  const std::string winner = a.status == 200 ? "p1" : "p2";
+  const std::string loser = a.status == 200 ? "p2" : "p1";
+  EXPECT_NE((a.status == 409 ? a : b).body.find(std::to_string(port)), std::string::npos);
+  expect_no_trace("web-" + loser, "2.0");
+  EXPECT_TRUE(port_open(port));
+  ASSERT_EQ(uninstall("web", R"(,"instance":")" + winner + R"(","purge_volumes":true)").status, 200);
+  expect_no_trace("web-" + winner, "2.0");
 }
 
 // kill -9 at every journaled step, then a restart: the package is either installed and serving,
