@@ -13,7 +13,7 @@ namespace {
 constexpr std::uint64_t mebibyte = 1024ull * 1024;
 constexpr std::uint64_t exbibyte = 1ull << 60;
 
-constexpr std::array<default_value, 18> default_values = {{
+constexpr std::array<default_value, 19> default_values = {{
     {"default_quota", "53687091200"},
     {"max_archive_size", "1073741824"},
     {"archive_unpack_timeout", "600"},
@@ -40,6 +40,9 @@ constexpr std::array<default_value, 18> default_values = {{
     // How long an install waits for its app to run (unit active, container running, every
     // published port accepting), in seconds, before it undoes itself (issue 13).
     {"package_start_timeout", "120"},
+    // How many earlier versions an upgrade keeps (snapshots of their volumes, units and answers) to
+    // roll back to; 0 keeps none once the upgrade is verified (issue 14).
+    {"package_keep_snapshots", "1"},
 }};
 
 constexpr std::array<std::string_view, 48> populated = {
@@ -392,6 +395,7 @@ result<std::string> validate(std::string_view key, std::string_view value) {
   }
   if (key == "audit_retention_days") return bounded_integer(key, value, 1, 36'500, "days");
   if (key == "package_start_timeout") return bounded_integer(key, value, 5, 3600, "seconds");
+  if (key == "package_keep_snapshots") return bounded_integer(key, value, 0, 100, "snapshots");
   if (key == "audit_max_rows") return bounded_integer(key, value, 1'000, 1'000'000'000, "rows");
   if (key == "locale") {
     if (!is_supported_locale(value)) return invalid_value("unsupported locale; see GET /locales");

@@ -17,11 +17,11 @@ namespace sc::storage {
 
 // Roots under the btrfs base that the API never lets a user name (§3.2). `subpackages` is
 // reserved too, although it is not a root subvolume.
-inline constexpr std::array<std::string_view, 9> reserved_names = {
-    "installed", "uninstalled", "archives", "pages", "vm-images", "user", "tls", "subpackages", "gfeh"};
+inline constexpr std::array<std::string_view, 10> reserved_names = {
+    "installed", "uninstalled", "archives", "pages", "snapshots", "vm-images", "user", "tls", "subpackages", "gfeh"};
 // The root subvolumes created at start when missing (§2).
-inline constexpr std::array<std::string_view, 8> root_subvolumes = {"installed", "uninstalled", "archives", "pages",
-                                                                    "vm-images", "user",        "tls",      "gfeh"};
+inline constexpr std::array<std::string_view, 9> root_subvolumes = {
+    "installed", "uninstalled", "archives", "pages", "snapshots", "vm-images", "user", "tls", "gfeh"};
 
 // ValidateFilesystemName (§3.2): `[A-Za-z0-9._-]` components, no empty/"."/".." component, no
 // leading '/', no NUL, at most 255 bytes per component and 4096 in all. 422 naming `field` when it fails.

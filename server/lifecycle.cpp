@@ -210,6 +210,15 @@ void operation_progress::fail(const problem& failure) {
   done_.cancel();
 }
 
+void operation_progress::rolled_back(const problem& reason) {
+  if (finished_) return;
+  boost::json::object frame{{"step", "rolled_back"}, {"reason", redact_secrets(reason.detail)}};
+  boost::json::array lines;
+  for (const auto& line : reason.journal) lines.emplace_back(redact_secrets(line));
+  frame["journal"] = std::move(lines);
+  publish(boost::json::serialize(frame));
+}
+
 void operation_progress::watch(const std::shared_ptr<sse_subscriber>& subscriber) {
   for (const auto& frame : frames_) subscriber->push(std::make_shared<const std::string>(format_sse_event(frame)));
   if (finished_) {
@@ -316,7 +325,9 @@ result<void> lifecycle::journal_step(std::int64_t id, std::string_view kind, std
 
 std::vector<const packages::install_plan*> lifecycle::other_plans(std::string_view key) const {
   std::vector<const packages::install_plan*> out;
-  for (const auto& record : store_->installed()) out.push_back(&record.plan);
+  for (const auto& record : store_->installed()) {
+    if (key_of(record.plan.package.repo, record.plan.package.effective_name) != key) out.push_back(&record.plan);
+  }
   for (const auto& operation : store_->operations()) {
     if (key_of(operation.plan.package.repo, operation.plan.package.effective_name) != key) {
       out.push_back(&operation.plan);
@@ -353,15 +364,36 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   busy_.insert(key);
   busy_claim<shared_state> claim{shared_, key};
 
-  if (const auto* record = store_->find(repo, effective); record != nullptr) {
+  // Another version over an installed one is an upgrade; the same version again is refused.
+  const bool upgrade = store_->find(repo, effective) != nullptr;
+  if (const auto* record = store_->find(repo, effective);
+      record != nullptr && record->plan.package.version == found->version) {
     co_return problem::conflict(key + " is already installed (version " + record->plan.package.version +
                                 "); uninstall it first");
   }
 
   // Answers: the request's, then (reinstalling over kept volumes) the last answers for questions
-  // the request left out, so generated secrets stay what the kept data expects.
+  // the request left out, so generated secrets stay what the kept data expects. An upgrade keeps
+  // the installed version's answers to the questions the new one still asks, and its
+  // dependencies' answers.
   packages::marker_values answers = request.responses;
-  if (request.reuse_volumes && !request.skip_response_reuse) {
+  std::map<std::string, packages::marker_values, std::less<>> dependency_answers;
+  if (const auto* record = store_->find(repo, effective); record != nullptr) {
+    const auto& installed_main = record->plan.main();
+    for (const auto* source : {&installed_main.answers, &installed_main.secret_answers}) {
+      for (const auto& [k, v] : *source) {
+        bool asked = std::any_of(found->definition->questions.begin(), found->definition->questions.end(),
+                                 [&answer_key = k](const auto& q) { return q.key == answer_key; });
+        if (asked && !answers.contains(k)) answers[k] = v;
+      }
+    }
+    for (const auto& c : record->plan.containers) {
+      if (&c == &installed_main) continue;
+      auto& kept = dependency_answers[c.ref.effective_name];
+      kept.insert(c.answers.begin(), c.answers.end());
+      kept.insert(c.secret_answers.begin(), c.secret_answers.end());
+    }
+  } else if (request.reuse_volumes && !request.skip_response_reuse) {
     if (auto last = store_->last_answers(repo, effective); last) {
       for (const auto* source : {&last->answers, &last->secret_answers}) {
         for (const auto& [k, v] : *source) {
@@ -384,6 +416,7 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   plan_request.package = {repo, found->name, found->version, effective};
   plan_request.definition = found->definition.get();
   plan_request.answers = std::move(answers);
+  plan_request.dependency_answers = std::move(dependency_answers);
   plan_request.generate = &generate;
   plan_request.default_quota = static_cast<std::uint64_t>(setting_integer(settings_, "default_quota", 0));
   if (auto tld = settings_.get("dns_tld"); tld && !tld->empty()) plan_request.dns_tld = std::string(*tld);
@@ -420,6 +453,17 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
     if (pulled && pulled->ok()) continue;
     facts.images_missing.insert(image);
   }
+  // Whether the installed version runs now: a rollback of the upgrade starts it again only then.
+  bool was_running = false;
+  if (upgrade) {
+    const auto* record = store_->find(repo, effective);
+    if (record == nullptr) co_return problem::conflict(key + " was uninstalled meanwhile");
+    const std::string unit = packages::service_unit_name(record->plan.main().ref);
+    if (auto mgr = co_await manager(); mgr) {
+      auto active = co_await (*mgr)->get_unit_property(unit, "ActiveState");
+      was_running = active && (*active == "active" || *active == "activating" || *active == "reloading");
+    }
+  }
   struct statvfs fs {};
   if (::statvfs(storage_.volumes().base().c_str(), &fs) == 0) {
     facts.available_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
@@ -429,7 +473,15 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   // concurrent install that finishes meanwhile reallocates them. Installs still in flight count as
   // installed: two at once must not both take one host port.
   facts.installed = other_plans(key);
-  facts.host_ports_bound = podman::tcp_ports_in_use(plan->host_ports());
+  {
+    // The installed version's own ports are free once it stops (an upgrade stops it first).
+    std::vector<int> ports = plan->host_ports();
+    if (const auto* record = store_->find(repo, effective); record != nullptr) {
+      auto own = record->plan.host_ports();
+      std::erase_if(ports, [&own](int port) { return std::binary_search(own.begin(), own.end(), port); });
+    }
+    facts.host_ports_bound = podman::tcp_ports_in_use(ports);
+  }
   if (auto checked = packages::preflight(*plan, facts); !checked) co_return checked.error();
   if (auto roots = co_await storage_.ready(); !roots) co_return roots.error();
 
@@ -440,6 +492,31 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
     auto root = storage_.volumes().root();
     return root && file_io::open_beneath(*root, relative, O_PATH | O_DIRECTORY).has_value();
   };
+  if (upgrade) {
+    const auto* record = store_->find(repo, effective);
+    if (record == nullptr) co_return problem::conflict(key + " was uninstalled meanwhile");
+    // The new version's volume paths must be free: its tree is made by this upgrade alone, so its
+    // rollback can remove it whole.
+    for (const auto& c : plan->containers) {
+      for (const auto& v : c.volumes) {
+        bool shared_path = false;
+        for (const auto& oc : record->plan.containers) {
+          for (const auto& ov : oc.volumes) shared_path = shared_path || ov.subvolume == v.subvolume;
+        }
+        if (!shared_path && exists(v.subvolume)) {
+          co_return problem::conflict("volume " + v.subvolume +
+                                      " exists from an earlier install of this version; purge it first");
+        }
+      }
+    }
+    boost::json::object options_json{{"from", record->plan.package.version}, {"was_running", was_running}};
+    auto id = store_->begin(store::operation_kind::upgrade, *plan, "preflight", boost::json::serialize(options_json));
+    if (!id) co_return id.error();
+    auto progress = std::make_shared<operation_progress>(io_.get_executor());
+    claim.keep();
+    spawn_operation(key, run_upgrade(*id, std::move(*plan), found->yaml, 0, progress));
+    co_return progress;
+  }
   const bool restore = request.reuse_volumes && exists(uninstalled_tree) && !exists(installed_tree);
 
   boost::json::object options_json{{"restore", restore}};
@@ -806,6 +883,335 @@ asio::awaitable<void> lifecycle::rollback_install(std::int64_t id) {
   log::info("rolled back the install of " + key_of(ref.repo, ref.effective_name));
 }
 
+// ---- upgrade and rollback (issue 14)
+
+std::string lifecycle::snapshots_tree(std::string_view repo, std::string_view effective_name) {
+  // snapshots/<repo>/<name as stored>: the installed tree's layout under another root.
+  const std::string installed = packages::installed_root(repo, effective_name);
+  return "snapshots" + installed.substr(installed.find('/'));
+}
+
+std::string lifecycle::snapshot_root(const packages::package_ref& ref, std::int64_t id) {
+  return snapshots_tree(ref.repo, ref.effective_name) + "/" + std::to_string(id);
+}
+
+asio::awaitable<void> lifecycle::purge_snapshots(std::string repo, std::string effective_name) {
+  auto kept = store_->snapshots(repo, effective_name);
+  const std::string tree = snapshots_tree(repo, effective_name);
+  if (auto removed = co_await delete_tree(tree); !removed) {
+    log::warning("purging the snapshots of " + key_of(repo, effective_name) + ": " + removed.error().internal);
+    co_return;
+  }
+  co_await prune_empty_parents(tree);
+  if (!kept) co_return;
+  for (const auto& k : *kept) (void)store_->remove_snapshot(k.id);
+}
+
+std::string lifecycle::snapshot_path(const packages::package_ref& ref, std::int64_t id, const std::string& subvolume) {
+  const std::string installed = packages::installed_root(ref.repo, ref.effective_name) + "/";
+  std::string_view rest = subvolume;
+  if (rest.starts_with(installed)) rest.remove_prefix(installed.size());
+  return snapshot_root(ref, id) + "/" + std::string(rest);
+}
+
+asio::awaitable<result<void>> lifecycle::take_snapshot(std::int64_t id, const install_plan& plan) {
+  const auto* record = store_->find(plan.package.repo, plan.package.effective_name);
+  if (record == nullptr) co_return problem::not_found("package " + plan.package.effective_name + " is not installed");
+  if (auto kept = store_->add_snapshot(id, *record); !kept) co_return kept;
+  auto& volumes = storage_.volumes();
+  for (const auto& c : plan.containers) {
+    for (const auto& v : c.volumes) {
+      if (!volumes.is_subvolume(v.subvolume)) continue;  // removed by hand: nothing to keep
+      const std::string to = snapshot_path(plan.package, id, v.subvolume);
+      if (volumes.is_subvolume(to)) continue;  // taken before a crash
+      if (auto taken = co_await volumes.snapshot(v.subvolume, to, true); !taken) co_return taken;
+    }
+  }
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> lifecycle::restore_snapshot(std::int64_t id, const install_plan& plan) {
+  auto& volumes = storage_.volumes();
+  for (const auto& c : plan.containers) {
+    for (const auto& v : c.volumes) {
+      const std::string from = snapshot_path(plan.package, id, v.subvolume);
+      if (!volumes.is_subvolume(from)) continue;  // never snapshotted: the volume was not touched
+      if (volumes.is_subvolume(v.subvolume)) {
+        if (auto removed = co_await volumes.remove(v.subvolume); !removed) co_return removed;
+      }
+      if (auto restored = co_await volumes.snapshot(from, v.subvolume, false); !restored) co_return restored;
+      if (v.quota_bytes > 0) {
+        if (auto q = co_await volumes.set_quota(v.subvolume, v.quota_bytes); !q) co_return q;
+      }
+    }
+  }
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> lifecycle::delete_snapshot(const packages::package_ref& ref, std::int64_t id) {
+  const std::string root = snapshot_root(ref, id);
+  if (auto removed = co_await delete_tree(root); !removed) co_return removed;
+  co_await prune_empty_parents(root);
+  co_return store_->remove_snapshot(id);
+}
+
+asio::awaitable<result<void>> lifecycle::migrate_volumes(const install_plan& from, const install_plan& to) {
+  auto& volumes = storage_.volumes();
+  for (const auto& c : to.containers) {
+    auto old = std::find_if(from.containers.begin(), from.containers.end(),
+                            [&c](const auto& o) { return o.ref.effective_name == c.ref.effective_name; });
+    if (old == from.containers.end()) continue;
+    for (const auto& v : c.volumes) {
+      const auto* kept = old->find_volume(v.name);
+      if (kept == nullptr || kept->subvolume == v.subvolume || !volumes.is_subvolume(kept->subvolume)) continue;
+      if (auto moved = co_await volumes.rename(kept->subvolume, v.subvolume); !moved) co_return moved;
+    }
+  }
+  co_return result<void>{};
+}
+
+asio::awaitable<void> lifecycle::run_upgrade(std::int64_t id, install_plan plan, std::string manifest,
+                                             std::int64_t source, std::shared_ptr<operation_progress> progress) {
+  auto state = co_await asio::this_coro::cancellation_state;
+  const auto& ref = plan.package;
+  const std::string key = key_of(ref.repo, ref.effective_name);
+  const auto* installed = store_->find(ref.repo, ref.effective_name);
+  if (installed == nullptr) {
+    (void)store_->abandon(id);
+    progress->fail(problem::conflict(key + " is no longer installed"));
+    co_return;
+  }
+  store::install_record old = *installed;
+  auto act = [&]() -> asio::awaitable<result<void>> {
+    if (auto s = journal_step(id, "upgrade", "stopping_old"); !s) co_return s;
+    progress->step("preparing_upgrade");
+    co_await remove_units(old.plan);
+    // After the stop, so the kept volumes are as the old version left them.
+    if (auto s = journal_step(id, "upgrade", "snapshotting"); !s) co_return s;
+    progress->step("snapshotting");
+    if (auto kept = co_await take_snapshot(id, old.plan); !kept) co_return kept;
+    if (auto s = journal_step(id, "upgrade", "migrating_volumes"); !s) co_return s;
+    progress->step("migrating_volumes");
+    if (source != 0) {
+      // A rollback: the kept version's volumes as it left them.
+      if (auto restored = co_await restore_snapshot(source, plan); !restored) co_return restored;
+    } else if (auto moved = co_await migrate_volumes(old.plan, plan); !moved) {
+      co_return moved;
+    }
+    if (auto s = journal_step(id, "upgrade", "provisioning_volumes"); !s) co_return s;
+    progress->step("provisioning_volumes");
+    if (auto provisioned = co_await provision(id, plan); !provisioned) co_return provisioned;
+    bool has_templates = std::any_of(plan.containers.begin(), plan.containers.end(),
+                                     [](const auto& c) { return !c.templates.empty() || !c.secret_templates.empty(); });
+    if (has_templates) {
+      if (auto s = journal_step(id, "upgrade", "applying_templates"); !s) co_return s;
+      progress->step("applying_templates");
+      if (auto applied = co_await apply_templates(plan); !applied) co_return applied;
+    }
+    // A disabled package stays disabled: its new units are written, neither enabled nor started.
+    if (auto s = journal_step(id, "upgrade", "installing_services"); !s) co_return s;
+    progress->step("installing_services");
+    if (auto units = co_await install_units(plan, !old.disabled); !units) co_return units;
+    if (!old.disabled) {
+      if (auto s = journal_step(id, "upgrade", "starting"); !s) co_return s;
+      progress->step("starting");
+      if (auto running = co_await verify_running(plan); !running) co_return running;
+    }
+    if (auto s = journal_step(id, "upgrade", "saving_install"); !s) co_return s;
+    progress->step("saving_install");
+    store::install_record record;
+    record.plan = plan;
+    record.manifest = manifest;
+    record.disabled = old.disabled;
+    co_return store_->complete_install(id, std::move(record));
+  };
+  auto outcome = co_await act();
+  if (outcome) {
+    // Committed. What the old version had and the new one does not use is in the snapshot now.
+    std::set<std::string> in_use;
+    for (const auto& c : plan.containers) {
+      for (const auto& v : c.volumes) in_use.insert(v.subvolume);
+    }
+    for (const auto& c : old.plan.containers) {
+      for (const auto& v : c.volumes) {
+        if (in_use.contains(v.subvolume) || !storage_.volumes().is_subvolume(v.subvolume)) continue;
+        if (auto removed = co_await storage_.volumes().remove(v.subvolume); !removed) {
+          log::warning("upgrade of " + key + ": removing " + v.subvolume + ": " + removed.error().internal);
+        }
+        co_await prune_empty_parents(v.subvolume);
+      }
+    }
+    // A rollback's source is live again; then only the newest package_keep_snapshots stay.
+    if (source != 0) {
+      if (auto dropped = co_await delete_snapshot(ref, source); !dropped) {
+        log::warning("rollback of " + key + ": " + dropped.error().internal);
+      }
+    }
+    const auto keep = static_cast<std::size_t>(setting_integer(settings_, "package_keep_snapshots", 1));
+    if (auto kept = store_->snapshots(ref.repo, ref.effective_name); kept) {
+      for (std::size_t i = keep; i < kept->size(); ++i) {
+        if (auto dropped = co_await delete_snapshot(ref, (*kept)[i].id); !dropped) {
+          log::warning("upgrade of " + key + ": " + dropped.error().internal);
+        }
+      }
+    }
+    log::info("upgraded " + key + " from " + old.plan.package.version + " to " + ref.version);
+    progress->succeed();
+    co_return;
+  }
+  if (cancelled(state) || stopped_) {
+    progress->fail(
+        problem::unavailable("the controller is shutting down; the upgrade is rolled back at its next start"));
+    co_return;
+  }
+  log::warning("upgrade of " + key + " to " + ref.version +
+               " failed: " + (outcome.error().internal.empty() ? outcome.error().detail : outcome.error().internal));
+  progress->step("rolling_back");
+  co_await rollback_upgrade(id);
+  progress->rolled_back(outcome.error());
+  progress->fail(outcome.error());
+}
+
+// Idempotent: a crash anywhere in it and a second run finishes it. The record is still the old
+// version's (an upgrade replaces it only as it commits).
+asio::awaitable<void> lifecycle::rollback_upgrade(std::int64_t id) {
+  const auto* op = store_->operation(id);
+  if (op == nullptr) co_return;
+  install_plan plan = op->plan;
+  bool was_running = true;
+  boost::system::error_code ec;
+  auto stored = boost::json::parse(op->options, ec);
+  if (!ec && stored.is_object()) {
+    if (const auto* r = stored.as_object().if_contains("was_running"); r != nullptr && r->is_bool()) {
+      was_running = r->as_bool();
+    }
+  }
+  const auto& ref = plan.package;
+  const std::string key = key_of(ref.repo, ref.effective_name);
+  const auto* installed = store_->find(ref.repo, ref.effective_name);
+  if (installed == nullptr) {
+    log::error("rollback of the upgrade of " + key + ": no install record to return to");
+    (void)store_->abandon(id);
+    co_return;
+  }
+  store::install_record old = *installed;
+  co_await remove_units(plan);
+  // The new version's volumes (moved in or new) go; the old ones come back from the snapshot as
+  // they were when the old version stopped.
+  std::set<std::string> old_paths;
+  for (const auto& c : old.plan.containers) {
+    for (const auto& v : c.volumes) old_paths.insert(v.subvolume);
+  }
+  auto& volumes = storage_.volumes();
+  for (auto c = plan.containers.rbegin(); c != plan.containers.rend(); ++c) {
+    for (const auto& v : c->volumes) {
+      if (old_paths.contains(v.subvolume) || !volumes.is_subvolume(v.subvolume)) continue;
+      if (auto removed = co_await volumes.remove(v.subvolume); !removed) {
+        log::warning("rollback of " + key + ": removing " + v.subvolume + ": " + removed.error().internal);
+      }
+      co_await prune_empty_parents(v.subvolume);
+    }
+  }
+  if (auto restored = co_await restore_snapshot(id, old.plan); !restored) {
+    // The snapshot and the journal entry stay: nothing is lost, and the next start tries again.
+    log::error("rollback of the upgrade of " + key + ": restoring the volumes: " + restored.error().detail + " " +
+               restored.error().internal);
+    co_return;
+  }
+  const bool start = !old.disabled && was_running;
+  if (auto units = co_await install_units(old.plan, start); !units) {
+    log::error("rollback of the upgrade of " + key + ": " + units.error().detail);
+  } else if (start) {
+    if (auto running = co_await verify_running(old.plan); !running) {
+      log::warning("rollback of the upgrade of " + key + ": " + running.error().detail);
+    }
+  }
+  if (auto dropped = co_await delete_snapshot(ref, id); !dropped) {
+    log::warning("rollback of " + key + ": " + dropped.error().internal);
+  }
+  if (auto dropped = store_->abandon(id); !dropped) log::warning("rollback: " + dropped.error().internal);
+  log::info("rolled back the upgrade of " + key + " to " + old.plan.package.version);
+}
+
+asio::awaitable<result<std::vector<package_snapshot>>> lifecycle::snapshots(std::string repo,
+                                                                            std::string effective_name) {
+  auto kept = store_->snapshots(repo, effective_name);
+  if (!kept) co_return kept.error();
+  if (kept->empty() && store_->find(repo, effective_name) == nullptr) {
+    co_return problem::not_found("package " + key_of(repo, effective_name) + " is not installed");
+  }
+  std::vector<package_snapshot> out;
+  if (kept->empty()) co_return out;
+  const packages::package_ref& ref = kept->front().record.plan.package;
+  auto listed = co_await storage_.volumes().list(snapshots_tree(repo, effective_name) + "/");
+  for (const auto& k : *kept) {
+    package_snapshot one{k.id, k.record.plan.package.version, k.created_at, 0};
+    if (listed) {
+      const std::string prefix = snapshot_root(ref, k.id) + "/";
+      for (const auto& v : *listed) {
+        if (v.path.starts_with(prefix)) one.size_bytes += v.usage;
+      }
+    }
+    out.push_back(std::move(one));
+  }
+  co_return out;
+}
+
+asio::awaitable<result<void>> lifecycle::remove_snapshot(std::string repo, std::string effective_name,
+                                                         std::int64_t id) {
+  const std::string key = key_of(repo, effective_name);
+  auto kept = store_->snapshot(id);
+  if (!kept) co_return kept.error();
+  if (!*kept || (*kept)->record.plan.package.repo != repo ||
+      (*kept)->record.plan.package.effective_name != effective_name) {
+    co_return problem::not_found("package " + key + " has no snapshot " + std::to_string(id));
+  }
+  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
+  busy_.insert(key);
+  busy_claim<shared_state> claim{shared_, key};
+  co_return co_await delete_snapshot((*kept)->record.plan.package, id);
+}
+
+asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::rollback(std::string repo,
+                                                                                 std::string effective_name) {
+  if (stopped_) co_return problem::unavailable("the controller is shutting down");
+  const std::string key = key_of(repo, effective_name);
+  const auto* record = store_->find(repo, effective_name);
+  if (record == nullptr) co_return problem::not_found("package " + key + " is not installed");
+  auto kept = store_->snapshots(repo, effective_name);
+  if (!kept) co_return kept.error();
+  if (kept->empty()) co_return problem::conflict("package " + key + " has no kept version to roll back to");
+  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
+  busy_.insert(key);
+  busy_claim<shared_state> claim{shared_, key};
+  const store::snapshot_record& target = kept->front();
+  // The kept version's ports must be free of other packages, and its names its own.
+  packages::preflight_facts facts;
+  facts.installed = other_plans(key);
+  {
+    std::vector<int> ports = target.record.plan.host_ports();
+    auto own = record->plan.host_ports();
+    std::erase_if(ports, [&own](int port) { return std::binary_search(own.begin(), own.end(), port); });
+    facts.host_ports_bound = podman::tcp_ports_in_use(ports);
+  }
+  if (auto checked = packages::preflight(target.record.plan, facts); !checked) co_return checked.error();
+  const std::string unit = packages::service_unit_name(record->plan.main().ref);
+  bool was_running = false;
+  std::string from = record->plan.package.version;
+  if (auto mgr = co_await manager(); mgr) {
+    auto active = co_await (*mgr)->get_unit_property(unit, "ActiveState");
+    was_running = active && (*active == "active" || *active == "activating" || *active == "reloading");
+  }
+  boost::json::object options_json{{"from", from}, {"was_running", was_running}, {"source", target.id}};
+  auto id = store_->begin(store::operation_kind::upgrade, target.record.plan, "preflight",
+                          boost::json::serialize(options_json));
+  if (!id) co_return id.error();
+  auto progress = std::make_shared<operation_progress>(io_.get_executor());
+  claim.keep();
+  spawn_operation(key, run_upgrade(*id, target.record.plan, target.record.manifest, target.id, progress));
+  co_return progress;
+}
+
 // ---- uninstall
 
 asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::uninstall(uninstall_request request) {
@@ -861,6 +1267,7 @@ asio::awaitable<result<void>> lifecycle::finish_uninstall(std::int64_t id, bool 
     if (auto d = co_await delete_tree(installed_tree); !d) co_return d;
     if (auto d = co_await delete_tree(uninstalled_tree); !d) co_return d;
     co_await prune_empty_parents(uninstalled_tree);
+    co_await purge_snapshots(ref.repo, ref.effective_name);
   } else if (auto moved = co_await move_tree(installed_tree, uninstalled_tree); !moved) {
     co_return moved;
   }
@@ -914,6 +1321,7 @@ asio::awaitable<result<void>> lifecycle::purge_volumes(std::string repo, std::st
     auto tree = packages::installed_root(repo, effective_name);
     if (auto d = co_await delete_tree(tree); !d) co_return d;
     co_await prune_empty_parents(tree);
+    co_await purge_snapshots(repo, effective_name);
   }
   auto tree = packages::uninstalled_root(repo, effective_name);
   if (auto d = co_await delete_tree(tree); !d) co_return d;
@@ -1125,6 +1533,10 @@ asio::awaitable<void> lifecycle::recover_and_reconcile() {
     if (op.kind == store::operation_kind::install) {
       log::warning("rolling back the unfinished install of " + key + " (at step " + op.step + ")");
       co_await rollback_install(op.id);
+    } else if (op.kind == store::operation_kind::upgrade) {
+      log::warning("rolling back the unfinished upgrade of " + key + " to " + ref.version + " (at step " + op.step +
+                   ")");
+      co_await rollback_upgrade(op.id);
     } else {
       bool purge = false;
       boost::system::error_code ec;

@@ -23,6 +23,17 @@
 // disabled ones never. At shutdown (`stop`) running operations are cancelled where they stand;
 // the journal keeps them for the next start.
 //
+// An install of another version over an installed one is an upgrade (issue 14), a transaction
+// that never loses a working app: preflight as for an install; stop the old version; keep
+// read-only btrfs snapshots of its volumes with its record (its plan: units, answers) under
+// snapshots/<repo>/<name>/<operation id>/; move the volumes both versions have to the new
+// version's paths; provision, start and verify the new one. Then commit (the record is replaced
+// in one transaction, the old version's snapshot is kept, up to package_keep_snapshots), or roll
+// back by itself: the new version's units and volumes go, the old volumes come back from the
+// snapshot, and the old units are written again and started if the old version was running. A
+// crash anywhere before the commit is rolled back at the next start, because the record stays the
+// old version's until then. `rollback` returns to the newest kept snapshot the same way.
+//
 // One operation per package (repo + effective name) at a time: 409 for a second one. Operations on
 // different packages run concurrently. Loop thread only.
 
@@ -74,6 +85,8 @@ class operation_progress {
   void step(std::string_view key);
   void succeed();
   void fail(const problem& failure);
+  // An upgrade undid itself: {"step":"rolled_back","reason":…,"journal":[the new version's last lines]}.
+  void rolled_back(const problem& reason);
 
   void watch(const std::shared_ptr<sse_subscriber>& subscriber);
   // Completes when the operation has finished: nothing on success, the failure otherwise.
@@ -97,6 +110,14 @@ struct install_request {
   packages::marker_values responses;
   bool reuse_volumes = false;
   bool skip_response_reuse = false;
+};
+
+// A kept version of an installed package (POST /packages/snapshots).
+struct package_snapshot {
+  std::int64_t id = 0;
+  std::string version;
+  std::string created_at;
+  std::uint64_t size_bytes = 0;  // what its volumes refer to
 };
 
 struct uninstall_request {
@@ -174,12 +195,37 @@ class lifecycle {
   result<void> clear_last_answers(std::string_view repo, std::string_view effective_name);
   boost::asio::awaitable<result<package_usage>> usage(std::string slice, std::vector<std::string> containers);
 
+  // Kept versions, newest first (404 when the package is not installed and has none).
+  boost::asio::awaitable<result<std::vector<package_snapshot>>> snapshots(std::string repo, std::string effective_name);
+  // Deletes one kept version (404 unknown, 409 while an operation runs on the package).
+  boost::asio::awaitable<result<void>> remove_snapshot(std::string repo, std::string effective_name, std::int64_t id);
+  // Returns to the newest kept version, as an upgrade to it whose volumes come from its snapshot
+  // (the version left is kept in turn, so a rollback can be rolled back).
+  boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> rollback(std::string repo,
+                                                                               std::string effective_name);
+
  private:
   struct running;
   struct act_context;
   boost::asio::awaitable<result<systemd::systemd_manager*>> manager();
   boost::asio::awaitable<void> run_install(std::int64_t id, packages::install_plan plan, std::string manifest,
                                            bool restored, std::shared_ptr<operation_progress> progress);
+  // The upgrade's act; `source` is the kept version it returns to (a rollback), 0 for an upgrade.
+  boost::asio::awaitable<void> run_upgrade(std::int64_t id, packages::install_plan plan, std::string manifest,
+                                           std::int64_t source, std::shared_ptr<operation_progress> progress);
+  boost::asio::awaitable<void> rollback_upgrade(std::int64_t id);
+  // Where kept version `id` of the package keeps `subvolume` (a path under its installed tree).
+  static std::string snapshots_tree(std::string_view repo, std::string_view effective_name);
+  boost::asio::awaitable<void> purge_snapshots(std::string repo, std::string effective_name);
+  static std::string snapshot_root(const packages::package_ref& ref, std::int64_t id);
+  static std::string snapshot_path(const packages::package_ref& ref, std::int64_t id, const std::string& subvolume);
+  // Read-only snapshots of the plan's volumes as kept version `id` (the record is stored first).
+  boost::asio::awaitable<result<void>> take_snapshot(std::int64_t id, const packages::install_plan& plan);
+  // The plan's volumes as kept version `id` holds them (those it has; a present one is replaced).
+  boost::asio::awaitable<result<void>> restore_snapshot(std::int64_t id, const packages::install_plan& plan);
+  boost::asio::awaitable<result<void>> delete_snapshot(const packages::package_ref& ref, std::int64_t id);
+  boost::asio::awaitable<result<void>> migrate_volumes(const packages::install_plan& from,
+                                                       const packages::install_plan& to);
   boost::asio::awaitable<void> run_uninstall(std::int64_t id, packages::install_plan plan, bool purge,
                                              std::shared_ptr<operation_progress> progress);
   // Creates the plan's missing volumes (noted in operation `id`'s journal, when there is one, for

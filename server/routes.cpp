@@ -100,6 +100,12 @@ std::vector<route> build_routes() {
        "The answers kept from the last uninstall"},
       {v::post, "/packages/clear-last-responses", admin, handlers::packages_clear_last_responses,
        "Forget the answers kept from the last uninstall"},
+      {v::post, "/packages/rollback", admin, handlers::packages_rollback,
+       "Return to the version kept by the last upgrade (progress steps as for an install)", false, package_work},
+      {v::post, "/packages/snapshots", authenticated, handlers::packages_snapshots,
+       "Versions kept by upgrades to roll back to: id, version, created_at, size"},
+      {v::post, "/packages/snapshots/remove", admin, handlers::packages_snapshots_remove,
+       "Delete one kept version and its volume snapshots", false, disk_work},
 
       // Storage and archives (behavior-ops.md §3, §4; issue 5).
       {v::post, "/storage", authenticated, handlers::storage_list, "Filesystems with quota and usage, paged"},

@@ -8,7 +8,7 @@
 namespace sc::store {
 
 std::span<const migration> schema_migrations() {
-  static constexpr std::array<migration, 6> steps = {{
+  static constexpr std::array<migration, 7> steps = {{
       {1, "settings", "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
       // Identity (adapters/store/account_store.hpp). Timestamps are RFC 3339 UTC, second precision.
       // Sessions keep only the SHA-256 of their token, and survive restarts (DESIGN.md).
@@ -31,6 +31,8 @@ std::span<const migration> schema_migrations() {
       {5, "package installs", packages_schema},
       // Failed-login aggregation and the retention index (adapters/store/audit_store.hpp).
       {6, "audit counts", audit_log_counts_schema},
+      // Kept versions of upgraded packages (adapters/store/package_store.hpp).
+      {7, "package snapshots", package_snapshots_schema},
   }};
   return steps;
 }

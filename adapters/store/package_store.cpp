@@ -71,7 +71,8 @@ packages::marker_values read_answers(const std::string& text) {
 }
 
 operation_kind kind_of(const std::string& text) {
-  return text == "uninstall" ? operation_kind::uninstall : operation_kind::install;
+  if (text == "uninstall") return operation_kind::uninstall;
+  return text == "upgrade" ? operation_kind::upgrade : operation_kind::install;
 }
 
 bool same_package(const packages::package_ref& a, std::string_view repo, std::string_view effective_name) {
@@ -81,7 +82,15 @@ bool same_package(const packages::package_ref& a, std::string_view repo, std::st
 }  // namespace
 
 std::string_view to_string(operation_kind kind) noexcept {
-  return kind == operation_kind::uninstall ? "uninstall" : "install";
+  switch (kind) {
+    case operation_kind::uninstall:
+      return "uninstall";
+    case operation_kind::upgrade:
+      return "upgrade";
+    case operation_kind::install:
+      break;
+  }
+  return "install";
 }
 
 result<std::unique_ptr<package_store>> package_store::open(database& db) {
@@ -324,6 +333,93 @@ result<void> package_store::set_disabled(std::string_view repo, std::string_view
     return problem::internal_error(std::string("updating an install record: ") + e.what());
   }
   it->disabled = disabled;
+  return {};
+}
+
+result<void> package_store::add_snapshot(std::int64_t id, const install_record& record) {
+  const auto& ref = record.plan.package;
+  try {
+    SQLite::Statement insert(
+        db_.sql(),
+        "INSERT OR REPLACE INTO package_snapshots(id, repo, effective_name, version, manifest, plan, "
+        "plan_secrets, disabled, installed_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(1, id);
+    insert.bind(2, ref.repo);
+    insert.bind(3, ref.effective_name);
+    insert.bind(4, ref.version);
+    insert.bind(5, record.manifest);
+    insert.bind(6, json::serialize(packages::plan_public_json(record.plan)));
+    insert.bind(7, json::serialize(packages::plan_secret_json(record.plan)));
+    insert.bind(8, record.disabled ? 1 : 0);
+    insert.bind(9, record.installed_at);
+    insert.bind(10, now());
+    insert.exec();
+  } catch (const std::exception& e) {
+    return problem::internal_error(std::string("recording a snapshot: ") + e.what());
+  }
+  return {};
+}
+
+namespace {
+
+constexpr std::string_view snapshot_columns =
+    "SELECT id, manifest, plan, plan_secrets, disabled, installed_at, created_at FROM package_snapshots ";
+
+result<snapshot_record> read_snapshot(SQLite::Statement& row) {
+  auto plan = read_plan(row.getColumn(2).getString(), row.getColumn(3).getString());
+  if (!plan) {
+    problem p = plan.error();
+    p.internal += " (snapshot " + std::to_string(row.getColumn(0).getInt64()) + ")";
+    return p;
+  }
+  return snapshot_record{
+      row.getColumn(0).getInt64(),
+      {std::move(*plan), row.getColumn(1).getString(), row.getColumn(4).getInt() != 0, row.getColumn(5).getString()},
+      row.getColumn(6).getString()};
+}
+
+}  // namespace
+
+result<std::vector<snapshot_record>> package_store::snapshots(std::string_view repo,
+                                                              std::string_view effective_name) const {
+  std::vector<snapshot_record> out;
+  try {
+    SQLite::Statement query(db_.sql(),
+                            std::string(snapshot_columns) + "WHERE repo = ? AND effective_name = ? ORDER BY id DESC");
+    query.bind(1, std::string(repo));
+    query.bind(2, std::string(effective_name));
+    while (query.executeStep()) {
+      auto one = read_snapshot(query);
+      if (!one) return one.error();
+      out.push_back(std::move(*one));
+    }
+  } catch (const std::exception& e) {
+    return problem::internal_error(std::string("listing snapshots: ") + e.what());
+  }
+  return out;
+}
+
+result<std::optional<snapshot_record>> package_store::snapshot(std::int64_t id) const {
+  try {
+    SQLite::Statement query(db_.sql(), std::string(snapshot_columns) + "WHERE id = ?");
+    query.bind(1, id);
+    if (!query.executeStep()) return std::optional<snapshot_record>{};
+    auto one = read_snapshot(query);
+    if (!one) return one.error();
+    return std::optional<snapshot_record>(std::move(*one));
+  } catch (const std::exception& e) {
+    return problem::internal_error(std::string("reading a snapshot: ") + e.what());
+  }
+}
+
+result<void> package_store::remove_snapshot(std::int64_t id) {
+  try {
+    SQLite::Statement remove(db_.sql(), "DELETE FROM package_snapshots WHERE id = ?");
+    remove.bind(1, id);
+    remove.exec();
+  } catch (const std::exception& e) {
+    return problem::internal_error(std::string("removing a snapshot: ") + e.what());
+  }
   return {};
 }
 

@@ -42,6 +42,13 @@ inline constexpr std::string_view packages_schema =
     "CREATE TABLE package_last_answers (repo TEXT NOT NULL, effective_name TEXT NOT NULL, answers TEXT NOT NULL, "
     "secret_answers TEXT NOT NULL, saved_at TEXT NOT NULL, PRIMARY KEY (repo, effective_name));";
 
+// Migration 7: the kept versions of upgrades (issue 14).
+inline constexpr std::string_view package_snapshots_schema =
+    "CREATE TABLE package_snapshots (id INTEGER PRIMARY KEY, repo TEXT NOT NULL, effective_name TEXT NOT NULL, "
+    "version TEXT NOT NULL, manifest TEXT NOT NULL, plan TEXT NOT NULL, plan_secrets TEXT NOT NULL, "
+    "disabled INTEGER NOT NULL DEFAULT 0, installed_at TEXT NOT NULL, created_at TEXT NOT NULL);"
+    "CREATE INDEX package_snapshots_package ON package_snapshots(repo, effective_name);";
+
 struct install_record {
   packages::install_plan plan;  // plan.package says which package
   std::string manifest;         // the definition's YAML as installed
@@ -49,7 +56,9 @@ struct install_record {
   std::string installed_at;  // RFC 3339 UTC
 };
 
-enum class operation_kind { install, uninstall };
+// An upgrade journals the new version's plan; the installed record stays the old one until the
+// upgrade commits, so at start an unfinished upgrade is rolled back to it.
+enum class operation_kind { install, uninstall, upgrade };
 std::string_view to_string(operation_kind kind) noexcept;
 
 struct operation_record {
@@ -61,6 +70,15 @@ struct operation_record {
   std::vector<std::string> fresh_volumes;  // subvolumes this operation created: rollback removes only these
   std::string started_at;
   std::string updated_at;
+};
+
+// A kept version (issue 14): the install record as it was when an upgrade began, beside read-only
+// snapshots of its volumes. Its id is that upgrade's operation id (unique, and known to the
+// journal without another write).
+struct snapshot_record {
+  std::int64_t id = 0;
+  install_record record;
+  std::string created_at;  // RFC 3339 UTC
 };
 
 // The answers of the last uninstalled version, kept for a reinstall (§6.3 step 3).
@@ -105,6 +123,13 @@ class package_store {
 
   // 404 when not installed.
   result<void> set_disabled(std::string_view repo, std::string_view effective_name, bool disabled);
+
+  // Kept versions. add_snapshot stores `record` under `id` (replacing one of that id).
+  result<void> add_snapshot(std::int64_t id, const install_record& record);
+  // The package's snapshots, newest first (500 when one cannot be read).
+  result<std::vector<snapshot_record>> snapshots(std::string_view repo, std::string_view effective_name) const;
+  result<std::optional<snapshot_record>> snapshot(std::int64_t id) const;
+  result<void> remove_snapshot(std::int64_t id);
 
   std::optional<saved_answers> last_answers(std::string_view repo, std::string_view effective_name) const;
   result<void> clear_last_answers(std::string_view repo, std::string_view effective_name);

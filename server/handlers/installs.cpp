@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <limits>
 #include <span>
 
 #include "adapters/store/package_store.hpp"
@@ -352,6 +353,43 @@ reply packages_last_responses(request_context& context) {
     }
   }
   co_return http::json_response(out);
+}
+
+reply packages_rollback(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, true);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto progress = co_await context.services.lifecycle().rollback(key.repo, key.effective());
+  if (!progress) co_return http::problem_response(progress.error());
+  co_return co_await answer_progress(context, std::move(*progress));
+}
+
+reply packages_snapshots(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, true);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto kept = co_await context.services.lifecycle().snapshots(key.repo, key.effective());
+  if (!kept) co_return http::problem_response(kept.error());
+  json::array out;
+  for (const auto& k : *kept) {
+    out.push_back(
+        json::object{{"id", k.id}, {"version", k.version}, {"created_at", k.created_at}, {"size", k.size_bytes}});
+  }
+  co_return http::json_response(out);
+}
+
+reply packages_snapshots_remove(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, true);
+  auto id = body->integer("id", 1, std::numeric_limits<std::int64_t>::max());
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  if (auto removed = co_await context.services.lifecycle().remove_snapshot(key.repo, key.effective(), id); !removed) {
+    co_return http::problem_response(removed.error());
+  }
+  co_return http::empty_response();
 }
 
 reply packages_clear_last_responses(request_context& context) {

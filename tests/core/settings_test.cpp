@@ -49,6 +49,10 @@ TEST(settings, audit_retention_keys_are_bounded_integers) {
   EXPECT_EQ(accepted("package_start_timeout", "5"), "5");
   refused("package_start_timeout", "4");
   refused("package_start_timeout", "3601");
+  EXPECT_EQ(default_of("package_keep_snapshots"), "1");
+  EXPECT_EQ(accepted("package_keep_snapshots", "0"), "0");
+  refused("package_keep_snapshots", "101");
+  refused("package_keep_snapshots", "-1");
   EXPECT_EQ(accepted("audit_max_rows", "1000"), "1000");
   refused("audit_max_rows", "999");
   refused("audit_max_rows", "1000000001");

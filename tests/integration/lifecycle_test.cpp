@@ -197,6 +197,44 @@ questions:
 dependencies:
   db: {package: db}
 )");
+    // Three versions for upgrades (issue 14): 2.0 keeps `www`, drops `old`, adds `extra`; 3.0
+    // exits at once, so upgrading to it rolls back.
+    write_text(dir / "site" / "1.0.yaml", "description: upgraded site\n" + image + R"(
+command: ["exec httpd -f -p 8080 -h /www"]
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www}
+  old: {mountpoint: /old}
+questions:
+  port: {query: "Port?", type: port}
+templates:
+  index: {volume: www, path: index.html, content: "site {{.Package.Version}}\n"}
+)");
+    write_text(dir / "site" / "2.0.yaml", "description: upgraded site\n" + image + R"(
+command: ["exec httpd -f -p 8080 -h /www"]
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www}
+  extra: {mountpoint: /extra}
+questions:
+  port: {query: "Port?", type: port}
+templates:
+  v2: {volume: www, path: v2.html, content: "site {{.Package.Version}}\n"}
+)");
+    write_text(dir / "site" / "3.0.yaml", "description: upgraded site that fails\n" + image + R"(
+command: ["echo site-3-fails-marker; exit 3"]
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www}
+questions:
+  port: {query: "Port?", type: port}
+)");
     write_text(dir / "vm" / "1.0.yaml",
                "description: a virtual machine\nvm:\n  image: https://example.com/disk.qcow2\n");
     write_text(dir / "noimage" / "1.0.yaml", "description: image nowhere\nimage: localhost/sc-no-such-image:1\n");
@@ -574,6 +612,113 @@ TEST_F(lifecycle_api, concurrent_installs_cannot_take_one_port) {
   EXPECT_TRUE(port_open(port));
   ASSERT_EQ(uninstall("web", R"(,"instance":")" + winner + R"(","purge_volumes":true)").status, 200);
   expect_no_trace("web-" + winner, "2.0");
+}
+
+// Upgrades (issue 14): 1.0 -> 2.0 keeps the data and serves 2.0; 2.0 -> 3.0 fails to start and
+// rolls back by itself to 2.0 with its data and answers; rollback returns to 1.0 as it was when
+// it stopped; kept versions are listed and removed.
+TEST_F(lifecycle_api, upgrades_keep_data_and_roll_back_by_themselves) {
+  ASSERT_EQ(install("site", R"(,"version":"1.0")").status, 200);
+  const int port = port_of("site");
+  const fs::path v1 = installed_tree("site") / "1.0";
+  write_text(v1 / "www" / "marker.txt", "kept\n");
+  ASSERT_EQ(fetch(port, "/index.html"), "site 1.0\n");
+
+  auto upgraded = install("site", R"(,"version":"2.0")");
+  ASSERT_EQ(upgraded.status, 200) << upgraded.body << server_->log();
+  EXPECT_EQ(port_of("site"), port);  // the answers are kept
+  EXPECT_EQ(fetch(port, "/v2.html"), "site 2.0\n");
+  EXPECT_EQ(fetch(port, "/marker.txt"), "kept\n");
+  EXPECT_TRUE(listed(repo_ + "/site@2.0"));
+  EXPECT_FALSE(fs::exists(unit_path("site", "1.0")));
+  EXPECT_TRUE(fs::exists(unit_path("site", "2.0")));
+  EXPECT_FALSE(fs::exists(v1)) << "the old version's volumes are in the snapshot now";
+  EXPECT_TRUE(fs::exists(installed_tree("site") / "2.0" / "extra"));
+  auto kept = call_json("POST", "/packages/snapshots", package("site"));
+  ASSERT_EQ(kept.as_array().size(), 1u) << json::serialize(kept);
+  EXPECT_EQ(kept.at(0).at("version").as_string(), "1.0");
+  const auto first_snapshot = kept.at(0).at("id").as_int64();
+
+  write_text(installed_tree("site") / "2.0" / "www" / "marker.txt", "changed in 2.0\n");
+  auto failed = install("site", R"(,"version":"3.0")");
+  EXPECT_EQ(failed.status, 422) << failed.body;
+  EXPECT_NE(failed.body.find("did not start"), std::string::npos) << failed.body;
+  EXPECT_NE(failed.body.find("\"journal\""), std::string::npos) << failed.body;
+  EXPECT_TRUE(listed(repo_ + "/site@2.0"));
+  EXPECT_TRUE(eventually(10s, [&] { return fetch(port, "/v2.html") == "site 2.0\n"; })) << server_->log();
+  EXPECT_EQ(fetch(port, "/marker.txt"), "changed in 2.0\n");
+  EXPECT_EQ(port_of("site"), port);
+  EXPECT_FALSE(fs::exists(unit_path("site", "3.0")));
+  EXPECT_FALSE(fs::exists(installed_tree("site") / "3.0"));
+  kept = call_json("POST", "/packages/snapshots", package("site"));
+  ASSERT_EQ(kept.as_array().size(), 1u) << "the failed upgrade's own snapshot went with it";
+  EXPECT_EQ(kept.at(0).at("id").as_int64(), first_snapshot);
+
+  auto back = call("POST", "/packages/rollback", package("site"), install_deadline);
+  ASSERT_EQ(back.status, 200) << back.body << server_->log();
+  EXPECT_TRUE(listed(repo_ + "/site@1.0"));
+  EXPECT_EQ(fetch(port, "/index.html"), "site 1.0\n");
+  EXPECT_EQ(fetch(port, "/marker.txt"), "kept\n");
+  EXPECT_TRUE(fs::exists(v1 / "old"));
+  EXPECT_FALSE(fs::exists(installed_tree("site") / "2.0"));
+  kept = call_json("POST", "/packages/snapshots", package("site"));
+  ASSERT_EQ(kept.as_array().size(), 1u) << json::serialize(kept);
+  EXPECT_EQ(kept.at(0).at("version").as_string(), "2.0");
+  const auto id = kept.at(0).at("id").as_int64();
+  const fs::path snapshot = fs::path(btrfs_) / "snapshots" / repo_ / "site" / std::to_string(id);
+  EXPECT_TRUE(fs::exists(snapshot / "2.0" / "www" / "marker.txt"));
+
+  EXPECT_EQ(call("POST", "/packages/snapshots/remove", package("site", R"(,"id":999999)")).status, 404);
+  ASSERT_EQ(call("POST", "/packages/snapshots/remove", package("site", R"(,"id":)" + std::to_string(id))).status, 200);
+  EXPECT_EQ(call_json("POST", "/packages/snapshots", package("site")), json::value(json::array()));
+  EXPECT_FALSE(fs::exists(snapshot));
+  EXPECT_EQ(call("POST", "/packages/rollback", package("site")).status, 409);
+
+  ASSERT_EQ(uninstall("site", R"(,"purge_volumes":true)").status, 200);
+  expect_no_trace("site", "1.0");
+  EXPECT_FALSE(fs::exists(fs::path(btrfs_) / "snapshots" / repo_ / "site"));
+}
+
+TEST_F(lifecycle_api, a_disabled_app_upgrades_and_stays_disabled) {
+  ASSERT_EQ(install("site", R"(,"version":"1.0")").status, 200);
+  const int port = port_of("site");
+  ASSERT_EQ(call("POST", "/packages/disable", package("site"), 60s).status, 200);
+  EXPECT_TRUE(eventually(10s, [&] { return !port_open(port); }));
+  auto upgraded = install("site", R"(,"version":"2.0")");
+  ASSERT_EQ(upgraded.status, 200) << upgraded.body;
+  EXPECT_TRUE(listed(repo_ + "/site@2.0"));
+  EXPECT_TRUE(fs::exists(unit_path("site", "2.0")));
+  EXPECT_FALSE(port_open(port));
+  ASSERT_EQ(call("POST", "/packages/enable", package("site"), 60s).status, 200);
+  EXPECT_EQ(fetch(port, "/v2.html"), "site 2.0\n");
+  ASSERT_EQ(uninstall("site", R"(,"purge_volumes":true)").status, 200);
+  expect_no_trace("site", "2.0");
+}
+
+// kill -9 at every step of an upgrade, then a restart: the old version is installed and serving
+// with its data, and nothing of the new one is left.
+TEST_F(lifecycle_api, a_crash_at_any_upgrade_step_rolls_it_back) {
+  for (std::string step : {"stopping_old", "snapshotting", "migrating_volumes", "provisioning_volumes",
+                           "applying_templates", "installing_services", "starting", "saving_install"}) {
+    SCOPED_TRACE("upgrade:" + step);
+    start({"SC_TEST_DIE_AT_STEP=upgrade:" + step});
+    ASSERT_EQ(install("site", R"(,"version":"1.0")").status, 200);
+    const int port = port_of("site");
+    write_text(installed_tree("site") / "1.0" / "www" / "marker.txt", step + "\n");
+    auto reply = call("POST", "/packages/install", package("site", R"(,"version":"2.0")"), 30s);
+    EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL)
+        << "the server should have died at the step; the upgrade answered " << reply.status << " " << reply.body;
+    start();
+    EXPECT_TRUE(server_->wait_for_log("rolled back the upgrade of " + repo_ + "/site to 1.0", 90s)) << server_->log();
+    EXPECT_TRUE(listed(repo_ + "/site@1.0"));
+    EXPECT_TRUE(eventually(20s, [&] { return fetch(port, "/marker.txt") == step + "\n"; })) << server_->log();
+    EXPECT_FALSE(fs::exists(unit_path("site", "2.0")));
+    EXPECT_FALSE(fs::exists(installed_tree("site") / "2.0"));
+    EXPECT_EQ(call_json("POST", "/packages/snapshots", package("site")), json::value(json::array()));
+    ASSERT_EQ(uninstall("site", R"(,"purge_volumes":true)").status, 200);
+    expect_no_trace("site", "1.0");
+  }
+  start();
 }
 
 // kill -9 at every journaled step, then a restart: the package is either installed and serving,

@@ -170,6 +170,56 @@ TEST_F(package_store_test, uninstall_keeps_the_last_answers_until_cleared_or_rei
   EXPECT_FALSE(store_->last_answers("r", "web"));
 }
 
+// An upgrade is journaled as its own kind with the new plan, and survives a reopen; the record it
+// keeps (a snapshot) comes back whole, secrets included, newest first, and goes when removed.
+TEST_F(package_store_test, upgrades_are_journaled_and_kept_versions_survive_a_reopen) {
+  auto old_plan = web_plan("web", "18080");
+  auto id = store_->begin(operation_kind::install, old_plan, "preflight", "{}");
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(store_->complete_install(*id, {old_plan, std::string(web_yaml), true, ""}));
+  const std::string secret = old_plan.main().secret_answers.at("pass");
+
+  auto new_plan = web_plan("web", "18081");
+  auto upgrade = store_->begin(operation_kind::upgrade, new_plan, "preflight", R"({"from":"1"})");
+  ASSERT_TRUE(upgrade);
+  ASSERT_TRUE(store_->add_snapshot(*upgrade, *store_->find("r", "web")));
+  reopen();
+  ASSERT_EQ(store_->operations().size(), 1u);
+  EXPECT_EQ(store_->operations().front().kind, operation_kind::upgrade);
+  EXPECT_EQ(store_->operations().front().plan.host_ports(), std::vector<int>{18081});
+  // Until the upgrade commits, the record is the old version's.
+  EXPECT_EQ(store_->find("r", "web")->plan.host_ports(), std::vector<int>{18080});
+
+  auto kept = store_->snapshots("r", "web");
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ(kept->front().id, *upgrade);
+  EXPECT_TRUE(kept->front().record.disabled);
+  EXPECT_EQ(kept->front().record.manifest, web_yaml);
+  EXPECT_EQ(kept->front().record.plan.main().secret_answers.at("pass"), secret);
+  EXPECT_FALSE(kept->front().created_at.empty());
+  EXPECT_TRUE(store_->snapshots("r", "other")->empty());
+
+  ASSERT_TRUE(store_->complete_install(*upgrade, {new_plan, std::string(web_yaml), true, ""}));
+  auto later = store_->begin(operation_kind::upgrade, old_plan, "preflight", "{}");
+  ASSERT_TRUE(later);
+  ASSERT_TRUE(store_->add_snapshot(*later, *store_->find("r", "web")));
+  kept = store_->snapshots("r", "web");
+  ASSERT_EQ(kept->size(), 2u);
+  EXPECT_EQ(kept->front().id, *later);  // newest first
+  EXPECT_EQ(kept->front().record.plan.host_ports(), std::vector<int>{18081});
+
+  ASSERT_TRUE(store_->remove_snapshot(*upgrade));
+  auto one = store_->snapshot(*upgrade);
+  ASSERT_TRUE(one);
+  EXPECT_FALSE(one->has_value());
+  EXPECT_EQ(store_->snapshots("r", "web")->size(), 1u);
+  // The secrets stay out of the public column here too.
+  SQLite::Statement q(db_->sql(), "SELECT plan, plan_secrets FROM package_snapshots");
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_EQ(q.getColumn(0).getString().find(secret), std::string::npos);
+}
+
 TEST_F(package_store_test, a_damaged_record_stops_the_open) {
   auto plan = web_plan("web", "18080");
   auto id = store_->begin(operation_kind::install, plan, "preflight", "{}");
