@@ -1599,6 +1599,8 @@ asio::awaitable<void> lifecycle::recover_and_reconcile() {
       log::info("reconcile " + key + ": unit files rewritten and units restarted");
     }
   }
+  log::info("start-up done: " + std::to_string(unfinished.size()) + " unfinished operations settled, " +
+            std::to_string(records.size()) + " installed packages reconciled");
 }
 
 }  // namespace sc::server

@@ -198,9 +198,10 @@ dependencies:
   db: {package: db}
 )");
     // Three versions for upgrades (issue 14): 2.0 keeps `www`, drops `old`, adds `extra`; 3.0
-    // exits at once, so upgrading to it rolls back.
+    // exits at once, so upgrading to it rolls back. They stop on SIGTERM (httpd as PID 1 ignores
+    // it, and every stop would wait out podman's 10 s).
     write_text(dir / "site" / "1.0.yaml", "description: upgraded site\n" + image + R"(
-command: ["exec httpd -f -p 8080 -h /www"]
+command: ["trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
 network:
   external:
     "@port@": "8080"
@@ -213,7 +214,7 @@ templates:
   index: {volume: www, path: index.html, content: "site {{.Package.Version}}\n"}
 )");
     write_text(dir / "site" / "2.0.yaml", "description: upgraded site\n" + image + R"(
-command: ["exec httpd -f -p 8080 -h /www"]
+command: ["trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
 network:
   external:
     "@port@": "8080"
@@ -710,6 +711,8 @@ TEST_F(lifecycle_api, a_crash_at_any_upgrade_step_rolls_it_back) {
         << "the server should have died at the step; the upgrade answered " << reply.status << " " << reply.body;
     start();
     EXPECT_TRUE(server_->wait_for_log("rolled back the upgrade of " + repo_ + "/site to 1.0", 90s)) << server_->log();
+    // Reconcile comes next, and holds the package while it looks at it.
+    EXPECT_TRUE(server_->wait_for_log("installed packages reconciled", 60s)) << server_->log();
     EXPECT_TRUE(listed(repo_ + "/site@1.0"));
     EXPECT_TRUE(eventually(20s, [&] { return fetch(port, "/marker.txt") == step + "\n"; })) << server_->log();
     EXPECT_FALSE(fs::exists(unit_path("site", "2.0")));
