@@ -35,7 +35,9 @@
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/journal_query.hpp"
 #include "core/log.hpp"
+#include "core/packages/definition.hpp"
 #include "core/packages/preflight.hpp"
+#include "core/packages/preview.hpp"
 #include "server/catalog.hpp"
 #include "server/sse.hpp"
 #include "server/storage_service.hpp"
@@ -339,39 +341,11 @@ std::vector<const packages::install_plan*> lifecycle::other_plans(std::string_vi
   return out;
 }
 
-// ---- install, phase A
-
-asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(install_request request) {
-  if (stopped_) co_return problem::unavailable("the controller is shutting down");
-  auto snapshot = catalog_.snapshot();
-  const catalog_package* found = find_package(*snapshot, request.repo, request.name, request.version);
-  if (found == nullptr) {
-    co_return problem::not_found("package " + (request.repo.empty() ? "" : request.repo + "/") + request.name +
-                                 (request.version.empty() ? "" : "@" + request.version) + " not found");
-  }
-  if (!found->definition) co_return problem::unprocessable("name", "the package definition does not parse");
-  if (found->definition->runtime == packages::runtime_kind::vm) {
-    // VM packages are out of scope (issue 16), but the answer says what this host lacks for one.
-    std::string missing;
-    for (const auto& m : podman::vm_host_missing()) missing += (missing.empty() ? "" : "; ") + m;
-    co_return problem::unprocessable("name", missing.empty() ? "VM packages cannot be installed by this controller yet"
-                                                             : "this host cannot run VM packages: " + missing);
-  }
+result<install_plan> lifecycle::plan_for(const std::shared_ptr<const catalog_snapshot>& snapshot,
+                                         const catalog_package& package, const install_request& request) const {
+  const catalog_package* found = &package;
   const std::string repo = found->repo;
   const std::string effective = packages::instance_effective_name(found->name, request.instance);
-  const std::string key = key_of(repo, effective);
-  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
-  busy_.insert(key);
-  busy_claim<shared_state> claim{shared_, key};
-
-  // Another version over an installed one is an upgrade; the same version again is refused.
-  const bool upgrade = store_->find(repo, effective) != nullptr;
-  if (const auto* record = store_->find(repo, effective);
-      record != nullptr && record->plan.package.version == found->version) {
-    co_return problem::conflict(key + " is already installed (version " + record->plan.package.version +
-                                "); uninstall it first");
-  }
-
   // Answers: the request's, then (reinstalling over kept volumes) the last answers for questions
   // the request left out, so generated secrets stay what the kept data expects. An upgrade keeps
   // the installed version's answers to the questions the new one still asks, and its
@@ -405,6 +379,7 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
     }
   }
 
+  const std::string key = key_of(repo, effective);
   packages::auto_answer_context generate;
   generate.effective_name = effective;
   for (const packages::install_plan* other : other_plans(key)) {
@@ -428,7 +403,70 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
     if (p == nullptr || !p->definition) return std::nullopt;
     return packages::resolved_definition{p->repo, p->name, p->version, p->definition};
   };
-  auto plan = packages::make_plan(plan_request);
+  return packages::make_plan(plan_request);
+}
+
+result<boost::json::object> lifecycle::upgrade_preview(const catalog_package& package,
+                                                       std::string_view instance) const {
+  const std::string effective = packages::instance_effective_name(package.name, instance);
+  const auto* record = store_->find(package.repo, effective);
+  if (record == nullptr || !package.definition) return boost::json::object{};
+  install_request request;
+  request.repo = package.repo;
+  request.name = package.name;
+  request.version = package.version;
+  request.instance = std::string(instance);
+  auto plan = plan_for(catalog_.snapshot(), package, request);
+  if (!plan) return plan.error();
+  auto installed_definition = packages::parse_definition(record->manifest);
+  packages::upgrade_diff_input input;
+  input.from = &record->plan;
+  input.to = &*plan;
+  input.from_definition = installed_definition ? &*installed_definition : nullptr;
+  input.to_definition = package.definition.get();
+  for (const install_plan* side : {&record->plan, static_cast<const install_plan*>(&*plan)}) {
+    auto rendered = packages::render_podman_units(*side, options_.render);
+    if (!rendered) return rendered.error();
+    auto& units = side == &record->plan ? input.from_units : input.to_units;
+    for (auto& unit : *rendered) units.emplace_back(std::move(unit.unit_name), std::move(unit.unit));
+  }
+  return packages::upgrade_diff(input);
+}
+
+// ---- install, phase A
+
+asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(install_request request) {
+  if (stopped_) co_return problem::unavailable("the controller is shutting down");
+  auto snapshot = catalog_.snapshot();
+  const catalog_package* found = find_package(*snapshot, request.repo, request.name, request.version);
+  if (found == nullptr) {
+    co_return problem::not_found("package " + (request.repo.empty() ? "" : request.repo + "/") + request.name +
+                                 (request.version.empty() ? "" : "@" + request.version) + " not found");
+  }
+  if (!found->definition) co_return problem::unprocessable("name", "the package definition does not parse");
+  if (found->definition->runtime == packages::runtime_kind::vm) {
+    // VM packages are out of scope (issue 16), but the answer says what this host lacks for one.
+    std::string missing;
+    for (const auto& m : podman::vm_host_missing()) missing += (missing.empty() ? "" : "; ") + m;
+    co_return problem::unprocessable("name", missing.empty() ? "VM packages cannot be installed by this controller yet"
+                                                             : "this host cannot run VM packages: " + missing);
+  }
+  const std::string repo = found->repo;
+  const std::string effective = packages::instance_effective_name(found->name, request.instance);
+  const std::string key = key_of(repo, effective);
+  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
+  busy_.insert(key);
+  busy_claim<shared_state> claim{shared_, key};
+
+  // Another version over an installed one is an upgrade; the same version again is refused.
+  const bool upgrade = store_->find(repo, effective) != nullptr;
+  if (const auto* record = store_->find(repo, effective);
+      record != nullptr && record->plan.package.version == found->version) {
+    co_return problem::conflict(key + " is already installed (version " + record->plan.package.version +
+                                "); uninstall it first");
+  }
+
+  auto plan = plan_for(snapshot, *found, request);
   if (!plan) co_return plan.error();
   shared_->planned.insert_or_assign(key, *plan);
   planned_claim<shared_state> planned{shared_, key};

@@ -73,6 +73,8 @@ class systemd_manager;
 namespace sc::server {
 
 class catalog;
+struct catalog_package;
+struct catalog_snapshot;
 class storage_service;
 class systemd_service;
 class sse_subscriber;
@@ -185,6 +187,9 @@ class lifecycle {
 
   // Phase A of an install; on success phase B runs and reports through the returned progress.
   boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> install(install_request request);
+  // What installing `package` over the installed version would change (core upgrade_diff: volumes,
+  // ports, questions, unit files); an empty object when nothing of it is installed. No side effect.
+  result<boost::json::object> upgrade_preview(const catalog_package& package, std::string_view instance) const;
   boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> uninstall(uninstall_request request);
   // Stores the state, then stops and disables (or enables and starts) the package's units.
   boost::asio::awaitable<result<void>> set_disabled(std::string repo, std::string effective_name, bool disabled);
@@ -208,6 +213,11 @@ class lifecycle {
   struct running;
   struct act_context;
   boost::asio::awaitable<result<systemd::systemd_manager*>> manager();
+  // The plan an install of `package` with `request` acts on: the request's answers, then the
+  // installed version's (an upgrade) or the last ones (reuse_volumes), then generated ones. No side
+  // effect.
+  result<packages::install_plan> plan_for(const std::shared_ptr<const catalog_snapshot>& snapshot,
+                                          const catalog_package& package, const install_request& request) const;
   boost::asio::awaitable<void> run_install(std::int64_t id, packages::install_plan plan, std::string manifest,
                                            bool restored, std::shared_ptr<operation_progress> progress);
   // The upgrade's act; `source` is the kept version it returns to (a rollback), 0 for an upgrade.

@@ -1,6 +1,8 @@
 #include "core/packages/preview.hpp"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
+#include <set>
 
 namespace sc::packages {
 
@@ -110,6 +112,116 @@ json::object install_preview(const preview_input& input) {
     for (const auto& m : input.vm_host_missing) missing.emplace_back(m);
     out["vm_host_missing"] = std::move(missing);
   }
+  return out;
+}
+
+std::vector<std::string> line_diff(std::string_view before, std::string_view after) {
+  auto split = [](std::string_view text) {
+    std::vector<std::string_view> lines;
+    while (!text.empty()) {
+      auto end = text.find('\n');
+      lines.push_back(text.substr(0, end));
+      if (end == std::string_view::npos) break;
+      text.remove_prefix(end + 1);
+    }
+    return lines;
+  };
+  const auto a = split(before);
+  const auto b = split(after);
+  // Unit files are tens of lines: the quadratic table is small.
+  std::vector<std::vector<std::size_t>> common(a.size() + 1, std::vector<std::size_t>(b.size() + 1, 0));
+  for (std::size_t i = a.size(); i-- > 0;) {
+    for (std::size_t j = b.size(); j-- > 0;) {
+      common[i][j] = a[i] == b[j] ? common[i + 1][j + 1] + 1 : std::max(common[i + 1][j], common[i][j + 1]);
+    }
+  }
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      ++i;
+      ++j;
+    } else if (i < a.size() && (j == b.size() || common[i + 1][j] >= common[i][j + 1])) {
+      out.push_back("-" + std::string(a[i++]));  // removals before additions, as diff prints them
+    } else {
+      out.push_back("+" + std::string(b[j++]));
+    }
+  }
+  return out;
+}
+
+json::object upgrade_diff(const upgrade_diff_input& input) {
+  const install_plan& from = *input.from;
+  const install_plan& to = *input.to;
+  // Volumes by "<container role>/<name>": the main container's by name alone.
+  auto volume_names = [](const install_plan& plan) {
+    std::set<std::string> names;
+    for (const auto& c : plan.containers) {
+      std::string prefix;
+      if (&c != &plan.main()) {
+        const auto& effective = c.ref.effective_name;
+        auto dep = effective.rfind("--dep--");
+        prefix = (dep == std::string::npos ? effective : effective.substr(dep + 7)) + "/";
+      }
+      for (const auto& v : c.volumes) names.insert(prefix + v.name);
+    }
+    return names;
+  };
+  auto old_volumes = volume_names(from);
+  auto new_volumes = volume_names(to);
+  json::array moved;
+  json::array fresh;
+  json::array dropped;
+  for (const auto& v : new_volumes) (old_volumes.contains(v) ? moved : fresh).emplace_back(v);
+  for (const auto& v : old_volumes) {
+    if (!new_volumes.contains(v)) dropped.emplace_back(v);
+  }
+  json::object out;
+  out["volumes"] =
+      json::object{{"moved", std::move(moved)}, {"new", std::move(fresh)}, {"dropped", std::move(dropped)}};
+
+  auto difference = [](const auto& left, const auto& right) {
+    json::array only;
+    for (const auto& x : left) {
+      if (std::find(right.begin(), right.end(), x) == right.end()) only.emplace_back(x);
+    }
+    return only;
+  };
+  auto old_ports = from.host_ports();
+  auto new_ports = to.host_ports();
+  out["ports"] =
+      json::object{{"added", difference(new_ports, old_ports)}, {"removed", difference(old_ports, new_ports)}};
+
+  auto question_keys = [](const package_definition* def) {
+    std::vector<std::string> keys;
+    if (def != nullptr) {
+      for (const auto& q : def->questions) keys.push_back(q.key);
+    }
+    return keys;
+  };
+  auto old_questions = question_keys(input.from_definition);
+  auto new_questions = question_keys(input.to_definition);
+  out["questions"] = json::object{{"added", difference(new_questions, old_questions)},
+                                  {"removed", difference(old_questions, new_questions)}};
+
+  // Units pair up by position among their package's containers (names carry the version).
+  json::array units;
+  std::size_t count = std::max(input.from_units.size(), input.to_units.size());
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto* before = i < input.from_units.size() ? &input.from_units[i] : nullptr;
+    const auto* after = i < input.to_units.size() ? &input.to_units[i] : nullptr;
+    auto lines = line_diff(before != nullptr ? before->second : "", after != nullptr ? after->second : "");
+    if (lines.empty()) continue;
+    json::object unit;
+    if (before != nullptr) unit["from"] = before->first;
+    if (after != nullptr) unit["to"] = after->first;
+    json::array diff;
+    for (auto& line : lines) diff.emplace_back(std::move(line));
+    unit["diff"] = std::move(diff);
+    units.emplace_back(std::move(unit));
+  }
+  out["units"] = std::move(units);
   return out;
 }
 

@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/packages/compile.hpp"
+#include "core/packages/plan.hpp"
 
 namespace sc::packages {
 
@@ -39,5 +42,27 @@ struct preview_input {
 //  "quota_exceeds_disk","summary","vm"?,"vm_host_missing"?:[…]}. VM packages cannot be installed
 // (issue 16 keeps them out of scope); the summary says why, naming what the host lacks.
 boost::json::object install_preview(const preview_input& input);
+
+// An upgrade as a dry run (issue 14): what the transaction would do to the installed version.
+struct upgrade_diff_input {
+  const install_plan* from = nullptr;  // the installed version's plan
+  const install_plan* to = nullptr;    // the new version's, planned as the install would
+  const package_definition* from_definition = nullptr;
+  const package_definition* to_definition = nullptr;
+  // The unit files each would write, by unit name.
+  std::vector<std::pair<std::string, std::string>> from_units;
+  std::vector<std::pair<std::string, std::string>> to_units;
+};
+
+// {"volumes":{"moved":[…],"new":[…],"dropped":[…]},  (names; containers' volumes as
+//  "<container>/<volume>" for dependencies)
+//  "ports":{"added":[…],"removed":[…]},               (host ports)
+//  "questions":{"added":[…],"removed":[…]},
+//  "units":[{"from"?,"to"?,"diff":["-old line","+new line",…]}]}  (only units that differ)
+boost::json::object upgrade_diff(const upgrade_diff_input& input);
+
+// The lines of `before` and `after` that differ, as "-line" and "+line" in order (a longest
+// common subsequence over lines; the rest is unchanged).
+std::vector<std::string> line_diff(std::string_view before, std::string_view after);
 
 }  // namespace sc::packages

@@ -14,6 +14,7 @@
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
 #include "core/packages/compile.hpp"
+#include "core/packages/definition.hpp"
 #include "core/packages/preview.hpp"
 #include "core/packages/questions.hpp"
 #include "core/packages/repository.hpp"
@@ -310,6 +311,12 @@ reply packages_install_preview(request_context& context) {
   input.definition = p->definition.get();
   input.compiled = &*compiled;
   input.upgrading_from = installed_version_of(context, p->repo, p->name);
+  // The installed version's definition says which volumes move over (`migrated`).
+  std::optional<packages::package_definition> installed_definition;
+  if (const auto* record = context.services.lifecycle().records().find(p->repo, p->name); record != nullptr) {
+    if (auto parsed = packages::parse_definition(record->manifest); parsed) installed_definition = std::move(*parsed);
+  }
+  if (installed_definition) input.installed = &*installed_definition;
   if (compiled->runtime == packages::runtime_kind::vm) input.vm_host_missing = podman::vm_host_missing();
   const auto& config = context.services.settings();
   std::string root = config.btrfs_root.empty() ? config.state_dir : config.btrfs_root;
@@ -320,7 +327,14 @@ reply packages_install_preview(request_context& context) {
     input.disk.available = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     input.disk.used = input.disk.total - static_cast<std::uint64_t>(fs.f_bfree) * fs.f_frsize;
   }
-  co_return http::json_response(packages::install_preview(input));
+  auto preview = packages::install_preview(input);
+  if (input.upgrading_from && *input.upgrading_from != p->version) {
+    // The dry run of the upgrade: what it would move, add, drop and rewrite.
+    auto diff = context.services.lifecycle().upgrade_preview(*p, "");
+    if (!diff) co_return http::problem_response(diff.error());
+    if (!diff->empty()) preview["upgrade"] = std::move(*diff);
+  }
+  co_return http::json_response(preview);
 }
 
 }  // namespace sc::server::handlers

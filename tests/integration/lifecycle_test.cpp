@@ -625,6 +625,14 @@ TEST_F(lifecycle_api, upgrades_keep_data_and_roll_back_by_themselves) {
   write_text(v1 / "www" / "marker.txt", "kept\n");
   ASSERT_EQ(fetch(port, "/index.html"), "site 1.0\n");
 
+  // The dry run first: what the upgrade would move, add, drop and rewrite.
+  auto preview = call_json("POST", "/packages/install-preview", package("site", R"(,"version":"2.0")"));
+  EXPECT_EQ(preview.at("upgrading_from").as_string(), "1.0") << json::serialize(preview);
+  EXPECT_EQ(json::serialize(preview.at("upgrade").at("volumes")),
+            R"({"moved":["www"],"new":["extra"],"dropped":["old"]})");
+  EXPECT_FALSE(preview.at("upgrade").at("units").as_array().empty());
+  EXPECT_TRUE(preview.at("volumes").at(0).at("migrated").as_bool()) << json::serialize(preview);
+
   auto upgraded = install("site", R"(,"version":"2.0")");
   ASSERT_EQ(upgraded.status, 200) << upgraded.body << server_->log();
   EXPECT_EQ(port_of("site"), port);  // the answers are kept
