@@ -465,6 +465,17 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
     co_return problem::conflict(key + " is already installed (version " + record->plan.package.version +
                                 "); uninstall it first");
   }
+  if (!request.import_from_version.empty()) {
+    if (request.import_from_version == found->version) {
+      co_return problem::unprocessable("import_from_version", "the version being installed cannot be imported from");
+    }
+    if (const auto* record = store_->find(repo, effective);
+        record != nullptr && record->plan.package.version != request.import_from_version) {
+      co_return problem::unprocessable(
+          "import_from_version",
+          "an upgrade takes its volumes from the installed version (" + record->plan.package.version + ")");
+    }
+  }
 
   auto plan = plan_for(snapshot, *found, request);
   if (!plan) co_return plan.error();
@@ -556,20 +567,26 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
     co_return progress;
   }
   const bool restore = request.reuse_volumes && exists(uninstalled_tree) && !exists(installed_tree);
+  if (!request.import_from_version.empty() && !exists(installed_tree + "/" + request.import_from_version) &&
+      !(restore && exists(uninstalled_tree + "/" + request.import_from_version))) {
+    co_return problem::unprocessable("import_from_version",
+                                     "no volumes of version " + request.import_from_version + " are kept for " + key +
+                                         (request.reuse_volumes ? "" : " (reuse_volumes brings back kept ones)"));
+  }
 
-  boost::json::object options_json{{"restore", restore}};
+  boost::json::object options_json{{"restore", restore}, {"import_from", request.import_from_version}};
   auto id = store_->begin(store::operation_kind::install, *plan, "preflight", boost::json::serialize(options_json));
   if (!id) co_return id.error();
   auto progress = std::make_shared<operation_progress>(io_.get_executor());
   claim.keep();
-  spawn_operation(key, run_install(*id, std::move(*plan), found->yaml, restore, progress));
+  spawn_operation(key, run_install(*id, std::move(*plan), found->yaml, restore, request.import_from_version, progress));
   co_return progress;
 }
 
 // ---- install, phase B
 
 asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan, std::string manifest, bool restore,
-                                             std::shared_ptr<operation_progress> progress) {
+                                             std::string import_from, std::shared_ptr<operation_progress> progress) {
   auto state = co_await asio::this_coro::cancellation_state;
   auto act = [&]() -> asio::awaitable<result<void>> {
     const auto& ref = plan.package;
@@ -582,7 +599,7 @@ asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan,
     }
     if (auto s = journal_step(id, "install", "provisioning_volumes"); !s) co_return s;
     progress->step("provisioning_volumes");
-    if (auto provisioned = co_await provision(id, plan); !provisioned) co_return provisioned;
+    if (auto provisioned = co_await provision(id, plan, import_from); !provisioned) co_return provisioned;
     if (plan.containers.size() > 1) progress->step("installing_dependencies");
     bool has_templates = std::any_of(plan.containers.begin(), plan.containers.end(),
                                      [](const auto& c) { return !c.templates.empty() || !c.secret_templates.empty(); });
@@ -622,8 +639,13 @@ asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan,
   progress->fail(outcome.error());
 }
 
-asio::awaitable<result<void>> lifecycle::provision(std::optional<std::int64_t> id, const install_plan& plan) {
+asio::awaitable<result<void>> lifecycle::provision(std::optional<std::int64_t> id, const install_plan& plan,
+                                                   std::string import_from) {
   auto& volumes = storage_.volumes();
+  const std::string import_root =
+      import_from.empty()
+          ? std::string()
+          : packages::installed_root(plan.package.repo, plan.package.effective_name) + "/" + import_from + "/";
   for (const auto& container : plan.containers) {
     for (const auto& v : container.volumes) {
       if (volumes.is_subvolume(v.subvolume)) {
@@ -637,6 +659,15 @@ asio::awaitable<result<void>> lifecycle::provision(std::optional<std::int64_t> i
       // rollback checks, never an unknown volume.
       if (id) {
         if (auto noted = store_->add_fresh_volume(*id, v.subvolume); !noted) co_return noted;
+      }
+      if (!import_root.empty() && &container == &plan.main() && volumes.is_subvolume(import_root + v.name)) {
+        // Another version's data, as it is (its ownership included).
+        if (auto copied = co_await volumes.snapshot(import_root + v.name, v.subvolume, false); !copied)
+          co_return copied;
+        if (v.quota_bytes > 0) {
+          if (auto q = co_await volumes.set_quota(v.subvolume, v.quota_bytes); !q) co_return q;
+        }
+        continue;
       }
       if (auto created = co_await volumes.create(v.subvolume, v.quota_bytes); !created) co_return created;
       if (v.uid || v.gid) {

@@ -112,6 +112,9 @@ struct install_request {
   packages::marker_values responses;
   bool reuse_volumes = false;
   bool skip_response_reuse = false;
+  // Volumes the installed tree keeps of another version (after reuse_volumes brought them back)
+  // start as writable snapshots of that version's volumes of the same name, not empty.
+  std::string import_from_version;
 };
 
 // A kept version of an installed package (POST /packages/snapshots).
@@ -219,7 +222,8 @@ class lifecycle {
   result<packages::install_plan> plan_for(const std::shared_ptr<const catalog_snapshot>& snapshot,
                                           const catalog_package& package, const install_request& request) const;
   boost::asio::awaitable<void> run_install(std::int64_t id, packages::install_plan plan, std::string manifest,
-                                           bool restored, std::shared_ptr<operation_progress> progress);
+                                           bool restored, std::string import_from,
+                                           std::shared_ptr<operation_progress> progress);
   // The upgrade's act; `source` is the kept version it returns to (a rollback), 0 for an upgrade.
   boost::asio::awaitable<void> run_upgrade(std::int64_t id, packages::install_plan plan, std::string manifest,
                                            std::int64_t source, std::shared_ptr<operation_progress> progress);
@@ -240,7 +244,10 @@ class lifecycle {
                                              std::shared_ptr<operation_progress> progress);
   // Creates the plan's missing volumes (noted in operation `id`'s journal, when there is one, for
   // rollback) and sets the quotas of existing ones.
-  boost::asio::awaitable<result<void>> provision(std::optional<std::int64_t> id, const packages::install_plan& plan);
+  // With `import_from`, a missing volume of the package itself starts as a writable snapshot of
+  // that version's volume of the same name where there is one.
+  boost::asio::awaitable<result<void>> provision(std::optional<std::int64_t> id, const packages::install_plan& plan,
+                                                 std::string import_from = {});
   boost::asio::awaitable<result<void>> apply_templates(const packages::install_plan& plan);
   // Writes the unit and env files and reloads systemd; with `start`, enables and starts the units
   // (restarts them with `restart`).

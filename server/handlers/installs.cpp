@@ -158,9 +158,9 @@ reply packages_install(request_context& context) {
   if (body->ok() && !request.version.empty() && !packages::valid_version(request.version)) {
     body->reject("version", "invalid version");
   }
-  if (body->has("import_from_version")) {
-    auto from = body->optional_string("import_from_version", optional_name_rule).value_or("");
-    if (!from.empty()) body->reject("import_from_version", "importing another version's volumes is not supported yet");
+  request.import_from_version = body->optional_string("import_from_version", optional_name_rule).value_or("");
+  if (body->ok() && !request.import_from_version.empty() && !packages::valid_version(request.import_from_version)) {
+    body->reject("import_from_version", "invalid version");
   }
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto responses = read_responses(context.request.body());

@@ -688,6 +688,31 @@ TEST_F(lifecycle_api, upgrades_keep_data_and_roll_back_by_themselves) {
   EXPECT_FALSE(fs::exists(fs::path(btrfs_) / "snapshots" / repo_ / "site"));
 }
 
+// Reinstalling another version over kept volumes: import_from_version starts its volumes as copies
+// of that version's (the reference's behaviour), and names a version with none as a 422.
+TEST_F(lifecycle_api, a_reinstall_imports_another_versions_volumes) {
+  ASSERT_EQ(install("site", R"(,"version":"1.0")").status, 200);
+  const int port = port_of("site");
+  write_text(installed_tree("site") / "1.0" / "www" / "marker.txt", "imported\n");
+  ASSERT_EQ(uninstall("site").status, 200);
+  ASSERT_TRUE(fs::exists(uninstalled_tree("site") / "1.0" / "www" / "marker.txt"));
+
+  auto none = install("site", R"(,"version":"2.0","reuse_volumes":true,"import_from_version":"9.9")");
+  EXPECT_EQ(none.status, 422) << none.body;
+  EXPECT_NE(none.body.find("import_from_version"), std::string::npos) << none.body;
+  EXPECT_EQ(install("site", R"(,"version":"2.0","import_from_version":"2.0")").status, 422);
+  EXPECT_TRUE(fs::exists(uninstalled_tree("site") / "1.0" / "www" / "marker.txt")) << "a refusal changes nothing";
+
+  auto imported = install("site", R"(,"version":"2.0","reuse_volumes":true,"import_from_version":"1.0")");
+  ASSERT_EQ(imported.status, 200) << imported.body << server_->log();
+  EXPECT_EQ(port_of("site"), port) << "the last answers come back with reuse_volumes";
+  EXPECT_EQ(fetch(port, "/marker.txt"), "imported\n");
+  EXPECT_EQ(fetch(port, "/v2.html"), "site 2.0\n");
+  EXPECT_TRUE(fs::exists(installed_tree("site") / "1.0" / "www" / "marker.txt")) << "the source stays as it was";
+  ASSERT_EQ(uninstall("site", R"(,"purge_volumes":true)").status, 200);
+  expect_no_trace("site", "2.0");
+}
+
 TEST_F(lifecycle_api, a_disabled_app_upgrades_and_stays_disabled) {
   ASSERT_EQ(install("site", R"(,"version":"1.0")").status, 200);
   const int port = port_of("site");
