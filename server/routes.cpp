@@ -100,6 +100,10 @@ std::vector<route> build_routes() {
        "The answers kept from the last uninstall"},
       {v::post, "/packages/clear-last-responses", admin, handlers::packages_clear_last_responses,
        "Forget the answers kept from the last uninstall"},
+      {v::get, "/packages/upgrades", authenticated, handlers::packages_upgrades,
+       "Installed packages with a higher version or a changed definition in their repository"},
+      {v::post, "/packages/upgrades/dismiss", admin, handlers::packages_upgrades_dismiss,
+       "Dismiss the current upgrade list (until it changes)"},
 
       // Storage and archives (behavior-ops.md §3, §4; issue 5).
       {v::post, "/storage", authenticated, handlers::storage_list, "Filesystems with quota and usage, paged"},
