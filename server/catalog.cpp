@@ -164,6 +164,17 @@ const catalog_package* catalog_snapshot::find(std::string_view repo, std::string
   return nullptr;
 }
 
+const catalog_package* catalog_snapshot::latest_in(std::string_view repo, std::string_view name) const {
+  for (const auto& r : repositories) {
+    if (r->name != repo) continue;
+    // A repository's packages are by name, then highest version first.
+    for (const auto& p : r->packages) {
+      if (p.name == name && p.definition) return &p;
+    }
+  }
+  return nullptr;
+}
+
 const catalog_package* catalog_snapshot::latest_of(std::string_view name) const {
   auto it = std::lower_bound(latest.begin(), latest.end(), name,
                              [](const auto& e, std::string_view n) { return e.name < n; });

@@ -68,6 +68,8 @@ struct catalog_snapshot {
   std::vector<package_list_entry> latest;                               // by name
 
   const catalog_package* find(std::string_view repo, std::string_view name, std::string_view version) const;
+  // The highest version of `name` in `repo` whose definition parses; null when it has none.
+  const catalog_package* latest_in(std::string_view repo, std::string_view name) const;
   // The winning version of `name` (see precedence above); null when no repository has it.
   const catalog_package* latest_of(std::string_view name) const;
   // The last repository in list order holding exactly name@version.

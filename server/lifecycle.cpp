@@ -26,6 +26,7 @@
 
 #include "adapters/asio/completion.hpp"
 #include "adapters/btrfs/btrfs.hpp"
+#include "adapters/crypto/password.hpp"
 #include "adapters/file_io/beneath.hpp"
 #include "adapters/podman/podman.hpp"
 #include "adapters/pool/work_pool.hpp"
@@ -273,6 +274,41 @@ std::optional<std::string> lifecycle::installed_version(std::string_view repo, s
   const auto* record = store_->find(repo, effective_name);
   if (record == nullptr) return std::nullopt;
   return record->plan.package.version;
+}
+
+std::vector<packages::package_upgrade> lifecycle::upgrades() const {
+  auto snapshot = catalog_.snapshot();
+  std::vector<packages::installed_package> installed;
+  installed.reserve(store_->installed().size());
+  for (const auto& record : store_->installed()) {
+    const auto& ref = record.plan.package;
+    packages::installed_package entry;
+    entry.package = ref;
+    entry.installed_manifest = record.manifest;
+    if (const auto* same = snapshot->find(ref.repo, ref.name, ref.version)) entry.repository_manifest = same->yaml;
+    if (const auto* latest = snapshot->latest_in(ref.repo, ref.name)) entry.latest_version = latest->version;
+    installed.push_back(std::move(entry));
+  }
+  return packages::find_upgrades(installed);
+}
+
+namespace {
+
+constexpr std::string_view dismissed_upgrades_key = "dismissed_upgrades_hash";
+
+std::string upgrades_hash(std::span<const packages::package_upgrade> upgrades) {
+  return crypto::sha256_hex(packages::upgrades_hash_text(upgrades));
+}
+
+}  // namespace
+
+result<void> lifecycle::dismiss_upgrades() {
+  return settings_.set(dismissed_upgrades_key, upgrades_hash(upgrades()));
+}
+
+bool lifecycle::upgrades_dismissed(std::span<const packages::package_upgrade> upgrades) const {
+  auto dismissed = settings_.get(dismissed_upgrades_key);
+  return dismissed && *dismissed == upgrades_hash(upgrades);
 }
 
 void lifecycle::spawn_operation(std::string key, asio::awaitable<void> body) {

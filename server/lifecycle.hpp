@@ -49,12 +49,14 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/packages/plan.hpp"
 #include "core/packages/podman_unit.hpp"
+#include "core/packages/upgrades.hpp"
 #include "core/problem.hpp"
 
 namespace sc::store {
@@ -187,6 +189,15 @@ class lifecycle {
   const store::package_store& records() const noexcept { return *store_; }
   // The install record's version of repo/effective name, if installed.
   std::optional<std::string> installed_version(std::string_view repo, std::string_view effective_name) const;
+
+  // GET /packages/upgrades (core/packages/upgrades.hpp): every install record (instances too)
+  // against the catalog's current snapshot.
+  std::vector<packages::package_upgrade> upgrades() const;
+  // POST /packages/upgrades/dismiss: stores the hash of the current list as the
+  // dismissed_upgrades_hash setting. 500 when the setting cannot be written.
+  result<void> dismiss_upgrades();
+  // Whether `upgrades` (a list from `upgrades()`) is the list that was dismissed last.
+  bool upgrades_dismissed(std::span<const packages::package_upgrade> upgrades) const;
 
   // Phase A of an install; on success phase B runs and reports through the returned progress.
   boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> install(install_request request);

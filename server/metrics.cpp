@@ -121,6 +121,10 @@ std::string metrics::render(std::span<const route> routes, const gauges& extra) 
       "# HELP townos_password_hashes_waiting Password hashes waiting for memory.\n"
       "# TYPE townos_password_hashes_waiting gauge\n";
   append_line(out, "townos_password_hashes_waiting %zu\n", extra.hash_waiting);
+  out +=
+      "# HELP townos_upgrades_available Installed packages with a higher version or a changed definition in their "
+      "repository.\n# TYPE townos_upgrades_available gauge\n";
+  append_line(out, "townos_upgrades_available %zu\n", extra.upgrades_available);
   return out;
 }
 

@@ -48,6 +48,7 @@ class metrics {
     std::uint64_t hash_memory_in_use = 0;
     std::uint64_t hash_memory_peak = 0;
     std::size_t hash_waiting = 0;
+    std::size_t upgrades_available = 0;  // entries of GET /packages/upgrades
   };
   std::string render(std::span<const route> routes, const gauges& extra) const;
 

@@ -106,6 +106,10 @@ std::vector<route> build_routes() {
        "Versions kept by upgrades to roll back to: id, version, created_at, size"},
       {v::post, "/packages/snapshots/remove", admin, handlers::packages_snapshots_remove,
        "Delete one kept version and its volume snapshots", false, disk_work},
+      {v::get, "/packages/upgrades", authenticated, handlers::packages_upgrades,
+       "Installed packages with a higher version or a changed definition in their repository"},
+      {v::post, "/packages/upgrades/dismiss", admin, handlers::packages_upgrades_dismiss,
+       "Dismiss the current upgrade list (until it changes)"},
 
       // Storage and archives (behavior-ops.md §3, §4; issue 5).
       {v::post, "/storage", authenticated, handlers::storage_list, "Filesystems with quota and usage, paged"},

@@ -73,6 +73,8 @@ reply packages_clear_last_responses(request_context& context);
 reply packages_rollback(request_context& context);
 reply packages_snapshots(request_context& context);
 reply packages_snapshots_remove(request_context& context);
+reply packages_upgrades(request_context& context);
+reply packages_upgrades_dismiss(request_context& context);
 // server/handlers/storage.cpp, server/handlers/archives.cpp — storage and archives (issue 5)
 reply storage_list(request_context& context);
 reply storage_create(request_context& context);

@@ -403,4 +403,28 @@ reply packages_clear_last_responses(request_context& context) {
   co_return http::empty_response();
 }
 
+// GET /packages/upgrades: a bare array; an instance carries `instance` beside its package name.
+reply packages_upgrades(request_context& context) {
+  json::array out;
+  for (const auto& u : context.services.lifecycle().upgrades()) {
+    json::object entry;
+    entry["repo"] = u.repo;
+    entry["name"] = u.name;
+    if (!u.instance.empty()) entry["instance"] = u.instance;
+    entry["installed_version"] = u.installed_version;
+    entry["latest_version"] = u.latest_version;
+    entry["changed"] = u.changed;
+    out.emplace_back(std::move(entry));
+  }
+  co_return http::json_response(out);
+}
+
+// POST /packages/upgrades/dismiss: takes no fields, so the body ({} by the reference) is not read.
+reply packages_upgrades_dismiss(request_context& context) {
+  if (auto done = context.services.lifecycle().dismiss_upgrades(); !done) {
+    co_return http::problem_response(done.error());
+  }
+  co_return http::empty_response();
+}
+
 }  // namespace sc::server::handlers

@@ -18,6 +18,7 @@
 #include "core/packages/preview.hpp"
 #include "core/packages/questions.hpp"
 #include "core/packages/repository.hpp"
+#include "core/packages/upgrades.hpp"
 #include "core/packages/version.hpp"
 #include "server/app.hpp"
 #include "server/catalog.hpp"
@@ -59,8 +60,9 @@ std::map<std::string, installed_state, std::less<>> installed_states(request_con
   for (const auto& record : context.services.lifecycle().records().installed()) {
     const auto& ref = record.plan.package;
     if (ref.effective_name != ref.name) continue;
-    const catalog_package* now = snapshot.find(ref.repo, ref.name, ref.version);
-    out[ref.name] = {ref.version, now == nullptr || now->yaml != record.manifest};
+    std::optional<std::string_view> repository_manifest;
+    if (const catalog_package* now = snapshot.find(ref.repo, ref.name, ref.version)) repository_manifest = now->yaml;
+    out[ref.name] = {ref.version, packages::definition_changed(record.manifest, repository_manifest)};
   }
   return out;
 }

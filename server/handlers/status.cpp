@@ -67,6 +67,7 @@ reply metrics_text(request_context& context) {
   extra.hash_memory_in_use = budget.in_use_kib() * 1024;
   extra.hash_memory_peak = budget.peak_kib() * 1024;
   extra.hash_waiting = budget.waiting();
+  extra.upgrades_available = context.services.lifecycle().upgrades().size();
   co_return http::text_response(context.services.counters().render(context.services.routes().routes(), extra),
                                 "text/plain; version=0.0.4; charset=utf-8");
 }
@@ -173,7 +174,9 @@ reply status_ping(request_context& context) {
     usage["available"] = static_cast<std::uint64_t>(disk.f_bavail) * block;
     body["disk_usage"] = std::move(usage);
   }
-  body["upgrades_available"] = 0;
+  const auto upgrades = services.lifecycle().upgrades();
+  body["upgrades_available"] = upgrades.size();
+  if (services.lifecycle().upgrades_dismissed(upgrades)) body["upgrades_dismissed"] = true;
   if (auto errors = services.packages().errors(); !errors.empty()) {
     json::object repository_errors(&arena);
     for (const auto& [name, error] : errors) repository_errors[name] = error;

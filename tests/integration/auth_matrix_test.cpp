@@ -81,6 +81,8 @@ constexpr expectation expected_levels[] = {
     {"POST", "/packages/responses", auth_level::authenticated},
     {"POST", "/packages/last-responses", auth_level::authenticated},
     {"POST", "/packages/clear-last-responses", auth_level::admin},
+    {"GET", "/packages/upgrades", auth_level::authenticated},
+    {"POST", "/packages/upgrades/dismiss", auth_level::admin},
     // storage and archives (behavior-ops.md §1.5)
     {"POST", "/storage", auth_level::authenticated},
     {"POST", "/storage/create", auth_level::authenticated},
