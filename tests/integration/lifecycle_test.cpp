@@ -765,153 +765,152 @@ TEST_F(lifecycle_api, a_crash_at_any_upgrade_step_rolls_it_back) {
     expect_no_trace("site", "1.0");
   }
   start();
-  // GET /packages/upgrades and its dismissal (behavior-ops.md §6.5, issue 14). Installed web 1.0 is
-  // offered 2.0 (an instance at 2.0 is not); a dismissed list stays dismissed until it changes (a
-  // new version in the repository), and is dismissed again when it comes back; a definition edited
-  // in place is `changed`; ping and /metrics count the same list.
-  TEST_F(lifecycle_api, upgrades_are_listed_and_dismissed_with_ping_agreeing) {
-    ASSERT_EQ(install("web", R"(,"version":"1.0")").status, 200);
-    ASSERT_EQ(install("web", R"(,"version":"2.0","instance":"u2")").status, 200);
-    // This test's repository only (tests before it in this process uninstall what they install).
-    auto ours = [] {
-      json::array out;
-      const auto listed = call_json("GET", "/packages/upgrades");
-      for (const auto& e : listed.as_array()) {
-        if (e.at("repo").as_string() == repo_) out.push_back(e);
-      }
-      return out;
-    };
-    auto entry = [](const std::string& instance, const std::string& installed, const std::string& latest,
-                    bool changed) {
-      json::object e{{"repo", repo_}, {"name", "web"}};
-      if (!instance.empty()) e["instance"] = instance;
-      e["installed_version"] = installed;
-      e["latest_version"] = latest;
-      e["changed"] = changed;
-      return json::value(std::move(e));
-    };
-    auto refresh_until = [](auto condition) {
-      // A refresh that was already running when the repository changed answers for the old state.
-      return eventually(30s,
-                        [&] { return call("POST", "/repository/refresh", "{}", 60s).status == 200 && condition(); });
-    };
-    EXPECT_EQ(ours(), json::array({entry("", "1.0", "2.0", false)}));
+}
 
-    // The count is the whole list's; nothing is dismissed yet.
-    const auto everything = call_json("GET", "/packages/upgrades").as_array();
-    auto ping = call_json("GET", "/status/ping");
-    EXPECT_EQ(ping.at("upgrades_available").as_int64(), static_cast<std::int64_t>(everything.size()));
-    EXPECT_FALSE(ping.as_object().contains("upgrades_dismissed")) << json::serialize(ping);
-    auto metrics = call("GET", "/metrics");
-    EXPECT_NE(metrics.body.find("\ntownos_upgrades_available " + std::to_string(everything.size()) + "\n"),
-              std::string::npos)
-        << metrics.body;
-
-    // Dismissing stores the SHA-256 of `repo/name@installed->latest\n` over the list, in order.
-    ASSERT_EQ(call("POST", "/packages/upgrades/dismiss", "{}").status, 200);
-    std::string lines;
-    for (const auto& e : everything) {
-      const auto& o = e.as_object();
-      lines += std::string(o.at("repo").as_string()) + "/" + std::string(o.at("name").as_string()) +
-               (o.contains("instance") ? "-" + std::string(o.at("instance").as_string()) : std::string()) + "@" +
-               std::string(o.at("installed_version").as_string()) + "->" +
-               std::string(o.at("latest_version").as_string()) + "\n";
+// GET /packages/upgrades and its dismissal (behavior-ops.md §6.5, issue 14). Installed web 1.0 is
+// offered 2.0 (an instance at 2.0 is not); a dismissed list stays dismissed until it changes (a
+// new version in the repository), and is dismissed again when it comes back; a definition edited
+// in place is `changed`; ping and /metrics count the same list.
+TEST_F(lifecycle_api, upgrades_are_listed_and_dismissed_with_ping_agreeing) {
+  ASSERT_EQ(install("web", R"(,"version":"1.0")").status, 200);
+  ASSERT_EQ(install("web", R"(,"version":"2.0","instance":"u2")").status, 200);
+  // This test's repository only (tests before it in this process uninstall what they install).
+  auto ours = [] {
+    json::array out;
+    const auto listed = call_json("GET", "/packages/upgrades");
+    for (const auto& e : listed.as_array()) {
+      if (e.at("repo").as_string() == repo_) out.push_back(e);
     }
-    auto stored = call_json("POST", "/settings/get", R"({"key":"dismissed_upgrades_hash"})");
-    EXPECT_EQ(stored.at("value").as_string(), crypto::sha256_hex(lines));
-    ping = call_json("GET", "/status/ping");
-    EXPECT_EQ(ping.at("upgrades_dismissed"), json::value(true)) << json::serialize(ping);
-    EXPECT_EQ(ping.at("upgrades_available").as_int64(), static_cast<std::int64_t>(everything.size()));
+    return out;
+  };
+  auto entry = [](const std::string& instance, const std::string& installed, const std::string& latest, bool changed) {
+    json::object e{{"repo", repo_}, {"name", "web"}};
+    if (!instance.empty()) e["instance"] = instance;
+    e["installed_version"] = installed;
+    e["latest_version"] = latest;
+    e["changed"] = changed;
+    return json::value(std::move(e));
+  };
+  auto refresh_until = [](auto condition) {
+    // A refresh that was already running when the repository changed answers for the old state.
+    return eventually(30s, [&] { return call("POST", "/repository/refresh", "{}", 60s).status == 200 && condition(); });
+  };
+  EXPECT_EQ(ours(), json::array({entry("", "1.0", "2.0", false)}));
 
-    // A new version in the repository is a new list: both installs are offered it, and the
-    // dismissal no longer holds.
-    const std::string web_1_0 = read_text(work_ / "repo" / "packages" / "web" / "1.0.yaml");
-    write_text(work_ / "repo" / "packages" / "web" / "3.0.yaml",
-               read_text(work_ / "repo" / "packages" / "web" / "2.0.yaml") + "# the third version\n");
-    commit_repository("web 3.0");
-    EXPECT_TRUE(refresh_until([&] { return ours().size() == 2; })) << json::serialize(ours());
-    EXPECT_EQ(ours(), json::array({entry("", "1.0", "3.0", false), entry("u2", "2.0", "3.0", false)}));
-    ping = call_json("GET", "/status/ping");
-    EXPECT_FALSE(ping.as_object().contains("upgrades_dismissed")) << json::serialize(ping);
+  // The count is the whole list's; nothing is dismissed yet.
+  const auto everything = call_json("GET", "/packages/upgrades").as_array();
+  auto ping = call_json("GET", "/status/ping");
+  EXPECT_EQ(ping.at("upgrades_available").as_int64(), static_cast<std::int64_t>(everything.size()));
+  EXPECT_FALSE(ping.as_object().contains("upgrades_dismissed")) << json::serialize(ping);
+  auto metrics = call("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("\ntownos_upgrades_available " + std::to_string(everything.size()) + "\n"),
+            std::string::npos)
+      << metrics.body;
 
-    // The installed version's definition edited in place: changed, here and in GET /packages.
-    write_text(work_ / "repo" / "packages" / "web" / "1.0.yaml", web_1_0 + "# edited in place\n");
-    commit_repository("web 1.0 edited");
-    EXPECT_TRUE(refresh_until([&] { return ours().at(0).at("changed") == json::value(true); }))
-        << json::serialize(ours());
-    EXPECT_EQ(ours(), json::array({entry("", "1.0", "3.0", true), entry("u2", "2.0", "3.0", false)}));
-    bool listed_changed = false;
-    const auto catalog = call_json("GET", "/packages?limit=100&installed_only=true");
-    for (const auto& e : catalog.at("entries").as_array()) {
-      if (e.at("name") == "web")
-        listed_changed = e.as_object().contains("changed") && e.at("changed") == json::value(true);
-    }
-    EXPECT_TRUE(listed_changed);
-
-    // The repository back as it was: the list is the dismissed one again.
-    fs::remove(work_ / "repo" / "packages" / "web" / "3.0.yaml");
-    write_text(work_ / "repo" / "packages" / "web" / "1.0.yaml", web_1_0);
-    commit_repository("web as before");
-    EXPECT_TRUE(refresh_until([&] { return ours().size() == 1; })) << json::serialize(ours());
-    EXPECT_EQ(ours(), json::array({entry("", "1.0", "2.0", false)}));
-    EXPECT_EQ(call_json("GET", "/status/ping").at("upgrades_dismissed"), json::value(true));
-
-    // Upgraded to the latest, web leaves the list; so would it uninstalled.
-    auto upgraded = install("web", R"(,"version":"2.0")");
-    ASSERT_EQ(upgraded.status, 200) << upgraded.body;
-    EXPECT_EQ(ours(), json::array());
-    ASSERT_EQ(uninstall("web", R"(,"purge_volumes":true)").status, 200);
-    EXPECT_EQ(ours(), json::array());
-    EXPECT_EQ(call_json("GET", "/status/ping").at("upgrades_available").as_int64(),
-              static_cast<std::int64_t>(call_json("GET", "/packages/upgrades").as_array().size()));
-    ASSERT_EQ(uninstall("web", R"(,"instance":"u2","purge_volumes":true)").status, 200);
-    expect_no_trace("web", "2.0");
-    expect_no_trace("web-u2", "2.0");
+  // Dismissing stores the SHA-256 of `repo/name@installed->latest\n` over the list, in order.
+  ASSERT_EQ(call("POST", "/packages/upgrades/dismiss", "{}").status, 200);
+  std::string lines;
+  for (const auto& e : everything) {
+    const auto& o = e.as_object();
+    lines += std::string(o.at("repo").as_string()) + "/" + std::string(o.at("name").as_string()) +
+             (o.contains("instance") ? "-" + std::string(o.at("instance").as_string()) : std::string()) + "@" +
+             std::string(o.at("installed_version").as_string()) + "->" +
+             std::string(o.at("latest_version").as_string()) + "\n";
   }
+  auto stored = call_json("POST", "/settings/get", R"({"key":"dismissed_upgrades_hash"})");
+  EXPECT_EQ(stored.at("value").as_string(), crypto::sha256_hex(lines));
+  ping = call_json("GET", "/status/ping");
+  EXPECT_EQ(ping.at("upgrades_dismissed"), json::value(true)) << json::serialize(ping);
+  EXPECT_EQ(ping.at("upgrades_available").as_int64(), static_cast<std::int64_t>(everything.size()));
 
-  // kill -9 at every journaled step, then a restart: the package is either installed and serving,
-  // or absent with no unit, no fresh volume and no record.
-  TEST_F(lifecycle_api, a_crash_at_any_install_step_rolls_it_back) {
-    for (std::string step :
-         {"provisioning_volumes", "applying_templates", "installing_services", "starting", "saving_install"}) {
-      SCOPED_TRACE("install:" + step);
-      start({"SC_TEST_DIE_AT_STEP=install:" + step});
-      auto reply = call("POST", "/packages/install", package("slow"), 30s);
-      EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL)
-          << "the server should have died at the step; the install answered " << reply.status << " " << reply.body
-          << "\n"
-          << server_->log();
-      start();
-      // Recovery rolls the install back (the package is busy until it is done).
-      EXPECT_TRUE(server_->wait_for_log("rolled back the install of " + repo_ + "/slow", 90s)) << server_->log();
-      EXPECT_TRUE(eventually(10s, [&] {
-        return !fs::exists(unit_path("slow", "1.0")) && !fs::exists(installed_tree("slow")) &&
-               !listed(repo_ + "/slow@1.0");
-      })) << server_->log();
-      expect_no_trace("slow", "1.0");
-    }
-    // Installs again once the crash is behind it.
+  // A new version in the repository is a new list: both installs are offered it, and the
+  // dismissal no longer holds.
+  const std::string web_1_0 = read_text(work_ / "repo" / "packages" / "web" / "1.0.yaml");
+  write_text(work_ / "repo" / "packages" / "web" / "3.0.yaml",
+             read_text(work_ / "repo" / "packages" / "web" / "2.0.yaml") + "# the third version\n");
+  commit_repository("web 3.0");
+  EXPECT_TRUE(refresh_until([&] { return ours().size() == 2; })) << json::serialize(ours());
+  EXPECT_EQ(ours(), json::array({entry("", "1.0", "3.0", false), entry("u2", "2.0", "3.0", false)}));
+  ping = call_json("GET", "/status/ping");
+  EXPECT_FALSE(ping.as_object().contains("upgrades_dismissed")) << json::serialize(ping);
+
+  // The installed version's definition edited in place: changed, here and in GET /packages.
+  write_text(work_ / "repo" / "packages" / "web" / "1.0.yaml", web_1_0 + "# edited in place\n");
+  commit_repository("web 1.0 edited");
+  EXPECT_TRUE(refresh_until([&] { return ours().at(0).at("changed") == json::value(true); }))
+      << json::serialize(ours());
+  EXPECT_EQ(ours(), json::array({entry("", "1.0", "3.0", true), entry("u2", "2.0", "3.0", false)}));
+  bool listed_changed = false;
+  const auto catalog = call_json("GET", "/packages?limit=100&installed_only=true");
+  for (const auto& e : catalog.at("entries").as_array()) {
+    if (e.at("name") == "web")
+      listed_changed = e.as_object().contains("changed") && e.at("changed") == json::value(true);
+  }
+  EXPECT_TRUE(listed_changed);
+
+  // The repository back as it was: the list is the dismissed one again.
+  fs::remove(work_ / "repo" / "packages" / "web" / "3.0.yaml");
+  write_text(work_ / "repo" / "packages" / "web" / "1.0.yaml", web_1_0);
+  commit_repository("web as before");
+  EXPECT_TRUE(refresh_until([&] { return ours().size() == 1; })) << json::serialize(ours());
+  EXPECT_EQ(ours(), json::array({entry("", "1.0", "2.0", false)}));
+  EXPECT_EQ(call_json("GET", "/status/ping").at("upgrades_dismissed"), json::value(true));
+
+  // Upgraded to the latest, web leaves the list; so would it uninstalled.
+  auto upgraded = install("web", R"(,"version":"2.0")");
+  ASSERT_EQ(upgraded.status, 200) << upgraded.body;
+  EXPECT_EQ(ours(), json::array());
+  ASSERT_EQ(uninstall("web", R"(,"purge_volumes":true)").status, 200);
+  EXPECT_EQ(ours(), json::array());
+  EXPECT_EQ(call_json("GET", "/status/ping").at("upgrades_available").as_int64(),
+            static_cast<std::int64_t>(call_json("GET", "/packages/upgrades").as_array().size()));
+  ASSERT_EQ(uninstall("web", R"(,"instance":"u2","purge_volumes":true)").status, 200);
+  expect_no_trace("web", "2.0");
+  expect_no_trace("web-u2", "2.0");
+}
+
+// kill -9 at every journaled step, then a restart: the package is either installed and serving,
+// or absent with no unit, no fresh volume and no record.
+TEST_F(lifecycle_api, a_crash_at_any_install_step_rolls_it_back) {
+  for (std::string step :
+       {"provisioning_volumes", "applying_templates", "installing_services", "starting", "saving_install"}) {
+    SCOPED_TRACE("install:" + step);
+    start({"SC_TEST_DIE_AT_STEP=install:" + step});
+    auto reply = call("POST", "/packages/install", package("slow"), 30s);
+    EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL)
+        << "the server should have died at the step; the install answered " << reply.status << " " << reply.body << "\n"
+        << server_->log();
+    start();
+    // Recovery rolls the install back (the package is busy until it is done).
+    EXPECT_TRUE(server_->wait_for_log("rolled back the install of " + repo_ + "/slow", 90s)) << server_->log();
+    EXPECT_TRUE(eventually(10s, [&] {
+      return !fs::exists(unit_path("slow", "1.0")) && !fs::exists(installed_tree("slow")) &&
+             !listed(repo_ + "/slow@1.0");
+    })) << server_->log();
+    expect_no_trace("slow", "1.0");
+  }
+  // Installs again once the crash is behind it.
+  ASSERT_EQ(install("slow").status, 200);
+  ASSERT_EQ(uninstall("slow", R"(,"purge_volumes":true)").status, 200);
+}
+
+TEST_F(lifecycle_api, a_crash_at_any_uninstall_step_completes_it) {
+  for (std::string step : {"stopping_services", "cleaning_volumes", "removing_install"}) {
+    SCOPED_TRACE("uninstall:" + step);
+    start({"SC_TEST_DIE_AT_STEP=uninstall:" + step});
     ASSERT_EQ(install("slow").status, 200);
-    ASSERT_EQ(uninstall("slow", R"(,"purge_volumes":true)").status, 200);
+    int port = port_of("slow");
+    (void)call("POST", "/packages/uninstall", package("slow"), 30s);
+    EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL);
+    start();
+    EXPECT_TRUE(server_->wait_for_log("uninstalled " + repo_ + "/slow@1.0", 90s)) << server_->log();
+    EXPECT_TRUE(eventually(10s, [&] { return !listed(repo_ + "/slow@1.0") && !fs::exists(installed_tree("slow")); }))
+        << server_->log();
+    expect_no_trace("slow", "1.0");
+    EXPECT_FALSE(port_open(port));
+    ASSERT_EQ(call("POST", "/packages/purge-uninstalled-volumes", package("slow"), 60s).status, 200);
   }
-
-  TEST_F(lifecycle_api, a_crash_at_any_uninstall_step_completes_it) {
-    for (std::string step : {"stopping_services", "cleaning_volumes", "removing_install"}) {
-      SCOPED_TRACE("uninstall:" + step);
-      start({"SC_TEST_DIE_AT_STEP=uninstall:" + step});
-      ASSERT_EQ(install("slow").status, 200);
-      int port = port_of("slow");
-      (void)call("POST", "/packages/uninstall", package("slow"), 30s);
-      EXPECT_EQ(server_->stop(0, 10s), 128 + SIGKILL);
-      start();
-      EXPECT_TRUE(server_->wait_for_log("uninstalled " + repo_ + "/slow@1.0", 90s)) << server_->log();
-      EXPECT_TRUE(eventually(10s, [&] { return !listed(repo_ + "/slow@1.0") && !fs::exists(installed_tree("slow")); }))
-          << server_->log();
-      expect_no_trace("slow", "1.0");
-      EXPECT_FALSE(port_open(port));
-      ASSERT_EQ(call("POST", "/packages/purge-uninstalled-volumes", package("slow"), 60s).status, 200);
-    }
-  }
+}
 
 }  // namespace
 }  // namespace sc::test
