@@ -83,6 +83,9 @@ constexpr expectation expected_levels[] = {
     {"POST", "/packages/clear-last-responses", auth_level::admin},
     {"GET", "/packages/upgrades", auth_level::authenticated},
     {"POST", "/packages/upgrades/dismiss", auth_level::admin},
+    {"POST", "/packages/rollback", auth_level::admin},
+    {"POST", "/packages/snapshots", auth_level::authenticated},
+    {"POST", "/packages/snapshots/remove", auth_level::admin},
     // storage and archives (behavior-ops.md §1.5)
     {"POST", "/storage", auth_level::authenticated},
     {"POST", "/storage/create", auth_level::authenticated},
