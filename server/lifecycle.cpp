@@ -633,23 +633,7 @@ asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan,
                                       packages::installed_root(ref.repo, ref.effective_name));
       if (!moved) log::warning("restoring kept volumes of " + ref.effective_name + ": " + moved.error().internal);
     }
-    if (auto s = journal_step(id, "install", "provisioning_volumes"); !s) co_return s;
-    progress->step("provisioning_volumes");
-    if (auto provisioned = co_await provision(id, plan, import_from); !provisioned) co_return provisioned;
-    if (plan.containers.size() > 1) progress->step("installing_dependencies");
-    bool has_templates = std::any_of(plan.containers.begin(), plan.containers.end(),
-                                     [](const auto& c) { return !c.templates.empty() || !c.secret_templates.empty(); });
-    if (has_templates) {
-      if (auto s = journal_step(id, "install", "applying_templates"); !s) co_return s;
-      progress->step("applying_templates");
-      if (auto applied = co_await apply_templates(plan); !applied) co_return applied;
-    }
-    if (auto s = journal_step(id, "install", "installing_services"); !s) co_return s;
-    progress->step("installing_services");
-    if (auto installed = co_await install_units(plan, true); !installed) co_return installed;
-    if (auto s = journal_step(id, "install", "starting"); !s) co_return s;
-    progress->step("starting");
-    if (auto running = co_await verify_running(plan); !running) co_return running;
+    if (auto up = co_await bring_up(id, "install", plan, *progress, true, import_from); !up) co_return up;
     if (auto s = journal_step(id, "install", "saving_install"); !s) co_return s;
     progress->step("saving_install");
     store::install_record record;
@@ -673,6 +657,28 @@ asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan,
   progress->step("rolling_back");
   co_await rollback_install(id);
   progress->fail(outcome.error());
+}
+
+asio::awaitable<result<void>> lifecycle::bring_up(std::int64_t id, std::string kind, const install_plan& plan,
+                                                  operation_progress& progress, bool start, std::string import_from) {
+  if (auto s = journal_step(id, kind, "provisioning_volumes"); !s) co_return s;
+  progress.step("provisioning_volumes");
+  if (auto provisioned = co_await provision(id, plan, std::move(import_from)); !provisioned) co_return provisioned;
+  if (plan.containers.size() > 1) progress.step("installing_dependencies");
+  bool has_templates = std::any_of(plan.containers.begin(), plan.containers.end(),
+                                   [](const auto& c) { return !c.templates.empty() || !c.secret_templates.empty(); });
+  if (has_templates) {
+    if (auto s = journal_step(id, kind, "applying_templates"); !s) co_return s;
+    progress.step("applying_templates");
+    if (auto applied = co_await apply_templates(plan); !applied) co_return applied;
+  }
+  if (auto s = journal_step(id, kind, "installing_services"); !s) co_return s;
+  progress.step("installing_services");
+  if (auto installed = co_await install_units(plan, start); !installed) co_return installed;
+  if (!start) co_return result<void>{};
+  if (auto s = journal_step(id, kind, "starting"); !s) co_return s;
+  progress.step("starting");
+  co_return co_await verify_running(plan);
 }
 
 asio::awaitable<result<void>> lifecycle::provision(std::optional<std::int64_t> id, const install_plan& plan,
@@ -1103,25 +1109,8 @@ asio::awaitable<void> lifecycle::run_upgrade(std::int64_t id, install_plan plan,
     } else if (auto moved = co_await migrate_volumes(old.plan, plan); !moved) {
       co_return moved;
     }
-    if (auto s = journal_step(id, "upgrade", "provisioning_volumes"); !s) co_return s;
-    progress->step("provisioning_volumes");
-    if (auto provisioned = co_await provision(id, plan); !provisioned) co_return provisioned;
-    bool has_templates = std::any_of(plan.containers.begin(), plan.containers.end(),
-                                     [](const auto& c) { return !c.templates.empty() || !c.secret_templates.empty(); });
-    if (has_templates) {
-      if (auto s = journal_step(id, "upgrade", "applying_templates"); !s) co_return s;
-      progress->step("applying_templates");
-      if (auto applied = co_await apply_templates(plan); !applied) co_return applied;
-    }
     // A disabled package stays disabled: its new units are written, neither enabled nor started.
-    if (auto s = journal_step(id, "upgrade", "installing_services"); !s) co_return s;
-    progress->step("installing_services");
-    if (auto units = co_await install_units(plan, !old.disabled); !units) co_return units;
-    if (!old.disabled) {
-      if (auto s = journal_step(id, "upgrade", "starting"); !s) co_return s;
-      progress->step("starting");
-      if (auto running = co_await verify_running(plan); !running) co_return running;
-    }
+    if (auto up = co_await bring_up(id, "upgrade", plan, *progress, !old.disabled, std::string()); !up) co_return up;
     if (auto s = journal_step(id, "upgrade", "saving_install"); !s) co_return s;
     progress->step("saving_install");
     store::install_record record;

@@ -255,6 +255,11 @@ class lifecycle {
                                              std::shared_ptr<operation_progress> progress);
   // Creates the plan's missing volumes (noted in operation `id`'s journal, when there is one, for
   // rollback) and sets the quotas of existing ones.
+  // The steps an install and an upgrade share, each journaled under `kind` before it acts:
+  // provisioning_volumes, applying_templates (when there are templates), installing_services and,
+  // with `start`, starting (until the package runs; without it the units are written, not enabled).
+  boost::asio::awaitable<result<void>> bring_up(std::int64_t id, std::string kind, const packages::install_plan& plan,
+                                                operation_progress& progress, bool start, std::string import_from);
   // With `import_from`, a missing volume of the package itself starts as a writable snapshot of
   // that version's volume of the same name where there is one.
   boost::asio::awaitable<result<void>> provision(std::optional<std::int64_t> id, const packages::install_plan& plan,

@@ -2,8 +2,10 @@
 // systemd, podman and btrfs: a package repository made at test time (git over file://) whose
 // packages run the local busybox image. Every check looks at the real parts: the port answers,
 // the unit file on disk, `ps`, the btrfs tree.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -90,6 +92,14 @@ std::string fetch(int port, const std::string& path) {
 class lifecycle_api : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // One controller per host is the rule in production. Two test servers acting on one podman and
+    // one user manager at once made each other's units fail to start now and then ("did not start
+    // (failed)", with nothing in the unit's journal) when ctest ran two of these tests side by side,
+    // so the lifecycle tests take turns; each still runs its own operations concurrently.
+    lock_fd_ =
+        ::open((sandbox_env("SC_SANDBOX_DIR") + "/lifecycle-tests.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(lock_fd_, 0);
+    ASSERT_EQ(::flock(lock_fd_, LOCK_EX), 0);
     repo_ = "lc" + std::to_string(::getpid());
     work_ = make_temp_dir("sc-lifecycle");
     db_ = work_ / "system.db";
@@ -113,6 +123,8 @@ class lifecycle_api : public ::testing::Test {
     shell("rm -f " + unit_dir_ + "/town-os-package--" + repo_ + "-*; systemctl --user daemon-reload");
     std::error_code ec;
     fs::remove_all(work_, ec);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    lock_fd_ = -1;
   }
 
   static void start(std::vector<std::string> environment = {}) {
@@ -315,6 +327,7 @@ volumes:
   // Data members end in _ (STYLE.md §10); .clang-tidy gives the suffix to non-static ones only.
   // NOLINTBEGIN(readability-identifier-naming)
   inline static server_process* server_ = nullptr;
+  inline static int lock_fd_ = -1;
   inline static std::string repo_;
   inline static fs::path work_;
   inline static fs::path db_;
