@@ -442,8 +442,8 @@ result<install_plan> lifecycle::plan_for(const std::shared_ptr<const catalog_sna
   return packages::make_plan(plan_request);
 }
 
-result<boost::json::object> lifecycle::upgrade_preview(const catalog_package& package,
-                                                       std::string_view instance) const {
+result<boost::json::object> lifecycle::upgrade_preview(const catalog_package& package, std::string_view instance,
+                                                       const packages::package_definition* installed) const {
   const std::string effective = packages::instance_effective_name(package.name, instance);
   const auto* record = store_->find(package.repo, effective);
   if (record == nullptr || !package.definition) return boost::json::object{};
@@ -454,11 +454,10 @@ result<boost::json::object> lifecycle::upgrade_preview(const catalog_package& pa
   request.instance = std::string(instance);
   auto plan = plan_for(catalog_.snapshot(), package, request);
   if (!plan) return plan.error();
-  auto installed_definition = packages::parse_definition(record->manifest);
   packages::upgrade_diff_input input;
   input.from = &record->plan;
   input.to = &*plan;
-  input.from_definition = installed_definition ? &*installed_definition : nullptr;
+  input.from_definition = installed;
   input.to_definition = package.definition.get();
   for (const install_plan* side : {&record->plan, static_cast<const install_plan*>(&*plan)}) {
     auto rendered = packages::render_podman_units(*side, options_.render);
@@ -467,6 +466,28 @@ result<boost::json::object> lifecycle::upgrade_preview(const catalog_package& pa
     for (auto& unit : *rendered) units.emplace_back(std::move(unit.unit_name), std::move(unit.unit));
   }
   return packages::upgrade_diff(input);
+}
+
+namespace {
+
+// Of `plan`'s host ports, those something on the host listens on now, leaving out the ones the
+// installed version `own` publishes (it stops before the new one starts).
+std::set<int> ports_bound_for(const install_plan& plan, const install_plan* own) {
+  std::vector<int> ports = plan.host_ports();
+  if (own != nullptr) {
+    auto theirs = own->host_ports();
+    std::erase_if(ports, [&theirs](int port) { return std::binary_search(theirs.begin(), theirs.end(), port); });
+  }
+  return podman::tcp_ports_in_use(ports);
+}
+
+}  // namespace
+
+asio::awaitable<bool> lifecycle::running_now(const install_plan& plan) {
+  auto mgr = co_await manager();
+  if (!mgr) co_return false;
+  auto active = co_await (*mgr)->get_unit_property(packages::service_unit_name(plan.main().ref), "ActiveState");
+  co_return active && (*active == "active" || *active == "activating" || *active == "reloading");
 }
 
 // ---- install, phase A
@@ -543,11 +564,8 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   if (upgrade) {
     const auto* record = store_->find(repo, effective);
     if (record == nullptr) co_return problem::conflict(key + " was uninstalled meanwhile");
-    const std::string unit = packages::service_unit_name(record->plan.main().ref);
-    if (auto mgr = co_await manager(); mgr) {
-      auto active = co_await (*mgr)->get_unit_property(unit, "ActiveState");
-      was_running = active && (*active == "active" || *active == "activating" || *active == "reloading");
-    }
+    const install_plan installed_plan = record->plan;
+    was_running = co_await running_now(installed_plan);
   }
   struct statvfs fs {};
   if (::statvfs(storage_.volumes().base().c_str(), &fs) == 0) {
@@ -558,15 +576,8 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   // concurrent install that finishes meanwhile reallocates them. Installs still in flight count as
   // installed: two at once must not both take one host port.
   facts.installed = other_plans(key);
-  {
-    // The installed version's own ports are free once it stops (an upgrade stops it first).
-    std::vector<int> ports = plan->host_ports();
-    if (const auto* record = store_->find(repo, effective); record != nullptr) {
-      auto own = record->plan.host_ports();
-      std::erase_if(ports, [&own](int port) { return std::binary_search(own.begin(), own.end(), port); });
-    }
-    facts.host_ports_bound = podman::tcp_ports_in_use(ports);
-  }
+  const auto* installed_record = store_->find(repo, effective);
+  facts.host_ports_bound = ports_bound_for(*plan, installed_record != nullptr ? &installed_record->plan : nullptr);
   if (auto checked = packages::preflight(*plan, facts); !checked) co_return checked.error();
   if (auto roots = co_await storage_.ready(); !roots) co_return roots.error();
 
@@ -1034,7 +1045,6 @@ asio::awaitable<result<void>> lifecycle::take_snapshot(std::int64_t id, const in
     for (const auto& v : c.volumes) {
       if (!volumes.is_subvolume(v.subvolume)) continue;  // removed by hand: nothing to keep
       const std::string to = snapshot_path(plan.package, id, v.subvolume);
-      if (volumes.is_subvolume(to)) continue;  // taken before a crash
       if (auto taken = co_await volumes.snapshot(v.subvolume, to, true); !taken) co_return taken;
     }
   }
@@ -1282,20 +1292,11 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::rollback
   // The kept version's ports must be free of other packages, and its names its own.
   packages::preflight_facts facts;
   facts.installed = other_plans(key);
-  {
-    std::vector<int> ports = target.record.plan.host_ports();
-    auto own = record->plan.host_ports();
-    std::erase_if(ports, [&own](int port) { return std::binary_search(own.begin(), own.end(), port); });
-    facts.host_ports_bound = podman::tcp_ports_in_use(ports);
-  }
+  facts.host_ports_bound = ports_bound_for(target.record.plan, &record->plan);
   if (auto checked = packages::preflight(target.record.plan, facts); !checked) co_return checked.error();
-  const std::string unit = packages::service_unit_name(record->plan.main().ref);
-  bool was_running = false;
-  std::string from = record->plan.package.version;
-  if (auto mgr = co_await manager(); mgr) {
-    auto active = co_await (*mgr)->get_unit_property(unit, "ActiveState");
-    was_running = active && (*active == "active" || *active == "activating" || *active == "reloading");
-  }
+  const install_plan current = record->plan;
+  const std::string from = current.package.version;
+  const bool was_running = co_await running_now(current);
   boost::json::object options_json{{"from", from}, {"was_running", was_running}, {"source", target.id}};
   auto id = store_->begin(store::operation_kind::upgrade, target.record.plan, "preflight",
                           boost::json::serialize(options_json));

@@ -202,8 +202,11 @@ class lifecycle {
   // Phase A of an install; on success phase B runs and reports through the returned progress.
   boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> install(install_request request);
   // What installing `package` over the installed version would change (core upgrade_diff: volumes,
-  // ports, questions, unit files); an empty object when nothing of it is installed. No side effect.
-  result<boost::json::object> upgrade_preview(const catalog_package& package, std::string_view instance) const;
+  // ports, questions, unit files); an empty object when nothing of it is installed. `installed` is
+  // the installed version's definition (parsed from its manifest; null when it does not parse).
+  // No side effect.
+  result<boost::json::object> upgrade_preview(const catalog_package& package, std::string_view instance,
+                                              const packages::package_definition* installed) const;
   boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> uninstall(uninstall_request request);
   // Stores the state, then stops and disables (or enables and starts) the package's units.
   boost::asio::awaitable<result<void>> set_disabled(std::string repo, std::string effective_name, bool disabled);
@@ -227,6 +230,8 @@ class lifecycle {
   struct running;
   struct act_context;
   boost::asio::awaitable<result<systemd::systemd_manager*>> manager();
+  // Whether the plan's main unit is active (or starting) now; false without systemd.
+  boost::asio::awaitable<bool> running_now(const packages::install_plan& plan);
   // The plan an install of `package` with `request` acts on: the request's answers, then the
   // installed version's (an upgrade) or the last ones (reuse_volumes), then generated ones. No side
   // effect.

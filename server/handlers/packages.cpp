@@ -332,7 +332,7 @@ reply packages_install_preview(request_context& context) {
   auto preview = packages::install_preview(input);
   if (input.upgrading_from && *input.upgrading_from != p->version) {
     // The dry run of the upgrade: what it would move, add, drop and rewrite.
-    auto diff = context.services.lifecycle().upgrade_preview(*p, "");
+    auto diff = context.services.lifecycle().upgrade_preview(*p, "", input.installed);
     if (!diff) co_return http::problem_response(diff.error());
     if (!diff->empty()) preview["upgrade"] = std::move(*diff);
   }
