@@ -236,6 +236,10 @@ std::string search_path_of(const spawn_request& request) {
 int resolve_in(std::string_view name, const std::string& path, std::string& program) {
   if (name.empty()) return ENOENT;
   if (name.find('/') != std::string_view::npos) {
+    // Checked here, not left to exec: the exec is setpriv's (below), which could only exit non-zero.
+    struct stat info {};
+    if (::stat(std::string(name).c_str(), &info) != 0) return errno;
+    if (!S_ISREG(info.st_mode) || ::access(std::string(name).c_str(), X_OK) != 0) return EACCES;
     program = name;
     return 0;
   }
@@ -265,6 +269,21 @@ int resolve_program(const spawn_request& request, std::string& program) {
   return resolve_in(request.argv.front(), search_path_of(request), program);
 }
 
+// posix_spawn cannot set PR_SET_PDEATHSIG, so every child starts as `setpriv --pdeathsig KILL --
+// <program> ...`: setpriv sets it and execs the program in the same process (same pid, same group).
+// Without it a child outlived a SIGKILLed controller (a `git clone` kept writing into a
+// repository directory after the restarted controller had swept it). The signal follows the
+// spawning thread, which is the event loop's and lives as long as the daemon. Empty when this host
+// lacks setpriv (util-linux is Essential in Debian, so only a stripped host): then children are
+// spawned directly and only the unit's cgroup ends them with the controller.
+const std::string& death_signal_wrapper() {
+  static const std::string wrapper = [] {
+    std::string found;
+    return resolve_in("setpriv", default_search_path, found) == 0 ? found : std::string{};
+  }();
+  return wrapper;
+}
+
 struct started_child {
   pid_t pid = -1;
   unique_fd pidfd;
@@ -278,7 +297,7 @@ sc::result<started_child> start_child(const spawn_request& request) {
   if (int error = resolve_program(request, program)) {
     // A missing part of the host, not a fault of ours: 503 naming it and its package (from the one
     // list, core/required_programs.txt), as /ready does.
-    if (error == ENOENT) {
+    if (error == ENOENT && request.argv.front().find('/') == std::string::npos) {
       std::string detail = request.argv.front() + " is not installed";
       for (const required_program& known : required_programs()) {
         if (known.program == request.argv.front()) detail += " (Debian package " + std::string(known.package) + ")";
@@ -330,9 +349,17 @@ sc::result<started_child> start_child(const spawn_request& request) {
   }
   if (rc != 0) return spawn_failure(request, "attributes", rc);
 
+  static constexpr std::array<const char*, 4> wrapper_options{"setpriv", "--pdeathsig", "KILL", "--"};
+  const std::string& wrapper = death_signal_wrapper();
   std::vector<char*> argv;
-  argv.reserve(request.argv.size() + 1);
-  for (const std::string& arg : request.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.reserve(wrapper_options.size() + request.argv.size() + 1);
+  if (!wrapper.empty()) {
+    for (const char* option : wrapper_options) argv.push_back(const_cast<char*>(option));
+    argv.push_back(program.data());  // resolved above: setpriv must not search its own PATH
+  } else {
+    argv.push_back(const_cast<char*>(request.argv.front().c_str()));
+  }
+  for (std::size_t i = 1; i < request.argv.size(); ++i) argv.push_back(const_cast<char*>(request.argv[i].c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
   if (request.env) {
@@ -342,7 +369,7 @@ sc::result<started_child> start_child(const spawn_request& request) {
   }
 
   pid_t pid = -1;
-  rc = ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(), argv.data(),
+  rc = ::posix_spawn(&pid, wrapper.empty() ? program.c_str() : wrapper.c_str(), actions.get(), attributes.get(), argv.data(),
                      request.env ? envp.data() : environ);
   if (rc != 0) return spawn_failure(request, "posix_spawn", rc);
   running_count.fetch_add(1, std::memory_order_relaxed);

@@ -11,6 +11,8 @@
 //     an empty signal mask;
 //   - its own process group (pgid = its pid), so a timeout or a cancellation kills it together with
 //     everything it started in that group (SIGKILL to the group, after an optional SIGTERM grace).
+//   - SIGKILL when the controller dies (PR_SET_PDEATHSIG, set by `setpriv --pdeathsig KILL`, which
+//     execs the program in place): no child outlives a crashed or SIGKILLed daemon.
 //
 // At most `max_children()` children run at once across the whole process (default 128); further
 // calls wait their turn in FIFO order.

@@ -28,6 +28,7 @@
 #include <iostream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "adapters/asio/completion.hpp"
 #include "adapters/asio/one_shot_event.hpp"
@@ -291,6 +292,38 @@ TEST(Process, ChildLeadsItsOwnProcessGroup) {
   EXPECT_EQ(parent, ::getpid());
   EXPECT_EQ(group, pid);
   EXPECT_NE(group, ::getpgrp());
+}
+
+// A child must not outlive a controller that is SIGKILLed mid-run (kill_consistency restarts the
+// daemon that way; an orphaned `git clone` kept writing after the restart). A forked copy of this
+// test plays the controller: it spawns a shell that records its pid and execs a long sleep.
+TEST(Process, ChildDiesWithTheControllerThatSpawnedIt) {
+  const std::filesystem::path pid_file =
+      std::filesystem::temp_directory_path() / ("sc-pdeathsig-" + std::to_string(::getpid()));
+  std::filesystem::remove(pid_file);
+  pid_t controller = ::fork();
+  ASSERT_GE(controller, 0);
+  if (controller == 0) {
+    spawn_request request = make_request(
+        {"/bin/sh", "-c", "echo $$ > \"$1.tmp\" && mv \"$1.tmp\" \"$1\" && exec sleep 30", "sh", pid_file.string()});
+    (void)run(std::move(request));
+    ::_exit(0);
+  }
+  pid_t child = 0;
+  for (auto until = steady_clock::now() + 20s; child == 0 && steady_clock::now() < until;) {
+    std::ifstream in(pid_file);
+    if (!(in >> child)) {
+      child = 0;
+      std::this_thread::sleep_for(10ms);  // polls for the file, bounded by the deadline above
+    }
+  }
+  ::kill(controller, SIGKILL);
+  while (::waitpid(controller, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  std::filesystem::remove(pid_file);
+  ASSERT_GT(child, 0) << "the spawned shell never wrote its pid";
+  EXPECT_TRUE(process_has_exited(child, 10s)) << "pid " << child << " outlived its controller";
+  if (!process_has_exited(child, 0ms)) ::kill(child, SIGKILL);
 }
 
 TEST(Process, UsesEnvAndCwd) {
