@@ -51,8 +51,9 @@ std::string_view action_for(std::string_view path) noexcept;
 // The detail of a request body: parsed as a JSON object (anything else — empty, invalid, array,
 // scalar, null — gives ""), every key whose lower-cased name ends in `password`, `passwd`,
 // `secret`, `token`, `credential(s)`, `passphrase`, `private_key`/`privatekey`, `api_key`/`apikey`
-// or equals/ends in `_auth`/`auth` has its value replaced by "[REDACTED]" at any depth (through
-// arrays too); the key `responses` is replaced whole; every remaining string value goes through
+// or equals/ends in `_auth`/`auth` is left out at any depth (through arrays too; key and value, as
+// the original does: its client's tests assert the key is absent), as is the key `responses` (install
+// answers, whatever their names); every remaining string value goes through
 // redact_secrets (so "note":"token=abc" cannot leak). Re-serialised compactly with keys sorted, at
 // most `max_detail_bytes` (longer output is cut and ends in "…").
 inline constexpr std::size_t max_detail_bytes = std::size_t{16} * 1024;

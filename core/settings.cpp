@@ -241,13 +241,13 @@ std::optional<bool> parse_go_bool(std::string_view text) noexcept {
   return std::nullopt;
 }
 
-bool valid_free_key(std::string_view key) noexcept {
-  if (!key.starts_with(free_namespace)) return false;
-  std::string_view rest = key.substr(free_namespace.size());
-  if (rest.empty() || rest.size() > 64) return false;
-  return std::all_of(rest.begin(), rest.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-  });
+// Any other key the dashboard or a tool keeps (the original stores them verbatim, e.g. `motd`).
+bool valid_open_key(std::string_view key) noexcept {
+  if (key.empty() || key.size() > max_key_length) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  if (!alnum(key.front())) return false;
+  return std::all_of(key.begin(), key.end(),
+                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-' || c == ':'; });
 }
 
 constexpr std::string_view free_text_keys[] = {"dns_rbl_config", "dns_dnsbl_config", "dns_excluded_services",
@@ -275,7 +275,11 @@ bool is_known_key(std::string_view key) noexcept {
   for (auto k : other_known_keys) {
     if (k == key) return true;
   }
-  return valid_free_key(key);
+  return false;
+}
+
+bool is_valid_key(std::string_view key) noexcept {
+  return is_known_key(key) || valid_open_key(key);
 }
 
 std::optional<std::uint64_t> parse_byte_size(std::string_view text) noexcept {
@@ -369,17 +373,19 @@ bool is_supported_locale(std::string_view code) noexcept {
 
 result<std::string> validate(std::string_view key, std::string_view value) {
   if (key.empty()) return problem::unprocessable("key", "is required");
-  if (key.size() > max_key_length || has_control(key, false) || !is_known_key(key)) {
+  if (!is_valid_key(key)) {
     // The key is echoed only when it is printable and short: a detail never carries junk.
     std::string shown = (key.size() > max_key_length || has_control(key, false)) ? std::string("(invalid)")
                                                                                  : "\"" + std::string(key) + "\"";
-    problem p = problem::unprocessable("key", "unknown setting " + shown);
-    p.detail = "unknown setting " + shown + "; known settings and the \"ui.\" namespace are accepted";
+    problem p = problem::unprocessable("key", "invalid setting key " + shown);
+    p.detail = "invalid setting key " + shown +
+               ": 1 to 128 letters, digits, '.', '_', '-' or ':', starting with a letter or digit";
     return p;
   }
 
-  if (key == "default_quota") return bounded_bytes(key, value, mebibyte, exbibyte);
-  if (key == "max_archive_size") return bounded_bytes(key, value, mebibyte, exbibyte);
+  // 0 means no limit for both (no quota on a new volume; no size bound on an upload).
+  if (key == "default_quota") return bounded_bytes(key, value, 0, exbibyte);
+  if (key == "max_archive_size") return bounded_bytes(key, value, 0, exbibyte);
   if (key == "gfeh_partition_quota") return bounded_bytes(key, value, 0, exbibyte);
   if (key == "archive_unpack_timeout") return bounded_integer(key, value, 1, 86'400, "seconds");
   if (key == "peer_ttl") return bounded_integer(key, value, 60, 31'536'000, "seconds");
@@ -443,14 +449,14 @@ result<std::string> validate(std::string_view key, std::string_view value) {
   }
   for (auto k : free_text_keys) {
     if (k == key) {
-      if (value.size() > 65'536) return invalid_value("must be at most 65536 bytes");
+      if (value.size() > max_open_value_bytes) return invalid_value("must be at most 65536 bytes");
       if (has_control(value, true)) return invalid_value("must not contain control characters");
       return std::string(value);
     }
   }
-  // The free-form namespace.
-  if (value.size() > 4096) return invalid_value("must be at most 4096 bytes");
-  if (has_control(value, false)) return invalid_value("must not contain control characters");
+  // Any other key: stored verbatim, as the original does (a multi-line `motd` included).
+  if (value.size() > max_open_value_bytes) return invalid_value("must be at most 65536 bytes");
+  if (has_control(value, true)) return invalid_value("must not contain control characters");
   return std::string(value);
 }
 

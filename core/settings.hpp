@@ -2,18 +2,21 @@
 // System settings (behavior-core.md §5.6): the defaults, the keys the controller knows, and the
 // validation of a value before it is stored. Pure functions; the store caches and persists.
 //
-// Deliberate differences from the original (DESIGN.md, issue 3):
-//   * Unknown keys are refused (422, field "key") instead of being stored verbatim — except in the
-//     documented free-form namespace `ui.` (UI preferences), e.g. `ui.theme`. Keys there are
-//     `ui.` + 1..64 of [a-z0-9._-]; values are text without control characters (≤ 4096 bytes).
-//   * Every known key has a validator. Numeric keys take non-negative decimal integers within the
-//     bounds below (byte-sized keys also take human sizes such as `500GB` or `10MiB`, as the
-//     original did) and are stored as canonical decimal text.
-//   * Validation failures are 422 problems naming the field `value` (or `key`), never 400/500.
+// Keys (issue 17: the original stores any key, and the dashboard keeps its own, e.g. `motd`):
+//   * Known keys (below) are validated strictly; a bad value is a 422 naming the field `value`.
+//   * Any other key is stored verbatim when it is 1..128 of [A-Za-z0-9._:-] starting with a
+//     letter or digit, with a value of at most 64 KiB of text (TAB/LF/CR allowed, other control
+//     characters not). Other keys are a 422 naming the field `key`. At most `max_stored_keys`
+//     settings are stored (the handler refuses a new key beyond that).
+//   * Numeric keys take non-negative decimal integers within the bounds below (byte-sized keys
+//     also take human sizes such as `500GB` or `10MiB`, as the original did) and are stored as
+//     canonical decimal text.
 //
 // Known keys and their rules:
-//   default_quota          bytes, 1 MiB .. 1 EiB            (default 53687091200)
-//   max_archive_size       bytes, 1 MiB .. 1 EiB            (default 1073741824)
+//   default_quota          bytes, 0 .. 1 EiB; quota of a new volume that names none, 0: no quota
+//                                                           (default 53687091200)
+//   max_archive_size       bytes, 0 .. 1 EiB; largest upload body, 0: no limit
+//                                                           (default 1073741824)
 //   archive_unpack_timeout seconds, 1 .. 86400              (default 600)
 //   locale                 one of supported_locale_codes()  (default en-US)
 //   proton_image           container image reference: 1..512 bytes, no whitespace/control chars
@@ -57,16 +60,18 @@ std::span<const default_value> defaults() noexcept;
 // The default of `key`, if it has one.
 std::optional<std::string_view> default_of(std::string_view key) noexcept;
 
-// The free-form namespace prefix ("ui.").
-inline constexpr std::string_view free_namespace = "ui.";
 inline constexpr std::size_t max_key_length = 128;
+inline constexpr std::size_t max_open_value_bytes = 65'536;
+inline constexpr std::size_t max_stored_keys = 1'000;
 
-// True for a key the controller knows or one inside the free-form namespace with a valid name.
+// True for a key the controller knows (and validates strictly).
 bool is_known_key(std::string_view key) noexcept;
+// True for a known key or any other key of the open pattern above.
+bool is_valid_key(std::string_view key) noexcept;
 
 // Validates `value` for `key` and returns the text to store (canonical form). Problems:
-//   empty key → 422 {key: "is required"}; unknown key → 422 {key: "unknown setting \"…\""};
-//   invalid value → 422 {value: "<why>"}.
+//   empty key → 422 {key: "is required"}; a key outside the pattern → 422 {key: "invalid setting
+//   key …"}; invalid value → 422 {value: "<why>"}.
 result<std::string> validate(std::string_view key, std::string_view value);
 
 // Human byte sizes: a decimal number (optionally with a fraction) and an optional unit,

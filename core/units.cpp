@@ -55,8 +55,12 @@ result<void> check_unit_action(std::string_view name, unit_action action, std::s
     const problem& p = valid.error();
     return problem::unprocessable(std::string(field), p.errors.empty() ? p.detail : p.errors.front().message);
   }
-  if (name == controller_unit && (action == unit_action::stop || action == unit_action::disable)) {
-    return problem::bad_request("the controller's own unit cannot be stopped or disabled through the API");
+  // As the original's newest revision: units are enabled and disabled through /packages only.
+  if (action == unit_action::enable || action == unit_action::disable) {
+    return problem::bad_request("enable/disable not allowed; use /packages/enable or /packages/disable");
+  }
+  if (name == controller_unit && action == unit_action::stop) {
+    return problem::bad_request("the controller's own unit cannot be stopped through the API");
   }
   if (classify_unit(name) == unit_kind::unmanaged) {
     return problem::forbidden("unit " + std::string(name) + " is not managed by Town OS");

@@ -31,8 +31,9 @@ enum class unit_action { start, stop, restart, enable, disable };
 result<unit_action> parse_unit_action(std::string_view text);
 std::string_view to_string(unit_action action) noexcept;
 // Whether `action` may be applied to `name` through the API: the name is a valid unit name (422
-// naming `field`), the controller's own unit is never stopped or disabled (400), and only managed
-// units are touched (403).
+// naming `field`), only start, stop and restart are allowed (enable and disable: 400, as the
+// original), the controller's own unit is never stopped (400), and only managed units are touched
+// (403).
 result<void> check_unit_action(std::string_view name, unit_action action, std::string_view field = "name");
 // The `stop_service` of an archive upload or download, which is stopped and started again: empty
 // is fine; a malformed name is a 400 (as before); otherwise the policy of check_unit_action.

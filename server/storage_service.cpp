@@ -193,7 +193,7 @@ asio::awaitable<result<archive::extract_report>> storage_service::receive_upload
                                                                                  service_pause& pause) {
   auto boundary = multipart::boundary_of(content_type);
   if (!boundary) co_return boundary.error();
-  if (body.content_length() > limits.max_size) {
+  if (limits.max_size != 0 && body.content_length() > limits.max_size) {  // 0: no limit
     co_return problem::payload_too_large("archive exceeds maximum allowed size (" + std::to_string(limits.max_size) +
                                          " bytes)");
   }

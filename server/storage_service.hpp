@@ -119,7 +119,7 @@ class storage_service {
   // `stop_service` is stopped through `pause` before the unpacking starts; the caller restarts it.
   // 4xx for everything the client sent.
   struct upload_limits {
-    std::uint64_t max_size = 0;
+    std::uint64_t max_size = 0;  // bytes of request body; 0: no limit (the max_archive_size setting)
     std::chrono::seconds unpack_timeout{600};
   };
   boost::asio::awaitable<result<archive::extract_report>> receive_upload(body_stream& body,

@@ -54,7 +54,7 @@ reply repository_list(request_context& context) {
   json_writer writer(body);
   write_list_envelope(writer, page, [](json_writer& w, const repository_row& r) {
     w.begin_object().key("name").value(r.name).key("url").value(r.url);
-    if (!r.username.empty()) w.key("username").value(r.username);
+    w.key("username").value(r.username);  // "" when none: the original client reads it as a string
     if (!r.error.empty()) w.key("error").value(r.error);
     w.end_object();
   });

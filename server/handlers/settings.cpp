@@ -15,11 +15,10 @@ namespace json = boost::json;
 
 namespace {
 
-// A key longer than any known one is refused by validation anyway; the bound keeps junk out of
-// error texts and SQLite.
+// Keys are at most 128 bytes (core/settings); the bound keeps junk out of error texts and SQLite.
 constexpr string_rule key_rule{.max_length = settings::max_key_length, .allow_empty = true, .allow_newlines = false};
-// Values are checked per key by core/settings; this only bounds the size (free-text keys take up
-// to 64 KiB with newlines).
+// Values are checked per key by core/settings; this only bounds the size (open and free-text keys
+// take up to 64 KiB with newlines).
 constexpr string_rule value_rule{.max_length = 65'536, .allow_empty = true, .allow_newlines = true};
 
 }  // namespace
@@ -55,7 +54,12 @@ reply settings_set(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto stored = settings::validate(key, value);
   if (!stored) co_return http::problem_response(stored.error());
-  if (auto written = context.services.system_settings().set(key, std::move(*stored)); !written) {
+  auto& store = context.services.system_settings();
+  if (!store.get(key) && store.all().size() >= settings::max_stored_keys) {
+    co_return http::problem_response(problem::unprocessable(
+        "key", "at most " + std::to_string(settings::max_stored_keys) + " settings may be stored; this key is new"));
+  }
+  if (auto written = store.set(key, std::move(*stored)); !written) {
     co_return http::problem_response(written.error());
   }
   context.services.setting_changed(key);

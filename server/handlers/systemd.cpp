@@ -188,19 +188,6 @@ reply systemd_status(request_context& context) {
   if (!manager) co_return http::problem_response(manager.error());
   systemd::systemd_manager& m = **manager;
   std::string_view verb = units::to_string(*action);
-  if (*action == units::unit_action::enable || *action == units::unit_action::disable) {
-    std::vector<std::string> names{name};
-    if (*action == units::unit_action::enable) {
-      auto enabled = co_await m.enable_unit_files(std::move(names), false, false);
-      if (!enabled) co_return http::problem_response(enabled.error());
-    } else {
-      auto disabled = co_await m.disable_unit_files(std::move(names), false);
-      if (!disabled) co_return http::problem_response(disabled.error());
-    }
-    auto reloaded = co_await m.reload();
-    if (!reloaded) co_return http::problem_response(reloaded.error());
-    co_return http::empty_response();
-  }
   // Named arguments throughout: GCC 12 mishandles defaulted by-value coroutine arguments.
   const std::string mode = "replace";
   result<std::string> job = std::string();

@@ -26,9 +26,11 @@ TEST(units, unit_actions_are_checked_before_any_bus_call) {
   EXPECT_EQ(parse_unit_action("Start").error().errors.front().field, "action");
 
   EXPECT_TRUE(check_unit_action("town-os-package--a-b-1.service", unit_action::stop).has_value());
-  EXPECT_TRUE(check_unit_action("town-os-system--dns.service", unit_action::enable).has_value());
+  EXPECT_TRUE(check_unit_action("town-os-system--dns.service", unit_action::restart).has_value());
+  // The original's newest revision: enable and disable only through /packages.
+  EXPECT_EQ(check_unit_action("town-os-system--dns.service", unit_action::enable).error().status, 400);
+  EXPECT_EQ(check_unit_action("town-os-package--a-b-1.service", unit_action::disable).error().status, 400);
   EXPECT_EQ(check_unit_action("town-os-systemcontroller.service", unit_action::stop).error().status, 400);
-  EXPECT_EQ(check_unit_action("town-os-systemcontroller.service", unit_action::disable).error().status, 400);
   EXPECT_EQ(check_unit_action("town-os-systemcontroller.service", unit_action::restart).error().status, 403);
   EXPECT_EQ(check_unit_action("dbus.service", unit_action::start).error().status, 403);
   auto bad = check_unit_action("../town-os-package--x.service", unit_action::start);

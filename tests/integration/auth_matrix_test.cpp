@@ -239,5 +239,30 @@ TEST_F(auth_matrix_server, every_route_for_every_caller) {
   }
 }
 
+// Deliberate (DESIGN.md): a loopback TCP caller without a token is not local. --trust-loopback
+// opts into the original's localhost behaviour, which its client relies on: units, logs, the
+// audit log and system services without a token.
+TEST_F(auth_matrix_server, trust_loopback_serves_the_originals_localhost_routes_without_a_token) {
+  ASSERT_TRUE(server_->started());
+  server_process trusting({"--trust-loopback"});
+  ASSERT_TRUE(trusting.started());
+  struct probe {
+    std::string method;
+    std::string path;
+  };
+  const std::vector<probe> local_routes = {
+      {"GET", "/systemd/units"},
+      {"GET", "/systemd/logs/tail?limit=5"},
+      {"GET", "/systemd/logs?limit=1"},
+      {"POST", "/audit/log"},
+  };
+  for (const auto& [method, path] : local_routes) {
+    int plain = status_of(raw_connection::tcp(server_->port()), method, path, {});
+    int trusted = status_of(raw_connection::tcp(trusting.port()), method, path, {});
+    EXPECT_EQ(plain, 401) << method << " " << path << " without --trust-loopback";
+    EXPECT_EQ(trusted, 200) << method << " " << path << " with --trust-loopback";
+  }
+}
+
 }  // namespace
 }  // namespace sc::test

@@ -109,6 +109,8 @@ TEST_F(repositories, add_serves_every_package_and_manifest) {
   ASSERT_EQ(list.at("total_count").as_int64(), 1);
   EXPECT_EQ(list.at("entries").at(0).at("name").as_string(), "main");
   EXPECT_FALSE(list.at("entries").at(0).as_object().contains("error")) << json::serialize(list);
+  // A repository without credentials shows "username":"" (the original client reads a string).
+  EXPECT_EQ(list.at("entries").at(0).at("username").as_string(), "") << json::serialize(list);
 
   auto packages = call_json("GET", "/packages?limit=100");
   EXPECT_EQ(packages.at("total_count").as_int64(), 19);
