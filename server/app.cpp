@@ -103,6 +103,7 @@ result<void> app::open_packages() {
   lifecycle::options lifecycle_options;
   lifecycle_options.unit_dir = settings_.unit_dir;
   lifecycle_options.secrets_dir = std::filesystem::path(settings_.state_dir) / "secrets";
+  lifecycle_options.git_seeds_dir = std::filesystem::path(settings_.state_dir) / "git-seeds";
   auto& render = lifecycle_options.render;
   render.btrfs_root = std::filesystem::absolute(storage_->volumes().base()).string();
   render.secrets_directory = std::filesystem::absolute(lifecycle_options.secrets_dir).string();

@@ -28,6 +28,7 @@
 #include "adapters/btrfs/btrfs.hpp"
 #include "adapters/crypto/password.hpp"
 #include "adapters/file_io/beneath.hpp"
+#include "adapters/git/git.hpp"
 #include "adapters/podman/podman.hpp"
 #include "adapters/pool/work_pool.hpp"
 #include "adapters/process/spawn.hpp"
@@ -111,6 +112,27 @@ bool cancelled(const asio::cancellation_state& state) {
 }
 
 // One TCP connect to 127.0.0.1:port, bounded by `timeout`.
+// The names in the directory open at `fd` (not . and ..), at most `at_most` of them; read on a
+// duplicate, so the caller's fd keeps its position.
+result<std::vector<std::string>> directory_entries(int fd, std::size_t at_most = static_cast<std::size_t>(-1)) {
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  DIR* dir = copy >= 0 ? ::fdopendir(copy) : nullptr;
+  if (dir == nullptr) {
+    int error = errno;
+    if (copy >= 0) ::close(copy);
+    return problem::internal_error("reading a directory: " + std::generic_category().message(error));
+  }
+  std::vector<std::string> names;
+  while (names.size() < at_most) {
+    const dirent* entry = ::readdir(dir);
+    if (entry == nullptr) break;
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(dir);
+  return names;
+}
+
 asio::awaitable<bool> accepts_connections(int port, std::chrono::milliseconds timeout) {
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::socket socket(executor);
@@ -539,9 +561,8 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   shared_->planned.insert_or_assign(key, *plan);
   planned_claim<shared_state> planned{shared_, key};
   for (const auto& c : plan->containers) {
-    if (!c.git_sources.empty() || !c.archives.empty() ||
-        std::any_of(c.volumes.begin(), c.volumes.end(), [](const auto& v) { return !v.git.empty(); })) {
-      co_return problem::unprocessable("name", "seeding volumes from git or from archive images is not supported yet");
+    if (!c.archives.empty()) {
+      co_return problem::unprocessable("name", "seeding volumes from archive images is not supported yet");
     }
   }
 
@@ -675,6 +696,11 @@ asio::awaitable<result<void>> lifecycle::bring_up(std::int64_t id, std::string k
   if (auto s = journal_step(id, kind, "provisioning_volumes"); !s) co_return s;
   progress.step("provisioning_volumes");
   if (auto provisioned = co_await provision(id, plan, std::move(import_from)); !provisioned) co_return provisioned;
+  if (!git_volumes(plan).empty()) {
+    if (auto s = journal_step(id, kind, "seeding_data"); !s) co_return s;
+    progress.step("seeding_data");
+    if (auto seeded = co_await seed_volumes(plan); !seeded) co_return seeded;
+  }
   if (plan.containers.size() > 1) progress.step("installing_dependencies");
   bool has_templates = std::any_of(plan.containers.begin(), plan.containers.end(),
                                    [](const auto& c) { return !c.templates.empty() || !c.secret_templates.empty(); });
@@ -730,6 +756,72 @@ asio::awaitable<result<void>> lifecycle::provision(std::optional<std::int64_t> i
         gid_t gid = v.gid ? static_cast<gid_t>(*v.gid) : static_cast<gid_t>(-1);
         if (::fchown(fd->get(), uid, gid) != 0) {
           co_return problem::internal_error("chown " + v.subvolume + ": " + std::generic_category().message(errno));
+        }
+      }
+    }
+  }
+  co_return result<void>{};
+}
+
+std::vector<lifecycle::git_volume> lifecycle::git_volumes(const install_plan& plan) {
+  std::vector<git_volume> out;
+  for (const auto& c : plan.containers) {
+    for (const auto& v : c.volumes) {
+      if (!v.git.empty()) {
+        out.push_back({&v, v.git, {}});
+        continue;
+      }
+      // git_sources name their volume; the first one for a volume is its source.
+      for (const auto& g : c.git_sources) {
+        if (g.volume == v.name) {
+          out.push_back({&v, g.url, g.branch});
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::filesystem::path lifecycle::seed_dir(const packages::package_ref& ref, const std::string& volume) const {
+  // Keyed without the version: a volume an upgrade migrates keeps its repository.
+  return options_.git_seeds_dir / packages::installed_root(ref.repo, ref.effective_name) / (volume + ".git");
+}
+
+void lifecycle::purge_seeds(const std::string& repo, const std::string& effective_name) {
+  std::error_code ec;
+  std::filesystem::remove_all(options_.git_seeds_dir / packages::installed_root(repo, effective_name), ec);
+  if (ec) log::warning("removing the git seeds of " + key_of(repo, effective_name) + ": " + ec.message());
+}
+
+asio::awaitable<result<void>> lifecycle::seed_volumes(const install_plan& plan) {
+  auto& volumes = storage_.volumes();
+  const git::options git_options{options_.git_seeds_dir / ".home", options_.git_timeout};
+  for (const auto& c : plan.containers) {
+    for (const auto& [volume, url, branch] : git_volumes(plan)) {
+      if (std::none_of(c.volumes.begin(), c.volumes.end(), [&](const auto& v) { return &v == volume; })) continue;
+      // Only an empty volume is cloned into (kept or migrated data is never replaced).
+      auto fd = volumes.open_subvolume(volume->subvolume);
+      if (!fd) co_return fd.error();
+      auto first = directory_entries(fd->get(), 1);
+      if (!first) co_return first.error();
+      if (!first->empty()) continue;
+      log::info("seeding " + volume->subvolume + " from " + url);
+      auto seeded = co_await git::seed(url, branch, seed_dir(c.ref, volume->name),
+                                       volumes.base() / volume->subvolume, git_options);
+      if (!seeded) co_return seeded;
+      if (volume->uid || volume->gid) {
+        // The clone is root's; the volume's owner gets it, as the root directory. Nothing runs in
+        // the volume yet, so nothing can swap a path under this walk.
+        uid_t uid = volume->uid ? static_cast<uid_t>(*volume->uid) : static_cast<uid_t>(-1);
+        gid_t gid = volume->gid ? static_cast<gid_t>(*volume->gid) : static_cast<gid_t>(-1);
+        std::error_code ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(volumes.base() / volume->subvolume, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+          if (::lchown(it->path().c_str(), uid, gid) != 0) {
+            co_return problem::internal_error("chown " + it->path().string() + ": " +
+                                              std::generic_category().message(errno));
+          }
         }
       }
     }
@@ -1363,6 +1455,7 @@ asio::awaitable<result<void>> lifecycle::finish_uninstall(std::int64_t id, bool 
     if (auto d = co_await delete_tree(uninstalled_tree); !d) co_return d;
     co_await prune_empty_parents(uninstalled_tree);
     co_await purge_snapshots(ref.repo, ref.effective_name);
+    purge_seeds(ref.repo, ref.effective_name);
   } else if (auto moved = co_await move_tree(installed_tree, uninstalled_tree); !moved) {
     co_return moved;
   }
@@ -1373,7 +1466,43 @@ asio::awaitable<result<void>> lifecycle::finish_uninstall(std::int64_t id, bool 
   co_return result<void>{};
 }
 
-// ---- enable, disable, volumes
+// ---- enable, disable, rebuild, volumes
+
+asio::awaitable<result<void>> lifecycle::rebuild_git(std::string repo, std::string effective_name,
+                                                     std::string version) {
+  const std::string key = key_of(repo, effective_name);
+  const auto* record = store_->find(repo, effective_name);
+  if (record == nullptr || record->plan.package.version != version) {
+    co_return problem::not_found("package " + key + "@" + version + " is not installed");
+  }
+  if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
+  busy_.insert(key);
+  busy_claim<shared_state> claim{shared_, key};
+  install_plan plan = record->plan;
+  const bool disabled = record->disabled;
+  auto sources = git_volumes(plan);
+  if (sources.empty()) co_return problem::not_found("package " + key + "@" + version + " has no volume seeded from git");
+  const git::options git_options{options_.git_seeds_dir / ".home", options_.git_timeout};
+  for (const auto& c : plan.containers) {
+    for (const auto& [volume, url, branch] : sources) {
+      if (std::none_of(c.volumes.begin(), c.volumes.end(), [&](const auto& v) { return &v == volume; })) continue;
+      log::info("updating " + volume->subvolume + " from " + url);
+      auto updated = co_await git::update_seed(url, seed_dir(c.ref, volume->name),
+                                               storage_.volumes().base() / volume->subvolume, git_options);
+      if (!updated) co_return updated;
+    }
+  }
+  if (disabled) co_return result<void>{};
+  auto mgr = co_await manager();
+  if (!mgr) co_return mgr.error();
+  // Dependencies first, the parent last (it is started after them).
+  const std::string mode = "replace";
+  for (auto it = plan.containers.rbegin(); it != plan.containers.rend(); ++it) {
+    auto job = co_await (*mgr)->restart_unit(packages::service_unit_name(it->ref), mode);
+    if (!job) co_return job.error();
+  }
+  co_return co_await verify_running(plan);
+}
 
 asio::awaitable<result<void>> lifecycle::set_disabled(std::string repo, std::string effective_name, bool disabled) {
   const auto* record = store_->find(repo, effective_name);
@@ -1421,6 +1550,8 @@ asio::awaitable<result<void>> lifecycle::purge_volumes(std::string repo, std::st
   auto tree = packages::uninstalled_root(repo, effective_name);
   if (auto d = co_await delete_tree(tree); !d) co_return d;
   co_await prune_empty_parents(tree);
+  // The git repositories of seeded volumes go with the last volumes they served.
+  if (store_->find(repo, effective_name) == nullptr) purge_seeds(repo, effective_name);
   co_return result<void>{};
 }
 
@@ -1529,21 +1660,9 @@ asio::awaitable<result<void>> lifecycle::move_tree(std::string from, std::string
   }
   // Both exist: merge entry by entry. A volume kept from an earlier uninstall of the same version
   // gives way to the newer one and stays beside it as <name>.<unix time>.old (never deleted).
-  std::vector<std::string> children;
-  {
-    int dup = ::dup(source->get());
-    DIR* dir = dup >= 0 ? ::fdopendir(dup) : nullptr;
-    if (dir == nullptr) {
-      if (dup >= 0) ::close(dup);
-      co_return problem::internal_error("reading " + from + ": " + std::generic_category().message(errno));
-    }
-    while (auto* entry = ::readdir(dir)) {
-      std::string name = entry->d_name;
-      if (name != "." && name != "..") children.push_back(std::move(name));
-    }
-    ::closedir(dir);
-  }
-  for (const auto& child : children) {
+  auto children = directory_entries(source->get());
+  if (!children) co_return problem::internal_error("reading " + from + ": " + children.error().detail);
+  for (const auto& child : *children) {
     std::string from_child = from + "/" + child;
     std::string to_child = to + "/" + child;
     bool from_is_volume = volumes.is_subvolume(from_child);
@@ -1583,21 +1702,9 @@ asio::awaitable<void> lifecycle::prune_empty_parents(std::string relative) {
   for (std::string path = relative; std::count(path.begin(), path.end(), '/') >= 1; path = parent_of(path)) {
     auto dir = file_io::open_beneath(*root, path, O_RDONLY | O_DIRECTORY);
     if (!dir) continue;  // gone already
-    int dup = ::dup(dir->get());
-    DIR* listing = dup >= 0 ? ::fdopendir(dup) : nullptr;
-    if (listing == nullptr) {
-      if (dup >= 0) ::close(dup);
-      co_return;
-    }
-    bool empty = true;
-    while (auto* entry = ::readdir(listing)) {
-      std::string_view name = entry->d_name;
-      if (name != "." && name != "..") {
-        empty = false;
-        break;
-      }
-    }
-    ::closedir(listing);
+    auto first = directory_entries(dir->get(), 1);
+    if (!first) co_return;
+    bool empty = first->empty();
     if (!empty) co_return;
     if (volumes.is_subvolume(path)) {
       if (!co_await volumes.remove(path)) co_return;

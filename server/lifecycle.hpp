@@ -157,6 +157,10 @@ class lifecycle {
     std::filesystem::path unit_dir;     // where unit files are written
     std::filesystem::path secrets_dir;  // root-only; the containers' env files
     packages::podman_unit_options render;
+    // Git repositories of volumes seeded from git (the controller's, outside the volumes), and
+    // git's private home for them.
+    std::filesystem::path git_seeds_dir;
+    std::chrono::milliseconds git_timeout{std::chrono::minutes(5)};
     std::string podman = "podman";
     std::chrono::milliseconds podman_timeout{std::chrono::minutes(2)};
     std::chrono::milliseconds pull_timeout{std::chrono::minutes(10)};
@@ -210,6 +214,11 @@ class lifecycle {
   boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> uninstall(uninstall_request request);
   // Stores the state, then stops and disables (or enables and starts) the package's units.
   boost::asio::awaitable<result<void>> set_disabled(std::string repo, std::string effective_name, bool disabled);
+  // POST /packages/rebuild-git (behavior-ops.md §6.5): fast-forwards every volume of the installed
+  // `version` that was seeded from git (`git:` volumes and git_sources) to its remote, then
+  // restarts the package's units (unless it is disabled) and waits until it runs. 404 when that
+  // version is not installed or has no git volume; 409 when the volume's own edits are in the way.
+  boost::asio::awaitable<result<void>> rebuild_git(std::string repo, std::string effective_name, std::string version);
   // Deletes the package's kept volumes: the uninstalled tree, and with `installed_too` the
   // installed tree as well (409 while the package is installed).
   boost::asio::awaitable<result<void>> purge_volumes(std::string repo, std::string effective_name, bool installed_too);
@@ -270,6 +279,17 @@ class lifecycle {
   boost::asio::awaitable<result<void>> provision(std::optional<std::int64_t> id, const packages::install_plan& plan,
                                                  std::string import_from = {});
   boost::asio::awaitable<result<void>> apply_templates(const packages::install_plan& plan);
+  // seeding_data: every volume with a git source that is still empty is cloned into.
+  boost::asio::awaitable<result<void>> seed_volumes(const packages::install_plan& plan);
+  // Each git-seeded volume of `plan` with its source (a `git:` URL, or a git_sources entry).
+  struct git_volume {
+    const packages::planned_volume* volume;
+    std::string url;
+    std::string branch;
+  };
+  static std::vector<git_volume> git_volumes(const packages::install_plan& plan);
+  std::filesystem::path seed_dir(const packages::package_ref& ref, const std::string& volume) const;
+  void purge_seeds(const std::string& repo, const std::string& effective_name);
   // Writes the unit and env files and reloads systemd; with `start`, enables and starts the units
   // (restarts them with `restart`).
   boost::asio::awaitable<result<void>> install_units(const packages::install_plan& plan, bool start,

@@ -84,6 +84,8 @@ std::vector<route> build_routes() {
       {v::post, "/packages/disable", admin, handlers::packages_disable, "Stop a package and keep it stopped", false,
        unit_job},
       {v::post, "/packages/enable", admin, handlers::packages_enable, "Start a disabled package", false, unit_job},
+      {v::post, "/packages/rebuild-git", admin, handlers::packages_rebuild_git,
+       "Fast-forward the package's git-seeded volumes to their remotes and restart it", false, package_work},
       {v::post, "/packages/purge-volumes", admin, handlers::packages_purge_volumes,
        "Delete an uninstalled package's installed and kept volumes", false, disk_work},
       {v::post, "/packages/purge-uninstalled-volumes", admin, handlers::packages_purge_uninstalled_volumes,

@@ -160,4 +160,73 @@ boost::asio::awaitable<result<void>> sync(std::string url, fs::path checkout, cr
   co_return result<void>{};
 }
 
+namespace {
+
+// Every command on a seeded volume: both places named, and the volume (which the container owns,
+// perhaps under another uid) trusted as a work tree only, never as a repository.
+std::vector<std::string> seed_args(const fs::path& git_dir, const fs::path& work_tree) {
+  return {"-c", "safe.directory=" + work_tree.string(), "-c", "core.fsmonitor=false",
+          "--git-dir=" + git_dir.string(), "--work-tree=" + work_tree.string()};
+}
+
+}  // namespace
+
+boost::asio::awaitable<result<void>> seed(std::string url, std::string branch, fs::path git_dir, fs::path work_tree,
+                                          options opts) {
+  auto askpass = prepare_home(opts.home);
+  if (!askpass) co_return askpass.error();
+  runner run{environment(opts.home, *askpass, {}), {}, opts.timeout};
+  std::error_code ec;
+  fs::remove_all(git_dir, ec);
+  fs::create_directories(git_dir.parent_path(), ec);
+  if (ec) co_return problem::internal_error("creating " + git_dir.parent_path().string() + ": " + ec.message());
+  // The clone leaves a `.git` file (a pointer to git_dir) in the volume; it is removed at once:
+  // later commands name git_dir themselves.
+  std::vector<std::string> clone_args = {"-c", "safe.directory=" + work_tree.string(), "clone", "--quiet",
+                                         "--no-recurse-submodules", "--separate-git-dir=" + git_dir.string()};
+  if (!branch.empty()) {
+    clone_args.insert(clone_args.end(), {"--single-branch", "--branch", branch});
+  }
+  clone_args.insert(clone_args.end(), {"--", url, work_tree.string()});
+  auto cloned = co_await run.git(std::move(clone_args), "git clone " + url);
+  fs::remove(work_tree / ".git", ec);
+  if (!cloned) {
+    fs::remove_all(git_dir, ec);
+    // What the clone checked out is removed; the volume root itself stays (it is a subvolume).
+    for (const auto& entry : fs::directory_iterator(work_tree, ec)) fs::remove_all(entry.path(), ec);
+    co_return cloned.error();
+  }
+  co_return result<void>{};
+}
+
+boost::asio::awaitable<result<void>> update_seed(std::string url, fs::path git_dir, fs::path work_tree,
+                                                 options opts) {
+  std::error_code ec;
+  if (!fs::is_directory(git_dir / "objects", ec)) {
+    co_return problem::not_found("the volume " + work_tree.filename().string() +
+                                 " was not seeded from git (it held data when it was installed)");
+  }
+  auto askpass = prepare_home(opts.home);
+  if (!askpass) co_return askpass.error();
+  runner run{environment(opts.home, *askpass, {}), {}, opts.timeout};
+  // Each step as (argv, what); built before the co_await (GCC 12 rejects braced lists inside one).
+  std::vector<std::pair<std::vector<std::string>, std::string>> steps = {
+      {{"remote", "set-url", "origin", "--", url}, "git remote set-url"},
+      {{"fetch", "--quiet", "--prune", "origin"}, "git fetch"},
+      {{"merge", "--quiet", "--ff-only", "@{upstream}"}, "git fast-forward"},
+  };
+  for (auto& [args, what] : steps) {
+    std::vector<std::string> argv = seed_args(git_dir, work_tree);
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto done = co_await run.git(std::move(argv), what);
+    if (!done) {
+      problem p = done.error();
+      // The volume's own edits are in the way, or the histories diverged: the client's to resolve.
+      if (what == "git fast-forward" && p.status == 502) p.status = 409;
+      co_return p;
+    }
+  }
+  co_return result<void>{};
+}
+
 }  // namespace sc::git

@@ -41,4 +41,21 @@ struct options {
 boost::asio::awaitable<result<void>> sync(std::string url, std::filesystem::path checkout, credentials auth,
                                           options opts);
 
+// A package volume seeded from git (behavior-ops.md §6.3 `seeding_data`, §6.5 rebuild-git). The
+// volume is written by its container, so nothing git reads may come from it: the repository lives
+// in `git_dir` (the controller's, outside the volume), the files in `work_tree` (the volume), and
+// every command names both. A `.git`, config, hook or attribute filter the container planted in
+// the volume is never read; no submodule is touched. Git refuses to write through a symlinked
+// leading directory, so a planted link cannot redirect a checkout.
+//
+// seed: clones `url` (its `branch`, else the remote's default) into the empty `work_tree`; an old
+// `git_dir` is replaced. A failed clone removes what it wrote.
+boost::asio::awaitable<result<void>> seed(std::string url, std::string branch, std::filesystem::path git_dir,
+                                          std::filesystem::path work_tree, options opts);
+// update_seed: fetches `url` (the definition's, which may have changed) and fast-forwards the volume
+// to it. Local changes that the update would overwrite, or a history that cannot fast-forward, are
+// a 409 that leaves the volume as it was; 404 when `git_dir` holds no seed.
+boost::asio::awaitable<result<void>> update_seed(std::string url, std::filesystem::path git_dir,
+                                                 std::filesystem::path work_tree, options opts);
+
 }  // namespace sc::git

@@ -61,6 +61,7 @@ reply packages_install(request_context& context);
 reply packages_uninstall(request_context& context);
 reply packages_disable(request_context& context);
 reply packages_enable(request_context& context);
+reply packages_rebuild_git(request_context& context);
 reply packages_purge_volumes(request_context& context);
 reply packages_purge_uninstalled_volumes(request_context& context);
 reply packages_uninstalled_volumes(request_context& context);

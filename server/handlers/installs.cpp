@@ -210,6 +210,19 @@ boost::asio::awaitable<http::response> purge(request_context& context, bool inst
 }
 }  // namespace
 
+// behavior-ops.md §6.5: repo, name and version are all required; the answer is `{}`.
+reply packages_rebuild_git(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto key = read_key(*body, true);
+  std::string version = body->string("version", {.max_length = 129, .allow_empty = false, .allow_newlines = false});
+  if (body->ok() && !packages::valid_version(version)) body->reject("version", "invalid version");
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto done = co_await context.services.lifecycle().rebuild_git(key.repo, key.effective(), version);
+  if (!done) co_return http::problem_response(done.error());
+  co_return http::json_text_response("{}");
+}
+
 reply packages_disable(request_context& context) {
   return set_disabled(context, true);
 }

@@ -73,6 +73,7 @@ constexpr expectation expected_levels[] = {
     {"POST", "/packages/uninstall", auth_level::admin},
     {"POST", "/packages/disable", auth_level::admin},
     {"POST", "/packages/enable", auth_level::admin},
+    {"POST", "/packages/rebuild-git", auth_level::admin},
     {"POST", "/packages/purge-volumes", auth_level::admin},
     {"POST", "/packages/purge-uninstalled-volumes", auth_level::admin},
     {"POST", "/packages/uninstalled-volumes", auth_level::authenticated},

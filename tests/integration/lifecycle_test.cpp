@@ -257,6 +257,24 @@ command: ["exec sleep 1000"]
 volumes:
   data: {mountpoint: /data, quota: 64tb}
 )");
+    // A volume seeded from git (issue 14: rebuild-git), from a repository of its own.
+    fs::path content = work_ / "content";
+    write_text(content / "index.html", "from git 1\n");
+    ASSERT_EQ(std::system(("cd '" + content.string() +
+                           "' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t "
+                           "commit -q -m one")
+                              .c_str()),
+              0);
+    write_text(dir / "gitsite" / "1.0.yaml", "description: pages from git\n" + image + R"(
+command: ["trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www, git: "file://)" + content.string() + R"("}
+questions:
+  port: {query: "Port?", type: port}
+)");
     std::string d = (work_ / "repo").string();
     ASSERT_EQ(std::system(("cd '" + d +
                            "' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t "
@@ -734,6 +752,64 @@ TEST_F(lifecycle_api, a_reinstall_imports_another_versions_volumes) {
   EXPECT_TRUE(fs::exists(installed_tree("site") / "1.0" / "www" / "marker.txt")) << "the source stays as it was";
   ASSERT_EQ(uninstall("site", R"(,"purge_volumes":true)").status, 200);
   expect_no_trace("site", "2.0");
+}
+
+TEST_F(lifecycle_api, rebuild_git_pulls_a_new_commit_into_a_git_seeded_volume_and_restarts_the_unit) {
+  const fs::path content = work_ / "content";
+  auto commit_content = [&](const std::string& message) {
+    ASSERT_EQ(std::system(("cd '" + content.string() +
+                           "' && git add -A && git -c user.email=t@example.com -c user.name=t commit -q -m " + message)
+                              .c_str()),
+              0);
+  };
+  const std::string unit = "town-os-package--" + repo_ + "-gitsite-1.0.service";
+  auto invocation = [&] { return shell("systemctl --user show -p InvocationID --value " + unit); };
+  auto rebuild = [&](const std::string& extra) {
+    return call("POST", "/packages/rebuild-git", package("gitsite", extra), install_deadline);
+  };
+
+  auto installed = install("gitsite");
+  ASSERT_EQ(installed.status, 200) << installed.body;
+  const int port = port_of("gitsite");
+  const fs::path www = installed_tree("gitsite") / "1.0" / "www";
+  EXPECT_EQ(fetch(port, "/index.html"), "from git 1\n");
+  // The repository is the controller's, outside the volume the container writes.
+  EXPECT_FALSE(fs::exists(www / ".git"));
+
+  // The app plants a repository config that would run a command as root if git read it.
+  const fs::path pwned = work_ / "pwned-by-fsmonitor";
+  ASSERT_EQ(std::system(("git init -q '" + www.string() + "' && git -C '" + www.string() +
+                         "' config core.fsmonitor 'touch " + pwned.string() + "'")
+                            .c_str()),
+            0);
+  write_text(content / "index.html", "from git 2\n");
+  write_text(content / "new.html", "new\n");
+  commit_content("two");
+  const std::string before = invocation();
+  auto rebuilt = rebuild(R"(,"version":"1.0")");
+  ASSERT_EQ(rebuilt.status, 200) << rebuilt.body;
+  EXPECT_EQ(rebuilt.body, "{}\n");
+  EXPECT_EQ(fetch(port, "/index.html"), "from git 2\n");
+  EXPECT_EQ(fetch(port, "/new.html"), "new\n");
+  EXPECT_NE(invocation(), before) << "the unit was not restarted";
+  EXPECT_FALSE(fs::exists(pwned)) << "git read a config from inside the volume";
+
+  // The app's own edit of a file the update changes: 409, and the volume stays as it was.
+  write_text(www / "index.html", "edited in the app\n");
+  write_text(content / "index.html", "from git 3\n");
+  commit_content("three");
+  auto refused = rebuild(R"(,"version":"1.0")");
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(read_text(www / "index.html"), "edited in the app\n");
+
+  EXPECT_EQ(rebuild("").status, 400) << "version is required";
+  EXPECT_EQ(rebuild(R"(,"version":"9.9")").status, 404);
+  EXPECT_EQ(call("POST", "/packages/rebuild-git", package("web", R"(,"version":"1.0")")).status, 404);
+
+  auto removed = uninstall("gitsite", R"(,"purge_volumes":true)");
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_FALSE(fs::exists(work_ / "state" / "git-seeds" / "installed" / repo_ / "gitsite"));
+  expect_no_trace("gitsite", "1.0");
 }
 
 TEST_F(lifecycle_api, a_disabled_app_upgrades_and_stays_disabled) {
