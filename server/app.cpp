@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "adapters/asio/completion.hpp"
+#include "adapters/crypto/local_ca.hpp"
 #include "adapters/file_io/file_ring.hpp"
 #include "adapters/pool/work_pool.hpp"
 #include "adapters/process/spawn.hpp"
@@ -145,6 +146,16 @@ result<void> app::open() {
   auth_.bootstrap_open = [this] { return identity_->bootstrap_open(); };
   char host_name[256] = {};
   if (::gethostname(host_name, sizeof host_name - 1) == 0) hostname_ = host_name;
+  // The local CA the ingress's certificates come from (GET /tls/ca.crt). Without it the API
+  // still serves; the route answers 503 naming why.
+  if (auto ca = crypto::local_ca::open(std::filesystem::path(settings_.state_dir) / "tls",
+                                       "Town OS local CA" + (hostname_.empty() ? "" : " (" + hostname_ + ")"));
+      ca) {
+    tls_ca_ = std::move(*ca);
+  } else {
+    tls_ca_problem_ = ca.error().detail;
+    log::error("TLS: " + ca.error().detail);
+  }
   setting_changed("dns_tld");
   setting_changed("session_lifetime");
   setting_changed("password_hash_memory");

@@ -25,6 +25,9 @@ class settings_store;
 class audit_store;
 class audit_pruner;
 }  // namespace sc::store
+namespace sc::crypto {
+class local_ca;
+}
 namespace sc::file_io {
 class file_ring;
 }
@@ -111,6 +114,9 @@ class app {
   systemd_service& systemd() noexcept { return *systemd_; }
   // Installed packages and their operations (server/lifecycle.hpp).
   server::lifecycle& lifecycle() noexcept { return *lifecycle_; }
+  // The local CA (null when it could not be opened; `tls_ca_problem` says why).
+  const crypto::local_ca* tls_ca() const noexcept { return tls_ca_.get(); }
+  const std::string& tls_ca_problem() const noexcept { return tls_ca_problem_; }
   const std::string& boot_id() const noexcept { return boot_id_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   double start_time_unix() const noexcept { return start_time_unix_; }
@@ -167,6 +173,8 @@ class app {
   std::unique_ptr<store::repository_store> repositories_;
   std::unique_ptr<server::catalog> catalog_;  // after repositories_: it reads and writes them
   std::string hostname_;
+  std::unique_ptr<crypto::local_ca> tls_ca_;
+  std::string tls_ca_problem_;
   std::vector<std::string> cors_hosts_;
   std::unique_ptr<file_io::file_ring> files_;
   std::unique_ptr<systemd::bus_connection> bus_;

@@ -24,6 +24,8 @@ std::vector<route> build_routes() {
        "Readiness of the database, D-Bus, btrfs and the programs the daemon runs"},
       {v::get, "/metrics", admin, handlers::metrics_text, "Prometheus text metrics"},
       {v::get, "/openapi.json", public_access, handlers::openapi, "This API, as OpenAPI 3.1"},
+      {v::get, "/tls/ca.crt", public_access, handlers::tls_ca_certificate,
+       "The local certificate authority (PEM), for devices to trust the box's HTTPS names"},
       {v::get, "/status/ping", public_access, handlers::status_ping, "Health check and dashboard overview"},
 
       // Accounts and sessions (behavior-core.md §5.4, §5.5). Self-only rules for /account/update and

@@ -15,6 +15,7 @@ reply health(request_context& context);
 reply ready(request_context& context);
 reply metrics_text(request_context& context);
 reply openapi(request_context& context);
+reply tls_ca_certificate(request_context& context);
 reply status_ping(request_context& context);
 
 // server/handlers/accounts.cpp — accounts and sessions (behavior-core.md §5.4, §5.5)

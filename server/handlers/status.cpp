@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <ctime>
 
+#include "adapters/crypto/local_ca.hpp"
 #include "adapters/process/spawn.hpp"
 #include "adapters/store/account_store.hpp"
 #include "adapters/store/package_store.hpp"
@@ -70,6 +71,19 @@ reply metrics_text(request_context& context) {
   extra.upgrades_available = context.services.lifecycle().upgrades().size();
   co_return http::text_response(context.services.counters().render(context.services.routes().routes(), extra),
                                 "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// The local CA's certificate, for devices to trust (issue 15; beyond the reference). Public: it is
+// what a device fetches before it trusts anything here.
+reply tls_ca_certificate(request_context& context) {
+  const auto* ca = context.services.tls_ca();
+  if (ca == nullptr) {
+    co_return http::problem_response(
+        problem::unavailable("the local certificate authority is not available: " + context.services.tls_ca_problem()));
+  }
+  auto response = http::text_response(ca->certificate_pem(), "application/x-x509-ca-cert");
+  response.set(boost::beast::http::field::content_disposition, "attachment; filename=\"town-os-ca.crt\"");
+  co_return response;
 }
 
 reply openapi(request_context& context) {

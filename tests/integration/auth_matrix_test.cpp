@@ -34,6 +34,7 @@ constexpr expectation expected_levels[] = {
     {"GET", "/ready", auth_level::public_access},
     {"GET", "/metrics", auth_level::admin},
     {"GET", "/openapi.json", auth_level::public_access},
+    {"GET", "/tls/ca.crt", auth_level::public_access},
     {"GET", "/status/ping", auth_level::public_access},
     // accounts and sessions
     {"POST", "/account/authenticate", auth_level::public_access},

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -257,6 +258,22 @@ TEST_F(http_server, openapi_lists_every_route_with_its_auth_level) {
   auto paths = body_json(reply).at("paths").as_object();
   EXPECT_EQ(paths.at("/metrics").at("get").at("x-auth-level").as_string(), "admin");
   EXPECT_EQ(paths.at("/health").at("get").at("x-auth-level").as_string(), "public");
+}
+
+// Issue 15: devices fetch the local CA before they trust anything here, so it is public, and it is
+// the certificate the controller keeps in its state directory (created at the first start).
+TEST_F(http_server, the_local_ca_certificate_is_public_pem) {
+  auto reply = request(port(), "GET", "/tls/ca.crt");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_TRUE(reply.body.starts_with("-----BEGIN CERTIFICATE-----\n")) << reply.body;
+  EXPECT_TRUE(reply.body.ends_with("-----END CERTIFICATE-----\n"));
+  EXPECT_EQ(reply.headers["content-type"], "application/x-x509-ca-cert");
+  std::ifstream stored(std::filesystem::path(server_->state_dir()) / "tls" / "ca.crt");
+  std::stringstream text;
+  text << stored.rdbuf();
+  EXPECT_EQ(text.str(), reply.body);
+  auto paths = body_json(request(port(), "GET", "/openapi.json")).at("paths").as_object();
+  EXPECT_EQ(paths.at("/tls/ca.crt").at("get").at("x-auth-level").as_string(), "public");
 }
 
 TEST_F(http_server, ready_checks_database_and_btrfs) {
