@@ -768,13 +768,13 @@ std::vector<lifecycle::git_volume> lifecycle::git_volumes(const install_plan& pl
   for (const auto& c : plan.containers) {
     for (const auto& v : c.volumes) {
       if (!v.git.empty()) {
-        out.push_back({&v, v.git, {}});
+        out.push_back({&c, &v, v.git, {}});
         continue;
       }
       // git_sources name their volume; the first one for a volume is its source.
       for (const auto& g : c.git_sources) {
         if (g.volume == v.name) {
-          out.push_back({&v, g.url, g.branch});
+          out.push_back({&c, &v, g.url, g.branch});
           break;
         }
       }
@@ -797,32 +797,29 @@ void lifecycle::purge_seeds(const std::string& repo, const std::string& effectiv
 asio::awaitable<result<void>> lifecycle::seed_volumes(const install_plan& plan) {
   auto& volumes = storage_.volumes();
   const git::options git_options{options_.git_seeds_dir / ".home", options_.git_timeout};
-  for (const auto& c : plan.containers) {
-    for (const auto& [volume, url, branch] : git_volumes(plan)) {
-      if (std::none_of(c.volumes.begin(), c.volumes.end(), [&](const auto& v) { return &v == volume; })) continue;
-      // Only an empty volume is cloned into (kept or migrated data is never replaced).
-      auto fd = volumes.open_subvolume(volume->subvolume);
-      if (!fd) co_return fd.error();
-      auto first = directory_entries(fd->get(), 1);
-      if (!first) co_return first.error();
-      if (!first->empty()) continue;
-      log::info("seeding " + volume->subvolume + " from " + url);
-      auto seeded = co_await git::seed(url, branch, seed_dir(c.ref, volume->name),
-                                       volumes.base() / volume->subvolume, git_options);
-      if (!seeded) co_return seeded;
-      if (volume->uid || volume->gid) {
-        // The clone is root's; the volume's owner gets it, as the root directory. Nothing runs in
-        // the volume yet, so nothing can swap a path under this walk.
-        uid_t uid = volume->uid ? static_cast<uid_t>(*volume->uid) : static_cast<uid_t>(-1);
-        gid_t gid = volume->gid ? static_cast<gid_t>(*volume->gid) : static_cast<gid_t>(-1);
-        std::error_code ec;
-        for (auto it = std::filesystem::recursive_directory_iterator(volumes.base() / volume->subvolume, ec);
-             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-          if (::lchown(it->path().c_str(), uid, gid) != 0) {
-            co_return problem::internal_error("chown " + it->path().string() + ": " +
-                                              std::generic_category().message(errno));
-          }
-        }
+  for (const auto& source : git_volumes(plan)) {
+    const packages::planned_volume* volume = source.volume;
+    // Only an empty volume is cloned into (kept or migrated data is never replaced).
+    auto fd = volumes.open_subvolume(volume->subvolume);
+    if (!fd) co_return fd.error();
+    auto first = directory_entries(fd->get(), 1);
+    if (!first) co_return first.error();
+    if (!first->empty()) continue;
+    log::info("seeding " + volume->subvolume + " from " + source.url);
+    auto seeded = co_await git::seed(source.url, source.branch, seed_dir(source.container->ref, volume->name),
+                                     volumes.base() / volume->subvolume, git_options);
+    if (!seeded) co_return seeded;
+    if (!volume->uid && !volume->gid) continue;
+    // The clone is root's; the volume's owner gets it, as the root directory. Nothing runs in the
+    // volume yet, so nothing can swap a path under this walk.
+    uid_t uid = volume->uid ? static_cast<uid_t>(*volume->uid) : static_cast<uid_t>(-1);
+    gid_t gid = volume->gid ? static_cast<gid_t>(*volume->gid) : static_cast<gid_t>(-1);
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(volumes.base() / volume->subvolume, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (::lchown(it->path().c_str(), uid, gid) != 0) {
+        co_return problem::internal_error("chown " + it->path().string() + ": " +
+                                          std::generic_category().message(errno));
       }
     }
   }
@@ -1483,14 +1480,11 @@ asio::awaitable<result<void>> lifecycle::rebuild_git(std::string repo, std::stri
   auto sources = git_volumes(plan);
   if (sources.empty()) co_return problem::not_found("package " + key + "@" + version + " has no volume seeded from git");
   const git::options git_options{options_.git_seeds_dir / ".home", options_.git_timeout};
-  for (const auto& c : plan.containers) {
-    for (const auto& [volume, url, branch] : sources) {
-      if (std::none_of(c.volumes.begin(), c.volumes.end(), [&](const auto& v) { return &v == volume; })) continue;
-      log::info("updating " + volume->subvolume + " from " + url);
-      auto updated = co_await git::update_seed(url, seed_dir(c.ref, volume->name),
-                                               storage_.volumes().base() / volume->subvolume, git_options);
-      if (!updated) co_return updated;
-    }
+  for (const auto& source : sources) {
+    log::info("updating " + source.volume->subvolume + " from " + source.url);
+    auto updated = co_await git::update_seed(source.url, seed_dir(source.container->ref, source.volume->name),
+                                             storage_.volumes().base() / source.volume->subvolume, git_options);
+    if (!updated) co_return updated;
   }
   if (disabled) co_return result<void>{};
   auto mgr = co_await manager();

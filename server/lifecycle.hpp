@@ -283,6 +283,7 @@ class lifecycle {
   boost::asio::awaitable<result<void>> seed_volumes(const packages::install_plan& plan);
   // Each git-seeded volume of `plan` with its source (a `git:` URL, or a git_sources entry).
   struct git_volume {
+    const packages::planned_container* container;
     const packages::planned_volume* volume;
     std::string url;
     std::string branch;

@@ -2,6 +2,7 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+#include <cctype>
 #include <ctime>
 
 #include "adapters/crypto/local_ca.hpp"
@@ -86,22 +87,46 @@ reply tls_ca_certificate(request_context& context) {
   co_return response;
 }
 
+namespace {
+
+// "post" + "/packages/rebuild-git" → "postPackagesRebuildGit": unique, since (method, path) is.
+std::string operation_id(std::string_view method, std::string_view path) {
+  std::string id(method);
+  bool upper = true;
+  for (char c : path) {
+    if (c == '/' || c == '-' || c == '.' || c == '_') {
+      upper = true;
+      continue;
+    }
+    id += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    upper = false;
+  }
+  return id;
+}
+
+}  // namespace
+
 reply openapi(request_context& context) {
   json::object paths;
+  const json::object problem_content{
+      {"application/problem+json", json::object{{"schema", json::object{{"$ref", "#/components/schemas/problem"}}}}}};
   for (const route& r : context.services.routes().routes()) {
     std::string method(boost::beast::http::to_string(r.method));
     for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     json::object operation;
+    operation["operationId"] = operation_id(method, r.path);
     operation["summary"] = r.summary;
     operation["x-auth-level"] = to_string(r.auth);
-    if (r.auth != auth_level::public_access)
-      operation["security"] = json::array{json::object{{"bearer", json::array{}}}};
+    // Public routes say so (no requirement); the others take the session token. The local root
+    // peer on the Unix socket needs none (x-auth-level says who may call).
+    operation["security"] = r.auth == auth_level::public_access
+                                ? json::array{}
+                                : json::array{json::object{{"bearer", json::array{}}}};
     json::object responses;
     responses["200"] = json::object{{"description", "success"}};
-    responses["default"] = json::object{
-        {"description", "problem"},
-        {"content", json::object{{"application/problem+json",
-                                  json::object{{"schema", json::object{{"$ref", "#/components/schemas/problem"}}}}}}}};
+    responses["4XX"] = json::object{{"description", "the request was refused (problem+json)"},
+                                    {"content", problem_content}};
+    responses["default"] = json::object{{"description", "problem"}, {"content", problem_content}};
     operation["responses"] = std::move(responses);
     auto& item = paths[r.path];
     if (!item.is_object()) item = json::object{};
@@ -116,7 +141,12 @@ reply openapi(request_context& context) {
                                                           {"errors", json::object{{"type", "array"}}}}}};
   json::object document{
       {"openapi", "3.1.0"},
-      {"info", json::object{{"title", "Town OS systemcontroller"}, {"version", "0.1.0"}}},
+      {"info", json::object{{"title", "Town OS systemcontroller"},
+                            {"version", "0.1.0"},
+                            {"description", "The control plane of a Town OS home server: accounts, storage, "
+                                            "packages, units, logs and settings."}}},
+      {"servers", json::array{json::object{{"url", "/"}, {"description", "this controller"}}}},
+      {"security", json::array{json::object{{"bearer", json::array{}}}}},
       {"paths", std::move(paths)},
       {"components", json::object{{"schemas", json::object{{"problem", std::move(problem_schema)}}},
                                   {"securitySchemes",

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +18,7 @@
 #include <thread>
 
 #include "tests/support/http_client.hpp"
+#include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
 
 namespace sc::test {
@@ -274,6 +277,24 @@ TEST_F(http_server, the_local_ca_certificate_is_public_pem) {
   EXPECT_EQ(text.str(), reply.body);
   auto paths = body_json(request(port(), "GET", "/openapi.json")).at("paths").as_object();
   EXPECT_EQ(paths.at("/tls/ca.crt").at("get").at("x-auth-level").as_string(), "public");
+}
+
+// Issue 17: the document passes Redocly CLI's recommended rules with no error (tools/deps installs
+// the CLI from tools/openapi/package-lock.json; its absence fails here, never skips).
+TEST_F(http_server, openapi_document_lints_clean_with_redocly) {
+  const char* source = std::getenv("SC_SOURCE_DIR");  // NOLINT(concurrency-mt-unsafe): read-only
+  ASSERT_NE(source, nullptr);
+  const std::string redocly = std::string(source) + "/tools/openapi/node_modules/.bin/redocly";
+  ASSERT_EQ(::access(redocly.c_str(), X_OK), 0) << redocly << " is missing: run tools/deps";
+  auto reply = request(port(), "GET", "/openapi.json");
+  ASSERT_EQ(reply.status, 200);
+  const std::string dir = make_temp_dir("sc-openapi");
+  const std::string document = dir + "/openapi.json";
+  std::ofstream(document) << reply.body;
+  std::string report = shell("'" + redocly + "' lint --format=summary '" + document + "' 2>&1; echo exit=$?");
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(report.find("exit=0"), std::string::npos) << report;
+  EXPECT_EQ(report.find("error "), std::string::npos) << report;
 }
 
 TEST_F(http_server, ready_checks_database_and_btrfs) {
