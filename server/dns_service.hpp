@@ -12,8 +12,13 @@
 // new one is loaded, so no query is dropped. Calls return once knotd has loaded the zone (`knotc
 // -b`, bounded), so an answer a client sees is already served.
 //
+// knotd drops root for the `knot` account once it has bound its port (knot.conf `user:`); the
+// controller gives that account the run and database directories and nothing else.
+//
 // Without the system service (SC_SYSTEM_SERVICES without dns), the zone is still kept and written;
 // nothing serves it. Loop thread only.
+
+#include <sys/types.h>
 
 #include <boost/asio/awaitable.hpp>
 #include <filesystem>
@@ -49,6 +54,9 @@ class dns_service final : public system_service_provider {
     std::string knotd = "/usr/sbin/knotd";
     std::string knotc = "/usr/sbin/knotc";
     bool served = false;  // knotd runs as a system service (else only the files are kept)
+    // The account knotd drops to once it has bound its port (Debian's package creates it). Used
+    // when it exists and can reach the DNS directory; otherwise knotd stays root (logged).
+    std::string user = "knot";
     std::chrono::milliseconds reload_timeout{10'000};
   };
   // "127.0.0.2:53", "[::1]:5353": a loopback address and a port; 400 otherwise.
@@ -110,6 +118,8 @@ class dns_service final : public system_service_provider {
   options options_;
   std::unique_ptr<store::dns_store> store_;
   std::string written_config_;  // what knotd was last told to load (to know when to `reload`)
+  // The unprivileged account knotd runs as (uid, gid), when there is a usable one.
+  std::optional<std::pair<uid_t, gid_t>> run_as_;
 };
 
 }  // namespace sc::server

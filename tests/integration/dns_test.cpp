@@ -72,6 +72,8 @@ class dns_api : public ::testing::Test {
     ASSERT_EQ(::flock(lock_fd_, LOCK_EX), 0);
     repo_ = "dns" + std::to_string(::getpid());
     work_ = make_temp_dir("sc-dns");
+    // knotd drops root for the `knot` account, which must reach the state directory.
+    fs::permissions(work_, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
     unit_dir_ = sandbox_env("SC_UNIT_DIR");
     dns_port_ = unused_port();
     ASSERT_GT(dns_port_, 0);
@@ -306,6 +308,8 @@ TEST_F(dns_api, system_services_are_listed_with_live_state) {
   EXPECT_EQ(dns.at("UnitFileState").as_string(), "enabled");
   EXPECT_EQ(dns.at("port").as_string(), std::to_string(dns_port_));
   EXPECT_EQ(dns.at("display_name").as_string(), "DNS");
+  // knotd runs unprivileged once it has bound its port.
+  EXPECT_EQ(shell("ps -o user= -p " + main_pid()), "knot\n");
   auto controller = service("systemcontroller");
   ASSERT_FALSE(controller.empty()) << json::serialize(list);
   EXPECT_EQ(controller.at("Name").as_string(), "town-os-systemcontroller.service");
