@@ -283,7 +283,7 @@ asio::awaitable<result<void>> dns_service::write(bool reload_server) {
     request.argv.push_back(tld() + ".");
   }
   request.timeout = options_.reload_timeout + std::chrono::seconds(2);
-  request.max_output = 64 * 1024;
+  request.max_output = std::size_t{64} * 1024;
   auto ran = co_await process::run_process(std::move(request));
   if (!ran) co_return ran.error();
   if (!ran->ok()) {

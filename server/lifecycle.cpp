@@ -772,6 +772,7 @@ namespace {
 
 std::vector<unit_file> unit_files_of(std::vector<packages::rendered_container> rendered) {
   std::vector<unit_file> out;
+  out.reserve(rendered.size());
   for (auto& unit : rendered) {
     out.push_back(
         {std::move(unit.unit_name), std::move(unit.unit), std::move(unit.env_file), std::move(unit.env_file_content)});

@@ -17,6 +17,7 @@ bool absolute_path_without(std::string_view path, std::string_view forbidden) {
 
 std::vector<std::string> unit_names(const std::vector<std::string>& containers) {
   std::vector<std::string> out;
+  out.reserve(containers.size());
   for (const auto& c : containers) out.push_back(c + ".service");
   return out;
 }

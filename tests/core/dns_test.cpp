@@ -68,8 +68,8 @@ TEST(dns_values, txt_refuses_control_characters_and_oversize) {
   EXPECT_EQ(value_of(record_type::txt, "v=spf1 -all"), "v=spf1 -all");
   EXPECT_EQ(value_of(record_type::txt, "say \"hi\"; $ORIGIN evil."), "say \"hi\"; $ORIGIN evil.");
   EXPECT_EQ(value_of(record_type::txt, "caf\xc3\xa9"), "caf\xc3\xa9");
-  for (auto bad : {std::string(), std::string("a\nb"), std::string("a\rb"), std::string("a\0b", 3), std::string("\x7f"),
-                   std::string(max_txt_length + 1, 'x')})
+  for (const auto& bad : {std::string(), std::string("a\nb"), std::string("a\rb"), std::string("a\0b", 3),
+                          std::string("\x7f"), std::string(max_txt_length + 1, 'x')})
     EXPECT_EQ(value_of(record_type::txt, bad), "ERROR 422");
   EXPECT_EQ(value_of(record_type::txt, std::string(max_txt_length, 'x')).size(), max_txt_length);
 }
