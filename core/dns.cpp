@@ -269,9 +269,15 @@ std::string render_zone(const zone& z) {
   }
   for (const auto& r : z.records) {
     // Rendered only when it is exactly what the rules make of it: nothing else reaches the file.
-    auto owner = r.name == "@" ? result<std::string>(std::string("@")) : relative_owner(r.name, z.tld);
+    // (The owner is checked as a name, not folded again: "web.home" in zone "home" is a name of
+    // its own, web.home.home.)
+    bool owner_ok = r.name == "@";
+    if (!owner_ok) {
+      auto owner = canonical_domain(r.name, "name");
+      owner_ok = owner && *owner == r.name && r.name.size() + 1 + z.tld.size() <= max_name_length;
+    }
     auto value = canonical_value(r.type, r.value);
-    if (!owner || *owner != r.name || !value || *value != r.value || r.ttl < min_ttl || r.ttl > max_ttl) continue;
+    if (!owner_ok || !value || *value != r.value || r.ttl < min_ttl || r.ttl > max_ttl) continue;
     if (r.name == "ns") continue;  // the server's own name
     out += r.name + " " + std::to_string(r.ttl) + " IN " + std::string(to_string(r.type)) + " ";
     out += r.type == record_type::txt ? quote_txt(r.value) : r.value;

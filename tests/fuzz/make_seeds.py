@@ -95,6 +95,8 @@ for name, (t, owner, value) in {"a": (0, "printer", "10.0.0.1"), "aaaa": (1, "pr
                                 "txt_injection": (4, "t", 'say "hi"; $ORIGIN evil.\n@ IN NS x.'),
                                 "txt_quotes": (4, "note", 'say "hi"; $ORIGIN evil. \\ caf\u00e9'),
                                 "srv": (5, "_sip._tcp", "10 5 5060 sip.home"), "ptr": (6, "rev", "printer.home"),
+                                # a finding: rendering folded this owner ("pri.home") a second time
+                                "owner_ending_in_tld": (1, "pri.home.home.", "F1::1"),
                                 "newline_owner": (0, "www\n$INCLUDE /etc/shadow", "10.0.0.1")}.items():
     write("dns_records", name, bytes([t]) + owner.encode() + b"\0" + value.encode())
 
