@@ -37,6 +37,30 @@ asio::awaitable<void> restart_controller_later(systemd_service& systemd, systemd
 
 }  // namespace
 
+struct system_services::apply_claim {
+  std::shared_ptr<bool> flag;
+  explicit apply_claim(const std::shared_ptr<bool>& applying) {
+    if (!*applying) {
+      *applying = true;
+      flag = applying;
+    }
+  }
+  ~apply_claim() {
+    if (flag) *flag = false;
+  }
+  apply_claim(const apply_claim&) = delete;
+  apply_claim& operator=(const apply_claim&) = delete;
+  bool held() const noexcept { return flag != nullptr; }
+};
+
+namespace {
+
+problem busy() {
+  return problem::conflict("the system services are being written and started; try again shortly");
+}
+
+}  // namespace
+
 system_services::system_services(asio::io_context& io, systemd_service& systemd, pool::work_queue& files, options opts)
     : io_(io), systemd_(systemd), files_(files), options_(std::move(opts)) {}
 
@@ -83,6 +107,7 @@ asio::awaitable<void> system_services::reconcile_at_start() {
     retry.expires_after(std::chrono::seconds(1));
     co_await retry.async_wait(io_result);
   }
+  apply_claim claim(applying_);
   for (auto* provider : providers_) {
     if (stopped_) co_return;
     if (auto applied = co_await apply(*provider, false); !applied) {
@@ -175,8 +200,11 @@ asio::awaitable<result<void>> system_services::set_status(std::string key, std::
   }
   auto* provider = find(key);
   if (provider == nullptr) co_return problem::bad_request("unknown system service key \"" + key + "\"");
-  if (action == "start") co_return co_await apply(*provider, false);
-  if (action == "restart") co_return co_await apply(*provider, true);
+  if (action == "start" || action == "restart") {
+    apply_claim claim(applying_);
+    if (!claim.held()) co_return busy();
+    co_return co_await apply(*provider, action == "restart");
+  }
   auto mgr = co_await manager();
   if (!mgr) co_return mgr.error();
   auto job = co_await (*mgr)->stop_unit(unit_name(key), "replace");
@@ -190,6 +218,8 @@ asio::awaitable<result<void>> system_services::set_status(std::string key, std::
 }
 
 asio::awaitable<result<std::string>> system_services::refresh() {
+  apply_claim claim(applying_);
+  if (!claim.held()) co_return busy();
   auto mgr = co_await manager();
   if (!mgr) co_return mgr.error();
   std::string errors;
@@ -207,6 +237,8 @@ asio::awaitable<result<std::string>> system_services::refresh() {
 asio::awaitable<result<void>> system_services::restart_service(std::string key) {
   auto* provider = find(key);
   if (provider == nullptr) co_return problem::unavailable("the system service " + key + " is not configured");
+  apply_claim claim(applying_);
+  if (!claim.held()) co_return busy();
   co_return co_await apply(*provider, true);
 }
 

@@ -95,7 +95,8 @@ class system_services {
   boost::asio::awaitable<result<std::vector<system_service_status>>> statuses();
   // POST /system-services/status with §5.8's refusals (400 for enable/disable, for stopping the
   // controller, for an unknown key; 404 when nothing is configured). The controller's restart is
-  // scheduled a second later and this returns at once.
+  // scheduled a second later and this returns at once. Start, restart, refresh and
+  // restart_service answer 409 while another of them (or the start-up reconcile) runs.
   boost::asio::awaitable<result<void>> set_status(std::string key, std::string action);
   // POST /system-services/refresh: rewrites every unit from the current configuration and
   // restarts those whose files changed (the others are started if they are not running). The
@@ -121,6 +122,11 @@ class system_services {
   std::vector<system_service_provider*> providers_;
   std::shared_ptr<boost::asio::cancellation_signal> cancel_ = std::make_shared<boost::asio::cancellation_signal>();
   bool stopped_ = false;
+  // One write-and-apply at a time (start-up reconcile, start, restart, refresh, setup): two would
+  // race on the same unit file and jobs. A second one is a 409. Shared with the coroutine frames
+  // that hold it, which a hard stop may destroy after this object.
+  std::shared_ptr<bool> applying_ = std::make_shared<bool>(false);
+  struct apply_claim;
 };
 
 }  // namespace sc::server
