@@ -140,6 +140,10 @@ result<std::string> canonical_value(record_type type, std::string_view value) {
       if (value.size() >= INET6_ADDRSTRLEN || value.find('.') != std::string_view::npos ||
           ::inet_pton(AF_INET6, copy.c_str(), &v6) != 1 || ::inet_ntop(AF_INET6, &v6, out, sizeof out) == nullptr)
         return value_error("must be an IPv6 address like fd00::10");
+      // inet_ntop writes IPv4-mapped and -compatible addresses ("::1:1") with a dotted tail, which
+      // is not the form accepted here: those are not addresses an AAAA record means anyway.
+      if (std::string_view(out).find('.') != std::string_view::npos)
+        return value_error("must be an IPv6 address like fd00::10, not an IPv4-mapped or -compatible one");
       return std::string(out);
     }
     case record_type::cname:

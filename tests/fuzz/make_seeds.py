@@ -97,6 +97,8 @@ for name, (t, owner, value) in {"a": (0, "printer", "10.0.0.1"), "aaaa": (1, "pr
                                 "srv": (5, "_sip._tcp", "10 5 5060 sip.home"), "ptr": (6, "rev", "printer.home"),
                                 # a finding: rendering folded this owner ("pri.home") a second time
                                 "owner_ending_in_tld": (1, "pri.home.home.", "F1::1"),
+                                # a finding: inet_ntop writes this address with a dotted tail
+                                "aaaa_ipv4_compatible": (1, "pome", "::1:1"),
                                 "newline_owner": (0, "www\n$INCLUDE /etc/shadow", "10.0.0.1")}.items():
     write("dns_records", name, bytes([t]) + owner.encode() + b"\0" + value.encode())
 
