@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/dns.hpp"
+
 namespace sc::settings {
 
 namespace {
@@ -252,7 +254,7 @@ bool valid_open_key(std::string_view key) noexcept {
 
 constexpr std::string_view free_text_keys[] = {"dns_rbl_config", "dns_dnsbl_config", "dns_excluded_services",
                                                "dismissed_upgrades_hash"};
-constexpr std::string_view other_known_keys[] = {"monitoring_backend"};
+constexpr std::string_view other_known_keys[] = {"monitoring_backend", "dns_host_address"};
 
 }  // namespace
 
@@ -413,6 +415,12 @@ result<std::string> validate(std::string_view key, std::string_view value) {
       if (c <= 0x20 || c == 0x7F) return invalid_value("proton_image must not contain spaces or control characters");
     }
     return std::string(value);
+  }
+  if (key == "dns_host_address") {
+    if (value.empty()) return std::string();
+    auto address = dns::canonical_address(value);
+    if (!address) return invalid_value("dns_host_address must be an IPv4 or IPv6 address, or empty (detected)");
+    return *address;
   }
   if (key == "dns_tld") {
     std::string folded(value);

@@ -36,6 +36,8 @@
 //   audit_max_rows         audit rows kept at most (oldest pruned first), 1000 .. 1000000000
 //                                                           (default 1000000)
 //   monitoring_backend     uplot | grafana                  (not seeded)
+//   dns_host_address       IPv4/IPv6 address package names point at; "" detects the LAN
+//                          address (not seeded)
 //   dns_rbl_config, dns_dnsbl_config, dns_excluded_services, dismissed_upgrades_hash
 //                          text ≤ 65536 bytes; TAB/LF/CR allowed, other control chars not
 //                                                           (not seeded)

@@ -35,9 +35,11 @@
 #include "server/app_parts.hpp"
 #include "server/catalog.hpp"
 #include "server/connection.hpp"
+#include "server/dns_service.hpp"
 #include "server/identity.hpp"
 #include "server/lifecycle.hpp"
 #include "server/storage_service.hpp"
+#include "server/system_services.hpp"
 #include "server/systemd_service.hpp"
 
 namespace sc::server {
@@ -121,6 +123,43 @@ result<void> app::open_packages() {
   return lifecycle_->open();
 }
 
+// System services (issue 15): DNS today. The lifecycle tells the zone about installs and uninstalls.
+result<void> app::open_system_services() {
+  system_services::options options;
+  options.unit_dir = settings_.unit_dir;
+  if (settings_.systemd_scope == "user") options.wanted_by = "default.target";
+  options.controller_port = [this] {
+    for (const auto& address : bound_addresses()) {
+      if (address.starts_with("tcp:")) return address.substr(address.rfind(':') + 1);
+    }
+    auto colon = settings_.listen.rfind(':');
+    return colon == std::string::npos ? std::string() : settings_.listen.substr(colon + 1);
+  };
+  system_services_ = std::make_unique<system_services>(io_, *systemd_, *package_files_queue_, std::move(options));
+  std::vector<std::string> enabled;
+  for (std::string_view rest = settings_.system_services; !rest.empty();) {
+    auto comma = rest.find(',');
+    if (auto key = rest.substr(0, comma); !key.empty() && key != "none") enabled.emplace_back(key);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  for (const auto& key : enabled) {
+    if (key != "dns") return problem::internal_error("unknown system service \"" + key + "\" (known: dns)");
+  }
+  auto listen = dns_service::parse_listen(settings_.dns_listen);
+  if (!listen) return problem::internal_error("--dns-listen: " + listen.error().detail);
+  dns_service::options dns_options;
+  dns_options.directory = std::filesystem::path(settings_.state_dir) / "dns";
+  dns_options.listen_address = listen->first;
+  dns_options.port = listen->second;
+  dns_options.served = std::find(enabled.begin(), enabled.end(), "dns") != enabled.end();
+  dns_ = std::make_unique<dns_service>(*database_, *settings_store_, *lifecycle_, *package_files_queue_,
+                                       std::move(dns_options));
+  if (auto opened = dns_->open(); !opened) return opened.error();
+  if (dns_->served()) system_services_->add(*dns_);
+  lifecycle_->on_installed_changed([this] { return dns_->packages_changed(); });
+  return {};
+}
+
 result<void> app::open() {
   files_ = std::make_unique<file_io::file_ring>(io_.get_executor());
   storage_ = std::make_unique<server::storage_service>(settings_.btrfs_root, *archive_queue_);
@@ -160,6 +199,7 @@ result<void> app::open() {
   setting_changed("session_lifetime");
   setting_changed("password_hash_memory");
   if (auto opened_packages = open_packages(); !opened_packages) return opened_packages.error();
+  if (auto opened_services = open_system_services(); !opened_services) return opened_services.error();
   log::info(std::string("event loop: sockets on Asio's ") +
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
             "io_uring backend"
@@ -174,6 +214,7 @@ result<void> app::open() {
   connect_dbus();
   // Unfinished package operations and reconcile, once the loop runs (they wait for D-Bus).
   lifecycle_->start([this] { return bus_.get(); });
+  system_services_->start([this] { return bus_.get(); });
   return {};
 }
 
@@ -181,6 +222,7 @@ void app::request_stop() {
   if (stopping_) return;
   stopping_ = true;
   if (catalog_) catalog_->stop();
+  if (system_services_) system_services_->stop();
   // Package operations stop where they stand (the journal resumes them at the next start); what
   // they use is released only once the last one has ended.
   if (lifecycle_) lifecycle_->stop([this] { connection_finished(); });

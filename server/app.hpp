@@ -43,6 +43,8 @@ class catalog;
 class storage_service;
 class systemd_service;
 class lifecycle;
+class system_services;
+class dns_service;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -117,6 +119,9 @@ class app {
   // The local CA (null when it could not be opened; `tls_ca_problem` says why).
   const crypto::local_ca* tls_ca() const noexcept { return tls_ca_.get(); }
   const std::string& tls_ca_problem() const noexcept { return tls_ca_problem_; }
+  // System services (server/system_services.hpp) and the DNS zone (server/dns_service.hpp).
+  server::system_services& services() noexcept { return *system_services_; }
+  server::dns_service& dns() noexcept { return *dns_; }
   const std::string& boot_id() const noexcept { return boot_id_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   double start_time_unix() const noexcept { return start_time_unix_; }
@@ -153,6 +158,7 @@ class app {
   boost::asio::awaitable<void> prune_audit_loop();
   static constexpr std::size_t audit_prune_threshold = 10'000;
   result<void> open_packages();
+  result<void> open_system_services();
 
   // The one work pool (adapters/pool/work_pool.hpp), before everything that submits to it. Its
   // queues: argon2id hashes (4 at once, 16 waiting), archive extraction and packing (2 and 2),
@@ -195,8 +201,10 @@ class app {
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void()> on_stopped_;
-  std::unique_ptr<systemd_service> systemd_;      // its streams report to metrics_ when destroyed
-  std::unique_ptr<server::lifecycle> lifecycle_;  // uses the catalog, storage and systemd: goes first
+  std::unique_ptr<systemd_service> systemd_;                  // its streams report to metrics_ when destroyed
+  std::unique_ptr<server::dns_service> dns_;                  // reads the lifecycle's records
+  std::unique_ptr<server::system_services> system_services_;  // runs dns_: destroyed before it
+  std::unique_ptr<server::lifecycle> lifecycle_;              // uses the catalog, storage and systemd: goes first
 };
 
 }  // namespace sc::server

@@ -26,8 +26,11 @@ std::string usage() {
          "  --max-handler-deadline MS  caps every route's handler deadline (default: the route's own)\n"
          "  --password-hash-memory BYTES  memory all password hashes together may use (default 134217728;\n"
          "                         the password_hash_memory setting, when not 0, overrides it)\n"
+         "  --system-services KEYS system services to run, comma-separated, or none (default dns)\n"
+         "  --dns-listen ADDR:PORT where the DNS server answers, on loopback (default 127.0.0.2:53)\n"
          "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
-         "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated). Systemd socket activation (LISTEN_FDS) "
+         "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated), SC_SYSTEM_SERVICES, SC_DNS_LISTEN. Systemd "
+         "socket activation (LISTEN_FDS) "
          "replaces both listeners.\n";
 }
 
@@ -59,6 +62,8 @@ result<config> parse_config(int argc, const char* const* argv) {
   from_env(c.btrfs_root, "SC_BTRFS_ROOT");
   from_env(c.unit_dir, "SC_UNIT_DIR");
   from_env(c.systemd_scope, "SC_SYSTEMD_SCOPE");
+  from_env(c.system_services, "SC_SYSTEM_SERVICES");
+  from_env(c.dns_listen, "SC_DNS_LISTEN");
   if (const char* hosts = std::getenv("SC_ALLOWED_HOSTS"); hosts != nullptr) {
     std::string_view rest = hosts;
     while (!rest.empty()) {
@@ -92,6 +97,10 @@ result<config> parse_config(int argc, const char* const* argv) {
       c.btrfs_root = value;
     } else if (flag == "--unit-dir") {
       c.unit_dir = value;
+    } else if (flag == "--system-services") {
+      c.system_services = value;
+    } else if (flag == "--dns-listen") {
+      c.dns_listen = value;
     } else if (flag == "--allowed-host") {
       c.allowed_hosts.push_back(value);
     } else if (flag == "--max-connections") {

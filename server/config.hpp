@@ -22,6 +22,12 @@ struct config {
   // "system" (PID 1's manager) or "user" (the sandbox host's `systemd --user`): decides the
   // package units' install target and whether podman is handed the bus address (SC_SYSTEMD_SCOPE).
   std::string systemd_scope = "system";
+  // The system services the controller runs (server/system_services.hpp), comma-separated keys;
+  // "none" runs none (test servers, which share one sandbox user manager). Known: dns.
+  std::string system_services = "dns";
+  // Where the DNS server (knotd, town-os-system--dns) answers: "address:port" on loopback
+  // ("[::1]:53" for IPv6). The sandbox uses an unprivileged port.
+  std::string dns_listen = "127.0.0.2:53";
   bool trust_loopback = false;  // treat loopback TCP peers as local root (opt-in; unsafe behind a proxy)
   // Extra host names whose browser origins CORS accepts (behavior-core.md §2.6 "AllowedHosts"),
   // besides localhost, the hostname, hostname.local and hostname.<dns_tld>. Exact names only.
@@ -45,10 +51,11 @@ struct config {
 };
 
 // Parses argv (`--listen ADDR`, `--socket PATH`, `--state-dir DIR`, `--db PATH`, `--bus ADDR`,
-// `--btrfs-root DIR`, `--unit-dir DIR`, `--trust-loopback`, `--allowed-host NAME` (repeatable), `--max-connections N`,
+// `--btrfs-root DIR`, `--unit-dir DIR`, `--system-services KEYS`, `--dns-listen ADDR:PORT`, `--trust-loopback`,
+// `--allowed-host NAME` (repeatable), `--max-connections N`,
 // `--body-limit N`) over the environment (TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,
-// SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated)). `--help` yields a problem whose detail is the usage
-// text.
+// SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated), SC_SYSTEM_SERVICES, SC_DNS_LISTEN). `--help` yields a
+// problem whose detail is the usage text.
 result<config> parse_config(int argc, const char* const* argv);
 std::string usage();
 

@@ -44,6 +44,7 @@
 #include "server/sse.hpp"
 #include "server/storage_service.hpp"
 #include "server/systemd_service.hpp"
+#include "server/unit_files.hpp"
 
 namespace sc::server {
 
@@ -67,44 +68,6 @@ std::int64_t setting_integer(const store::settings_store& settings, std::string_
   std::int64_t out = fallback;
   auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), out);
   return ec == std::errc() && end == value->data() + value->size() ? out : fallback;
-}
-
-// Writes `content` to `path` through a temporary file and a rename, so a reader (systemd, podman)
-// sees the old file or the new one, never half of one. The parent is ours (configuration), not
-// input from outside.
-result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
-  std::string temporary = path.string() + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return problem::internal_error("open " + temporary + ": " + std::generic_category().message(errno));
-  ::fchmod(fd, mode);
-  std::size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int error = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      return problem::internal_error("write " + temporary + ": " + std::generic_category().message(error));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    int error = errno;
-    ::unlink(temporary.c_str());
-    return problem::internal_error("rename " + temporary + ": " + std::generic_category().message(error));
-  }
-  return {};
-}
-
-std::optional<std::string> read_small_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 bool cancelled(const asio::cancellation_state& state) {
@@ -651,6 +614,20 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
   co_return progress;
 }
 
+void lifecycle::on_installed_changed(std::function<asio::awaitable<void>()> hook) {
+  installed_changed_ = std::move(hook);
+}
+
+asio::awaitable<void> lifecycle::notify_installed_changed() {
+  if (!installed_changed_) co_return;
+  // The hook's failures are its own (it logs them): the package is installed or gone either way.
+  try {
+    co_await installed_changed_();
+  } catch (const std::exception& e) {
+    log::error(std::string("after a change of the installed packages: ") + e.what());
+  }
+}
+
 // ---- install, phase B
 
 asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan, std::string manifest, bool restore,
@@ -676,6 +653,8 @@ asio::awaitable<void> lifecycle::run_install(std::int64_t id, install_plan plan,
   auto outcome = co_await act();
   if (outcome) {
     log::info("installed " + key_of(plan.package.repo, plan.package.effective_name) + "@" + plan.package.version);
+    // Before "done": a client that sees the install finish can already resolve the package's name.
+    co_await notify_installed_changed();
     progress->succeed();
     co_return;
   }
@@ -878,68 +857,32 @@ asio::awaitable<result<void>> lifecycle::apply_templates(const install_plan& pla
   co_return result<void>{};
 }
 
+namespace {
+
+std::vector<unit_file> unit_files_of(std::vector<packages::rendered_container> rendered) {
+  std::vector<unit_file> out;
+  out.reserve(rendered.size());
+  for (auto& unit : rendered) {
+    out.push_back(
+        {std::move(unit.unit_name), std::move(unit.unit), std::move(unit.env_file), std::move(unit.env_file_content)});
+  }
+  return out;
+}
+
+}  // namespace
+
 asio::awaitable<result<void>> lifecycle::install_units(const install_plan& plan, bool start, bool restart) {
   auto rendered = packages::render_podman_units(plan, options_.render);
   if (!rendered) co_return rendered.error();
-  std::vector<std::string> names;
-  for (const auto& unit : *rendered) names.push_back(unit.unit_name);
-  // On the pool: each file is fsynced before its rename, which can take tens of milliseconds on a
-  // busy disk, and the loop serves everyone else meanwhile.
-  auto write_all = [units = std::move(*rendered), unit_dir = options_.unit_dir,
-                    secrets_dir = options_.secrets_dir]() -> result<void> {
-    std::error_code ec;
-    std::filesystem::create_directories(unit_dir, ec);
-    std::filesystem::create_directories(secrets_dir, ec);
-    ::chmod(secrets_dir.c_str(), 0700);
-    for (const auto& unit : units) {
-      if (!unit.env_file.empty()) {
-        if (auto w = write_file_atomic(unit.env_file, unit.env_file_content, 0600); !w) return w;
-      }
-      if (auto w = write_file_atomic(unit_dir / unit.unit_name, unit.unit, 0644); !w) return w;
-    }
-    return {};
-  };
-  auto written = co_await files_.run(std::move(write_all));
-  if (!written) co_return written.error();
-  if (!*written) co_return written->error();
   auto mgr = co_await manager();
   if (!mgr) co_return mgr.error();
-  // Enabling works on the files on disk, so one reload after it covers both (a reload costs tens of
-  // milliseconds: systemd re-reads every unit).
-  if (start) {
-    if (auto enabled = co_await (*mgr)->enable_unit_files(names, false, true); !enabled) co_return enabled.error();
-  }
-  if (auto reloaded = co_await (*mgr)->reload(); !reloaded) co_return reloaded;
-  if (!start) co_return result<void>{};
-  for (const auto& name : names) {
-    // Two plain co_awaits: GCC 12 destroys a conditional operator's awaitable twice.
-    result<std::string> job;
-    if (restart) {
-      job = co_await (*mgr)->restart_unit(name);
-    } else {
-      job = co_await (*mgr)->start_unit(name);
-    }
-    if (!job) co_return job.error();
-    if (*job != "done") {
-      problem failure(422, "unit " + name + " did not start (" + *job + ")");
-      failure.journal = co_await journal_tail(name);
-      co_return failure;
-    }
-  }
-  co_return result<void>{};
+  unit_install request{options_.unit_dir, options_.secrets_dir, unit_files_of(std::move(*rendered)), start, restart};
+  co_return co_await install_unit_files(systemd_, **mgr, files_, std::move(request));
 }
 
 // The unit's last 20 journal lines, for the error of a package that did not start.
 asio::awaitable<std::vector<std::string>> lifecycle::journal_tail(std::string unit) {
-  journal_query::tail_query query;
-  query.unit = std::move(unit);
-  query.lines = 20;
-  auto entries = co_await systemd_.tail(query);
-  std::vector<std::string> lines;
-  if (entries) {
-    for (const auto& e : *entries) lines.push_back(e.message);
-  }
-  co_return lines;
+  co_return co_await unit_journal_tail(systemd_, std::move(unit));
 }
 
 asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan) {
@@ -1428,6 +1371,7 @@ asio::awaitable<void> lifecycle::run_uninstall(std::int64_t id, install_plan pla
   if (plan.containers.size() > 1) progress->step("uninstalling_dependencies");
   auto outcome = co_await finish_uninstall(id, purge);
   if (outcome) {
+    co_await notify_installed_changed();
     progress->succeed();
   } else if (cancelled(state) || stopped_) {
     progress->fail(problem::unavailable("the controller is shutting down; the uninstall completes at its next start"));
@@ -1759,15 +1703,7 @@ asio::awaitable<void> lifecycle::recover_and_reconcile() {
       log::error("reconcile " + key + ": " + rendered.error().detail);
       continue;
     }
-    bool changed = false;
-    for (const auto& unit : *rendered) {
-      auto on_disk = read_small_file(options_.unit_dir / unit.unit_name);
-      if (!on_disk || *on_disk != unit.unit) changed = true;
-      if (!unit.env_file.empty()) {
-        auto env = read_small_file(unit.env_file);
-        if (!env || *env != unit.env_file_content) changed = true;
-      }
-    }
+    const bool changed = unit_files_differ(options_.unit_dir, unit_files_of(std::move(*rendered)));
     auto report = [&key](std::string_view what, const problem& p) {
       log::error("reconcile " + key + ": " + std::string(what) + ": " + p.detail + " " + p.internal);
     };

@@ -191,6 +191,10 @@ class lifecycle {
   std::chrono::steady_clock::duration start_wait() const noexcept { return start_wait_; }
 
   const store::package_store& records() const noexcept { return *store_; }
+  // Runs `hook` once an install has been saved or an uninstall has finished, before the operation
+  // reports done (the DNS zone registers and unregisters package names there). One hook; the
+  // subsystem that sets it must outlive this service's operations.
+  void on_installed_changed(std::function<boost::asio::awaitable<void>()> hook);
   // The install record's version of repo/effective name, if installed.
   std::optional<std::string> installed_version(std::string_view repo, std::string_view effective_name) const;
 
@@ -309,6 +313,7 @@ class lifecycle {
   std::vector<const packages::install_plan*> other_plans(std::string_view key) const;
   boost::asio::awaitable<std::vector<std::string>> journal_tail(std::string unit);
   void spawn_operation(std::string key, boost::asio::awaitable<void> body);
+  boost::asio::awaitable<void> notify_installed_changed();
 
   boost::asio::io_context& io_;
   store::database& db_;
@@ -319,6 +324,7 @@ class lifecycle {
   pool::work_queue& files_;
   options options_;
   std::function<systemd::bus_connection*()> bus_;
+  std::function<boost::asio::awaitable<void>()> installed_changed_;
   std::unique_ptr<store::package_store> store_;
   // Shared with the operations' coroutine frames, which may be destroyed after this object (a hard
   // stop destroys the loop's pending frames last).

@@ -138,6 +138,41 @@ std::vector<route> build_routes() {
       {v::get, "/systemd/logs/tail", authenticated, handlers::systemd_logs_tail, "Journal entries by cursor, filtered"},
       {v::get, "/systemd/logs", authenticated, handlers::systemd_logs,
        "Live journal stream (SSE), resumable by Last-Event-ID", false, no_handler_deadline},
+
+      // System services and the local DNS zone (behavior-core.md §5.8, behavior-ops.md §9; issue 15).
+      // GET /system-services is "localhost or auth": the local root peer on the Unix socket is an
+      // authenticated principal without a token; everyone else needs one.
+      {v::get, "/system-services", authenticated, handlers::system_services_list,
+       "System services with their live unit state, and the controller"},
+      {v::post, "/system-services/status", admin, handlers::system_services_status,
+       "Start, stop or restart a system service", false, unit_job},
+      {v::post, "/system-services/refresh", admin, handlers::system_services_refresh,
+       "Rewrite the system services' units from the configuration; restart those that changed", false, unit_job},
+      {v::get, "/dns/status", authenticated, handlers::dns_status, "DNS server state, TLD and record count"},
+      {v::get, "/dns/records", authenticated, handlers::dns_records, "Every record of the local zone"},
+      {v::post, "/dns/records/add", admin, handlers::dns_records_add,
+       "Add an A, AAAA, CNAME, MX, TXT, SRV or PTR record"},
+      {v::post, "/dns/records/remove", admin, handlers::dns_records_remove, "Remove records by name and type"},
+      {v::get, "/dns/tld", authenticated, handlers::dns_tld_get, "The local top-level domain"},
+      {v::post, "/dns/tld", admin, handlers::dns_tld_set, "Change the TLD; every package name moves with it"},
+      {v::post, "/dns/setup", admin, handlers::dns_setup,
+       "Rewrite the DNS server's configuration and zone and restart it", false, unit_job},
+      {v::get, "/dns/services", authenticated, handlers::dns_services,
+       "Installed packages with their DNS names and whether they are published"},
+      {v::post, "/dns/services/set", admin, handlers::dns_services_set,
+       "Set the packages whose names are not published (dns_excluded_services)"},
+      {v::get, "/dns/rbl", authenticated, handlers::dns_rbl_get, "RBL configuration (stored, not enforced)"},
+      {v::post, "/dns/rbl", admin, handlers::dns_rbl_set, "Set the RBL configuration"},
+      {v::get, "/dns/dnsbl", authenticated, handlers::dns_dnsbl_get, "DNSBL configuration (stored, not enforced)"},
+      {v::post, "/dns/dnsbl", admin, handlers::dns_dnsbl_set, "Set the DNSBL configuration"},
+      {v::get, "/dns/rbl/local", authenticated, handlers::dns_rbl_local, "The local RBL: listed addresses"},
+      {v::post, "/dns/rbl/local/add", admin, handlers::dns_rbl_local_add, "List an address or network"},
+      {v::post, "/dns/rbl/local/remove", admin, handlers::dns_rbl_local_remove, "Unlist an address or network"},
+      {v::get, "/dns/dnsbl/allowlist", authenticated, handlers::dns_dnsbl_allowlist, "The DNSBL allowlist"},
+      {v::post, "/dns/dnsbl/allowlist/add", admin, handlers::dns_dnsbl_allowlist_add,
+       "Allow an address, network or domain"},
+      {v::post, "/dns/dnsbl/allowlist/remove", admin, handlers::dns_dnsbl_allowlist_remove,
+       "Remove an allowlist entry"},
   };
 }
 

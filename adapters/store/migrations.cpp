@@ -2,13 +2,14 @@
 
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
+#include "adapters/store/dns_store.hpp"
 #include "adapters/store/package_store.hpp"
 #include "adapters/store/repository_store.hpp"
 
 namespace sc::store {
 
 std::span<const migration> schema_migrations() {
-  static constexpr std::array<migration, 7> steps = {{
+  static constexpr std::array<migration, 8> steps = {{
       {1, "settings", "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
       // Identity (adapters/store/account_store.hpp). Timestamps are RFC 3339 UTC, second precision.
       // Sessions keep only the SHA-256 of their token, and survive restarts (DESIGN.md).
@@ -33,6 +34,8 @@ std::span<const migration> schema_migrations() {
       {6, "audit counts", audit_log_counts_schema},
       // Kept versions of upgraded packages (adapters/store/package_store.hpp).
       {7, "package snapshots", package_snapshots_schema},
+      // The local DNS zone's records, serial and RBL/DNSBL lists (adapters/store/dns_store.hpp).
+      {8, "dns records", dns_schema},
   }};
   return steps;
 }

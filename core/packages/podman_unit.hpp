@@ -1,8 +1,8 @@
 #pragma once
 // One rendering of an install plan (core/packages/plan.hpp): a systemd service per container that
-// runs `podman run --replace` in the foreground, plus the root-only env file that carries the
-// container's secrets. Pure text; the lifecycle writes the files and talks to systemd. Another
-// runtime (Kubernetes manifests, say) renders the same plan beside this file without changing it.
+// runs `podman run --replace` in the foreground (its text made by core/service_unit.hpp), plus the root-only env file
+// that carries the container's secrets. Pure text; the lifecycle writes the files and talks to systemd. Another runtime
+// (Kubernetes manifests, say) renders the same plan beside this file without changing it.
 //
 // The unit (behavior-ops.md §7.3, changed where issue 13 decides):
 // - `podman run --replace --rm --pull=never` in the foreground under `Restart=on-failure`, with
@@ -25,6 +25,7 @@
 
 #include "core/packages/plan.hpp"
 #include "core/problem.hpp"
+#include "core/service_unit.hpp"
 
 namespace sc::packages {
 
@@ -60,10 +61,8 @@ result<std::vector<rendered_container>> render_podman_units(const install_plan& 
 // The parts, for tests and for the lifecycle's "is the unit on disk current" check.
 std::vector<std::string> podman_run_argv(const planned_container& container, const podman_unit_options& options);
 std::string render_env_file(const planned_container& container);
-// One argv element in systemd's command-line syntax (systemd.syntax(7), systemd.service(5)
-// "Command lines"): quoted when needed, `%` as `%%`, `$` as `$$`, control characters C-escaped.
-std::string systemd_quote(std::string_view argument);
-// A whole command line: the executable unquoted, every argument quoted.
-std::string systemd_command_line(const std::vector<std::string>& argv);
+// Quoting for systemd command lines lives with the one unit rendering (core/service_unit.hpp).
+using units::systemd_command_line;
+using units::systemd_quote;
 
 }  // namespace sc::packages

@@ -91,5 +91,29 @@ reply systemd_units(request_context& context);
 reply systemd_status(request_context& context);
 reply systemd_logs_tail(request_context& context);
 reply systemd_logs(request_context& context);
+// server/handlers/system_services.cpp — system services (behavior-core.md §5.8; issue 15)
+reply system_services_list(request_context& context);
+reply system_services_status(request_context& context);
+reply system_services_refresh(request_context& context);
+// server/handlers/dns.cpp — the local DNS zone (behavior-ops.md §9; issue 15)
+reply dns_status(request_context& context);
+reply dns_records(request_context& context);
+reply dns_records_add(request_context& context);
+reply dns_records_remove(request_context& context);
+reply dns_tld_get(request_context& context);
+reply dns_tld_set(request_context& context);
+reply dns_setup(request_context& context);
+reply dns_services(request_context& context);
+reply dns_services_set(request_context& context);
+reply dns_rbl_get(request_context& context);
+reply dns_rbl_set(request_context& context);
+reply dns_dnsbl_get(request_context& context);
+reply dns_dnsbl_set(request_context& context);
+reply dns_rbl_local(request_context& context);
+reply dns_rbl_local_add(request_context& context);
+reply dns_rbl_local_remove(request_context& context);
+reply dns_dnsbl_allowlist(request_context& context);
+reply dns_dnsbl_allowlist_add(request_context& context);
+reply dns_dnsbl_allowlist_remove(request_context& context);
 
 }  // namespace sc::server::handlers

@@ -6,6 +6,7 @@
 
 #include "adapters/store/settings_store.hpp"
 #include "server/app.hpp"
+#include "server/dns_service.hpp"
 #include "server/handlers/handlers.hpp"
 #include "server/json_body.hpp"
 
@@ -63,6 +64,15 @@ reply settings_set(request_context& context) {
     co_return http::problem_response(written.error());
   }
   context.services.setting_changed(key);
+  // The zone follows its settings (the TLD moves every name; the address or the exclusions change
+  // the packages' records). The value is stored even when publishing fails (§5.6 step 5).
+  if (key == "dns_tld" || key == "dns_host_address" || key == "dns_excluded_services") {
+    if (auto published = co_await context.services.dns().publish(); !published) {
+      problem failure = published.error();
+      failure.detail = "failed to apply " + key + ": " + failure.detail;
+      co_return http::problem_response(failure);
+    }
+  }
   co_return http::empty_response();
 }
 

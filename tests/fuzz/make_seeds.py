@@ -89,6 +89,19 @@ for name, text in [("unit", "town-os-package--gitea.service"), ("unit_template",
                    ("option", "-rf"), ("control", "a\nb\tc\x7f"), ("download", "dir/My Photos; \"2024\".tar.gz")]:
     write("names", name, text)
 
+# ---- dns_records: byte 0 = type (A AAAA CNAME MX TXT SRV PTR, mod 7), then "name\0value" ----
+for name, (t, owner, value) in {"a": (0, "printer", "10.0.0.1"), "aaaa": (1, "printer6.home.", "FD00::1"),
+                                "cname": (2, "alias", "printer.home"), "mx": (3, "@", "10 mail.example.com"),
+                                "txt_injection": (4, "t", 'say "hi"; $ORIGIN evil.\n@ IN NS x.'),
+                                "txt_quotes": (4, "note", 'say "hi"; $ORIGIN evil. \\ caf\u00e9'),
+                                "srv": (5, "_sip._tcp", "10 5 5060 sip.home"), "ptr": (6, "rev", "printer.home"),
+                                # a finding: rendering folded this owner ("pri.home") a second time
+                                "owner_ending_in_tld": (1, "pri.home.home.", "F1::1"),
+                                # a finding: inet_ntop writes this address with a dotted tail
+                                "aaaa_ipv4_compatible": (1, "pome", "::1:1"),
+                                "newline_owner": (0, "www\n$INCLUDE /etc/shadow", "10.0.0.1")}.items():
+    write("dns_records", name, bytes([t]) + owner.encode() + b"\0" + value.encode())
+
 # ---- archive_extract: byte 0 = filter (0 as is, 1 gzip, 2 bzip2, 3 xz), then the archive ----
 def tar_bytes(hostile=False):
     buf = io.BytesIO()

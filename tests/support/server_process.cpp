@@ -80,6 +80,10 @@ server_process::server_process(std::vector<std::string> extra_args, bool use_san
   }
   std::string no_seed = "SC_DEFAULT_REPOSITORY=";
   if (::getenv("SC_DEFAULT_REPOSITORY") == nullptr && !overridden(no_seed)) envp.push_back(no_seed.data());
+  // Test servers share the sandbox's one user manager, where town-os-system--<key> units have one
+  // name each: only a test that asks for system services (and takes the sandbox lock) runs them.
+  std::string no_services = "SC_SYSTEM_SERVICES=none";
+  if (!overridden(no_services)) envp.push_back(no_services.data());
   envp.push_back(nullptr);
   int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);

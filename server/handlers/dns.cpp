@@ -1,0 +1,254 @@
+// The local DNS zone (behavior-ops.md §9, issue 15): records, the TLD, setup, per-service
+// publishing, and the RBL/DNSBL configuration (stored and validated; see README).
+#include "core/dns.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "adapters/store/dns_store.hpp"
+#include "adapters/store/settings_store.hpp"
+#include "core/json_writer.hpp"
+#include "server/app.hpp"
+#include "server/dns_service.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
+#include "server/system_services.hpp"
+
+namespace sc::server::handlers {
+
+namespace {
+
+constexpr string_rule name_rule{.max_length = 300, .allow_empty = true, .allow_newlines = false};
+constexpr string_rule value_rule{.max_length = dns::max_txt_length + 1, .allow_empty = false, .allow_newlines = false};
+constexpr string_rule entry_rule{.max_length = 300, .allow_empty = false, .allow_newlines = false};
+
+std::string full_name(std::string_view owner, std::string_view tld) {
+  return owner == "@" ? std::string(tld) : std::string(owner) + "." + std::string(tld);
+}
+
+void write_record(json_writer& writer, const dns::record& r, std::string_view tld, bool package) {
+  writer.begin_object();
+  writer.key("name").value(full_name(r.name, tld));
+  writer.key("type").value(dns::to_string(r.type));
+  writer.key("value").value(r.value);
+  writer.key("ttl").value(static_cast<std::int64_t>(r.ttl));
+  writer.key("source").value(package ? "package" : "manual");
+  writer.end_object();
+}
+
+// The RBL and DNSBL configurations: {"enabled":bool,"zones":[domain…]} in a setting.
+std::string blocklist_config(const store::settings_store& settings, std::string_view key) {
+  auto value = settings.get(key);
+  boost::json::object config{{"enabled", false}, {"zones", boost::json::array()}};
+  if (value && !value->empty()) {
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(*value, ec);
+    if (!ec && parsed.is_object()) {
+      const auto& o = parsed.as_object();
+      if (const auto* e = o.if_contains("enabled"); e != nullptr && e->is_bool()) config["enabled"] = e->as_bool();
+      if (const auto* z = o.if_contains("zones"); z != nullptr && z->is_array()) config["zones"] = z->as_array();
+    }
+  }
+  return boost::json::serialize(config);
+}
+
+http::response set_blocklist_config(request_context& context, std::string_view key) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) return http::problem_response(body.error());
+  bool enabled = body->boolean("enabled");
+  auto zones = body->optional_string_list("zones", entry_rule, 64).value_or(std::vector<std::string>{});
+  if (auto ok = body->finish(); !ok) return http::problem_response(ok.error());
+  auto canonical = dns::canonical_blocklist_zones(zones);
+  if (!canonical) return http::problem_response(canonical.error());
+  boost::json::array list;
+  for (auto& z : *canonical) list.emplace_back(z);
+  boost::json::object config{{"enabled", enabled}, {"zones", std::move(list)}};
+  std::string text = boost::json::serialize(config);
+  if (auto stored = context.services.system_settings().set(key, text); !stored)
+    return http::problem_response(stored.error());
+  return http::json_text_response(std::move(text));
+}
+
+http::response list_entries(request_context& context, std::string_view list) {
+  std::string body;
+  json_writer writer(body);
+  writer.begin_object().key("entries").value(context.services.dns().records().list(list)).end_object();
+  return http::json_text_response(std::move(body));
+}
+
+// {"entry": …} added to or removed from a list; `allow_domain` for the DNSBL allowlist.
+http::response change_list(request_context& context, std::string_view list, bool allow_domain, bool add) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) return http::problem_response(body.error());
+  std::string entry = body->string("entry", entry_rule);
+  if (auto ok = body->finish(); !ok) return http::problem_response(ok.error());
+  auto canonical = allow_domain ? dns::canonical_allowlist_entry(entry) : dns::canonical_network(entry, "entry");
+  if (!canonical) return http::problem_response(canonical.error());
+  auto& store = context.services.dns().records();
+  if (add) {
+    if (auto added = store.add_to_list(list, *canonical); !added) return http::problem_response(added.error());
+  } else {
+    if (auto removed = store.remove_from_list(list, *canonical); !removed)
+      return http::problem_response(removed.error());
+  }
+  return list_entries(context, list);
+}
+
+}  // namespace
+
+reply dns_status(request_context& context) {
+  auto& dns = context.services.dns();
+  const bool running = co_await context.services.services().active("dns");
+  std::string body;
+  json_writer writer(body);
+  writer.begin_object();
+  writer.key("enabled").value(dns.served());
+  writer.key("running").value(running);
+  writer.key("tld").value(dns.tld());
+  writer.key("record_count")
+      .value(static_cast<std::int64_t>(dns.records().records().size() + dns.package_records().size()));
+  writer.key("listen").value(dns.listen());
+  writer.key("host_address").value(dns.host_address());
+  writer.key("server").value("knot");
+  writer.end_object();
+  co_return http::json_text_response(std::move(body));
+}
+
+reply dns_records(request_context& context) {
+  auto& dns = context.services.dns();
+  const std::string tld = dns.tld();
+  std::string body;
+  json_writer writer(body);
+  writer.begin_array();
+  for (const auto& r : dns.records().records()) write_record(writer, r, tld, false);
+  for (const auto& r : dns.package_records()) write_record(writer, r, tld, true);
+  writer.end_array();
+  co_return http::json_text_response(std::move(body));
+}
+
+reply dns_records_add(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  std::string type = body->string("type", {.max_length = 8, .allow_empty = false});
+  std::string value = body->string("value", value_rule);
+  std::int64_t ttl = body->optional_integer("ttl", 0, std::numeric_limits<std::int32_t>::max()).value_or(0);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto added = co_await context.services.dns().add(std::move(name), std::move(type), std::move(value), ttl);
+  if (!added) co_return http::problem_response(added.error());
+  std::string out;
+  json_writer writer(out);
+  write_record(writer, *added, context.services.dns().tld(), false);
+  co_return http::json_text_response(std::move(out));
+}
+
+reply dns_records_remove(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", name_rule);
+  std::string type = body->string("type", {.max_length = 8, .allow_empty = false});
+  std::string value = body->optional_string("value", {.max_length = dns::max_txt_length + 1}).value_or("");
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto removed = co_await context.services.dns().remove(std::move(name), std::move(type), std::move(value));
+  if (!removed) co_return http::problem_response(removed.error());
+  std::string out;
+  json_writer writer(out);
+  writer.begin_object().key("removed").value(static_cast<std::int64_t>(*removed)).end_object();
+  co_return http::json_text_response(std::move(out));
+}
+
+reply dns_tld_get(request_context& context) {
+  std::string out;
+  json_writer writer(out);
+  writer.begin_object().key("tld").value(context.services.dns().tld()).end_object();
+  co_return http::json_text_response(std::move(out));
+}
+
+reply dns_tld_set(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string tld = body->string("tld", {.max_length = 64, .allow_empty = false});
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto set = co_await context.services.dns().set_tld(std::move(tld));
+  if (!set) co_return http::problem_response(set.error());
+  context.services.setting_changed("dns_tld");
+  std::string out;
+  json_writer writer(out);
+  writer.begin_object().key("tld").value(*set).end_object();
+  co_return http::json_text_response(std::move(out));
+}
+
+reply dns_setup(request_context& context) {
+  auto& dns = context.services.dns();
+  if (dns.served()) {
+    // Rewrites the configuration and the zone (every installed package registered), then restarts.
+    auto restarted = co_await context.services.services().restart_service("dns");
+    if (!restarted) co_return http::problem_response(restarted.error());
+  } else if (auto written = co_await dns.publish(); !written) {
+    co_return http::problem_response(written.error());
+  }
+  co_return http::json_text_response(R"({"status":"ok"})");
+}
+
+reply dns_services(request_context& context) {
+  auto& dns = context.services.dns();
+  const std::string tld = dns.tld();
+  std::string out;
+  json_writer writer(out);
+  writer.begin_array();
+  for (const auto& n : dns.package_names()) {
+    writer.begin_object();
+    writer.key("service").value(n.service);
+    writer.key("hostname").value(n.owner.empty() ? std::string() : n.owner + "." + tld);
+    writer.key("published").value(n.published);
+    writer.end_object();
+  }
+  writer.end_array();
+  co_return http::json_text_response(std::move(out));
+}
+
+reply dns_services_set(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  auto excluded = body->optional_string_list("excluded", entry_rule, 1024);
+  if (!excluded && body->ok()) body->require("excluded");
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto set = co_await context.services.dns().set_excluded(std::move(*excluded));
+  if (!set) co_return http::problem_response(set.error());
+  co_return co_await dns_services(context);
+}
+
+reply dns_rbl_get(request_context& context) {
+  co_return http::json_text_response(blocklist_config(context.services.system_settings(), "dns_rbl_config"));
+}
+reply dns_rbl_set(request_context& context) {
+  co_return set_blocklist_config(context, "dns_rbl_config");
+}
+reply dns_dnsbl_get(request_context& context) {
+  co_return http::json_text_response(blocklist_config(context.services.system_settings(), "dns_dnsbl_config"));
+}
+reply dns_dnsbl_set(request_context& context) {
+  co_return set_blocklist_config(context, "dns_dnsbl_config");
+}
+reply dns_rbl_local(request_context& context) {
+  co_return list_entries(context, "rbl_local");
+}
+reply dns_rbl_local_add(request_context& context) {
+  co_return change_list(context, "rbl_local", false, true);
+}
+reply dns_rbl_local_remove(request_context& context) {
+  co_return change_list(context, "rbl_local", false, false);
+}
+reply dns_dnsbl_allowlist(request_context& context) {
+  co_return list_entries(context, "dnsbl_allowlist");
+}
+reply dns_dnsbl_allowlist_add(request_context& context) {
+  co_return change_list(context, "dnsbl_allowlist", true, true);
+}
+reply dns_dnsbl_allowlist_remove(request_context& context) {
+  co_return change_list(context, "dnsbl_allowlist", true, false);
+}
+
+}  // namespace sc::server::handlers
