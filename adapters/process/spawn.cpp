@@ -369,8 +369,8 @@ sc::result<started_child> start_child(const spawn_request& request) {
   }
 
   pid_t pid = -1;
-  rc = ::posix_spawn(&pid, wrapper.empty() ? program.c_str() : wrapper.c_str(), actions.get(), attributes.get(), argv.data(),
-                     request.env ? envp.data() : environ);
+  rc = ::posix_spawn(&pid, wrapper.empty() ? program.c_str() : wrapper.c_str(), actions.get(), attributes.get(),
+                     argv.data(), request.env ? envp.data() : environ);
   if (rc != 0) return spawn_failure(request, "posix_spawn", rc);
   running_count.fetch_add(1, std::memory_order_relaxed);
   child.pid = pid;
