@@ -1422,7 +1422,8 @@ asio::awaitable<result<void>> lifecycle::rebuild_git(std::string repo, std::stri
   install_plan plan = record->plan;
   const bool disabled = record->disabled;
   auto sources = git_volumes(plan);
-  if (sources.empty()) co_return problem::not_found("package " + key + "@" + version + " has no volume seeded from git");
+  if (sources.empty())
+    co_return problem::not_found("package " + key + "@" + version + " has no volume seeded from git");
   const git::options git_options{options_.git_seeds_dir / ".home", options_.git_timeout};
   for (const auto& source : sources) {
     log::info("updating " + source.volume->subvolume + " from " + source.url);

@@ -136,7 +136,9 @@ result<void> write_file(const fs::path& path, std::string_view content, mode_t m
   fs::path temporary = path;
   temporary += ".tmp";
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return problem::internal_error("local CA: open " + temporary.string() + ": " + std::generic_category().message(errno));
+  if (fd < 0)
+    return problem::internal_error("local CA: open " + temporary.string() + ": " +
+                                   std::generic_category().message(errno));
   bool ok = ::fchmod(fd, mode) == 0;
   for (std::size_t done = 0; ok && done < content.size();) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
@@ -150,8 +152,7 @@ result<void> write_file(const fs::path& path, std::string_view content, mode_t m
   if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
     if (ok) error = errno;
     ::unlink(temporary.c_str());
-    return problem::internal_error("local CA: write " + path.string() + ": " +
-                                   std::generic_category().message(error));
+    return problem::internal_error("local CA: write " + path.string() + ": " + std::generic_category().message(error));
   }
   return {};
 }
@@ -215,7 +216,9 @@ result<std::unique_ptr<local_ca>> local_ca::open(const fs::path& directory, cons
   fs::permissions(directory, fs::perms::owner_all, ec);
   auto key = new_key();
   if (!key) return key.error();
-  certificate_spec spec{key->get(), common_name.substr(0, 64), ca_validity_days,
+  certificate_spec spec{key->get(),
+                        common_name.substr(0, 64),
+                        ca_validity_days,
                         {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
                          {NID_key_usage, "critical,keyCertSign,cRLSign"},
                          {NID_subject_key_identifier, "hash"}}};
@@ -240,7 +243,9 @@ result<issued_certificate> local_ca::issue(const std::vector<std::string>& dns_n
   }
   auto key = new_key();
   if (!key) return key.error();
-  certificate_spec spec{key->get(), dns_names.front(), leaf_validity_days,
+  certificate_spec spec{key->get(),
+                        dns_names.front(),
+                        leaf_validity_days,
                         {{NID_basic_constraints, "critical,CA:FALSE"},
                          {NID_key_usage, "critical,digitalSignature"},
                          {NID_ext_key_usage, "serverAuth"},

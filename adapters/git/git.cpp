@@ -165,8 +165,12 @@ namespace {
 // Every command on a seeded volume: both places named, and the volume (which the container owns,
 // perhaps under another uid) trusted as a work tree only, never as a repository.
 std::vector<std::string> seed_args(const fs::path& git_dir, const fs::path& work_tree) {
-  return {"-c", "safe.directory=" + work_tree.string(), "-c", "core.fsmonitor=false",
-          "--git-dir=" + git_dir.string(), "--work-tree=" + work_tree.string()};
+  return {"-c",
+          "safe.directory=" + work_tree.string(),
+          "-c",
+          "core.fsmonitor=false",
+          "--git-dir=" + git_dir.string(),
+          "--work-tree=" + work_tree.string()};
 }
 
 }  // namespace
@@ -182,8 +186,12 @@ boost::asio::awaitable<result<void>> seed(std::string url, std::string branch, f
   if (ec) co_return problem::internal_error("creating " + git_dir.parent_path().string() + ": " + ec.message());
   // The clone leaves a `.git` file (a pointer to git_dir) in the volume; it is removed at once:
   // later commands name git_dir themselves.
-  std::vector<std::string> clone_args = {"-c", "safe.directory=" + work_tree.string(), "clone", "--quiet",
-                                         "--no-recurse-submodules", "--separate-git-dir=" + git_dir.string()};
+  std::vector<std::string> clone_args = {"-c",
+                                         "safe.directory=" + work_tree.string(),
+                                         "clone",
+                                         "--quiet",
+                                         "--no-recurse-submodules",
+                                         "--separate-git-dir=" + git_dir.string()};
   if (!branch.empty()) {
     clone_args.insert(clone_args.end(), {"--single-branch", "--branch", branch});
   }
@@ -199,8 +207,7 @@ boost::asio::awaitable<result<void>> seed(std::string url, std::string branch, f
   co_return result<void>{};
 }
 
-boost::asio::awaitable<result<void>> update_seed(std::string url, fs::path git_dir, fs::path work_tree,
-                                                 options opts) {
+boost::asio::awaitable<result<void>> update_seed(std::string url, fs::path git_dir, fs::path work_tree, options opts) {
   std::error_code ec;
   if (!fs::is_directory(git_dir / "objects", ec)) {
     co_return problem::not_found("the volume " + work_tree.filename().string() +

@@ -119,13 +119,12 @@ reply openapi(request_context& context) {
     operation["x-auth-level"] = to_string(r.auth);
     // Public routes say so (no requirement); the others take the session token. The local root
     // peer on the Unix socket needs none (x-auth-level says who may call).
-    operation["security"] = r.auth == auth_level::public_access
-                                ? json::array{}
-                                : json::array{json::object{{"bearer", json::array{}}}};
+    operation["security"] =
+        r.auth == auth_level::public_access ? json::array{} : json::array{json::object{{"bearer", json::array{}}}};
     json::object responses;
     responses["200"] = json::object{{"description", "success"}};
-    responses["4XX"] = json::object{{"description", "the request was refused (problem+json)"},
-                                    {"content", problem_content}};
+    responses["4XX"] =
+        json::object{{"description", "the request was refused (problem+json)"}, {"content", problem_content}};
     responses["default"] = json::object{{"description", "problem"}, {"content", problem_content}};
     operation["responses"] = std::move(responses);
     auto& item = paths[r.path];
@@ -143,8 +142,9 @@ reply openapi(request_context& context) {
       {"openapi", "3.1.0"},
       {"info", json::object{{"title", "Town OS systemcontroller"},
                             {"version", "0.1.0"},
-                            {"description", "The control plane of a Town OS home server: accounts, storage, "
-                                            "packages, units, logs and settings."}}},
+                            {"description",
+                             "The control plane of a Town OS home server: accounts, storage, "
+                             "packages, units, logs and settings."}}},
       {"servers", json::array{json::object{{"url", "/"}, {"description", "this controller"}}}},
       {"security", json::array{json::object{{"bearer", json::array{}}}}},
       {"paths", std::move(paths)},

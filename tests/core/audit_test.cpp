@@ -55,7 +55,8 @@ TEST(audit, escaped_and_duplicate_secret_keys_are_left_out_too) {
   std::string d = redact_detail(R"({"pass\u0077ord":"hunter22","user":"u","TOKEN":"t1","token":"t2","token":"t3",)"
                                 R"("password":"p1","password":"p2","\u0053ECRET":"s"})");
   EXPECT_EQ(d, R"({"user":"u"})");
-  for (auto secret : {"hunter22", "t1", "t2", "t3", "p1", "p2", "\"s\""}) EXPECT_EQ(d.find(secret), std::string::npos) << secret;
+  for (auto secret : {"hunter22", "t1", "t2", "t3", "p1", "p2", "\"s\""})
+    EXPECT_EQ(d.find(secret), std::string::npos) << secret;
 }
 
 TEST(audit, credentials_are_left_out_at_any_depth_and_in_arrays) {

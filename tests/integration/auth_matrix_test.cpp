@@ -276,11 +276,8 @@ TEST_F(auth_matrix_server, trust_loopback_serves_the_originals_localhost_routes_
     std::string path;
   };
   const std::vector<probe> local_routes = {
-      {"GET", "/systemd/units"},
-      {"GET", "/systemd/logs/tail?limit=5"},
-      {"GET", "/systemd/logs?limit=1"},
-      {"POST", "/audit/log"},
-      {"GET", "/system-services"},
+      {"GET", "/systemd/units"}, {"GET", "/systemd/logs/tail?limit=5"}, {"GET", "/systemd/logs?limit=1"},
+      {"POST", "/audit/log"},    {"GET", "/system-services"},
   };
   for (const auto& [method, path] : local_routes) {
     int plain = status_of(raw_connection::tcp(server_->port()), method, path, {});

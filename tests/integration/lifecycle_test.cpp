@@ -271,7 +271,8 @@ network:
   external:
     "@port@": "8080"
 volumes:
-  www: {mountpoint: /www, git: "file://)" + content.string() + R"("}
+  www: {mountpoint: /www, git: "file://)" + content.string() +
+                                                 R"("}
 questions:
   port: {query: "Port?", type: port}
 )");

@@ -159,10 +159,12 @@ TEST_F(settings_audit, open_keys_and_small_byte_values_are_stored_as_the_origina
             "Welcome home\nBe nice");
   EXPECT_EQ(body_json(as_admin("GET", "/settings")).at("motd").as_string(), "Welcome home\nBe nice");
   for (const char* value : {"0", "999"}) {
-    ASSERT_EQ(as_admin("POST", "/settings/set", std::string(R"({"key":"default_quota","value":")") + value + "\"}").status,
-              200)
+    ASSERT_EQ(
+        as_admin("POST", "/settings/set", std::string(R"({"key":"default_quota","value":")") + value + "\"}").status,
+        200)
         << value;
-    EXPECT_EQ(body_json(as_admin("POST", "/settings/get", R"({"key":"default_quota"})")).at("value").as_string(), value);
+    EXPECT_EQ(body_json(as_admin("POST", "/settings/get", R"({"key":"default_quota"})")).at("value").as_string(),
+              value);
   }
   ASSERT_EQ(as_admin("POST", "/settings/set", R"({"key":"max_archive_size","value":"0"})").status, 200);
   expect_problem(as_admin("POST", "/settings/set", R"({"key":"motd","value":")" + std::string(65'537, 'x') + R"("})"),

@@ -129,9 +129,19 @@ TEST_F(local_ca_test, leaves_verify_for_their_names_only) {
 TEST_F(local_ca_test, refuses_names_that_are_not_dns_names) {
   auto ca = local_ca::open(dir_, "Town OS local CA (test)");
   ASSERT_TRUE(ca) << ca.error().detail;
-  const std::vector<std::string> bad = {"",       "a..b",          "-a.home", "a-.home", "a.home.", ".a",
-                                        "A.home", "a b.home",      "a,DNS:evil.com", "a\nb", "*.home",
-                                        std::string(64, 'a') + ".home", std::string(254, 'a')};
+  const std::vector<std::string> bad = {"",
+                                        "a..b",
+                                        "-a.home",
+                                        "a-.home",
+                                        "a.home.",
+                                        ".a",
+                                        "A.home",
+                                        "a b.home",
+                                        "a,DNS:evil.com",
+                                        "a\nb",
+                                        "*.home",
+                                        std::string(64, 'a') + ".home",
+                                        std::string(254, 'a')};
   for (const auto& name : bad) {
     auto leaf = (*ca)->issue({name});
     ASSERT_FALSE(leaf) << name;
