@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "tests/support/http_client.hpp"
+#include "tests/support/probes.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -29,37 +30,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr const char* dns_unit = "town-os-system--dns.service";
-
-template <class Probe>
-bool eventually(std::chrono::seconds deadline, Probe probe) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (probe()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return probe();
-}
-
-// A UDP and TCP port nothing uses now (the kernel's pick for an ephemeral bind), or 0.
-int unused_port() {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
 
 class dns_api : public ::testing::Test {
  protected:
@@ -75,7 +45,7 @@ class dns_api : public ::testing::Test {
     // knotd drops root for the `knot` account, which must reach the state directory.
     fs::permissions(work_, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
     unit_dir_ = sandbox_env("SC_UNIT_DIR");
-    dns_port_ = unused_port();
+    dns_port_ = unused_port(SOCK_DGRAM);
     ASSERT_GT(dns_port_, 0);
     const std::string image = sandbox_env("SC_PODMAN_IMAGE");
     write_text(work_ / "repo" / "packages" / "web" / "1.0.yaml",

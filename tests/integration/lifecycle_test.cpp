@@ -23,6 +23,7 @@
 #include "adapters/crypto/password.hpp"
 #include "adapters/podman/podman.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/probes.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -35,16 +36,6 @@ using namespace std::chrono_literals;
 
 constexpr auto install_deadline = std::chrono::seconds(150);
 
-void write_text(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A TCP connect to 127.0.0.1:port succeeds now.
 bool port_open(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -55,34 +46,6 @@ bool port_open(int port) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
-}
-
-// Polls `probe` until true or the deadline (for effects that follow an answer asynchronously:
-// a container's listener going away after its unit stopped).
-template <class Probe>
-bool eventually(std::chrono::seconds deadline, Probe probe) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (probe()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return probe();
-}
-
-// A port nothing listens on now (the kernel's pick for an ephemeral bind), or 0.
-int unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 std::string fetch(int port, const std::string& path) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/packages/podman_unit.hpp"
+#include "tests/support/probes.hpp"
 #include "tests/support/sandbox.hpp"
 
 namespace sc::packages {
@@ -37,17 +38,6 @@ void write_file(const std::filesystem::path& path, const std::string& text, mode
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
   ::chmod(path.c_str(), mode);
-}
-
-// Polls `probe` until it returns true or the deadline passes.
-template <class Probe>
-bool eventually(std::chrono::seconds deadline, Probe probe) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (probe()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return probe();
 }
 
 TEST(podman_unit_sandbox, a_rendered_unit_serves_stops_cleanly_and_hides_its_secret) {
@@ -114,7 +104,7 @@ command: ["echo \"$GREETING\" > /www/greeting; exec httpd -f -p 8080 -h /www"]
   test::shell("systemctl --user daemon-reload 2>&1");
   test::shell("systemctl --user start " + u.unit_name + " 2>&1");
   std::string url = "http://127.0.0.1:" + std::to_string(port);
-  bool served = eventually(std::chrono::seconds(60), [&] {
+  bool served = test::eventually(std::chrono::seconds(60), [&] {
     return test::shell("curl -s --max-time 2 " + url + "/index.html") == "served from the volume\n";
   });
   EXPECT_TRUE(served) << test::shell("systemctl --user status --no-pager " + u.unit_name +
@@ -134,7 +124,7 @@ command: ["echo \"$GREETING\" > /www/greeting; exec httpd -f -p 8080 -h /www"]
   test::shell("systemctl --user stop " + u.unit_name + " 2>&1");
   EXPECT_EQ(test::shell("systemctl --user show -p ActiveState --value " + u.unit_name), "inactive\n");
   EXPECT_EQ(test::shell("systemctl --user show -p Result --value " + u.unit_name), "success\n");
-  EXPECT_TRUE(eventually(std::chrono::seconds(10), [&] {
+  EXPECT_TRUE(test::eventually(std::chrono::seconds(10), [&] {
     return test::shell("podman container exists " + u.container + " && echo yes") != "yes\n";
   }));
   cleanup();
