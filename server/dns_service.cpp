@@ -13,6 +13,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
+#include "adapters/file_io/small_files.hpp"
 #include "adapters/pool/work_pool.hpp"
 #include "adapters/process/spawn.hpp"
 #include "adapters/store/dns_store.hpp"
@@ -119,7 +120,7 @@ result<void> dns_service::open() {
   auto opened = store::dns_store::open(db_);
   if (!opened) return opened.error();
   store_ = std::move(*opened);
-  if (auto on_disk = read_small_file(options_.directory / "knot.conf")) written_config_ = std::move(*on_disk);
+  if (auto on_disk = file_io::read_small_file(options_.directory / "knot.conf")) written_config_ = std::move(*on_disk);
   return {};
 }
 
@@ -253,8 +254,8 @@ asio::awaitable<result<void>> dns_service::write(bool reload_server) {
         (void)::lchown(it->path().c_str(), owner->first, owner->second);
       }
     }
-    if (auto w = write_file_atomic(zone_file, zone_text, 0644); !w) return w;
-    return write_file_atomic(dir / "knot.conf", config, 0644);
+    if (auto w = file_io::write_file_atomic(zone_file, zone_text, 0644); !w) return w;
+    return file_io::write_file_atomic(dir / "knot.conf", config, 0644);
   };
   // The one-thread file queue keeps writes in the order they were rendered: the last file written
   // is the newest zone.

@@ -1,14 +1,8 @@
 #include "server/unit_files.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <fstream>
-#include <sstream>
-#include <system_error>
-
+#include "adapters/file_io/small_files.hpp"
 #include "adapters/pool/work_pool.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/journal_query.hpp"
@@ -18,47 +12,12 @@ namespace sc::server {
 
 namespace asio = boost::asio;
 
-result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
-  std::string temporary = path.string() + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return problem::internal_error("open " + temporary + ": " + std::generic_category().message(errno));
-  ::fchmod(fd, mode);
-  std::size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int error = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      return problem::internal_error("write " + temporary + ": " + std::generic_category().message(error));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    int error = errno;
-    ::unlink(temporary.c_str());
-    return problem::internal_error("rename " + temporary + ": " + std::generic_category().message(error));
-  }
-  return {};
-}
-
-std::optional<std::string> read_small_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 bool unit_files_differ(const std::filesystem::path& unit_dir, const std::vector<unit_file>& units) {
   for (const auto& unit : units) {
-    auto on_disk = read_small_file(unit_dir / unit.name);
+    auto on_disk = file_io::read_small_file(unit_dir / unit.name);
     if (!on_disk || *on_disk != unit.text) return true;
     if (!unit.env_file.empty()) {
-      auto env = read_small_file(unit.env_file);
+      auto env = file_io::read_small_file(unit.env_file);
       if (!env || *env != unit.env_file_content) return true;
     }
   }
@@ -79,9 +38,9 @@ asio::awaitable<result<void>> install_unit_files(systemd_service& systemd, syste
       if (!unit.env_file.empty()) {
         std::filesystem::create_directories(secrets_dir, ec);
         ::chmod(secrets_dir.c_str(), 0700);
-        if (auto w = write_file_atomic(unit.env_file, unit.env_file_content, 0600); !w) return w;
+        if (auto w = file_io::write_file_atomic(unit.env_file, unit.env_file_content, 0600); !w) return w;
       }
-      if (auto w = write_file_atomic(unit_dir / unit.name, unit.text, 0644); !w) return w;
+      if (auto w = file_io::write_file_atomic(unit_dir / unit.name, unit.text, 0644); !w) return w;
     }
     return {};
   };

@@ -34,13 +34,6 @@ struct unit_file {
   std::string env_file_content;  // KEY=VALUE lines
 };
 
-// Writes `content` to `path` through a temporary file, fsync and a rename, so a reader (systemd,
-// podman, knotd) sees the old file or the new one, never half of one. The parent directory is
-// ours (configuration), not input from outside. Blocks: call it off the loop.
-result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode);
-// A small file's content; nullopt when it cannot be read.
-std::optional<std::string> read_small_file(const std::filesystem::path& path);
-
 // Whether any unit or env file on disk is missing or differs from `units`.
 bool unit_files_differ(const std::filesystem::path& unit_dir, const std::vector<unit_file>& units);
 

@@ -1,6 +1,5 @@
 #include "adapters/crypto/local_ca.hpp"
 
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -9,15 +8,13 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <array>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string_view>
 #include <system_error>
+
+#include "adapters/file_io/small_files.hpp"
 
 namespace sc::crypto {
 
@@ -123,40 +120,6 @@ std::string to_pem(X509* cert, EVP_PKEY* key) {
   return size > 0 ? std::string(data, static_cast<std::size_t>(size)) : std::string();
 }
 
-std::optional<std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Through a temporary file, fsync and rename: the old file or the new one, never half of one.
-result<void> write_file(const fs::path& path, std::string_view content, mode_t mode) {
-  fs::path temporary = path;
-  temporary += ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0)
-    return problem::internal_error("local CA: open " + temporary.string() + ": " +
-                                   std::generic_category().message(errno));
-  bool ok = ::fchmod(fd, mode) == 0;
-  for (std::size_t done = 0; ok && done < content.size();) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<std::size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  int error = errno;
-  ::close(fd);
-  if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
-    if (ok) error = errno;
-    ::unlink(temporary.c_str());
-    return problem::internal_error("local CA: write " + path.string() + ": " + std::generic_category().message(error));
-  }
-  return {};
-}
-
 bool valid_dns_name(std::string_view name) {
   if (name.empty() || name.size() > 253) return false;
   std::size_t label = 0;
@@ -188,8 +151,8 @@ local_ca::~local_ca() = default;
 result<std::unique_ptr<local_ca>> local_ca::open(const fs::path& directory, const std::string& common_name) {
   const fs::path key_path = directory / "ca.key";
   const fs::path certificate_path = directory / "ca.crt";
-  auto key_text = read_file(key_path);
-  auto certificate_text = read_file(certificate_path);
+  auto key_text = file_io::read_small_file(key_path);
+  auto certificate_text = file_io::read_small_file(certificate_path);
   auto k = std::make_unique<keys>();
   if (certificate_text) {
     // Devices may trust this certificate already: it is never replaced behind their back.
@@ -226,9 +189,10 @@ result<std::unique_ptr<local_ca>> local_ca::open(const fs::path& directory, cons
   if (!certificate) return certificate.error();
   k->key = std::move(*key);
   k->certificate = std::move(*certificate);
-  if (auto written = write_file(key_path, to_pem(nullptr, k->key.get()), 0600); !written) return written.error();
+  if (auto written = file_io::write_file_atomic(key_path, to_pem(nullptr, k->key.get()), 0600); !written)
+    return written.error();
   std::string pem = to_pem(k->certificate.get(), nullptr);
-  if (auto written = write_file(certificate_path, pem, 0644); !written) return written.error();
+  if (auto written = file_io::write_file_atomic(certificate_path, pem, 0644); !written) return written.error();
   return std::unique_ptr<local_ca>(new local_ca(std::move(k), std::move(pem)));
 }
 

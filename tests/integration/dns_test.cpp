@@ -36,10 +36,8 @@ class dns_api : public ::testing::Test {
   static void SetUpTestSuite() {
     // The knotd unit and the package units live in the sandbox's one user manager: take turns with
     // the lifecycle tests (tests/integration/lifecycle_test.cpp).
-    lock_fd_ =
-        ::open((sandbox_env("SC_SANDBOX_DIR") + "/lifecycle-tests.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    lock_fd_ = take_sandbox_turn();
     ASSERT_GE(lock_fd_, 0);
-    ASSERT_EQ(::flock(lock_fd_, LOCK_EX), 0);
     repo_ = "dns" + std::to_string(::getpid());
     work_ = make_temp_dir("sc-dns");
     // knotd drops root for the `knot` account, which must reach the state directory.

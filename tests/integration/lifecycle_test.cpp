@@ -59,10 +59,8 @@ class lifecycle_api : public ::testing::Test {
     // one user manager at once made each other's units fail to start now and then ("did not start
     // (failed)", with nothing in the unit's journal) when ctest ran two of these tests side by side,
     // so the lifecycle tests take turns; each still runs its own operations concurrently.
-    lock_fd_ =
-        ::open((sandbox_env("SC_SANDBOX_DIR") + "/lifecycle-tests.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    lock_fd_ = take_sandbox_turn();
     ASSERT_GE(lock_fd_, 0);
-    ASSERT_EQ(::flock(lock_fd_, LOCK_EX), 0);
     repo_ = "lc" + std::to_string(::getpid());
     work_ = make_temp_dir("sc-lifecycle");
     db_ = work_ / "system.db";

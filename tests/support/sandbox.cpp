@@ -1,9 +1,14 @@
 #include "tests/support/sandbox.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -44,6 +49,17 @@ std::string sandbox_env(const std::string& key) {
     return {};
   }
   return it->second;
+}
+
+int take_sandbox_turn() {
+  const std::string path = sandbox_env("SC_SANDBOX_DIR") + "/lifecycle-tests.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+    ADD_FAILURE() << "cannot lock " << path << ": " << std::strerror(errno);  // NOLINT(concurrency-mt-unsafe)
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 std::string make_temp_dir(const std::string& prefix) {

@@ -12,6 +12,11 @@ namespace sc::test {
 // test with a clear message and returns "" when missing.
 std::string sandbox_env(const std::string& key);
 
+// Takes this process's turn on the sandbox's one podman and user manager (an exclusive flock on
+// "$SC_SANDBOX_DIR/lifecycle-tests.lock", held until the returned fd is closed): the tests that
+// install packages or run system services take turns. -1, with the test failed, when it cannot.
+int take_sandbox_turn();
+
 // A fresh empty directory under /tmp, removed by the caller (or left for post-mortem).
 std::string make_temp_dir(const std::string& prefix);
 
