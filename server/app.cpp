@@ -30,6 +30,7 @@
 #include "adapters/systemd/bus.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/cors.hpp"
+#include "core/ingress.hpp"
 #include "core/log.hpp"
 #include "core/required_programs.hpp"
 #include "server/app_parts.hpp"
@@ -37,6 +38,7 @@
 #include "server/connection.hpp"
 #include "server/dns_service.hpp"
 #include "server/identity.hpp"
+#include "server/ingress_service.hpp"
 #include "server/lifecycle.hpp"
 #include "server/storage_service.hpp"
 #include "server/system_services.hpp"
@@ -117,6 +119,9 @@ result<void> app::open_packages() {
   }
   struct statfs cgroup_fs {};
   render.split_cgroups = ::statfs("/sys/fs/cgroup", &cgroup_fs) == 0 && cgroup_fs.f_type == CGROUP2_SUPER_MAGIC;
+  if (auto subnet = ingress::parse_subnet(settings_.ingress_subnet); !subnet)
+    return problem::internal_error("--ingress-subnet: " + subnet.error().detail);
+  render.ingress_subnet = settings_.ingress_subnet;
   if (const char* die = std::getenv("SC_TEST_DIE_AT_STEP"); die != nullptr) lifecycle_options.die_at_step = die;
   lifecycle_ = std::make_unique<server::lifecycle>(io_, *database_, *catalog_, *storage_, *systemd_, *settings_store_,
                                                    *package_files_queue_, std::move(lifecycle_options));
@@ -143,7 +148,8 @@ result<void> app::open_system_services() {
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
   for (const auto& key : enabled) {
-    if (key != "dns") return problem::internal_error("unknown system service \"" + key + "\" (known: dns)");
+    if (key != "dns" && key != "ingress")
+      return problem::internal_error("unknown system service \"" + key + "\" (known: dns, ingress)");
   }
   auto listen = dns_service::parse_listen(settings_.dns_listen);
   if (!listen) return problem::internal_error("--dns-listen: " + listen.error().detail);
@@ -157,6 +163,21 @@ result<void> app::open_system_services() {
   if (auto opened = dns_->open(); !opened) return opened.error();
   if (dns_->served()) system_services_->add(*dns_);
   lifecycle_->on_installed_changed([this] { return dns_->packages_changed(); });
+
+  if (std::find(enabled.begin(), enabled.end(), "ingress") != enabled.end()) {
+    ingress_service::options ingress_options;
+    ingress_options.directory = std::filesystem::path(settings_.state_dir) / "ingress";
+    auto https = ingress::parse_listen(settings_.ingress_https);
+    if (!https) return problem::internal_error("--ingress-https: " + https.error().detail);
+    auto http = ingress::parse_listen(settings_.ingress_http);
+    if (!http) return problem::internal_error("--ingress-http: " + http.error().detail);
+    ingress_options.https = *https;
+    ingress_options.http = *http;
+    ingress_ = std::make_unique<ingress_service>(*settings_store_, *lifecycle_, tls_ca_.get(), *package_files_queue_,
+                                                 std::move(ingress_options));
+    system_services_->add(*ingress_);
+    lifecycle_->on_installed_changed([this] { return ingress_->packages_changed(); });
+  }
   return {};
 }
 
@@ -343,6 +364,8 @@ void app::setting_changed(std::string_view key) {
   if (key == "dns_tld") {
     auto tld = settings_store_->get("dns_tld");
     cors_hosts_ = cors::allowed_hosts(settings_.allowed_hosts, hostname_, tld.value_or(""));
+    // The package names move with the TLD, and their leaves with them.
+    if (ingress_) boost::asio::co_spawn(io_, ingress_->packages_changed(), log_escaped{"ingress after a TLD change"});
   } else if (key == "session_lifetime" && identity_) {
     // Stored values passed settings::validate; a hand-edited database keeps the built-in default.
     std::int64_t seconds = 0;

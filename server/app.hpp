@@ -45,6 +45,7 @@ class systemd_service;
 class lifecycle;
 class system_services;
 class dns_service;
+class ingress_service;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -122,6 +123,8 @@ class app {
   // System services (server/system_services.hpp) and the DNS zone (server/dns_service.hpp).
   server::system_services& services() noexcept { return *system_services_; }
   server::dns_service& dns() noexcept { return *dns_; }
+  // The HTTPS ingress (server/ingress_service.hpp); null when it is not one of the system services.
+  server::ingress_service* ingress() noexcept { return ingress_.get(); }
   const std::string& boot_id() const noexcept { return boot_id_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   double start_time_unix() const noexcept { return start_time_unix_; }
@@ -203,7 +206,8 @@ class app {
   std::function<void()> on_stopped_;
   std::unique_ptr<systemd_service> systemd_;                  // its streams report to metrics_ when destroyed
   std::unique_ptr<server::dns_service> dns_;                  // reads the lifecycle's records
-  std::unique_ptr<server::system_services> system_services_;  // runs dns_: destroyed before it
+  std::unique_ptr<server::ingress_service> ingress_;          // reads the lifecycle's records
+  std::unique_ptr<server::system_services> system_services_;  // runs dns_ and ingress_: destroyed before them
   std::unique_ptr<server::lifecycle> lifecycle_;              // uses the catalog, storage and systemd: goes first
 };
 

@@ -35,6 +35,7 @@
 #include "adapters/store/package_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
+#include "core/ingress.hpp"
 #include "core/journal_query.hpp"
 #include "core/log.hpp"
 #include "core/packages/definition.hpp"
@@ -424,7 +425,37 @@ result<install_plan> lifecycle::plan_for(const std::shared_ptr<const catalog_sna
     if (p == nullptr || !p->definition) return std::nullopt;
     return packages::resolved_definition{p->repo, p->name, p->version, p->definition};
   };
-  return packages::make_plan(plan_request);
+  auto plan = packages::make_plan(plan_request);
+  if (!plan) return plan;
+  if (auto assigned = assign_ingress_addresses(*plan, key); !assigned) return assigned.error();
+  return plan;
+}
+
+result<void> lifecycle::assign_ingress_addresses(install_plan& plan, std::string_view key) const {
+  std::set<std::string, std::less<>> used;
+  for (const packages::install_plan* other : other_plans(key)) {
+    for (const auto& c : other->containers) {
+      if (!c.ingress_address.empty()) used.insert(c.ingress_address);
+    }
+  }
+  const auto* installed = store_->find(plan.package.repo, plan.package.effective_name);
+  for (auto& c : plan.containers) {
+    if (c.ingress_port() == 0) continue;
+    auto subnet = ingress::parse_subnet(options_.render.ingress_subnet);
+    if (!subnet) return problem::internal_error("the ingress subnet is not usable: " + subnet.error().detail);
+    // An upgrade or a reinstall over the record keeps the address the proxy already dials.
+    std::string keep;
+    if (installed != nullptr) {
+      for (const auto& old : installed->plan.containers) {
+        if (old.dependency_key == c.dependency_key) keep = old.ingress_address;
+      }
+    }
+    auto address = ingress::allocate_address(*subnet, used, keep);
+    if (!address) return address.error();
+    used.insert(*address);
+    c.ingress_address = std::move(*address);
+  }
+  return {};
 }
 
 result<boost::json::object> lifecycle::upgrade_preview(const catalog_package& package, std::string_view instance,
@@ -615,16 +646,17 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
 }
 
 void lifecycle::on_installed_changed(std::function<asio::awaitable<void>()> hook) {
-  installed_changed_ = std::move(hook);
+  installed_changed_.push_back(std::move(hook));
 }
 
 asio::awaitable<void> lifecycle::notify_installed_changed() {
-  if (!installed_changed_) co_return;
-  // The hook's failures are its own (it logs them): the package is installed or gone either way.
-  try {
-    co_await installed_changed_();
-  } catch (const std::exception& e) {
-    log::error(std::string("after a change of the installed packages: ") + e.what());
+  // The hooks' failures are their own (they log them): the package is installed or gone either way.
+  for (const auto& hook : installed_changed_) {
+    try {
+      co_await hook();
+    } catch (const std::exception& e) {
+      log::error(std::string("after a change of the installed packages: ") + e.what());
+    }
   }
 }
 

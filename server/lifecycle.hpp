@@ -192,8 +192,9 @@ class lifecycle {
 
   const store::package_store& records() const noexcept { return *store_; }
   // Runs `hook` once an install has been saved or an uninstall has finished, before the operation
-  // reports done (the DNS zone registers and unregisters package names there). One hook; the
-  // subsystem that sets it must outlive this service's operations.
+  // reports done (the DNS zone registers and unregisters package names there, the ingress its
+  // routes). Hooks run in the order added; a subsystem that adds one must outlive this service's
+  // operations.
   void on_installed_changed(std::function<boost::asio::awaitable<void>()> hook);
   // The install record's version of repo/effective name, if installed.
   std::optional<std::string> installed_version(std::string_view repo, std::string_view effective_name) const;
@@ -311,6 +312,9 @@ class lifecycle {
   // The plans of every package but `key`: installed, with an operation journaled, or being planned.
   // Pointers into the store and shared state: use them before the next co_await.
   std::vector<const packages::install_plan*> other_plans(std::string_view key) const;
+  // Gives each container with an ingress port its address on the ingress network (core/ingress.hpp):
+  // the one the installed record has, else the lowest one no other plan holds.
+  result<void> assign_ingress_addresses(packages::install_plan& plan, std::string_view key) const;
   boost::asio::awaitable<std::vector<std::string>> journal_tail(std::string unit);
   void spawn_operation(std::string key, boost::asio::awaitable<void> body);
   boost::asio::awaitable<void> notify_installed_changed();
@@ -324,7 +328,7 @@ class lifecycle {
   pool::work_queue& files_;
   options options_;
   std::function<systemd::bus_connection*()> bus_;
-  std::function<boost::asio::awaitable<void>()> installed_changed_;
+  std::vector<std::function<boost::asio::awaitable<void>()>> installed_changed_;
   std::unique_ptr<store::package_store> store_;
   // Shared with the operations' coroutine frames, which may be destroyed after this object (a hard
   // stop destroys the loop's pending frames last).

@@ -221,4 +221,34 @@ result<issued_certificate> local_ca::issue(const std::vector<std::string>& dns_n
   return issued_certificate{to_pem(certificate->get(), nullptr) + certificate_pem_, to_pem(nullptr, key->get())};
 }
 
+bool local_ca::still_valid(const std::string& certificate_pem, const std::vector<std::string>& dns_names,
+                           int days) const {
+  bio_ptr in(BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())));
+  if (!in) return false;
+  x509_ptr leaf(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (!leaf) return false;
+  EVP_PKEY* ca_key = X509_get0_pubkey(keys_->certificate.get());
+  if (ca_key == nullptr || X509_verify(leaf.get(), ca_key) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  // Valid `days` from now: notAfter is later than now + days.
+  if (X509_cmp_time(X509_get0_notAfter(leaf.get()), nullptr) <= 0) return false;
+  std::unique_ptr<ASN1_TIME, openssl_deleter<ASN1_TIME_free>> horizon(X509_time_adj_ex(nullptr, days, 0, nullptr));
+  if (!horizon || ASN1_TIME_compare(X509_get0_notAfter(leaf.get()), horizon.get()) <= 0) return false;
+  std::vector<std::string> names;
+  std::unique_ptr<GENERAL_NAMES, openssl_deleter<GENERAL_NAMES_free>> alt(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf.get(), NID_subject_alt_name, nullptr, nullptr)));
+  if (!alt) return false;
+  for (int i = 0; i < sk_GENERAL_NAME_num(alt.get()); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(alt.get(), i);
+    if (name->type != GEN_DNS) return false;
+    const ASN1_STRING* text = name->d.dNSName;
+    names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                       static_cast<std::size_t>(ASN1_STRING_length(text)));
+  }
+  return names == dns_names;
+}
+
 }  // namespace sc::crypto

@@ -40,6 +40,9 @@ class local_ca {
 
   // A leaf for `dns_names` (1..100 names, each a valid DNS name, the first also the subject CN).
   result<issued_certificate> issue(const std::vector<std::string>& dns_names) const;
+  // Whether `certificate_pem` (a leaf first, as issue() makes it) was signed by this CA, names
+  // exactly `dns_names` and is valid for at least `days` more: a leaf to keep rather than reissue.
+  bool still_valid(const std::string& certificate_pem, const std::vector<std::string>& dns_names, int days) const;
 
   static constexpr int ca_validity_days = 3650;
   static constexpr int leaf_validity_days = 397;

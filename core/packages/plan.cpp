@@ -569,6 +569,13 @@ std::string_view to_string(port_exposure exposure) noexcept {
   return "host";
 }
 
+int planned_container::ingress_port() const noexcept {
+  for (const auto& p : ports) {
+    if (p.exposure == port_exposure::ingress) return p.container;
+  }
+  return 0;
+}
+
 const planned_volume* planned_container::find_volume(std::string_view volume_name) const noexcept {
   for (const auto& v : volumes) {
     if (v.name == volume_name) return &v;

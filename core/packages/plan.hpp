@@ -125,7 +125,10 @@ struct planned_container {
   std::string name;                          // container name (= the host name siblings and the parent use)
   std::string network;                       // the network it joins: its own, or the top-level package's
   std::vector<std::string> network_aliases;  // a dependency's key, so `db` resolves
-  std::string slice;                         // accounting group: town-os-packages-<repo>-<package>[-<key>…].slice
+  // Its address on the ingress network (core/ingress.hpp) when it has a port of exposure ingress;
+  // given by the lifecycle when it plans (make_plan leaves it empty), kept across upgrades.
+  std::string ingress_address;
+  std::string slice;  // accounting group: town-os-packages-<repo>-<package>[-<key>…].slice
   runtime_kind runtime = runtime_kind::container;
   std::string image;  // normalised reference
   std::vector<std::string> entrypoint;
@@ -150,6 +153,8 @@ struct planned_container {
   marker_values secret_answers;
 
   const planned_volume* find_volume(std::string_view volume_name) const noexcept;
+  // The container port its `http` port of exposure ingress listens on; 0 when it has none.
+  int ingress_port() const noexcept;
 };
 
 struct install_plan {

@@ -199,6 +199,7 @@ json::value plan_public_json(const install_plan& plan) {
         {"name", c.name},
         {"network", c.network},
         {"network_aliases", strings(c.network_aliases)},
+        {"ingress_address", c.ingress_address},
         {"slice", c.slice},
         {"runtime", to_string(c.runtime)},
         {"image", c.image},
@@ -255,6 +256,9 @@ result<install_plan> plan_from_json(const json::value& public_part, const json::
       c.name = string_of(o, "name");
       c.network = string_of(o, "network");
       c.network_aliases = strings_of(o, "network_aliases");
+      // Records written before the ingress have none.
+      if (const auto* address = o.if_contains("ingress_address"); address != nullptr && address->is_string())
+        c.ingress_address = address->as_string();
       c.slice = string_of(o, "slice");
       c.runtime = runtime_of(string_of(o, "runtime"));
       c.image = string_of(o, "image");

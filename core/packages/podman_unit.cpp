@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/ingress.hpp"
 #include "core/names.hpp"
 #include "core/service_unit.hpp"
 
@@ -40,6 +41,12 @@ std::vector<std::string> podman_run_argv(const planned_container& container, con
   for (const auto& alias : container.network_aliases) {
     argv.emplace_back("--network-alias");
     argv.push_back(alias);
+  }
+  if (container.ingress_port() != 0) {
+    // The ingress proxy dials this fixed address (core/ingress.hpp).
+    argv.emplace_back("--network");
+    argv.push_back(std::string(ingress::network_name) +
+                   (container.ingress_address.empty() ? "" : ":ip=" + container.ingress_address));
   }
   for (const auto& p : container.ports) {
     if (p.exposure != port_exposure::host) continue;
@@ -117,6 +124,15 @@ result<std::vector<rendered_container>> render_podman_units(const install_plan& 
     unit.delegate = options.split_cgroups;
     // The network may exist already (another start, a sibling): that failure is expected.
     unit.exec_start_pre.push_back({{options.podman, "network", "create", c.network}, true});
+    if (c.ingress_port() != 0) {
+      std::vector<std::string> create{options.podman, "network", "create"};
+      if (!options.ingress_subnet.empty()) {
+        create.emplace_back("--subnet");
+        create.push_back(options.ingress_subnet);
+      }
+      create.emplace_back(ingress::network_name);
+      unit.exec_start_pre.push_back({std::move(create), true});
+    }
     unit.exec_start = {r.exec_start, false};
     unit.exec_stop.push_back(
         {{options.podman, "stop", "--ignore", "-t", std::to_string(options.stop_timeout.count()), c.name}, true});

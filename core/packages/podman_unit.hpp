@@ -41,6 +41,8 @@ struct podman_unit_options {
   std::chrono::seconds restart_delay{2};
   std::string wanted_by = "multi-user.target";  // default.target under a user manager
   bool split_cgroups = true;                    // --cgroups=split + Delegate=yes
+  // The subnet the ingress network is created with when a unit needs it first (core/ingress.hpp).
+  std::string ingress_subnet;
 };
 
 struct rendered_container {

@@ -126,6 +126,22 @@ TEST_F(local_ca_test, leaves_verify_for_their_names_only) {
   EXPECT_FALSE(verifies(stranger_root[0].get(), chain[0].get(), "web.main.home"));
 }
 
+TEST_F(local_ca_test, a_leaf_is_kept_only_while_it_is_ours_names_the_same_hosts_and_has_time_left) {
+  auto ca = local_ca::open(dir_, "Town OS local CA (test)");
+  ASSERT_TRUE(ca) << ca.error().detail;
+  auto leaf = (*ca)->issue({"web.main.home"});
+  ASSERT_TRUE(leaf) << leaf.error().detail;
+  EXPECT_TRUE((*ca)->still_valid(leaf->certificate_pem, {"web.main.home"}, 30));
+  EXPECT_FALSE((*ca)->still_valid(leaf->certificate_pem, {"web.main.home"}, 400)) << "397 days is less than 400";
+  EXPECT_FALSE((*ca)->still_valid(leaf->certificate_pem, {"web.other.home"}, 30)) << "another name";
+  EXPECT_FALSE((*ca)->still_valid(leaf->certificate_pem, {"web.main.home", "x.main.home"}, 30));
+  EXPECT_FALSE((*ca)->still_valid("not a certificate", {"web.main.home"}, 30));
+  EXPECT_FALSE((*ca)->still_valid("", {"web.main.home"}, 30));
+  auto stranger = local_ca::open(dir_.parent_path() / "other", "a stranger");
+  ASSERT_TRUE(stranger);
+  EXPECT_FALSE((*stranger)->still_valid(leaf->certificate_pem, {"web.main.home"}, 30)) << "signed by another CA";
+}
+
 TEST_F(local_ca_test, refuses_names_that_are_not_dns_names) {
   auto ca = local_ca::open(dir_, "Town OS local CA (test)");
   ASSERT_TRUE(ca) << ca.error().detail;

@@ -45,6 +45,10 @@ class plan_json_fixture : public ::testing::TestWithParam<test::fixture_file> {}
 TEST_P(plan_json_fixture, round_trips_and_keeps_secrets_out_of_the_public_part) {
   auto plan = plan_of(GetParam());
   ASSERT_FALSE(plan.containers.empty());
+  // The lifecycle gives a container with an ingress port its address; the record keeps it.
+  for (auto& c : plan.containers) {
+    if (c.ingress_port() != 0) c.ingress_address = "10.89.255.9";
+  }
   auto public_part = plan_public_json(plan);
   auto secret_part = plan_secret_json(plan);
   std::string public_text = boost::json::serialize(public_part);

@@ -106,6 +106,31 @@ TEST(podman_units, gitea_runs_in_the_foreground_in_its_slice) {
             1);
 }
 
+TEST(podman_units, an_ingress_port_joins_the_ingress_network_at_the_planned_address) {
+  auto plan = fixture_plan("gitea", "2.0");
+  ASSERT_EQ(plan.main().ingress_port(), 3000);
+  plan.containers.back().ingress_address = "10.89.255.7";
+  auto o = options();
+  o.ingress_subnet = "10.89.255.0/24";
+  auto units = render_podman_units(plan, o);
+  ASSERT_TRUE(units) << units.error().detail;
+  const auto& u = units->front();
+  std::vector<std::string> networks;
+  for (std::size_t i = 0; i + 1 < u.exec_start.size(); ++i) {
+    if (u.exec_start[i] == "--network") networks.push_back(u.exec_start[i + 1]);
+  }
+  EXPECT_EQ(networks, (std::vector<std::string>{"town-os-net--default-gitea-2.0", "town-os-ingress:ip=10.89.255.7"}));
+  EXPECT_TRUE(has_line(u.unit, "ExecStartPre=-/usr/bin/podman network create --subnet 10.89.255.0/24 town-os-ingress"))
+      << u.unit;
+
+  // A package without an ingress port never joins it.
+  auto postgres = fixture_plan("redis", "1.0");
+  ASSERT_EQ(postgres.main().ingress_port(), 0);
+  auto plain = render_podman_units(postgres, o);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->back().unit.find("town-os-ingress"), std::string::npos);
+}
+
 TEST(podman_units, the_sandbox_options_reach_the_unit) {
   auto plan = fixture_plan("gitea", "2.0");
   auto o = options();
