@@ -43,6 +43,9 @@ problem problem::too_many_requests(std::string detail, std::uint32_t retry_after
 problem problem::unavailable(std::string detail) {
   return problem(503, std::move(detail));
 }
+problem problem::bad_gateway(std::string detail) {
+  return problem(502, std::move(detail));
+}
 problem problem::gateway_timeout(std::string detail) {
   return problem(504, std::move(detail));
 }

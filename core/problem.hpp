@@ -41,6 +41,7 @@ struct problem {
   static problem unprocessable(std::string field, std::string message);
   static problem too_many_requests(std::string detail, std::uint32_t retry_after_seconds);
   static problem unavailable(std::string detail);
+  static problem bad_gateway(std::string detail);  // a server the controller relies on answered wrongly
   static problem gateway_timeout(std::string detail);
   // A fault of ours, not the client's: the client sees a fixed text, `internal` is logged.
   static problem internal_error(std::string internal);

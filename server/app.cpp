@@ -40,6 +40,7 @@
 #include "server/identity.hpp"
 #include "server/ingress_service.hpp"
 #include "server/lifecycle.hpp"
+#include "server/monitoring_service.hpp"
 #include "server/storage_service.hpp"
 #include "server/system_services.hpp"
 #include "server/systemd_service.hpp"
@@ -148,8 +149,9 @@ result<void> app::open_system_services() {
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
   for (const auto& key : enabled) {
-    if (key != "dns" && key != "ingress")
-      return problem::internal_error("unknown system service \"" + key + "\" (known: dns, ingress)");
+    if (key != "dns" && key != "ingress" && key != "prometheus" && key != "node-exporter")
+      return problem::internal_error("unknown system service \"" + key +
+                                     "\" (known: dns, ingress, prometheus, node-exporter)");
   }
   auto listen = dns_service::parse_listen(settings_.dns_listen);
   if (!listen) return problem::internal_error("--dns-listen: " + listen.error().detail);
@@ -177,6 +179,43 @@ result<void> app::open_system_services() {
                                                  std::move(ingress_options));
     system_services_->add(*ingress_);
     lifecycle_->on_installed_changed([this] { return ingress_->packages_changed(); });
+  }
+
+  const bool prometheus = std::find(enabled.begin(), enabled.end(), "prometheus") != enabled.end();
+  const bool node_exporter = std::find(enabled.begin(), enabled.end(), "node-exporter") != enabled.end();
+  if (prometheus || node_exporter) {
+    monitoring_service::options monitoring_options;
+    monitoring_options.directory = std::filesystem::path(settings_.state_dir) / "monitoring";
+    auto prometheus_listen = monitoring_service::parse_loopback_listen(settings_.prometheus_listen);
+    if (!prometheus_listen) return problem::internal_error("--prometheus-listen: " + prometheus_listen.error().detail);
+    auto exporter_listen = monitoring_service::parse_loopback_listen(settings_.node_exporter_listen);
+    if (!exporter_listen) return problem::internal_error("--node-exporter-listen: " + exporter_listen.error().detail);
+    monitoring_options.prometheus = *prometheus_listen;
+    monitoring_options.node_exporter = *exporter_listen;
+    monitoring_options.prometheus_served = prometheus;
+    monitoring_options.node_exporter_served = node_exporter;
+    // Prometheus scrapes the TCP listener as bound: on loopback when it listens on every address.
+    monitoring_options.controller_target = [this] {
+      std::string port;
+      for (const auto& address : bound_addresses()) {
+        if (address.starts_with("tcp:")) port = address.substr(address.rfind(':') + 1);
+      }
+      const auto colon = settings_.listen.rfind(':');
+      std::string host = colon == std::string::npos ? std::string() : settings_.listen.substr(0, colon);
+      if (port.empty() && colon != std::string::npos) port = settings_.listen.substr(colon + 1);
+      if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host = "127.0.0.1";
+      return host + ":" + port;
+    };
+    monitoring_ =
+        std::make_unique<monitoring_service>(*settings_store_, storage_->volumes(), std::move(monitoring_options));
+    if (auto opened = monitoring_->open(); !opened) return opened.error();
+    if (node_exporter) system_services_->add(monitoring_->node_exporter());
+    if (prometheus) {
+      system_services_->add(monitoring_->prometheus());
+      auth_.is_metrics_credential = [this](std::string_view token) {
+        return monitoring_->is_metrics_credential(token);
+      };
+    }
   }
   return {};
 }

@@ -46,12 +46,15 @@ class lifecycle;
 class system_services;
 class dns_service;
 class ingress_service;
+class monitoring_service;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
 struct auth_hooks {
   std::function<std::optional<principal>(std::string_view token)> validate_token;
   std::function<bool()> bootstrap_open;
+  // The metrics credential (server/monitoring_service.hpp); unset: none.
+  std::function<bool(std::string_view token)> is_metrics_credential;
 };
 
 class app {
@@ -125,6 +128,8 @@ class app {
   server::dns_service& dns() noexcept { return *dns_; }
   // The HTTPS ingress (server/ingress_service.hpp); null when it is not one of the system services.
   server::ingress_service* ingress() noexcept { return ingress_.get(); }
+  // Monitoring (server/monitoring_service.hpp); null when Prometheus is not one of the system services.
+  server::monitoring_service* monitoring() noexcept { return monitoring_.get(); }
   const std::string& boot_id() const noexcept { return boot_id_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   double start_time_unix() const noexcept { return start_time_unix_; }
@@ -204,10 +209,11 @@ class app {
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void()> on_stopped_;
-  std::unique_ptr<systemd_service> systemd_;                  // its streams report to metrics_ when destroyed
-  std::unique_ptr<server::dns_service> dns_;                  // reads the lifecycle's records
-  std::unique_ptr<server::ingress_service> ingress_;          // reads the lifecycle's records
-  std::unique_ptr<server::system_services> system_services_;  // runs dns_ and ingress_: destroyed before them
+  std::unique_ptr<systemd_service> systemd_;          // its streams report to metrics_ when destroyed
+  std::unique_ptr<server::dns_service> dns_;          // reads the lifecycle's records
+  std::unique_ptr<server::ingress_service> ingress_;  // reads the lifecycle's records
+  std::unique_ptr<server::monitoring_service> monitoring_;
+  std::unique_ptr<server::system_services> system_services_;  // runs the three above: destroyed before them
   std::unique_ptr<server::lifecycle> lifecycle_;              // uses the catalog, storage and systemd: goes first
 };
 

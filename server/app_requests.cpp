@@ -203,6 +203,11 @@ asio::awaitable<http::response> app::route_request(request_context& context) {
     case auth_level::authenticated:
       if (!context.caller) co_return unauthenticated();
       break;
+    case auth_level::admin_or_metrics:
+      if (!context.caller && had_token && auth_.is_metrics_credential &&
+          auth_.is_metrics_credential(authorization.substr(7)))
+        break;
+      [[fallthrough]];
     case auth_level::admin:
       if (!context.caller) co_return unauthenticated();
       if (!context.caller->admin)

@@ -26,14 +26,17 @@ std::string usage() {
          "  --max-handler-deadline MS  caps every route's handler deadline (default: the route's own)\n"
          "  --password-hash-memory BYTES  memory all password hashes together may use (default 134217728;\n"
          "                         the password_hash_memory setting, when not 0, overrides it)\n"
-         "  --system-services KEYS system services to run, comma-separated, or none (default dns,ingress)\n"
+         "  --system-services KEYS system services to run, comma-separated, or none\n"
+         "                         (default dns,ingress,node-exporter,prometheus)\n"
          "  --dns-listen ADDR:PORT where the DNS server answers, on loopback (default 127.0.0.2:53)\n"
          "  --ingress-https ADDR:PORT  where the ingress serves HTTPS (default :443, every address)\n"
          "  --ingress-http ADDR:PORT   where it redirects HTTP to HTTPS (default :80)\n"
          "  --ingress-subnet CIDR  subnet of the podman network town-os-ingress (default 10.89.255.0/24)\n"
+         "  --prometheus-listen ADDR:PORT     Prometheus, on loopback (default 127.0.0.1:9090)\n"
+         "  --node-exporter-listen ADDR:PORT  the node exporter, on loopback (default 127.0.0.1:9100)\n"
          "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
          "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated), SC_SYSTEM_SERVICES, SC_DNS_LISTEN, "
-         "SC_INGRESS_HTTPS, SC_INGRESS_HTTP, SC_INGRESS_SUBNET. Systemd "
+         "SC_INGRESS_HTTPS, SC_INGRESS_HTTP, SC_INGRESS_SUBNET, SC_PROMETHEUS_LISTEN, SC_NODE_EXPORTER_LISTEN. Systemd "
          "socket activation (LISTEN_FDS) "
          "replaces both listeners.\n";
 }
@@ -71,6 +74,8 @@ result<config> parse_config(int argc, const char* const* argv) {
   from_env(c.ingress_https, "SC_INGRESS_HTTPS");
   from_env(c.ingress_http, "SC_INGRESS_HTTP");
   from_env(c.ingress_subnet, "SC_INGRESS_SUBNET");
+  from_env(c.prometheus_listen, "SC_PROMETHEUS_LISTEN");
+  from_env(c.node_exporter_listen, "SC_NODE_EXPORTER_LISTEN");
   if (const char* hosts = std::getenv("SC_ALLOWED_HOSTS"); hosts != nullptr) {
     std::string_view rest = hosts;
     while (!rest.empty()) {
@@ -114,6 +119,10 @@ result<config> parse_config(int argc, const char* const* argv) {
       c.ingress_http = value;
     } else if (flag == "--ingress-subnet") {
       c.ingress_subnet = value;
+    } else if (flag == "--prometheus-listen") {
+      c.prometheus_listen = value;
+    } else if (flag == "--node-exporter-listen") {
+      c.node_exporter_listen = value;
     } else if (flag == "--allowed-host") {
       c.allowed_hosts.push_back(value);
     } else if (flag == "--max-connections") {

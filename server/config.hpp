@@ -23,8 +23,9 @@ struct config {
   // package units' install target and whether podman is handed the bus address (SC_SYSTEMD_SCOPE).
   std::string systemd_scope = "system";
   // The system services the controller runs (server/system_services.hpp), comma-separated keys;
-  // "none" runs none (test servers, which share one sandbox user manager). Known: dns, ingress.
-  std::string system_services = "dns,ingress";
+  // "none" runs none (test servers, which share one sandbox user manager). Known: dns, ingress, node-exporter,
+  // prometheus.
+  std::string system_services = "dns,ingress,node-exporter,prometheus";
   // Where the DNS server (knotd, town-os-system--dns) answers: "address:port" on loopback
   // ("[::1]:53" for IPv6). The sandbox uses an unprivileged port.
   std::string dns_listen = "127.0.0.2:53";
@@ -33,6 +34,10 @@ struct config {
   std::string ingress_https = ":443";
   std::string ingress_http = ":80";
   std::string ingress_subnet = "10.89.255.0/24";
+  // Monitoring (server/monitoring_service.hpp): where Prometheus and the node exporter listen, on
+  // loopback only (the controller's /monitoring/grafana/ proxy is the way in).
+  std::string prometheus_listen = "127.0.0.1:9090";
+  std::string node_exporter_listen = "127.0.0.1:9100";
   bool trust_loopback = false;  // treat loopback TCP peers as local root (opt-in; unsafe behind a proxy)
   // Extra host names whose browser origins CORS accepts (behavior-core.md §2.6 "AllowedHosts"),
   // besides localhost, the hostname, hostname.local and hostname.<dns_tld>. Exact names only.

@@ -28,6 +28,7 @@ enum class auth_level {
   admin,               // a valid session of an administrator, or the local root peer
   bootstrap_or_admin,  // anyone while no enabled administrator exists, else as admin
   local_only,          // the local root peer only (Unix socket, uid 0)
+  admin_or_metrics,    // as admin, or the metrics credential (Prometheus; server/monitoring_service.hpp)
 };
 std::string_view to_string(auth_level level) noexcept;
 
@@ -71,6 +72,11 @@ inline constexpr std::chrono::milliseconds default_handler_deadline{30'000};
 // For streams (SSE): no deadline; the client, a limit of the stream's own, or shutdown ends them.
 inline constexpr std::chrono::milliseconds no_handler_deadline{0};
 
+// A path ending in this segment is a prefix route: it takes every path that starts with what comes
+// before it (`/monitoring/grafana/{path}` takes `/monitoring/grafana/` and everything below), and
+// the OpenAPI document declares the segment as a path parameter. Exact paths win over prefixes.
+inline constexpr std::string_view rest_of_path = "{path}";
+
 struct route {
   http::verb method;
   std::string_view path;
@@ -101,6 +107,7 @@ class router {
  private:
   std::vector<route> routes_;
   std::unordered_map<std::string_view, std::vector<std::size_t>> by_path_;
+  std::vector<std::pair<std::string_view, std::vector<std::size_t>>> by_prefix_;  // longest first
 };
 
 // The application's route table (server/routes.cpp).

@@ -95,6 +95,9 @@ reply systemd_logs(request_context& context);
 reply system_services_list(request_context& context);
 reply system_services_status(request_context& context);
 reply system_services_refresh(request_context& context);
+// server/handlers/monitoring.cpp — monitoring (behavior-core.md §5.8; issue 15)
+reply monitoring_status(request_context& context);
+reply monitoring_proxy(request_context& context);
 // server/handlers/dns.cpp — the local DNS zone (behavior-ops.md §9; issue 15)
 reply dns_status(request_context& context);
 reply dns_records(request_context& context);

@@ -94,7 +94,7 @@ std::string operation_id(std::string_view method, std::string_view path) {
   std::string id(method);
   bool upper = true;
   for (char c : path) {
-    if (c == '/' || c == '-' || c == '.' || c == '_') {
+    if (c == '/' || c == '-' || c == '.' || c == '_' || c == '{' || c == '}') {
       upper = true;
       continue;
     }
@@ -116,6 +116,13 @@ reply openapi(request_context& context) {
     json::object operation;
     operation["operationId"] = operation_id(method, r.path);
     operation["summary"] = r.summary;
+    if (r.path.ends_with(rest_of_path)) {
+      operation["parameters"] = json::array{json::object{{"name", "path"},
+                                                         {"in", "path"},
+                                                         {"required", true},
+                                                         {"description", "the rest of the path, passed on"},
+                                                         {"schema", json::object{{"type", "string"}}}}};
+    }
     operation["x-auth-level"] = to_string(r.auth);
     // Public routes say so (no requirement); the others take the session token. The local root
     // peer on the Unix socket needs none (x-auth-level says who may call).

@@ -102,6 +102,15 @@ for name, (t, owner, value) in {"a": (0, "printer", "10.0.0.1"), "aaaa": (1, "pr
                                 "newline_owner": (0, "www\n$INCLUDE /etc/shadow", "10.0.0.1")}.items():
     write("dns_records", name, bytes([t]) + owner.encode() + b"\0" + value.encode())
 
+# ---- monitoring_proxy: byte 0 even = a path below /monitoring/grafana/ then "\0query"; odd = a
+# Prometheus target list ----
+for name, (mode, text) in {"graph": (0, "graph"), "query": (0, "api/v1/query\0query=up%7Bjob%3D%22node%22%7D"),
+                           "dotdot": (0, "../metrics"), "encoded_dotdot": (0, "%2e%2E/x"),
+                           "encoded_slash": (0, "a%2fb"), "crlf_query": (0, "graph\0a=\r\nHost: evil"),
+                           "targets": (1, '{"status":"success","data":{"activeTargets":[{"labels":{"job":"node",'
+                                          '"instance":"127.0.0.1:9100"},"health":"up","lastError":""}]}}')}.items():
+    write("monitoring_proxy", name, bytes([mode]) + text.encode())
+
 # ---- archive_extract: byte 0 = filter (0 as is, 1 gzip, 2 bzip2, 3 xz), then the archive ----
 def tar_bytes(hostile=False):
     buf = io.BytesIO()

@@ -32,7 +32,7 @@ struct expectation {
 constexpr expectation expected_levels[] = {
     {"GET", "/health", auth_level::public_access},
     {"GET", "/ready", auth_level::public_access},
-    {"GET", "/metrics", auth_level::admin},
+    {"GET", "/metrics", auth_level::admin_or_metrics},
     {"GET", "/openapi.json", auth_level::public_access},
     {"GET", "/tls/ca.crt", auth_level::public_access},
     {"GET", "/status/ping", auth_level::public_access},
@@ -106,6 +106,9 @@ constexpr expectation expected_levels[] = {
     {"GET", "/system-services", auth_level::authenticated},
     {"POST", "/system-services/status", auth_level::admin},
     {"POST", "/system-services/refresh", auth_level::admin},
+    {"GET", "/monitoring/status", auth_level::authenticated},
+    {"GET", "/monitoring/grafana/{path}", auth_level::public_access},
+    {"POST", "/monitoring/grafana/{path}", auth_level::public_access},
     {"GET", "/dns/status", auth_level::authenticated},
     {"GET", "/dns/records", auth_level::authenticated},
     {"POST", "/dns/records/add", auth_level::admin},
@@ -249,6 +252,7 @@ TEST_F(auth_matrix_server, every_route_for_every_caller) {
         EXPECT_FALSE(denied(administrator)) << where << ": admin got " << administrator;
         break;
       case auth_level::admin:
+      case auth_level::admin_or_metrics:  // the metrics credential: tests/integration/monitoring_test.cpp
       case auth_level::bootstrap_or_admin:
         EXPECT_EQ(anonymous, 401) << where;
         EXPECT_EQ(forged, 401) << where;

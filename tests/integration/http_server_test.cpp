@@ -259,8 +259,13 @@ TEST_F(http_server, openapi_lists_every_route_with_its_auth_level) {
   auto reply = request(port(), "GET", "/openapi.json");
   ASSERT_EQ(reply.status, 200);
   auto paths = body_json(reply).at("paths").as_object();
-  EXPECT_EQ(paths.at("/metrics").at("get").at("x-auth-level").as_string(), "admin");
+  EXPECT_EQ(paths.at("/metrics").at("get").at("x-auth-level").as_string(), "admin-or-metrics");
   EXPECT_EQ(paths.at("/health").at("get").at("x-auth-level").as_string(), "public");
+  // A prefix route declares the rest of its path as a parameter.
+  const auto& proxy = paths.at("/monitoring/grafana/{path}").at("get");
+  EXPECT_EQ(proxy.at("parameters").at(0).at("name").as_string(), "path");
+  EXPECT_EQ(proxy.at("parameters").at(0).at("in").as_string(), "path");
+  EXPECT_EQ(proxy.at("operationId").as_string(), "getMonitoringGrafanaPath");
 }
 
 // Issue 15: devices fetch the local CA before they trust anything here, so it is public, and it is

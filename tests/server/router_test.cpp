@@ -76,6 +76,34 @@ TEST(router, refuses_duplicate_and_malformed_entries) {
                           {http::verb::post, "/a", auth_level::admin, ok, ""}}));
 }
 
+TEST(router, a_prefix_route_takes_every_path_below_it_and_exact_paths_win) {
+  router table({
+      {http::verb::get, "/monitoring/status", auth_level::authenticated, ok, "status"},
+      {http::verb::get, "/monitoring/{path}", auth_level::admin, ok, "short prefix"},
+      {http::verb::get, "/monitoring/grafana/{path}", auth_level::public_access, ok, "proxy"},
+      {http::verb::post, "/monitoring/grafana/{path}", auth_level::public_access, ok, "proxy"},
+  });
+  EXPECT_EQ(table.find(http::verb::get, "/monitoring/status").index, 0u);
+  for (std::string_view path :
+       {"/monitoring/grafana/", "/monitoring/grafana/graph", "/monitoring/grafana/api/v1/query"}) {
+    auto m = table.find(http::verb::get, path);
+    ASSERT_NE(m.found, nullptr) << path;
+    EXPECT_EQ(m.index, 2u) << path << ": the longest prefix wins";
+    EXPECT_EQ(table.find(http::verb::post, path).index, 3u);
+  }
+  EXPECT_EQ(table.find(http::verb::get, "/monitoring/other").index, 1u);
+  EXPECT_EQ(table.find(http::verb::get, "/monitoring/grafana").index, 1u);
+  EXPECT_EQ(table.find(http::verb::get, "/monitoring").status, 404);
+  EXPECT_EQ(table.find(http::verb::get, "/monitoringx/grafana/").status, 404);
+  auto put = table.find(http::verb::put, "/monitoring/grafana/x");
+  EXPECT_EQ(put.status, 405);
+  EXPECT_EQ(put.allow, "GET, HEAD, POST");
+  EXPECT_THROW(router({{http::verb::get, "/a{path}", auth_level::public_access, ok, ""}}), std::logic_error);
+  EXPECT_THROW(router({{http::verb::get, "/a/{path}", auth_level::public_access, ok, ""},
+                       {http::verb::get, "/a/{path}", auth_level::public_access, ok, ""}}),
+               std::logic_error);
+}
+
 TEST(router, the_application_table_is_unique_and_every_level_is_named) {
   router table(build_routes());
   std::set<std::pair<std::string, std::string>> seen;
