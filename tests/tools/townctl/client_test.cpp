@@ -1,11 +1,12 @@
 // The client library's pure parts: the SSE parser, problem+json as a typed error, URLs, and how
 // answers are rendered for people.
+#include "tools/townctl/client/client.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
 
 #include "tools/townctl/cli/render.hpp"
-#include "tools/townctl/client/client.hpp"
 
 namespace sc::client {
 namespace {
@@ -96,7 +97,8 @@ TEST(render, lists_become_tables_and_objects_lines) {
       R"("state":"user"}],"has_more":true,"total_pages":2,"total_count":3})");
   EXPECT_EQ(townctl::render_human(page, "name,state,quota"),
             "NAME   STATE  QUOTA\ndata   user   10\nmedia  user   2048\n(2 of 3; more with --offset)\n");
-  EXPECT_EQ(townctl::render_human(page, ""), "NAME   QUOTA  STATE\ndata   10     user\nmedia  2048   user\n(2 of 3; more with --offset)\n");
+  EXPECT_EQ(townctl::render_human(page, ""),
+            "NAME   QUOTA  STATE\ndata   10     user\nmedia  2048   user\n(2 of 3; more with --offset)\n");
   EXPECT_EQ(townctl::render_human(boost::json::parse(R"(["a","b"])"), ""), "a\nb\n");
   EXPECT_EQ(townctl::render_human(boost::json::parse(R"({"status":"ok","n":{"a":true}})"), ""),
             "status: ok\nn:\n  a: yes\n");

@@ -1,19 +1,22 @@
 // townctl's command table against the server's route table: every endpoint is reachable as a
 // subcommand, and a command line becomes the request the API documents.
+#include "tools/townctl/cli/commands.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
 #include <set>
 
 #include "server/router.hpp"
-#include "tools/townctl/cli/commands.hpp"
 
 namespace sc::townctl {
 namespace {
 
 namespace json = boost::json;
 
-std::vector<std::string> words(std::initializer_list<const char*> list) { return {list.begin(), list.end()}; }
+std::vector<std::string> words(std::initializer_list<const char*> list) {
+  return {list.begin(), list.end()};
+}
 
 const command& find(std::string_view group, std::string_view name) {
   for (const auto& c : command_table()) {
@@ -30,7 +33,8 @@ TEST(townctl_commands, every_route_has_a_command) {
   }
   for (const auto& r : server::build_routes()) {
     std::string method(boost::beast::http::to_string(r.method));
-    EXPECT_TRUE(covered.contains({method, std::string(r.path)})) << method << " " << r.path << " has no townctl command";
+    EXPECT_TRUE(covered.contains({method, std::string(r.path)}))
+        << method << " " << r.path << " has no townctl command";
   }
 }
 
@@ -47,10 +51,9 @@ TEST(townctl_commands, every_command_has_help_and_a_unique_name) {
 
 TEST(townctl_commands, install_takes_a_package_reference_and_answers) {
   parsed_args args;
-  auto error = parse_arguments(find("packages", "install"),
-                               words({"default/gitea@2.0", "--answer", "sshport=2222", "--answer=name=a=b",
-                                      "--reuse-volumes"}),
-                               args);
+  auto error = parse_arguments(
+      find("packages", "install"),
+      words({"default/gitea@2.0", "--answer", "sshport=2222", "--answer=name=a=b", "--reuse-volumes"}), args);
   ASSERT_FALSE(error) << error->message;
   EXPECT_EQ(json::serialize(args.body),
             R"({"repo":"default","name":"gitea","version":"2.0","responses":{"sshport":"2222","name":"a=b"},)"
@@ -63,8 +66,8 @@ TEST(townctl_commands, get_arguments_go_to_the_query_and_nested_names_nest) {
   EXPECT_EQ(target_of("/packages", list.query), "/packages?limit=5&search=a%20b");
 
   parsed_args modify;
-  ASSERT_FALSE(parse_arguments(find("storage", "modify"), words({"data", "--new-name", "media", "--quota", "10"}),
-                               modify));
+  ASSERT_FALSE(
+      parse_arguments(find("storage", "modify"), words({"data", "--new-name", "media", "--quota", "10"}), modify));
   EXPECT_EQ(json::serialize(modify.body), R"({"name":"data","filesystem":{"name":"media","quota":10}})");
 
   parsed_args start;
