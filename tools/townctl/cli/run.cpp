@@ -296,6 +296,7 @@ int run_logs(blocking_client& controller, const command& c, const parsed_args& a
   std::string last_id;
   auto backoff = std::chrono::milliseconds(100);
   bool announced = false;
+  bool connected_once = false;
   for (;;) {
     client::request what;
     what.target = target;
@@ -317,9 +318,12 @@ int run_logs(blocking_client& controller, const command& c, const parsed_args& a
     });
     if (!streamed) {
       const auto& error = streamed.error();
-      // A refusal (unknown unit, no permission) is final; an outage is waited out.
+      // A refusal (unknown unit, no permission) is final, and so is a server that was never
+      // there; an outage after the stream was up is waited out.
       if (error.status != 0 && error.status < 500) return fail(error);
+      if (!connected_once && !received) return fail(error);
     }
+    connected_once = true;
     if (received) {
       backoff = std::chrono::milliseconds(100);
       announced = false;

@@ -71,10 +71,11 @@ using bytes_callback = std::function<bool(std::string_view bytes)>;
 boost::asio::awaitable<result<void>> receive(endpoint where, request what, limits bounds, head_callback on_head,
                                              bytes_callback on_bytes);
 
-// A Server-Sent Events stream (Accept: text/event-stream): each event to `on_event` (false stops);
-// `parser` keeps the last event id across reconnects (the caller owns it and sets
-// `what.last_event_id` from it when it reconnects). A stream the server ends is a success; a
-// broken connection is a status-0 error.
+// A Server-Sent Events stream (Accept: text/event-stream): each event to `on_event` (false stops),
+// carrying the id in force when it was dispatched. To resume after a reconnect, the caller sends
+// the id of the last event it handled as `what.last_event_id` (not the parser's id buffer, which
+// may name an event whose data never arrived). A stream the server ends is a success; a broken
+// connection is a status-0 error. `parser` is the caller's and must outlive the coroutine.
 using event_callback = std::function<bool(const sse_event& event)>;
 boost::asio::awaitable<result<void>> events(endpoint where, request what, limits bounds, sse_parser& parser,
                                             event_callback on_event);
