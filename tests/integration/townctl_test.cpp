@@ -373,6 +373,21 @@ questions:
 templates:
   index: {volume: www, path: index.html, content: "hello\n"}
 )");
+    // An upgrade to 2.0 fails (it exits at once) and rolls back to 1.0 by itself.
+    const std::string site = R"(
+network:
+  external:
+    "@port@": "8080"
+volumes:
+  www: {mountpoint: /www}
+questions:
+  port: {query: "Port?", type: port}
+)";
+    write_text(
+        dir / "site" / "1.0.yaml",
+        "description: site\n" + image + "command: [\"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]" + site);
+    write_text(dir / "site" / "2.0.yaml",
+               "description: site\n" + image + "command: [\"echo townctl-upgrade-marker; exit 3\"]" + site);
     write_text(dir / "exits" / "1.0.yaml", "description: exits at once\n" + image + R"(
 command: ["echo townctl-exits-marker; exit 3"]
 volumes:
@@ -439,6 +454,22 @@ TEST_F(townctl_installs, a_failed_install_shows_the_units_last_log_lines) {
   EXPECT_TRUE(json::parse(json_lines.out.substr(0, json_lines.out.find('\n'))).is_object()) << json_lines.out;
 }
 
+TEST_F(townctl_installs, an_upgrade_that_rolls_back_says_so) {
+  std::string port = std::to_string(unused_port());
+  auto installed = townctl({"packages", "install", repo_ + "/site@1.0", "--answer", "port=" + port}, env_, {}, 150s);
+  ASSERT_EQ(installed.exit, 0) << installed.out << installed.err;
+  auto upgraded = townctl({"packages", "upgrade", repo_ + "/site@2.0", "--answer", "port=" + port}, env_, {}, 150s);
+  EXPECT_EQ(upgraded.exit, 6) << upgraded.out << upgraded.err;
+  EXPECT_NE(upgraded.out.find("rolling_back"), std::string::npos) << upgraded.out;
+  EXPECT_NE(upgraded.err.find("rolled back: "), std::string::npos) << upgraded.err;
+  EXPECT_NE(upgraded.err.find("the previous version was restored"), std::string::npos) << upgraded.err;
+  client::blocking_client controller(client::endpoint::unix_socket(server_->socket_path()));
+  auto still = controller.installed_packages({});
+  ASSERT_TRUE(still) << still.error().describe();
+  EXPECT_NE(std::find(still->begin(), still->end(), repo_ + "/site@1.0"), still->end());
+  EXPECT_EQ(townctl({"packages", "uninstall", repo_ + "/site", "--purge-volumes"}, env_, {}, 150s).exit, 0);
+}
+
 // ---- logs -f across a restart
 
 TEST(townctl_logs, follow_resumes_after_a_server_restart_without_gap_or_duplicate) {
@@ -452,6 +483,9 @@ TEST(townctl_logs, follow_resumes_after_a_server_restart_without_gap_or_duplicat
                           token + "; sleep 0.1; done'\n");
   ASSERT_EQ(std::system("systemctl --user daemon-reload"), 0);
   ASSERT_EQ(std::system(("systemctl --user start " + unit).c_str()), 0);
+  // Stopped however the test ends.
+  std::unique_ptr<const std::string, void (*)(const std::string*)> stopper(
+      &unit, [](const std::string* name) { (void)std::system(("systemctl --user stop " + *name).c_str()); });
 
   auto first = std::make_unique<server_process>();
   ASSERT_TRUE(first->started());
@@ -474,7 +508,22 @@ TEST(townctl_logs, follow_resumes_after_a_server_restart_without_gap_or_duplicat
                            return follower.out.size() > seen_before && !ticks.empty() && ticks.back() >= 40;
                          }))
       << follower.out << follower.err;
-  (void)std::system(("systemctl --user stop " + unit).c_str());
+  // The same journal through the client library: the tail, and the stream resumed from a cursor.
+  client::blocking_client controller(client::endpoint::unix_socket(second->socket_path()));
+  auto tail = controller.logs_tail(unit, 3);
+  ASSERT_TRUE(tail) << tail.error().describe();
+  ASSERT_EQ(tail->size(), 3u);
+  EXPECT_NE(tail->back().message.find(token), std::string::npos) << tail->back().message;
+  std::string cursor = (*tail)[0].cursor;
+  std::vector<std::string> resumed;
+  auto followed = controller.follow_logs(unit, 0, cursor, [&resumed](const client::journal_entry& entry) {
+    resumed.push_back(entry.message);
+    return resumed.size() < 2;
+  });
+  ASSERT_TRUE(followed) << followed.error().describe();
+  ASSERT_EQ(resumed.size(), 2u);
+  EXPECT_EQ(resumed[0], (*tail)[1].message);
+  EXPECT_EQ(resumed[1], (*tail)[2].message);
 
   auto ticks = ticks_in(follower.out, token);
   ASSERT_GE(ticks.size(), 40u);
@@ -482,6 +531,7 @@ TEST(townctl_logs, follow_resumes_after_a_server_restart_without_gap_or_duplicat
     ASSERT_EQ(ticks[i], ticks[i - 1] + 1) << "gap or duplicate at entry " << i << ":\n" << follower.out;
   }
   EXPECT_NE(follower.err.find("reconnecting"), std::string::npos) << follower.err;
+
   second->stop(SIGTERM);
   std::error_code ignored;
   fs::remove_all(first->state_dir(), ignored);

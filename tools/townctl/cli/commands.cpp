@@ -4,6 +4,8 @@
 #include <boost/json/parse.hpp>
 #include <cctype>
 
+#include "tools/townctl/client/client.hpp"
+
 namespace sc::townctl {
 
 namespace json = boost::json;
@@ -805,22 +807,13 @@ void set_member(json::object& body, std::string_view name, json::value value) {
 
 std::string target_of(std::string_view path, const std::vector<std::pair<std::string, std::string>>& query) {
   std::string out(path);
-  static constexpr char hex[] = "0123456789ABCDEF";
   bool first = true;
   for (const auto& [key, value] : query) {
     out += first ? '?' : '&';
     first = false;
     out += key;
     out += '=';
-    for (unsigned char c : value) {
-      if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~' || c == '@') {
-        out += static_cast<char>(c);
-      } else {
-        out += '%';
-        out += hex[c >> 4];
-        out += hex[c & 15];
-      }
-    }
+    out += client::percent_encode(value);
   }
   return out;
 }

@@ -254,8 +254,9 @@ int run_progress(blocking_client& controller, const command& c, const parsed_arg
   if (failure) {
     if (!g.json_output) {
       err("townctl: " + c.display_name() + " failed: " + failure->error + "\n");
-      print_journal(failure->journal);
-      if (rolled_back) err("the previous version was restored\n");
+      // After a rollback the same lines were shown with it.
+      if (!rolled_back) print_journal(failure->journal);
+      if (rolled_back) err("the previous version was restored and runs as before\n");
     }
     return exit_unavailable;
   }

@@ -69,6 +69,13 @@ account to_account(const json::object& object) {
           boolean_member(object, "admin"),   boolean_member(object, "disabled"), object};
 }
 
+journal_entry to_journal_entry(const json::object& object) {
+  std::string unit = string_member(object, "SystemdUnit");
+  if (unit.empty()) unit = string_member(object, "SyslogIdentifier");
+  return {string_member(object, "Cursor"),  string_member(object, "RealtimeTimestamp"), std::move(unit),
+          string_member(object, "Message"), string_member(object, "Priority"),          object};
+}
+
 install_step to_install_step(std::string_view frame) {
   install_step out;
   boost::system::error_code ec;
@@ -107,22 +114,28 @@ result<package_ref> package_ref::parse(std::string_view text) {
   return out;
 }
 
+std::string percent_encode(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~' || c == '@') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 std::string query_string(const list_query& query) {
   std::string out;
   auto add = [&out](std::string_view key, std::string_view value) {
     out += out.empty() ? '?' : '&';
     out += key;
     out += '=';
-    static constexpr char hex[] = "0123456789ABCDEF";
-    for (unsigned char c : value) {
-      if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-        out += static_cast<char>(c);
-      } else {
-        out += '%';
-        out += hex[c >> 4];
-        out += hex[c & 15];
-      }
-    }
+    out += percent_encode(value);
   };
   if (query.limit) add("limit", std::to_string(*query.limit));
   if (query.offset) add("offset", std::to_string(*query.offset));
@@ -348,6 +361,36 @@ result<void> blocking_client::unit_action(const std::string& name, const std::st
   auto answer = call("POST", "/systemd/status", json::object{{"name", name}, {"action", action}});
   if (!answer) return answer.error();
   return {};
+}
+
+result<std::vector<journal_entry>> blocking_client::logs_tail(const std::string& unit, int lines) {
+  auto answer = call("GET", "/systemd/logs/tail?unit=" + percent_encode(unit) + "&lines=" + std::to_string(lines));
+  if (!answer) return answer.error();
+  std::vector<journal_entry> out;
+  if (!answer->is_object()) return out;
+  if (const auto* entries = answer->as_object().if_contains("entries"); entries != nullptr && entries->is_array()) {
+    for (const auto& entry : entries->as_array()) {
+      if (entry.is_object()) out.push_back(to_journal_entry(entry.as_object()));
+    }
+  }
+  return out;
+}
+
+result<void> blocking_client::follow_logs(const std::string& unit, int lines, std::string& last_cursor,
+                                          const std::function<bool(const journal_entry&)>& on_entry) {
+  request what;
+  what.target = "/systemd/logs?unit=" + percent_encode(unit) + "&lines=" + std::to_string(lines);
+  what.accept = "text/event-stream";
+  what.last_event_id = last_cursor;
+  sse_parser parser;
+  return events(std::move(what), parser, [&](const sse_event& event) {
+    boost::system::error_code ec;
+    auto parsed = json::parse(event.data, ec);
+    if (ec || !parsed.is_object()) return true;
+    auto entry = to_journal_entry(parsed.as_object());
+    if (!event.id.empty()) last_cursor = event.id;
+    return on_entry(entry);
+  });
 }
 
 result<std::map<std::string, std::string>> blocking_client::settings() {

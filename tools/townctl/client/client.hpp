@@ -113,6 +113,15 @@ struct session_token {  // POST /account/authenticate
   account who;
 };
 
+struct journal_entry {    // GET /systemd/logs/tail and the /systemd/logs stream
+  std::string cursor;     // the entry's position; a stream resumes after it (Last-Event-ID)
+  std::string timestamp;  // RFC 3339
+  std::string unit;
+  std::string message;
+  std::string priority;
+  boost::json::object raw;
+};
+
 // Field access that tolerates absent and mistyped members (a newer or older server).
 std::string string_member(const boost::json::object& object, std::string_view key);
 std::int64_t integer_member(const boost::json::object& object, std::string_view key);
@@ -123,6 +132,7 @@ filesystem to_filesystem(const boost::json::object& object);
 repository to_repository(const boost::json::object& object);
 unit to_unit(const boost::json::object& object);
 account to_account(const boost::json::object& object);
+journal_entry to_journal_entry(const boost::json::object& object);
 install_step to_install_step(std::string_view frame);
 
 class blocking_client {
@@ -161,6 +171,13 @@ class blocking_client {
   result<void> add_repository(const std::string& name, const std::string& url);
   result<list_page<unit>> units(const list_query& query);
   result<void> unit_action(const std::string& name, const std::string& action);
+  // The last `lines` entries of `unit` ("" = the whole system).
+  result<std::vector<journal_entry>> logs_tail(const std::string& unit, int lines);
+  // The live journal of `unit` from after `last_cursor` ("" = the last `lines` first), each entry
+  // to `on_entry` (false stops); ends when the server ends the stream or the connection breaks.
+  // `last_cursor` is updated to the last entry handled, to resume with on the next call.
+  result<void> follow_logs(const std::string& unit, int lines, std::string& last_cursor,
+                           const std::function<bool(const journal_entry&)>& on_entry);
   result<std::map<std::string, std::string>> settings();
   result<void> set_setting(const std::string& key, const std::string& value);
   result<list_page<account>> accounts(const list_query& query);
@@ -176,6 +193,8 @@ class blocking_client {
   limits bounds_;
 };
 
+// A query parameter's value percent-encoded (RFC 3986 unreserved characters and '@' kept).
+std::string percent_encode(std::string_view text);
 // "?limit=…&offset=…" for a GET list (percent-encoded), "" when nothing is set.
 std::string query_string(const list_query& query);
 
