@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 #include <cstdio>
 
 namespace sc::townctl {
@@ -163,12 +164,12 @@ std::string human_bytes(std::uint64_t bytes) {
 namespace {
 std::string bar(double fraction, std::size_t width) {
   fraction = std::clamp(fraction, 0.0, 1.0);
-  auto filled = static_cast<std::size_t>(fraction * static_cast<double>(width) + 0.5);
+  auto filled = static_cast<std::size_t>(std::lround(fraction * static_cast<double>(width)));
   return "[" + std::string(filled, '#') + std::string(width - filled, '-') + "]";
 }
 
 std::string duration_text(double seconds) {
-  auto s = static_cast<long long>(seconds + 0.5);
+  auto s = static_cast<long long>(std::llround(seconds));
   if (s < 60) return std::to_string(s) + "s";
   if (s < 3600) return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
   return std::to_string(s / 3600) + "h" + std::to_string((s % 3600) / 60) + "m";
