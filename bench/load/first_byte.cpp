@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args = {townctl, "--socket", path, "status", "health"};
   std::vector<char*> argv_child;
+  argv_child.reserve(args.size() + 1);
   for (auto& a : args) argv_child.push_back(a.data());
   argv_child.push_back(nullptr);
   posix_spawn_file_actions_t actions;
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
       "Connection: close\r\n\r\n{\"status\":\"ok\"}";
   std::vector<double> first_byte;
   std::vector<double> whole;
+  first_byte.reserve(static_cast<std::size_t>(std::max(runs, 0)));
+  whole.reserve(static_cast<std::size_t>(std::max(runs, 0)));
   for (int i = 0; i < runs; ++i) {
     auto start = clock_type::now();
     pid_t pid = -1;

@@ -109,7 +109,7 @@ TEST(render, progress_has_escape_codes_only_on_a_terminal) {
   auto drawn = townctl::step_line(2, 5, "applying_templates", true);
   EXPECT_EQ(drawn.front(), '\r');
   EXPECT_NE(drawn.find("\x1b[K"), std::string::npos);
-  auto plain = townctl::transfer_line(1024 * 1024, 4 * 1024 * 1024, std::chrono::seconds(1), false);
+  auto plain = townctl::transfer_line(std::uint64_t{1} << 20, std::uint64_t{4} << 20, std::chrono::seconds(1), false);
   EXPECT_EQ(plain, "1.0 MiB / 4.0 MiB  25%  1.0 MiB/s  ETA 3s\n");
   EXPECT_EQ(plain.find('\x1b'), std::string::npos);
   EXPECT_EQ(townctl::human_bytes(1536), "1.5 KiB");
