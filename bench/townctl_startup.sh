@@ -11,3 +11,9 @@ cmake --build --preset release --target townctl townctl_first_byte -- -j"${SC_BU
 echo "townctl $(stat -c %s build/release/tools/townctl/townctl) bytes; shared libraries:" \
   "$(ldd build/release/tools/townctl/townctl | wc -l)"
 build/release/bench/townctl_first_byte build/release/tools/townctl/townctl "$runs"
+# The same machine's floor at the same moment (it is shared: compare the two, not absolute figures).
+if command -v curl >/dev/null; then
+  echo "baseline: curl --unix-socket"
+  build/release/bench/townctl_first_byte "$runs" "$(command -v curl)" -s -o /dev/null --unix-socket @SOCKET@ \
+    http://localhost/health
+fi

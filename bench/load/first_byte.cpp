@@ -3,6 +3,8 @@
 // run, the time from posix_spawn to the first byte of the request arriving, and to the exit of
 // the process after a minimal answer. Prints min, median, p90 and max of both. Plain POSIX.
 //   first_byte TOWNCTL [RUNS]
+//   first_byte RUNS PROGRAM ARGS...   (any client, "@SOCKET@" replaced by the socket: a baseline,
+//                                      e.g. curl --unix-socket @SOCKET@ http://localhost/health)
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -43,8 +45,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: first_byte TOWNCTL [RUNS]\n");
     return 2;
   }
-  std::string townctl = argv[1];
-  int runs = argc > 2 ? std::atoi(argv[2]) : 200;
+  bool generic = argc > 2 && std::string(argv[1]).find_first_not_of("0123456789") == std::string::npos;
+  std::string townctl = generic ? argv[2] : argv[1];
+  int runs = generic ? std::atoi(argv[1]) : (argc > 2 ? std::atoi(argv[2]) : 200);
   char dir_template[] = "/tmp/sc-first-byte-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) return 1;
   std::string path = std::string(dir_template) + "/api.sock";
@@ -57,6 +60,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::string> args = {townctl, "--socket", path, "status", "health"};
+  if (generic) {
+    args.assign(argv + 2, argv + argc);
+    for (auto& a : args) {
+      if (a == "@SOCKET@") a = path;
+    }
+  }
   std::vector<char*> argv_child;
   argv_child.reserve(args.size() + 1);
   for (auto& a : args) argv_child.push_back(a.data());
