@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "core/defaults.hpp"
 #include "core/problem.hpp"
 
 namespace sc::server {
 
 struct config {
-  std::string listen = "0.0.0.0:5309";                             // TCP "host:port"; "" disables
-  std::string socket_path = "/run/town-os/systemcontroller.sock";  // "" disables
+  std::string listen = defaults::listen;            // TCP "host:port"; "" disables
+  std::string socket_path = defaults::socket_path;  // "" disables
   std::string state_dir = "/var/lib/town-os";
   std::string database;        // default: <state_dir>/system.db
   std::string bus = "system";  // "system" or a D-Bus address (the sandbox's bus)

@@ -1,0 +1,107 @@
+#pragma once
+// townctl's one command table: every endpoint of server/routes.cpp as a subcommand, grouped as the
+// API is. `--help` on every command and group, the bash completion and the request each command
+// sends are all derived from this table (tests/tools/townctl_commands_test.cpp checks that every
+// route has a command). No I/O here.
+
+#include <boost/json/object.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sc::townctl {
+
+enum class arg_kind {
+  text,     // a string
+  integer,  // a JSON number
+  flag,     // a boolean option without a value (--purge-volumes)
+  list,     // repeatable option or trailing positionals → an array of strings
+  answers,  // repeatable KEY=VALUE → an object of strings (package answers)
+  package,  // [REPO/]NAME[@VERSION] → repo, name, version
+  secret,   // never on the command line: read from a terminal prompt (no echo) or a stdin line
+};
+
+struct argument {
+  std::string_view name;  // the JSON member or query parameter; "fields.email" nests; the option
+                          // is --name with '_' and '.' as '-' (or `option` when set)
+  arg_kind kind = arg_kind::text;
+  bool positional = false;
+  bool required = false;
+  std::string_view help;
+  std::string_view option = {};  // the option's own name when it differs (e.g. "answer")
+  bool local = false;            // used by townctl itself, never sent (--follow, --output)
+  char short_name = 0;           // a one-letter alias (-f)
+};
+
+// How a command runs beyond "send, print the answer".
+enum class action {
+  request,     // one request, the answer printed (table, lines or --json)
+  progress,    // an install-like operation: progress steps over SSE until done
+  logs,        // journal tail, or -f: the SSE stream, resumed across reconnects
+  upload,      // multipart upload of a file or a directory (tarred first)
+  download,    // a streamed archive into a file
+  login,       // authenticate and keep the token
+  logout,      // forget the token (and revoke the session)
+  raw_call,    // call METHOD PATH [JSON]
+  completion,  // print the bash completion script
+};
+
+struct command {
+  std::string_view group;  // "packages"
+  std::string_view name;   // "install"; "" for a group that is itself the command (login, logs)
+  std::string_view method;
+  std::string_view path;
+  std::string_view help;
+  std::vector<argument> args = {};
+  action kind = action::request;
+  bool paged = false;               // takes --limit --offset --search --sort-by --sort-order
+  std::string_view columns = {};    // table columns of a list answer ("" = the answer's own)
+  std::string_view fixed = {};      // members always sent, as JSON ({"action":"start"})
+  std::string_view also_path = {};  // a second route the command uses (logs -f: /systemd/logs)
+
+  std::string display_name() const;  // "packages install", "login"
+  // The option spelling of an argument: "--new-name".
+  static std::string option_of(const argument& arg);
+};
+
+const std::vector<command>& command_table();
+// The group's commands, in table order (empty when no such group).
+std::vector<const command*> commands_of(std::string_view group);
+std::vector<std::string_view> group_names();
+std::string_view group_help(std::string_view group);
+
+// Help texts: the overview, one group, one command.
+std::string overview_help();
+std::string group_usage(std::string_view group);
+std::string command_usage(const command& c);
+
+// The bash completion script (`complete -F _townctl townctl`), from the table.
+std::string bash_completion();
+
+// A command line parsed against a command: JSON members (nested by dotted names) or query
+// parameters, plus the options every command takes.
+struct parsed_args {
+  boost::json::object body;                                // POST commands
+  std::vector<std::pair<std::string, std::string>> query;  // GET commands
+  std::map<std::string, std::string> local;                // options the client itself uses (follow, output)
+  std::vector<std::string> secrets;                        // names of secret arguments to prompt for
+  bool help = false;
+};
+
+struct usage_error {
+  std::string message;
+};
+
+// `args` are the words after the command's name. Secret arguments are not read here (their names
+// are listed in `secrets` for the caller to prompt for). Errors are usage errors (exit 2).
+std::optional<usage_error> parse_arguments(const command& c, const std::vector<std::string>& args, parsed_args& out);
+
+// Sets `name` ("fields.password") in `body` to `value`, creating the nested objects.
+void set_member(boost::json::object& body, std::string_view name, boost::json::value value);
+
+// The request target: the command's path plus the query string of `query` (percent-encoded).
+std::string target_of(std::string_view path, const std::vector<std::pair<std::string, std::string>>& query);
+
+}  // namespace sc::townctl
