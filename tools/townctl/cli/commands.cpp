@@ -501,6 +501,16 @@ std::vector<command> build_table() {
       {"services", "refresh", "POST", "/system-services/refresh",
        "Rewrite the system services' units; restart those that changed"},
 
+      // ---- monitoring
+      {"monitoring", "status", "GET", "/monitoring/status",
+       "Prometheus and the node exporter: running, and the scrape targets"},
+      {"monitoring",
+       "get",
+       "GET",
+       "/monitoring/grafana/{path}",
+       "GET from the monitoring UI's API (Prometheus), e.g. `api/v1/query --set query=up`",
+       {positional("path", "the path below the monitoring UI, e.g. api/v1/query")}},
+
       // ---- DNS
       {"dns", "status", "GET", "/dns/status", "DNS server state, TLD and record count"},
       {"dns",
@@ -653,7 +663,8 @@ std::string_view group_help(std::string_view group) {
       {"storage", "filesystems, package volumes, archive upload and download"},
       {"units", "the managed systemd units"},
       {"logs", "the journal of a unit, live with -f"},
-      {"services", "the system services (DNS)"},
+      {"services", "the system services (DNS, the ingress, monitoring)"},
+      {"monitoring", "Prometheus's state and its API"},
       {"dns", "the local DNS zone and its block lists"},
       {"call", "any endpoint by method and path"},
       {"completion", "the bash completion script"},
@@ -807,8 +818,28 @@ void set_member(json::object& body, std::string_view name, json::value value) {
 
 std::string target_of(std::string_view path, const std::vector<std::pair<std::string, std::string>>& query) {
   std::string out(path);
+  // A prefix route (/monitoring/grafana/{path}): the `path` argument is the rest of the path, its
+  // segments encoded one by one so that the slashes stay slashes.
+  constexpr std::string_view rest_marker = "{path}";
+  const bool prefix = path.ends_with(rest_marker);
+  if (prefix) {
+    out.resize(out.size() - rest_marker.size());
+    for (const auto& [key, value] : query) {
+      if (key != "path") continue;
+      std::string_view rest = value;
+      while (rest.starts_with('/')) rest.remove_prefix(1);
+      for (std::size_t start = 0; start <= rest.size();) {
+        auto slash = rest.find('/', start);
+        if (slash == std::string_view::npos) slash = rest.size();
+        out += client::percent_encode(rest.substr(start, slash - start));
+        if (slash < rest.size()) out += '/';
+        start = slash + 1;
+      }
+    }
+  }
   bool first = true;
   for (const auto& [key, value] : query) {
+    if (prefix && key == "path") continue;
     out += first ? '?' : '&';
     first = false;
     out += key;
