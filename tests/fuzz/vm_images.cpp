@@ -4,11 +4,12 @@
 // that literal, a refused address is never let through, and every refusal is a 4xx.
 //
 // Input: byte 0 chooses the base URL a redirect resolves against; the rest is the text.
+#include "core/vm_images.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "core/vm_images.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
