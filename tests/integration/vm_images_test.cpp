@@ -290,6 +290,24 @@ TEST_F(vm_images_api, TheSsrfCorpusIsRefusedWithoutTheAllowList) {
   }
 }
 
+// Shutdown cancels a download in flight (after the grace period) and its partial file goes with it.
+TEST_F(vm_images_api, ShutdownCancelsADownloadAndLeavesNoFile) {
+  server_process stopping(
+      {"--vm-image-allow-address", "127.0.0.1:" + std::to_string(images_->port()), "--shutdown-grace", "500"});
+  ASSERT_TRUE(stopping.started());
+  const std::string token = bootstrap_admin(stopping.port());
+  ASSERT_FALSE(token.empty());
+  auto connection = raw_connection::tcp(stopping.port());
+  const std::string body = R"({"url":")" + images_->url("/hang.qcow2") + R"(","name":"vmtest-shutdown"})";
+  ASSERT_TRUE(
+      connection.send(format_request("POST", "/vm-images/upload", body,
+                                     {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}})));
+  const auto partial = vm_images_dir() / "vmtest-shutdown.raw.download";
+  ASSERT_TRUE(eventually(std::chrono::seconds(10), [&] { return fs::exists(partial); }));
+  EXPECT_EQ(stopping.stop(SIGTERM, std::chrono::seconds(10)), 0);
+  expect_nothing_left("vmtest-shutdown.raw");
+}
+
 TEST_F(vm_images_api, NamesAreCheckedAndAdminOnly) {
   EXPECT_EQ(upload(images_->url("/image.qcow2"), ".hidden").status, 422);
   EXPECT_EQ(upload(images_->url("/image.qcow2"), "a:b").status, 422);
