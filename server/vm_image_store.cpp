@@ -111,7 +111,12 @@ asio::awaitable<result<std::vector<vm_image_store::image>>> vm_image_store::list
 }
 
 asio::awaitable<result<void>> vm_image_store::remove(std::string name) {
-  if (uploading_.contains(name)) co_return problem::conflict("the image " + name + " is being uploaded");
+  // An upload's own files (the image, its download and its conversion) wait until it ends.
+  for (std::string_view suffix : {std::string_view(), std::string_view(".download"), std::string_view(".converting")}) {
+    if (name.ends_with(suffix) && uploading_.contains(name.substr(0, name.size() - suffix.size()))) {
+      co_return problem::conflict("the image " + name + " is being uploaded");
+    }
+  }
   if (auto ready = co_await storage_.ready(); !ready) co_return ready.error();
   auto directory = storage_.volumes().open_subvolume(subvolume, {"name", "vm-images"});
   if (!directory) co_return directory.error();

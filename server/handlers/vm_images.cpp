@@ -36,7 +36,8 @@ std::uint64_t max_image_size(app& services) {
 }
 
 // The upload as its own coroutine, so an event stream can be written beside it; the outcome
-// is reported to `progress` (the stream's terminal frame) and kept in `outcome`.
+// is reported to `progress` (the stream's terminal frame) and kept in `outcome`. `store` is the
+// app's, which outlives every request.
 asio::awaitable<void> run_upload(vm_image_store& store, vm_image_store::upload_request request,
                                  std::shared_ptr<operation_progress> progress,
                                  std::shared_ptr<result<std::string>> outcome) {
