@@ -80,9 +80,9 @@ struct upload_claim {
 
 }  // namespace
 
-vm_image_store::vm_image_store(storage_service& storage, file_io::file_ring& files, std::filesystem::path btrfs_root,
-                               options opts)
-    : storage_(storage), files_(files), directory_(std::move(btrfs_root) / subvolume), options_(std::move(opts)) {}
+vm_image_store::vm_image_store(storage_service& storage, file_io::file_ring& files,
+                               const std::filesystem::path& btrfs_root, options opts)
+    : storage_(storage), files_(files), directory_(btrfs_root / subvolume), options_(std::move(opts)) {}
 
 asio::awaitable<result<std::vector<vm_image_store::image>>> vm_image_store::list() {
   if (auto ready = co_await storage_.ready(); !ready) co_return ready.error();

@@ -39,7 +39,8 @@ class vm_image_store {
     std::chrono::milliseconds convert_timeout{30 * 60 * 1000};
     std::vector<vm_images::allowed_endpoint> allowed;  // test-only exceptions to the guard
   };
-  vm_image_store(storage_service& storage, file_io::file_ring& files, std::filesystem::path btrfs_root, options opts);
+  vm_image_store(storage_service& storage, file_io::file_ring& files, const std::filesystem::path& btrfs_root,
+                 options opts);
 
   struct image {
     std::string name;
