@@ -15,7 +15,7 @@ namespace {
 constexpr std::uint64_t mebibyte = 1024ull * 1024;
 constexpr std::uint64_t exbibyte = 1ull << 60;
 
-constexpr std::array<default_value, 19> default_values = {{
+constexpr std::array<default_value, 20> default_values = {{
     {"default_quota", "53687091200"},
     {"max_archive_size", "1073741824"},
     {"archive_unpack_timeout", "600"},
@@ -45,6 +45,9 @@ constexpr std::array<default_value, 19> default_values = {{
     // How many earlier versions an upgrade keeps (snapshots of their volumes, units and answers) to
     // roll back to; 0 keeps none once the upgrade is verified (issue 14).
     {"package_keep_snapshots", "1"},
+    // The largest VM image download, and the largest disk it may describe (POST /vm-images/upload;
+    // issue 16): 64 GiB; 0 is no limit.
+    {"vm_image_max_size", "68719476736"},
 }};
 
 constexpr std::array<std::string_view, 48> populated = {
@@ -389,6 +392,7 @@ result<std::string> validate(std::string_view key, std::string_view value) {
   if (key == "default_quota") return bounded_bytes(key, value, 0, exbibyte);
   if (key == "max_archive_size") return bounded_bytes(key, value, 0, exbibyte);
   if (key == "gfeh_partition_quota") return bounded_bytes(key, value, 0, exbibyte);
+  if (key == "vm_image_max_size") return bounded_bytes(key, value, 0, exbibyte);
   if (key == "archive_unpack_timeout") return bounded_integer(key, value, 1, 86'400, "seconds");
   if (key == "peer_ttl") return bounded_integer(key, value, 60, 31'536'000, "seconds");
   if (key == "session_lifetime") return bounded_integer(key, value, 3600, 31'536'000, "seconds");

@@ -18,6 +18,8 @@
 //   max_archive_size       bytes, 0 .. 1 EiB; largest upload body, 0: no limit
 //                                                           (default 1073741824)
 //   archive_unpack_timeout seconds, 1 .. 86400              (default 600)
+//   vm_image_max_size      bytes, 0 .. 1 EiB; largest VM image download and the largest disk
+//                          it may describe, 0: no limit     (default 68719476736)
 //   locale                 one of supported_locale_codes()  (default en-US)
 //   proton_image           container image reference: 1..512 bytes, no whitespace/control chars
 //                                                           (default quay.io/town/proton:latest)

@@ -44,6 +44,7 @@
 #include "server/storage_service.hpp"
 #include "server/system_services.hpp"
 #include "server/systemd_service.hpp"
+#include "server/vm_image_store.hpp"
 
 namespace sc::server {
 
@@ -223,6 +224,15 @@ result<void> app::open_system_services() {
 result<void> app::open() {
   files_ = std::make_unique<file_io::file_ring>(io_.get_executor());
   storage_ = std::make_unique<server::storage_service>(settings_.btrfs_root, *archive_queue_);
+  vm_image_store::options vm_image_options;
+  vm_image_options.download_timeout = settings_.vm_image_download_timeout;
+  vm_image_options.allowed = settings_.vm_image_allowed;
+  for (const auto& allowed : vm_image_options.allowed) {
+    log::warning("VM image downloads may reach " + allowed.address.to_string() +
+                 (allowed.port ? ":" + std::to_string(*allowed.port) : std::string(" (any port)")) +
+                 " (--vm-image-allow-address: for tests only)");
+  }
+  vm_images_ = std::make_unique<vm_image_store>(*storage_, *files_, settings_.btrfs_root, std::move(vm_image_options));
   auto opened = store::database::open(settings_.database);
   if (!opened) return opened.error();
   database_ = std::move(*opened);

@@ -47,6 +47,7 @@ class system_services;
 class dns_service;
 class ingress_service;
 class monitoring_service;
+class vm_image_store;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -108,6 +109,8 @@ class app {
   server::catalog& packages() noexcept { return *catalog_; }
   // Storage and archives (issue 5): btrfs volumes under --btrfs-root, the archive pool, systemd.
   server::storage_service& storage() noexcept { return *storage_; }
+  // The VM image cache (server/vm_image_store.hpp), in the vm-images subvolume.
+  server::vm_image_store& vm_images() noexcept { return *vm_images_; }
   // The CORS headers dispatch() adds, for a response a handler writes itself (streamed downloads).
   void add_cors_headers_to(const http::request& request, http::response& response) const {
     add_cors_headers(request, response);
@@ -193,6 +196,7 @@ class app {
   std::unique_ptr<file_io::file_ring> files_;
   std::unique_ptr<systemd::bus_connection> bus_;
   std::unique_ptr<server::storage_service> storage_;
+  std::unique_ptr<server::vm_image_store> vm_images_;  // uses storage_ and files_: destroyed before them
   std::string bus_error_;
   // Reconnects to D-Bus with backoff after a loss (or a failed first connect), and destroys the
   // lost connection once no request can still hold it (server/app_parts.hpp, app::dbus_link).

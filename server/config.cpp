@@ -34,6 +34,9 @@ std::string usage() {
          "  --ingress-subnet CIDR  subnet of the podman network town-os-ingress (default 10.89.255.0/24)\n"
          "  --prometheus-listen ADDR:PORT     Prometheus, on loopback (default 127.0.0.1:9090)\n"
          "  --node-exporter-listen ADDR:PORT  the node exporter, on loopback (default 127.0.0.1:9100)\n"
+         "  --vm-image-download-timeout MS  deadline of a VM image download (default 1800000)\n"
+         "  --vm-image-allow-address ADDR[:PORT]  TESTS ONLY: let VM image downloads reach this exact\n"
+         "                         address (and port), which the SSRF guard refuses (repeatable)\n"
          "Environment: TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,\n"
          "SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated), SC_SYSTEM_SERVICES, SC_DNS_LISTEN, "
          "SC_INGRESS_HTTPS, SC_INGRESS_HTTP, SC_INGRESS_SUBNET, SC_PROMETHEUS_LISTEN, SC_NODE_EXPORTER_LISTEN. Systemd "
@@ -125,6 +128,10 @@ result<config> parse_config(int argc, const char* const* argv) {
       c.node_exporter_listen = value;
     } else if (flag == "--allowed-host") {
       c.allowed_hosts.push_back(value);
+    } else if (flag == "--vm-image-allow-address") {
+      auto endpoint = vm_images::parse_allowed_endpoint(value);
+      if (!endpoint) return problem::bad_request(std::string(flag) + ": expected ADDRESS or ADDRESS:PORT\n" + usage());
+      c.vm_image_allowed.push_back(*endpoint);
     } else if (flag == "--max-connections") {
       auto n = parse_size(flag, value);
       if (!n) return n.error();
@@ -142,13 +149,14 @@ result<config> parse_config(int argc, const char* const* argv) {
       if (!n) return n.error();
       c.password_hash_memory = *n;
     } else if (flag == "--header-timeout" || flag == "--idle-timeout" || flag == "--shutdown-grace" ||
-               flag == "--max-handler-deadline") {
+               flag == "--max-handler-deadline" || flag == "--vm-image-download-timeout") {
       auto n = parse_size(flag, value);
       if (!n) return n.error();
-      auto& target = flag == "--header-timeout"   ? c.header_timeout
-                     : flag == "--idle-timeout"   ? c.idle_timeout
-                     : flag == "--shutdown-grace" ? c.shutdown_grace
-                                                  : c.max_handler_deadline;
+      auto& target = flag == "--header-timeout"         ? c.header_timeout
+                     : flag == "--idle-timeout"         ? c.idle_timeout
+                     : flag == "--shutdown-grace"       ? c.shutdown_grace
+                     : flag == "--max-handler-deadline" ? c.max_handler_deadline
+                                                        : c.vm_image_download_timeout;
       target = std::chrono::milliseconds(*n);
     } else {
       return problem::bad_request("unknown option " + std::string(flag) + "\n" + usage());

@@ -9,6 +9,7 @@
 
 #include "core/defaults.hpp"
 #include "core/problem.hpp"
+#include "core/vm_images.hpp"
 
 namespace sc::server {
 
@@ -59,11 +60,17 @@ struct config {
   // Bytes that concurrent argon2id hashes may use together (each takes 64 MiB at the default
   // parameters); the `password_hash_memory` setting overrides it when not 0.
   std::size_t password_hash_memory = std::size_t{128} * 1024 * 1024;
+  // VM image downloads (POST /vm-images/upload): the whole transfer's deadline (the reference's
+  // 30 minutes), and the test-only exceptions to the SSRF guard (`--vm-image-allow-address
+  // ADDR[:PORT]`, repeatable; empty in production) so a test server on loopback can be reached.
+  std::chrono::milliseconds vm_image_download_timeout{30 * 60 * 1000};
+  std::vector<vm_images::allowed_endpoint> vm_image_allowed;
 };
 
 // Parses argv (`--listen ADDR`, `--socket PATH`, `--state-dir DIR`, `--db PATH`, `--bus ADDR`,
 // `--btrfs-root DIR`, `--unit-dir DIR`, `--system-services KEYS`, `--dns-listen ADDR:PORT`, `--trust-loopback`,
-// `--allowed-host NAME` (repeatable), `--max-connections N`,
+// `--allowed-host NAME` (repeatable), `--max-connections N`, `--vm-image-allow-address ADDR[:PORT]` (repeatable),
+// `--vm-image-download-timeout MS`,
 // `--body-limit N`) over the environment (TOWN_OS_LISTEN, SC_LISTEN, SC_SOCKET, SC_STATE_DIR, SC_DB, SC_BUS_ADDRESS,
 // SC_BTRFS_ROOT, SC_UNIT_DIR, SC_ALLOWED_HOSTS (comma-separated), SC_SYSTEM_SERVICES, SC_DNS_LISTEN). `--help` yields a
 // problem whose detail is the usage text.

@@ -174,6 +174,13 @@ void operation_progress::step(std::string_view key) {
   publish(boost::json::serialize(boost::json::object{{"step", key}}));
 }
 
+void operation_progress::step(std::string_view key, std::uint64_t done, std::optional<std::uint64_t> total) {
+  if (finished_) return;
+  boost::json::object frame{{"step", key}, {"bytes", done}};
+  if (total) frame["total"] = *total;
+  publish(boost::json::serialize(frame));
+}
+
 void operation_progress::succeed() {
   if (finished_) return;
   publish(R"({"done":true})");

@@ -87,6 +87,8 @@ class operation_progress {
  public:
   explicit operation_progress(const boost::asio::any_io_executor& executor) : done_(executor) {}
   void step(std::string_view key);
+  // A step with a byte count (a download): {"step":key,"bytes":done[,"total":total]}.
+  void step(std::string_view key, std::uint64_t done, std::optional<std::uint64_t> total);
   void succeed();
   void fail(const problem& failure);
   // An upgrade undid itself: {"step":"rolled_back","reason":…,"journal":[the new version's last lines]}.

@@ -18,6 +18,7 @@ std::vector<route> build_routes() {
   // An install pulls images (10 minutes at most) and waits for the app to run
   // (package_start_timeout, an hour at most); the operation itself is not bound to the request.
   constexpr auto package_work = std::chrono::hours(2);
+  constexpr auto vm_image_work = minutes(65);
   return {
       {v::get, "/health", public_access, handlers::health, "Liveness and uptime"},
       {v::get, "/ready", public_access, handlers::ready,
@@ -132,6 +133,13 @@ std::vector<route> build_routes() {
        "Unpack a streamed multipart archive into a volume", true, archive_transfer},
       {v::post, "/storage/download-archive", admin, handlers::storage_download_archive,
        "A volume or paths in it as a streamed tar.gz/bz2/xz", false, archive_transfer},
+      // The VM image cache (behavior-ops.md §9; issue 16). An upload's download has its own deadline
+      // (--vm-image-download-timeout, 30 minutes) and its conversion another; the route's covers both.
+      {v::get, "/vm-images", authenticated, handlers::vm_images_list, "Cached VM disk images: name and size"},
+      {v::post, "/vm-images/upload", admin, handlers::vm_images_upload,
+       "Download a VM image (http/https, public addresses only) and convert it to raw; SSE progress", false,
+       vm_image_work},
+      {v::post, "/vm-images/delete", admin, handlers::vm_images_delete, "Delete a cached VM image"},
       // Systemd units and the journal (behavior-ops.md §8, issue 4).
       {v::get, "/systemd/units", authenticated, handlers::systemd_units, "Managed units with their state, paged"},
       {v::post, "/systemd/status", admin, handlers::systemd_status,

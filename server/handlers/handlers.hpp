@@ -118,5 +118,9 @@ reply dns_rbl_local_remove(request_context& context);
 reply dns_dnsbl_allowlist(request_context& context);
 reply dns_dnsbl_allowlist_add(request_context& context);
 reply dns_dnsbl_allowlist_remove(request_context& context);
+// server/handlers/vm_images.cpp — the VM image cache (behavior-ops.md §9; issue 16)
+reply vm_images_list(request_context& context);
+reply vm_images_upload(request_context& context);
+reply vm_images_delete(request_context& context);
 
 }  // namespace sc::server::handlers

@@ -50,6 +50,11 @@ TEST(settings, audit_retention_keys_are_bounded_integers) {
   refused("package_start_timeout", "4");
   refused("package_start_timeout", "3601");
   EXPECT_EQ(default_of("package_keep_snapshots"), "1");
+  EXPECT_EQ(default_of("vm_image_max_size"), "68719476736");
+  EXPECT_EQ(accepted("vm_image_max_size", "0"), "0");
+  EXPECT_EQ(accepted("vm_image_max_size", "10GiB"), "10737418240");
+  refused("vm_image_max_size", "2EiB");
+  refused("vm_image_max_size", "-1");
   EXPECT_EQ(accepted("package_keep_snapshots", "0"), "0");
   refused("package_keep_snapshots", "101");
   refused("package_keep_snapshots", "-1");

@@ -110,6 +110,16 @@ for name, (mode, text) in {"graph": (0, "graph"), "query": (0, "api/v1/query\0qu
                            "targets": (1, '{"status":"success","data":{"activeTargets":[{"labels":{"job":"node",'
                                           '"instance":"127.0.0.1:9100"},"health":"up","lastError":""}]}}')}.items():
     write("monitoring_proxy", name, bytes([mode]) + text.encode())
+# ---- vm_images: byte 0 = redirect base (mod 3) and size limit, then a URL, Location, name or JSON ----
+for name, (b, text) in {"url_https": (0, "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-nocloud-amd64.qcow2"),
+                        "url_decimal_loopback": (0, "http://2130706433/"), "url_octal_loopback": (1, "http://0177.0.0.1/"),
+                        "url_mapped_v6": (2, "http://[::ffff:127.0.0.1]:8080/a.img?x=1#f"),
+                        "url_userinfo": (0, "http://user:pw@example.org/x.qcow2"),
+                        "redirect_relative": (0, "../other/disk.img?v=2"), "redirect_metadata": (1, "http://169.254.169.254/latest/meta-data/"),
+                        "name_traversal": (0, "../../etc/passwd"), "allow_entry": (0, "[fe80::1]:8080"),
+                        "info_backing": (0, '{"virtual-size":512,"format":"qcow2","backing-filename":"/etc/shadow"}'),
+                        "info_vmdk_extents": (0, '{"virtual-size":1,"filename":"a","format":"vmdk","format-specific":{"data":{"extents":[{"filename":"/dev/sda"}]}}}')}.items():
+    write("vm_images", name, bytes([b]) + text.encode())
 
 # ---- archive_extract: byte 0 = filter (0 as is, 1 gzip, 2 bzip2, 3 xz), then the archive ----
 def tar_bytes(hostile=False):

@@ -97,6 +97,10 @@ constexpr expectation expected_levels[] = {
     {"POST", "/storage/remove-package-volume", auth_level::admin},
     {"POST", "/storage/upload-archive", auth_level::admin},
     {"POST", "/storage/download-archive", auth_level::admin},
+    // the VM image cache (townos-api-reference "VM Images": list authenticated, changes admin)
+    {"GET", "/vm-images", auth_level::authenticated},
+    {"POST", "/vm-images/upload", auth_level::admin},
+    {"POST", "/vm-images/delete", auth_level::admin},
     // systemd units and the journal (behavior-ops.md §1.5)
     {"GET", "/systemd/units", auth_level::authenticated},
     {"POST", "/systemd/status", auth_level::admin},

@@ -501,6 +501,17 @@ std::vector<command> build_table() {
       {"services", "refresh", "POST", "/system-services/refresh",
        "Rewrite the system services' units; restart those that changed"},
 
+      // ---- VM images
+      {"vm-images", "list", "GET", "/vm-images", "Cached VM disk images", {}, action::request, false, "name,size"},
+      {"vm-images",
+       "upload",
+       "POST",
+       "/vm-images/upload",
+       "Download an http(s) disk image and convert it to raw",
+       {positional("url", "where the image is (http or https)"), option("name", "the image's name (default: the URL's)")}},
+      {"vm-images", "delete", "POST", "/vm-images/delete", "Delete a cached VM image",
+       {positional("name", "the image's name")}},
+
       // ---- monitoring
       {"monitoring", "status", "GET", "/monitoring/status",
        "Prometheus and the node exporter: running, and the scrape targets"},
@@ -665,6 +676,7 @@ std::string_view group_help(std::string_view group) {
       {"logs", "the journal of a unit, live with -f"},
       {"services", "the system services (DNS, the ingress, monitoring)"},
       {"monitoring", "Prometheus's state and its API"},
+      {"vm-images", "disk images for VM packages"},
       {"dns", "the local DNS zone and its block lists"},
       {"call", "any endpoint by method and path"},
       {"completion", "the bash completion script"},
