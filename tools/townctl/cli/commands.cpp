@@ -508,8 +508,13 @@ std::vector<command> build_table() {
        "POST",
        "/vm-images/upload",
        "Download an http(s) disk image and convert it to raw",
-       {positional("url", "where the image is (http or https)"), option("name", "the image's name (default: the URL's)")}},
-      {"vm-images", "delete", "POST", "/vm-images/delete", "Delete a cached VM image",
+       {positional("url", "where the image is (http or https)"),
+        option("name", "the image's name (default: the URL's)")}},
+      {"vm-images",
+       "delete",
+       "POST",
+       "/vm-images/delete",
+       "Delete a cached VM image",
        {positional("name", "the image's name")}},
 
       // ---- monitoring
