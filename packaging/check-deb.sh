@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # packaging/check-deb.sh BUILD_DIR "DEP, DEP, ..." — builds the .deb with CPack from BUILD_DIR and
 # checks its files (dpkg-deb -c), its control fields and dependencies (dpkg-deb -f), the units it
-# ships (ExecStart at /usr/bin) and that its postinst enables the socket.
+# ships (ExecStart at /usr/bin) and that its postinst enables the socket; then installs it with apt
+# into a fresh Debian 12 root (tools/check-fresh --deb).
 set -euo pipefail
 build=$1 deps=$2
 work=$(mktemp -d /tmp/sc-deb.XXXXXX)
@@ -31,3 +32,7 @@ grep -q 'deb-systemd-helper enable town-os-systemcontroller.socket' "$work/contr
 grep -q '^complete -o filenames -F _townctl townctl' "$work/root/usr/share/bash-completion/completions/townctl"
 echo "Depends: $depends"
 echo "package checked"
+# Installed with apt into a fresh Debian 12 (tools/check-fresh --deb): the files, the dependencies
+# (the binaries start with what apt brought) and the units (systemd-analyze verify; the socket
+# enabled by the postinst).
+"$(dirname "$0")/../tools/check-fresh" --deb "$deb"
