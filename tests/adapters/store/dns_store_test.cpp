@@ -39,10 +39,10 @@ class dns_store_test : public ::testing::Test {
     store_ = std::move(*store);
   }
   static dns::record a_record(std::size_t i) {
-    auto made = dns::make_record("h" + std::to_string(i), "A",
-                                 "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." +
-                                     std::to_string(i % 256),
-                                 300, "home");
+    auto made = dns::make_record(
+        "h" + std::to_string(i), "A",
+        "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256),
+        300, "home");
     EXPECT_TRUE(made);
     return *made;
   }
