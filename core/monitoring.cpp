@@ -99,6 +99,8 @@ result<std::string> proxied_target(std::string_view path, std::string_view query
     std::string decoded;
     for (std::size_t i = start; i < end; ++i) {
       char c = rest[i];
+      // A raw `?` or `#` would end the path upstream and turn the rest into a query or fragment.
+      if (c == '?' || c == '#') return problem::bad_request("monitoring path: raw ? or #");
       if (c == '%') {
         if (i + 2 >= end || hex_value(rest[i + 1]) < 0 || hex_value(rest[i + 2]) < 0)
           return problem::bad_request("monitoring path: malformed %-escape");

@@ -38,7 +38,8 @@ result<targets> parse_targets(std::string_view body);
 // The upstream request target for a proxied request: `path` is the request's path (starting with
 // proxy_prefix), `query` its raw query ("" for none). The prefix is stripped ("/monitoring/grafana/
 // graph" → "/graph"). 400 for a path that could step outside what it names once decoded: a `.` or
-// `..` segment, an encoded slash, backslash, NUL or control character, or malformed %-escapes;
+// `..` segment, an encoded slash, backslash, NUL or control character, a raw `?` or `#`, or
+// malformed %-escapes;
 // 400 for control characters or spaces in the query.
 result<std::string> proxied_target(std::string_view path, std::string_view query);
 

@@ -61,13 +61,28 @@ TEST(monitoring_proxy, strips_the_prefix_and_keeps_the_query) {
 }
 
 TEST(monitoring_proxy, refuses_paths_that_step_elsewhere_once_decoded) {
-  for (const char* path :
-       {"/monitoring/grafana/..", "/monitoring/grafana/../metrics", "/monitoring/grafana/a/../../x",
-        "/monitoring/grafana/%2e%2e/x", "/monitoring/grafana/%2E%2e", "/monitoring/grafana/.%2e/",
-        "/monitoring/grafana/./x", "/monitoring/grafana/a%2fb", "/monitoring/grafana/a%2F..%2Fb",
-        "/monitoring/grafana/a%5cb", "/monitoring/grafana/a\\b", "/monitoring/grafana/a%00b",
-        "/monitoring/grafana/a%0d%0aX-Injected:%201", "/monitoring/grafana/%", "/monitoring/grafana/%4",
-        "/monitoring/grafana/%zz", "/monitoring/grafana/a b", "/monitoring/other", "/monitoring/grafana"}) {
+  for (const char* path : {"/monitoring/grafana/..",
+                           "/monitoring/grafana/../metrics",
+                           "/monitoring/grafana/a/../../x",
+                           "/monitoring/grafana/%2e%2e/x",
+                           "/monitoring/grafana/%2E%2e",
+                           "/monitoring/grafana/.%2e/",
+                           "/monitoring/grafana/./x",
+                           "/monitoring/grafana/a%2fb",
+                           "/monitoring/grafana/a%2F..%2Fb",
+                           "/monitoring/grafana/a%5cb",
+                           "/monitoring/grafana/a\\b",
+                           "/monitoring/grafana/a%00b",
+                           "/monitoring/grafana/a%0d%0aX-Injected:%201",
+                           "/monitoring/grafana/%",
+                           "/monitoring/grafana/%4",
+                           "/monitoring/grafana/%zz",
+                           "/monitoring/grafana/a b",
+                           "/monitoring/other",
+                           "/monitoring/grafana/.?x",
+                           "/monitoring/grafana/..#x",
+                           "/monitoring/grafana/a?b",
+                           "/monitoring/grafana"}) {
     auto refused = proxied_target(path, "");
     ASSERT_FALSE(refused) << path;
     EXPECT_EQ(refused.error().status, 400) << path;
