@@ -23,14 +23,15 @@ reply monitoring_status(request_context& context) {
 // that describe the content come back. Bounded: the request by the body limit, the answer to
 // 16 MiB, the whole exchange to 30 s.
 reply monitoring_proxy(request_context& context) {
-  auto* monitoring = context.services.monitoring();
-  if (monitoring == nullptr || !co_await context.services.services().active("prometheus"))
-    co_return http::problem_response(problem::unavailable("monitoring is not configured"));
+  // A path that would step elsewhere is refused whatever the state of monitoring.
   std::string_view target = context.request.target();
   const auto question = target.find('?');
   const std::string_view query = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
   auto upstream_target = monitoring::proxied_target(context.path, query);
   if (!upstream_target) co_return http::problem_response(upstream_target.error());
+  auto* monitoring = context.services.monitoring();
+  if (monitoring == nullptr || !co_await context.services.services().active("prometheus"))
+    co_return http::problem_response(problem::unavailable("monitoring is not configured"));
 
   http_client::string_request up{context.request.method(), *upstream_target, 11};
   for (auto field : {beast::http::field::accept, beast::http::field::content_type, beast::http::field::accept_language,

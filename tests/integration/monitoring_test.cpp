@@ -46,6 +46,11 @@ class monitoring_api : public ::testing::Test {
          "SC_PROMETHEUS_LISTEN=127.0.0.1:" + std::to_string(prometheus_port_),
          "SC_NODE_EXPORTER_LISTEN=127.0.0.1:" + std::to_string(exporter_port_), "SC_DEFAULT_REPOSITORY="});
     ASSERT_TRUE(server_->started()) << server_->log();
+    // ctest runs each test in its own process: every one starts from a Prometheus that is up.
+    ASSERT_TRUE(eventually(60s, [] {
+      auto reply = call("GET", "/monitoring/status");
+      return reply.status == 200 && json::parse(reply.body).as_object().at("prometheus").as_bool();
+    })) << server_->log();
   }
   static void TearDownTestSuite() {
     delete server_;
