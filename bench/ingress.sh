@@ -85,7 +85,7 @@ load() {  # load NAME ARGS…: one run of http_load; prints its line with Caddy'
   after=$(cpu_ticks "$caddy_pid")
   requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
   awk -v n="$name" -v l="$line" -v t=$((after - before)) -v hz="$ticks" -v r="$requests" \
-    'BEGIN {printf "%-8s %s caddy_cpu_us_per_request=%.1f\n", n, l, r > 0 ? t / hz * 1e6 / r : 0}'
+    'BEGIN {printf "%-8s %s caddy_cpu_us_per_request=%.1f\n", n, l, (r > 0 ? t / hz * 1e6 / r : 0)}'
 }
 for round in 1 2; do
   load floor --tcp "$address:8080" --host "$host"
