@@ -1732,12 +1732,28 @@ asio::awaitable<void> lifecycle::recover_and_reconcile() {
   }
   // Then every record (§7.6): files as the record renders them, enabled packages running.
   std::vector<store::install_record> records = store_->installed();
-  for (const auto& record : records) {
+  bool addressed = false;
+  for (auto& record : records) {
     const auto& ref = record.plan.package;
     const std::string key = key_of(ref.repo, ref.effective_name);
     if (busy_.contains(key)) continue;
     busy_.insert(key);
     busy_claim<shared_state> claim{shared_, key};
+    // A record from before the ingress had addresses gets them now, so the proxy can reach it
+    // (its units are rewritten below, since they change).
+    if (std::any_of(record.plan.containers.begin(), record.plan.containers.end(),
+                    [](const auto& c) { return c.ingress_port() != 0 && c.ingress_address.empty(); })) {
+      install_plan plan = record.plan;
+      if (auto assigned = assign_ingress_addresses(plan, key); !assigned) {
+        log::error("reconcile " + key + ": ingress address: " + assigned.error().detail);
+      } else if (auto updated = store_->update_plan(plan); !updated) {
+        log::error("reconcile " + key + ": " + updated.error().detail + " " + updated.error().internal);
+      } else {
+        record.plan = std::move(plan);
+        addressed = true;
+        log::info("reconcile " + key + ": ingress addresses assigned");
+      }
+    }
     auto rendered = packages::render_podman_units(record.plan, options_.render);
     if (!rendered) {
       log::error("reconcile " + key + ": " + rendered.error().detail);
@@ -1771,6 +1787,7 @@ asio::awaitable<void> lifecycle::recover_and_reconcile() {
       log::info("reconcile " + key + ": unit files rewritten and units restarted");
     }
   }
+  if (addressed) co_await notify_installed_changed();
   log::info("start-up done: " + std::to_string(unfinished.size()) + " unfinished operations settled, " +
             std::to_string(records.size()) + " installed packages reconciled");
 }

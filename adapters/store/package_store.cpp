@@ -336,6 +336,28 @@ result<void> package_store::set_disabled(std::string_view repo, std::string_view
   return {};
 }
 
+result<void> package_store::update_plan(const packages::install_plan& plan) {
+  const auto& ref = plan.package;
+  auto it = std::find_if(installed_.begin(), installed_.end(),
+                         [&](const auto& r) { return same_package(r.plan.package, ref.repo, ref.effective_name); });
+  if (it == installed_.end()) {
+    return problem::not_found("package " + ref.repo + "/" + ref.effective_name + " is not installed");
+  }
+  try {
+    SQLite::Statement update(
+        db_.sql(), "UPDATE installed_packages SET plan = ?, plan_secrets = ? WHERE repo = ? AND effective_name = ?");
+    update.bind(1, json::serialize(packages::plan_public_json(plan)));
+    update.bind(2, json::serialize(packages::plan_secret_json(plan)));
+    update.bind(3, ref.repo);
+    update.bind(4, ref.effective_name);
+    update.exec();
+  } catch (const std::exception& e) {
+    return problem::internal_error(std::string("updating an install record: ") + e.what());
+  }
+  it->plan = plan;
+  return {};
+}
+
 result<void> package_store::add_snapshot(std::int64_t id, const install_record& record) {
   const auto& ref = record.plan.package;
   try {

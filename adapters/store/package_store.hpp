@@ -123,6 +123,10 @@ class package_store {
 
   // 404 when not installed.
   result<void> set_disabled(std::string_view repo, std::string_view effective_name, bool disabled);
+  // Rewrites the plan of an installed package (same package: repo and effective name), e.g. when
+  // start-up gives a record from before ingress addresses existed its addresses. 404 when not
+  // installed.
+  result<void> update_plan(const packages::install_plan& plan);
 
   // Kept versions. add_snapshot stores `record` under `id` (replacing one of that id).
   result<void> add_snapshot(std::int64_t id, const install_record& record);

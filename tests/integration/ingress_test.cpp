@@ -175,6 +175,54 @@ TEST_F(ingress_api, web_app_is_served_over_tls_at_its_name_and_uninstall_removes
   EXPECT_NE(status_code(site_url(host)), "200");
 }
 
+TEST_F(ingress_api, a_record_from_before_ingress_addresses_gets_one_at_start_and_is_served) {
+  const std::string package = R"({"repo":")" + repo_ + R"(","name":"site"})";
+  const std::string host = "site." + repo_ + ".home";
+  auto installed = call("POST", "/packages/install", package, 150s);
+  ASSERT_EQ(installed.status, 200) << installed.body;
+  ASSERT_TRUE(eventually(15s, [&] { return curl(host, site_url(host)) == "served through the ingress\n"; }))
+      << server_->log();
+  // The record as an older controller wrote it: no address on the ingress network.
+  delete server_;
+  server_ = nullptr;
+  auto stripped = shell(
+      "python3 -c \"import json, sqlite3, sys\n"
+      "db = sqlite3.connect(sys.argv[1])\n"
+      "n = 0\n"
+      "for k, plan in db.execute('SELECT effective_name, plan FROM installed_packages').fetchall():\n"
+      "    p = json.loads(plan)\n"
+      "    for c in p['containers']:\n"
+      "        n += c.pop('ingress_address', None) is not None\n"
+      "    db.execute('UPDATE installed_packages SET plan = ? WHERE effective_name = ?', "
+      "(json.dumps(p), k))\n"
+      "db.commit()\n"
+      "print(n)\" '" +
+      (work_ / "state" / "system.db").string() + "' 2>&1");
+  ASSERT_EQ(stripped, "1\n");
+  server_ =
+      new server_process({"--state-dir", (work_ / "state").string()}, true,
+                         {"SC_SYSTEM_SERVICES=ingress", "SC_INGRESS_HTTPS=127.0.0.1:" + std::to_string(https_port_),
+                          "SC_INGRESS_HTTP=127.0.0.1:" + std::to_string(http_port_), "SC_DEFAULT_REPOSITORY="});
+  ASSERT_TRUE(server_->started()) << server_->log();
+  // Caddy kept serving the old configuration meanwhile: what counts is the one written after the
+  // start-up reconcile.
+  ASSERT_TRUE(eventually(60s, [&] { return server_->log().find("start-up done") != std::string::npos; }))
+      << server_->log();
+  std::string page;
+  EXPECT_TRUE(eventually(30s,
+                         [&] {
+                           page = curl(host, site_url(host));
+                           return read_text(work_ / "state" / "ingress" / "caddy.json").find(host) !=
+                                      std::string::npos &&
+                                  page == "served through the ingress\n";
+                         }))
+      << page << "\n"
+      << server_->log();
+  EXPECT_NE(server_->log().find("ingress addresses assigned"), std::string::npos) << server_->log();
+  auto uninstalled = call("POST", "/packages/uninstall", package, 150s);
+  ASSERT_EQ(uninstalled.status, 200) << uninstalled.body;
+}
+
 TEST_F(ingress_api, is_listed_as_a_system_service_and_comes_back_when_killed) {
   auto list = call("GET", "/system-services");
   ASSERT_EQ(list.status, 200);

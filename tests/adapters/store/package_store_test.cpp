@@ -135,6 +135,26 @@ TEST_F(package_store_test, one_operation_per_package_even_across_a_restart) {
   EXPECT_EQ(store_->abandon(999).error().status, 404);
 }
 
+TEST_F(package_store_test, update_plan_rewrites_the_record_and_keeps_its_secrets) {
+  auto plan = web_plan("web", "18080");
+  auto id = store_->begin(operation_kind::install, plan, "preflight", "{}");
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(store_->complete_install(*id, {plan, std::string(web_yaml), true, ""}));
+  plan.containers.front().ingress_address = "10.89.255.7";
+  ASSERT_TRUE(store_->update_plan(plan));
+  EXPECT_EQ(store_->find("r", "web")->plan.containers.front().ingress_address, "10.89.255.7");
+  reopen();
+  const auto* record = store_->find("r", "web");
+  ASSERT_NE(record, nullptr);
+  EXPECT_EQ(record->plan.containers.front().ingress_address, "10.89.255.7");
+  EXPECT_EQ(record->plan.main().secret_answers.at("pass"), plan.main().secret_answers.at("pass"));
+  EXPECT_TRUE(record->disabled);
+  EXPECT_EQ(record->manifest, web_yaml);
+
+  auto other = web_plan("other", "18081");
+  EXPECT_EQ(store_->update_plan(other).error().status, 404);
+}
+
 TEST_F(package_store_test, uninstall_keeps_the_last_answers_until_cleared_or_reinstalled) {
   auto plan = web_plan("web", "18080");
   auto id = store_->begin(operation_kind::install, plan, "preflight", "{}");
