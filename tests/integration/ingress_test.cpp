@@ -56,11 +56,7 @@ volumes:
 templates:
   index: {volume: www, path: index.html, content: "served through the ingress\n"}
 )");
-    ASSERT_EQ(std::system(("cd '" + (work_ / "repo").string() +
-                           "' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t "
-                           "commit -q -m packages")
-                              .c_str()),
-              0);
+    ASSERT_TRUE(commit_all(work_ / "repo"));
     server_ =
         new server_process({"--state-dir", (work_ / "state").string()}, true,
                            {"SC_SYSTEM_SERVICES=ingress", "SC_INGRESS_HTTPS=127.0.0.1:" + std::to_string(https_port_),
@@ -94,11 +90,7 @@ templates:
 
   static http_reply call(const std::string& method, const std::string& target, const std::string& body = {},
                          std::chrono::seconds deadline = 30s) {
-    auto connection = raw_connection::unix_socket(server_->socket_path());
-    if (!connection.connected()) return {};
-    if (!connection.send(format_request(method, target, body, {}))) return {};
-    auto reply = connection.read_reply(deadline);
-    return reply ? *reply : http_reply{};
+    return try_request_unix(server_->socket_path(), method, target, body, deadline);
   }
   // curl with the name pinned to loopback (no resolver involved) and the box's CA as the only trust.
   static std::string curl(const std::string& host, const std::string& url, const std::string& extra = {}) {

@@ -14,6 +14,7 @@
 
 #include "tests/support/fixtures.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/probes.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -30,9 +31,7 @@ constexpr int rounds = 20;
 fs::path make_fixture_repo(const fs::path& work) {
   fs::path dir = work / "upstream";
   fs::copy(fixture_packages(), dir, fs::copy_options::recursive);
-  shell("cd '" + dir.string() +
-        "' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t commit -q -m "
-        "fixture && echo ok");
+  EXPECT_TRUE(commit_all(dir, "fixture"));
   return dir;
 }
 

@@ -221,11 +221,7 @@ volumes:
     // A volume seeded from git (issue 14: rebuild-git), from a repository of its own.
     fs::path content = work_ / "content";
     write_text(content / "index.html", "from git 1\n");
-    ASSERT_EQ(std::system(("cd '" + content.string() +
-                           "' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t "
-                           "commit -q -m one")
-                              .c_str()),
-              0);
+    ASSERT_TRUE(commit_all(content, "one"));
     write_text(dir / "gitsite" / "1.0.yaml", "description: pages from git\n" + image + R"(
 command: ["trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
 network:
@@ -237,31 +233,16 @@ volumes:
 questions:
   port: {query: "Port?", type: port}
 )");
-    std::string d = (work_ / "repo").string();
-    ASSERT_EQ(std::system(("cd '" + d +
-                           "' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t "
-                           "commit -q -m packages")
-                              .c_str()),
-              0);
+    ASSERT_TRUE(commit_all(work_ / "repo"));
   }
 
   // Commits the repository's working tree as it is now.
-  static void commit_repository(const std::string& message) {
-    ASSERT_EQ(
-        std::system(("cd '" + (work_ / "repo").string() +
-                     "' && git add -A && git -c user.email=t@example.com -c user.name=t commit -q -m '" + message + "'")
-                        .c_str()),
-        0);
-  }
+  static void commit_repository(const std::string& message) { ASSERT_TRUE(commit_all(work_ / "repo", message)); }
 
   static http_reply call(const std::string& method, const std::string& target, const std::string& body = {},
                          std::chrono::seconds deadline = std::chrono::seconds(20),
                          const std::map<std::string, std::string>& headers = {}) {
-    auto connection = raw_connection::unix_socket(server_->socket_path());
-    if (!connection.connected()) return {};
-    if (!connection.send(format_request(method, target, body, headers))) return {};
-    auto reply = connection.read_reply(deadline);
-    return reply ? *reply : http_reply{};
+    return try_request_unix(server_->socket_path(), method, target, body, deadline, headers);
   }
   static json::value call_json(const std::string& method, const std::string& target, const std::string& body = {}) {
     auto reply = call(method, target, body);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/http_client.hpp"
+#include "tests/support/probes.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
 
@@ -29,10 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-void sh(const std::string& command) {
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-}
 
 std::vector<int> read_pids(const fs::path& file) {
   std::vector<int> pids;
@@ -125,9 +122,7 @@ class lifetimes : public ::testing::Test {
     fs::path repo = work_ / "repo";
     fs::create_directories(repo / "packages");
     std::ofstream(repo / "featured.json") << "[]\n";
-    sh("cd '" + repo.string() +
-       "' && git init -q -b main && git add -A && "
-       "git -c user.email=t@example.com -c user.name=t commit -q --allow-empty -m init");
+    EXPECT_TRUE(commit_all(repo, "init"));
     return "file://" + repo.string();
   }
 

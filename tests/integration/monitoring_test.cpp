@@ -68,11 +68,7 @@ class monitoring_api : public ::testing::Test {
   }
 
   static http_reply call(const std::string& method, const std::string& target, const std::string& body = {}) {
-    auto connection = raw_connection::unix_socket(server_->socket_path());
-    if (!connection.connected()) return {};
-    if (!connection.send(format_request(method, target, body, {}))) return {};
-    auto reply = connection.read_reply(30s);
-    return reply ? *reply : http_reply{};
+    return try_request_unix(server_->socket_path(), method, target, body, 30s);
   }
   // Anonymous, over TCP: the proxy is public.
   static http_reply anonymous(const std::string& method, const std::string& target, const std::string& body = {},

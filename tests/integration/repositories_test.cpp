@@ -12,6 +12,7 @@
 
 #include "tests/support/fixtures.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/probes.hpp"
 #include "tests/support/server_process.hpp"
 
 namespace sc::test {
@@ -19,16 +20,6 @@ namespace {
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
-
-// Runs a shell command line for test setup (git plumbing on temp repositories), failing loudly.
-void sh(const std::string& command) {
-  int rc = std::system(command.c_str());
-  ASSERT_EQ(rc, 0) << command;
-}
-
-std::string quoted(const fs::path& path) {
-  return "'" + path.string() + "'";
-}
 
 class repositories : public ::testing::Test {
  protected:
@@ -65,12 +56,7 @@ class repositories : public ::testing::Test {
     return dir;
   }
 
-  void commit(const fs::path& dir, const std::string& message) {
-    sh("cd " + quoted(dir) +
-       " && (test -d .git || git init -q -b main) && git add -A && "
-       "git -c user.email=t@example.com -c user.name=t commit -q -m '" +
-       message + "'");
-  }
+  void commit(const fs::path& dir, const std::string& message) { ASSERT_TRUE(commit_all(dir, message)); }
 
   static std::string file_url(const fs::path& dir) { return "file://" + dir.string(); }
 

@@ -15,6 +15,7 @@
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -394,11 +395,7 @@ command: ["echo townctl-exits-marker; exit 3"]
 volumes:
   data: {mountpoint: /data}
 )");
-    ASSERT_EQ(std::system(("cd '" + work_ +
-                           "/repo' && git init -q -b main && git add -A && git -c user.email=t@example.com -c "
-                           "user.name=t commit -q -m one")
-                              .c_str()),
-              0);
+    ASSERT_TRUE(commit_all(fs::path(work_) / "repo", "one"));
     server_ = new server_process();
     ASSERT_TRUE(server_->started());
     env_ = {"TOWNCTL_SOCKET=" + server_->socket_path(), "HOME=" + work_, "TOWNCTL_URL="};
@@ -478,10 +475,13 @@ TEST(townctl_logs, follow_resumes_after_a_server_restart_without_gap_or_duplicat
   ASSERT_FALSE(unit_dir.empty());
   std::string token = random_token();
   std::string unit = "town-os-system--sctest" + std::to_string(::getpid()) + "-ticker.service";
+  std::string home = make_temp_dir("sc-townctl-logs");
+  // The ticker also leaves its count in a file, so the test can tell how far it got without the API.
+  const std::string count_file = home + "/count";
   test_unit_file file(unit_dir, unit,
                       "[Unit]\nDescription=townctl ticker\n[Service]\nExecStart=/bin/sh -c 'i=0; while :; do "
                       "i=$((i+1)); echo tick-$i-" +
-                          token + "; sleep 0.1; done'\n");
+                          token + "; echo $i > " + count_file + "; sleep 0.1; done'\n");
   ASSERT_EQ(std::system("systemctl --user daemon-reload"), 0);
   ASSERT_EQ(std::system(("systemctl --user start " + unit).c_str()), 0);
   // Stopped however the test ends.
@@ -490,14 +490,15 @@ TEST(townctl_logs, follow_resumes_after_a_server_restart_without_gap_or_duplicat
 
   auto first = std::make_unique<server_process>();
   ASSERT_TRUE(first->started());
-  std::string home = make_temp_dir("sc-townctl-logs");
   std::vector<std::string> env = {"TOWNCTL_SOCKET=" + first->socket_path(), "HOME=" + home, "TOWNCTL_URL="};
   cli_process follower({"logs", unit, "-f", "--lines", "1000"}, env, {});
   ASSERT_TRUE(follower.wait_for_output("tick-5-" + token, 20s)) << follower.out << follower.err;
 
   ASSERT_EQ(first->stop(SIGTERM), 0);
-  // The unit keeps logging while the controller is away.
-  std::this_thread::sleep_for(1500ms);
+  // The unit keeps logging while the controller is away: ten more ticks at least.
+  const int at_stop = std::atoi(read_text(count_file).c_str());
+  ASSERT_GT(at_stop, 0);
+  ASSERT_TRUE(eventually(20s, [&] { return std::atoi(read_text(count_file).c_str()) >= at_stop + 10; }));
   auto second = server_process::restart_of(*first);
   ASSERT_TRUE(second->started()) << second->log();
   std::size_t seen_before = follower.out.size();

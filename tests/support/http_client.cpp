@@ -195,6 +195,15 @@ http_reply request_unix(const std::string& socket_path, const std::string& metho
   return exchange(raw_connection::unix_socket(socket_path), format_request(method, target, body, headers));
 }
 
+http_reply try_request_unix(const std::string& socket_path, const std::string& method, const std::string& target,
+                            const std::string& body, std::chrono::milliseconds deadline,
+                            const std::map<std::string, std::string>& headers) {
+  auto connection = raw_connection::unix_socket(socket_path);
+  if (!connection.connected() || !connection.send(format_request(method, target, body, headers))) return {};
+  auto reply = connection.read_reply(deadline);
+  return reply ? *reply : http_reply{};
+}
+
 std::string bootstrap_admin(unsigned short port) {
   auto created = request(port, "POST", "/account/create",
                          R"({"username":"admin","password":"correct-horse","email":"a@example.com",)"

@@ -1,6 +1,6 @@
 #pragma once
 // Small helpers the integration tests share: bounded polling for effects that follow an answer
-// asynchronously, a port nothing uses, and whole-file text I/O.
+// asynchronously, a port nothing uses, whole-file text I/O, and git repositories to serve from.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -53,6 +54,15 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Commits everything in `dir` to a git repository there on branch `main` (made when missing): a
+// package repository or a git source for the tests. True when git succeeded.
+inline bool commit_all(const std::filesystem::path& dir, const std::string& message = "packages") {
+  std::string quoted = "'" + dir.string() + "'";
+  return std::system(("cd " + quoted + " && (test -d .git || git init -q -b main) && git add -A && " +
+                      "git -c user.email=t@example.com -c user.name=t commit -q --allow-empty -m '" + message + "'")
+                         .c_str()) == 0;
 }
 
 }  // namespace sc::test
