@@ -198,8 +198,7 @@ TEST_F(ingress_api, a_record_from_before_ingress_addresses_gets_one_at_start_and
   ASSERT_TRUE(server_->started()) << server_->log();
   // Caddy kept serving the old configuration meanwhile: what counts is the one written after the
   // start-up reconcile.
-  ASSERT_TRUE(eventually(60s, [&] { return server_->log().find("start-up done") != std::string::npos; }))
-      << server_->log();
+  ASSERT_TRUE(server_->wait_for_log("start-up done", 60s)) << server_->log();
   std::string page;
   EXPECT_TRUE(eventually(30s,
                          [&] {

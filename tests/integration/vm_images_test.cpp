@@ -13,7 +13,10 @@
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "tests/support/http_client.hpp"
@@ -69,6 +72,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 server = Server(("127.0.0.1", 0), Handler)
+if len(sys.argv) > 4:  # https: certificate chain and key
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(port_file + ".tmp", "w") as f: f.write(str(server.server_address[1]))
 os.rename(port_file + ".tmp", port_file)
 server.serve_forever()
@@ -80,8 +88,9 @@ int run(const std::string& command) {
 
 class image_server {
  public:
-  image_server() {
-    dir_ = fs::temp_directory_path() / ("sc-vm-images-" + std::to_string(::getpid()));
+  // Plain http, or https with `tls` (certificate chain, key).
+  explicit image_server(std::optional<std::pair<fs::path, fs::path>> tls = std::nullopt) : tls_(tls.has_value()) {
+    dir_ = fs::temp_directory_path() / ("sc-vm-images-" + std::to_string(::getpid()) + (tls_ ? "-tls" : ""));
     fs::create_directories(dir_);
     write_text(dir_ / "server.py", std::string(image_server_py));
     const std::string d = dir_.string();
@@ -97,7 +106,12 @@ class image_server {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a crashed test
       const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
       for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);  // and never holds the test's output pipe
-      ::execlp("python3", "python3", (d + "/server.py").c_str(), d.c_str(), (d + "/port").c_str(), nullptr);
+      if (tls) {
+        ::execlp("python3", "python3", (d + "/server.py").c_str(), d.c_str(), (d + "/port").c_str(), tls->first.c_str(),
+                 tls->second.c_str(), nullptr);
+      } else {
+        ::execlp("python3", "python3", (d + "/server.py").c_str(), d.c_str(), (d + "/port").c_str(), nullptr);
+      }
       ::_exit(127);
     }
     EXPECT_TRUE(eventually(std::chrono::seconds(10), [&] { return fs::exists(dir_ / "port"); }));
@@ -114,9 +128,12 @@ class image_server {
   image_server(const image_server&) = delete;
   image_server& operator=(const image_server&) = delete;
   unsigned short port() const noexcept { return port_; }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path, const std::string& host = "127.0.0.1") const {
+    return (tls_ ? "https://" : "http://") + host + ":" + std::to_string(port_) + path;
+  }
 
  private:
+  bool tls_ = false;
   fs::path dir_;
   pid_t pid_ = -1;
   unsigned short port_ = 0;
@@ -133,14 +150,38 @@ void expect_nothing_left(const std::string& name) {
   }
 }
 
+// A CA of the test's own and a leaf for the address 127.0.0.1 (no DNS name) that it signed, made with
+// the openssl CLI into `dir`: {CA certificate, leaf certificate, leaf key}.
+std::tuple<fs::path, fs::path, fs::path> make_test_pki(const fs::path& dir) {
+  fs::create_directories(dir);
+  const std::string d = "'" + dir.string() + "'";
+  EXPECT_EQ(run("cd " + d +
+                " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt"
+                " -days 2 -subj '/CN=vm image test CA' 2>/dev/null"
+                " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr"
+                " -subj '/CN=127.0.0.1' 2>/dev/null"
+                " && printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > leaf.ext"
+                " && openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2"
+                " -extfile leaf.ext -out leaf.crt 2>/dev/null"),
+            0);
+  return {dir / "ca.crt", dir / "leaf.crt", dir / "leaf.key"};
+}
+
 class vm_images_api : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     images_ = new image_server();
     ASSERT_NE(images_->port(), 0);
-    // Only the test server's exact address and port: 127.0.0.2 and other ports stay refused.
-    server_ = new server_process({"--vm-image-allow-address", "127.0.0.1:" + std::to_string(images_->port()),
-                                  "--vm-image-download-timeout", "3000"});
+    pki_ = fs::temp_directory_path() / ("sc-vm-images-pki-" + std::to_string(::getpid()));
+    auto [ca, leaf, key] = make_test_pki(pki_);
+    tls_images_ = new image_server(std::make_pair(leaf, key));
+    ASSERT_NE(tls_images_->port(), 0);
+    // Only the test servers' exact addresses and ports: 127.0.0.2 and other ports stay refused. The
+    // test CA is the only one the server trusts (OpenSSL's default verify paths honour SSL_CERT_FILE).
+    server_ = new server_process(
+        {"--vm-image-allow-address", "127.0.0.1:" + std::to_string(images_->port()), "--vm-image-allow-address",
+         "127.0.0.1:" + std::to_string(tls_images_->port()), "--vm-image-download-timeout", "3000"},
+        true, {"SSL_CERT_FILE=" + ca.string()});
     ASSERT_TRUE(server_->started());
     token_ = bootstrap_admin(server_->port());
     ASSERT_FALSE(token_.empty());
@@ -153,8 +194,11 @@ class vm_images_api : public ::testing::Test {
     delete guarded_;
     delete server_;
     delete images_;
+    delete tls_images_;
     guarded_ = server_ = nullptr;
-    images_ = nullptr;
+    images_ = tls_images_ = nullptr;
+    std::error_code ignored;
+    fs::remove_all(pki_, ignored);
   }
 
   static http_reply call(const server_process& server, const std::string& token, const std::string& method,
@@ -174,6 +218,8 @@ class vm_images_api : public ::testing::Test {
 
   // NOLINTBEGIN(readability-identifier-naming)
   inline static image_server* images_ = nullptr;
+  inline static image_server* tls_images_ = nullptr;
+  inline static fs::path pki_;
   inline static server_process* server_ = nullptr;
   inline static server_process* guarded_ = nullptr;
   inline static std::string token_;
@@ -210,6 +256,23 @@ TEST_F(vm_images_api, UploadsConvertsListsAndDeletes) {
   EXPECT_EQ(removed.status, 200) << removed.body;
   expect_nothing_left("vmtest-roundtrip.raw");
   EXPECT_EQ(call(*server_, token_, "POST", "/vm-images/delete", R"({"name":"vmtest-roundtrip.raw"})").status, 404);
+}
+
+TEST_F(vm_images_api, DownloadsOverHttpsWithTheChainAndTheNameVerified) {
+  auto uploaded = upload(tls_images_->url("/image.qcow2"), "vmtest-https");
+  ASSERT_EQ(uploaded.status, 200) << uploaded.body;
+  EXPECT_EQ(fs::file_size(vm_images_dir() / "vmtest-https.raw"), 4u * 1024 * 1024);
+  EXPECT_EQ(call(*server_, token_, "POST", "/vm-images/delete", R"({"name":"vmtest-https.raw"})").status, 200);
+  // The same server by a name its certificate does not carry: the handshake is refused, and
+  // nothing is left behind.
+  auto wrong_name = upload(tls_images_->url("/image.qcow2", "localhost"), "vmtest-https-name");
+  EXPECT_EQ(wrong_name.status, 502) << wrong_name.body;
+  EXPECT_NE(wrong_name.body.find("TLS with localhost failed"), std::string::npos) << wrong_name.body;
+  expect_nothing_left("vmtest-https-name.raw");
+  // Plain http to the TLS port is not an image either.
+  auto plain = upload("http://127.0.0.1:" + std::to_string(tls_images_->port()) + "/image.qcow2", "vmtest-plain");
+  EXPECT_NE(plain.status, 200) << plain.body;
+  expect_nothing_left("vmtest-plain.raw");
 }
 
 TEST_F(vm_images_api, NameDefaultsToTheUrlsFileAndRedirectsAreFollowed) {
