@@ -110,6 +110,12 @@ std::string render_caddy_config(const proxy_config& config) {
     routes.push_back(json::object{{"match", json::array{match}}, {"handle", json::array{proxy}}, {"terminal", true}});
     certificates.push_back(json::object{{"certificate", r.certificate_file}, {"key", r.key_file}});
   }
+  for (const auto& site : config.sites) {
+    json::object files{{"handler", "file_server"}, {"root", site.root}};
+    json::object match{{"host", json::array{json::value(site.host)}}};
+    routes.push_back(json::object{{"match", json::array{match}}, {"handle", json::array{files}}, {"terminal", true}});
+    certificates.push_back(json::object{{"certificate", site.certificate_file}, {"key", site.key_file}});
+  }
   // Any other Host gets a 404 rather than an empty 200.
   routes.push_back(json::object{
       {"handle",

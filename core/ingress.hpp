@@ -51,15 +51,25 @@ struct route {
   std::string key_file;
 };
 
+// A static site (a page, core/pages.hpp): files served from `root` for `host`.
+struct static_site {
+  std::string host;  // the page's domain
+  std::string root;  // absolute: the page's webroot link, pages-webroot/<name>
+  std::string certificate_file;
+  std::string key_file;
+};
+
 struct proxy_config {
   std::string admin_socket;  // Caddy's admin API (reloads), a Unix socket only root reaches
   std::string storage_directory;
   listen_address https;
   listen_address http;  // redirects to https
   std::vector<route> routes;
+  std::vector<static_site> sites;  // after the routes: a package's name wins over a page's domain
 };
 // Caddy's native JSON configuration: one TLS server on `https` routing by Host to each upstream
-// with the route's certificate (chosen by SNI), 404 for any other host, and a plain server on
+// with the route's certificate (chosen by SNI), each static site's files (Caddy's file_server) for
+// its host with its certificate, 404 for any other host, and a plain server on
 // `http` that redirects every request to the same URL over https. No automatic HTTPS (no ACME, no
 // internal CA of Caddy's), no config autosave.
 std::string render_caddy_config(const proxy_config& config);

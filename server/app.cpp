@@ -25,6 +25,7 @@
 #include "adapters/process/spawn.hpp"
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
+#include "adapters/store/page_store.hpp"
 #include "adapters/store/repository_store.hpp"
 #include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/bus.hpp"
@@ -41,6 +42,7 @@
 #include "server/ingress_service.hpp"
 #include "server/lifecycle.hpp"
 #include "server/monitoring_service.hpp"
+#include "server/pages_service.hpp"
 #include "server/storage_service.hpp"
 #include "server/system_services.hpp"
 #include "server/systemd_service.hpp"
@@ -270,6 +272,18 @@ result<void> app::open() {
   setting_changed("password_hash_memory");
   if (auto opened_packages = open_packages(); !opened_packages) return opened_packages.error();
   if (auto opened_services = open_system_services(); !opened_services) return opened_services.error();
+  // Static pages (issue 16): served by the ingress, which asks for them at every write.
+  auto page_rows = store::page_store::open(*database_);
+  if (!page_rows) return page_rows.error();
+  page_store_ = std::move(*page_rows);
+  pages_service::options pages_options;
+  pages_options.webroot_dir = std::filesystem::path(settings_.state_dir) / "pages-webroot";
+  pages_options.git_dir = std::filesystem::path(settings_.state_dir) / "pages-git";
+  pages_ = std::make_unique<pages_service>(io_, *page_store_, *storage_, std::move(pages_options));
+  if (ingress_) {
+    ingress_->set_static_sites([this] { return pages_->static_sites(); });
+    pages_->on_changed([this] { return ingress_->packages_changed(); });
+  }
   log::info(std::string("event loop: sockets on Asio's ") +
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
             "io_uring backend"
@@ -296,6 +310,7 @@ void app::request_stop() {
   // Package operations stop where they stand (the journal resumes them at the next start); what
   // they use is released only once the last one has ended.
   if (lifecycle_) lifecycle_->stop([this] { connection_finished(); });
+  if (pages_) pages_->stop([this] { connection_finished(); });
   sd_notify(0, "STOPPING=1");
   systemd_->stop_streams();
   log::info("stopping: no new connections; in-flight requests have " +
@@ -354,6 +369,7 @@ void app::stop_hard() {
 void app::connection_finished() {
   if (!stopping_ || stopped_ || !connections_.empty()) return;
   if (lifecycle_ && lifecycle_->running() > 0) return;
+  if (pages_ && pages_->running() > 0) return;
   stopped_ = true;
   if (listeners_) {
     listeners_->shutdown_timer.cancel();

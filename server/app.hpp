@@ -24,6 +24,7 @@ class repository_store;
 class settings_store;
 class audit_store;
 class audit_pruner;
+class page_store;
 }  // namespace sc::store
 namespace sc::crypto {
 class local_ca;
@@ -48,6 +49,7 @@ class dns_service;
 class ingress_service;
 class monitoring_service;
 class vm_image_store;
+class pages_service;
 
 // How sessions are checked. The accounts layer installs these; until then no token is valid and
 // the bootstrap window is open.
@@ -111,6 +113,8 @@ class app {
   server::storage_service& storage() noexcept { return *storage_; }
   // The VM image cache (server/vm_image_store.hpp), in the vm-images subvolume.
   server::vm_image_store& vm_images() noexcept { return *vm_images_; }
+  // Static pages (server/pages_service.hpp): the pages table, their content, what the ingress serves.
+  server::pages_service& pages() noexcept { return *pages_; }
   // The CORS headers dispatch() adds, for a response a handler writes itself (streamed downloads).
   void add_cors_headers_to(const http::request& request, http::response& response) const {
     add_cors_headers(request, response);
@@ -219,6 +223,8 @@ class app {
   std::unique_ptr<server::monitoring_service> monitoring_;
   std::unique_ptr<server::system_services> system_services_;  // runs the three above: destroyed before them
   std::unique_ptr<server::lifecycle> lifecycle_;              // uses the catalog, storage and systemd: goes first
+  std::unique_ptr<store::page_store> page_store_;
+  std::unique_ptr<server::pages_service> pages_;  // uses page_store_ and storage_; the ingress asks it: first
 };
 
 }  // namespace sc::server

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <set>
 #include <system_error>
 
@@ -81,21 +82,42 @@ result<system_service_definition> ingress_service::describe() const {
 
 asio::awaitable<result<void>> ingress_service::write(bool reload) {
   auto wanted = routes();
-  if (ca_ == nullptr && !wanted.empty()) {
-    log::error("ingress: no local CA, so no certificate for " + std::to_string(wanted.size()) + " site(s)");
-    wanted.clear();
+  std::vector<ingress::static_site> sites;
+  if (static_sites_) {
+    std::set<std::string, std::less<>> taken;
+    for (const auto& r : wanted) taken.insert(r.host);
+    for (auto& site : static_sites_()) {
+      if (!taken.insert(site.host).second) {
+        log::warning("ingress: the page domain " + site.host + " is a package's name; the package is served");
+        continue;
+      }
+      site.certificate_file = (options_.directory / "certs" / (site.host + ".crt")).string();
+      site.key_file = (options_.directory / "certs" / (site.host + ".key")).string();
+      sites.push_back(std::move(site));
+    }
   }
+  if (ca_ == nullptr && (!wanted.empty() || !sites.empty())) {
+    log::error("ingress: no local CA, so no certificate for " + std::to_string(wanted.size() + sites.size()) +
+               " site(s)");
+    wanted.clear();
+    sites.clear();
+  }
+  // Every host that needs a leaf: (host, certificate file, key file).
+  std::vector<std::array<std::string, 3>> leaves;
+  for (const auto& r : wanted) leaves.push_back({r.host, r.certificate_file, r.key_file});
+  for (const auto& site : sites) leaves.push_back({site.host, site.certificate_file, site.key_file});
   ingress::proxy_config config;
   config.admin_socket = admin_socket().string();
   config.storage_directory = (options_.directory / "data").string();
   config.https = options_.https;
   config.http = options_.http;
-  config.routes = wanted;
+  config.routes = std::move(wanted);
+  config.sites = std::move(sites);
   std::string text = ingress::render_caddy_config(config);
 
   // Certificates are made (P-256 key generation, signing) and written on the one-thread file queue,
   // which also keeps the writes of two changes in the order they were rendered.
-  auto write_all = [dir = options_.directory, ca = ca_, days = options_.renew_days, routes = std::move(wanted),
+  auto write_all = [dir = options_.directory, ca = ca_, days = options_.renew_days, leaves = std::move(leaves),
                     text = std::move(text), config = config_path()]() -> result<void> {
     std::error_code ec;
     for (const char* sub : {"certs", "data", "run"}) {
@@ -103,17 +125,20 @@ asio::awaitable<result<void>> ingress_service::write(bool reload) {
       ::chmod((dir / sub).c_str(), 0700);
     }
     std::set<std::string> keep;
-    for (const auto& r : routes) {
-      keep.insert(fs::path(r.certificate_file).filename().string());
-      keep.insert(fs::path(r.key_file).filename().string());
-      const std::vector<std::string> names{r.host};
-      auto current = file_io::read_small_file(r.certificate_file);
-      if (current && fs::exists(r.key_file, ec) && ca->still_valid(*current, names, days)) continue;
+    for (const auto& leaf : leaves) {
+      const auto& host = leaf[0];
+      const auto& certificate_file = leaf[1];
+      const auto& key_file = leaf[2];
+      keep.insert(fs::path(certificate_file).filename().string());
+      keep.insert(fs::path(key_file).filename().string());
+      const std::vector<std::string> names{host};
+      auto current = file_io::read_small_file(certificate_file);
+      if (current && fs::exists(key_file, ec) && ca->still_valid(*current, names, days)) continue;
       auto issued = ca->issue(names);
       if (!issued) return issued.error();
       // The key first: a certificate on disk always has its key beside it.
-      if (auto w = file_io::write_file_atomic(r.key_file, issued->key_pem, 0600); !w) return w;
-      if (auto w = file_io::write_file_atomic(r.certificate_file, issued->certificate_pem, 0644); !w) return w;
+      if (auto w = file_io::write_file_atomic(key_file, issued->key_pem, 0600); !w) return w;
+      if (auto w = file_io::write_file_atomic(certificate_file, issued->certificate_pem, 0644); !w) return w;
     }
     // The leaves of names no longer served go.
     for (auto it = fs::directory_iterator(dir / "certs", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {

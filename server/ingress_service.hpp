@@ -22,6 +22,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,11 @@ class ingress_service final : public system_service_provider {
   boost::asio::awaitable<result<void>> publish();
   // The lifecycle's hook and the TLD's: the routes may have changed.
   boost::asio::awaitable<void> packages_changed();
+  // Where static sites come from (the pages, server/pages_service.hpp): host and root of each,
+  // asked at every write. Certificates are issued for them as for packages.
+  void set_static_sites(std::function<std::vector<ingress::static_site>()> source) {
+    static_sites_ = std::move(source);
+  }
 
  private:
   std::filesystem::path config_path() const { return options_.directory / "caddy.json"; }
@@ -84,6 +90,7 @@ class ingress_service final : public system_service_provider {
   const crypto::local_ca* ca_;
   pool::work_queue& files_;
   options options_;
+  std::function<std::vector<ingress::static_site>()> static_sites_;
 };
 
 }  // namespace sc::server

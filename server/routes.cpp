@@ -140,6 +140,20 @@ std::vector<route> build_routes() {
        "Download a VM image (http/https, public addresses only) and convert it to raw; SSE progress", false,
        vm_image_work},
       {v::post, "/vm-images/delete", admin, handlers::vm_images_delete, "Delete a cached VM image"},
+      // Static pages (behavior-ops.md §9; issue 16): served by the ingress at their domain. Git and image
+      // pages provision on their own coroutine; the upload streams like the storage upload.
+      {v::get, "/pages", authenticated, handlers::pages_list, "Static pages, paged, searchable and sortable"},
+      {v::post, "/pages/create", admin, handlers::pages_create,
+       "Create a page (archive, git or container_image); git and image pages provision asynchronously"},
+      {v::post, "/pages/upload", admin, handlers::pages_upload,
+       "Replace an archive page's content with a streamed multipart archive (name, then archive)", true,
+       archive_transfer},
+      {v::post, "/pages/update", admin, handlers::pages_update,
+       "Change a page's source or domain (only the members given)", false, disk_work},
+      {v::post, "/pages/remove", admin, handlers::pages_remove, "Delete a page, its link and its content", false,
+       disk_work},
+      {v::post, "/pages/rebuild", admin, handlers::pages_rebuild,
+       "Pull a git page or re-extract an image page (asynchronously); 400 for archive pages"},
       // Systemd units and the journal (behavior-ops.md §8, issue 4).
       {v::get, "/systemd/units", authenticated, handlers::systemd_units, "Managed units with their state, paged"},
       {v::post, "/systemd/status", admin, handlers::systemd_status,

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -28,16 +29,23 @@ namespace {
 constexpr std::size_t pipe_chunks = 8;  // × ≤64 KiB: the most body data in flight per upload
 constexpr std::size_t max_field_bytes = 4096;
 
-// Collects the small form fields and stages the archive part's bytes of one feed() call.
+// Collects the small form fields the caller named and stages the archive part's bytes of one
+// feed() call.
 struct upload_form : multipart::part_handler {
-  std::string subvolume, subpath, stop_service;
-  bool has_subvolume = false;
+  std::vector<std::string> names;                           // the fields wanted
+  std::vector<std::pair<std::string, std::string>> values;  // those that came, in order
   bool archive_begun = false;
   bool archive_ended = false;
   std::vector<std::string> staged;  // archive bytes of the current feed() call
   std::string* field = nullptr;     // the small field being read, if any
   bool in_archive = false;
 
+  const std::string* value(std::string_view name) const {
+    for (const auto& [key, text] : values) {
+      if (key == name) return &text;
+    }
+    return nullptr;
+  }
   result<void> on_part_begin(const multipart::part_info& part) override {
     field = nullptr;
     in_archive = false;
@@ -46,19 +54,18 @@ struct upload_form : multipart::part_handler {
       archive_begun = in_archive = true;
       return {};
     }
-    bool known = part.name == "subvolume" || part.name == "subpath" || part.name == "stop_service";
-    if (known && archive_begun) {
+    if (std::find(names.begin(), names.end(), part.name) == names.end()) return {};
+    if (archive_begun) {
       return problem::bad_request("the " + part.name + " field must come before the archive in the form");
     }
-    if (part.name == "subvolume") {
-      field = &subvolume;
-      has_subvolume = true;
-    } else if (part.name == "subpath") {
-      field = &subpath;
-    } else if (part.name == "stop_service") {
-      field = &stop_service;
+    auto existing = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == part.name; });
+    if (existing == values.end()) {
+      values.emplace_back(part.name, std::string());
+      field = &values.back().second;
+    } else {
+      field = &existing->second;
+      field->clear();
     }
-    if (field != nullptr) field->clear();
     return {};
   }
   result<void> on_part_data(std::string_view data) override {
@@ -77,6 +84,42 @@ struct upload_form : multipart::part_handler {
     return {};
   }
 };
+
+// The storage upload's target (behavior-ops.md §4.1): the named subvolume, an optional subpath,
+// and the service to stop. A named coroutine: `storage` and `pause` outlive the upload awaiting it.
+asio::awaitable<result<storage_service::upload_destination>> resolve_storage_upload(
+    storage_service* storage, service_pause* pause, storage_service::upload_fields fields) {
+  std::optional<std::string> subvolume_field;
+  std::string subpath_field, stop_service;
+  for (auto& [key, text] : fields) {
+    if (key == "subvolume") subvolume_field = std::move(text);
+    if (key == "subpath") subpath_field = std::move(text);
+    if (key == "stop_service") stop_service = std::move(text);
+  }
+  if (!subvolume_field || subvolume_field->empty()) co_return problem::bad_request("subvolume field is required");
+  auto volume = storage::archive_volume_path(*subvolume_field, "subvolume");
+  if (!volume) co_return volume.error();
+  std::vector<std::string> subpath;
+  if (!subpath_field.empty()) {
+    auto parts = storage::member_components(subpath_field, "subpath");
+    if (!parts) co_return parts.error();
+    subpath = std::move(*parts);
+  }
+  if (auto allowed = units::check_stop_service(stop_service); !allowed) co_return allowed.error();
+  if (auto ready_now = co_await storage->ready(); !ready_now) co_return ready_now.error();
+  // The volume is resolved beneath the btrfs root without following links, once; the
+  // extraction writes through this fd, never through a path string.
+  auto target = storage->volumes().open_subvolume(*volume, {"subvolume", "subvolume"});
+  if (!target) co_return target.error();
+  storage_service::upload_destination destination;
+  // Decompression bombs stop at what the volume can hold: its quota headroom, else free space.
+  destination.max_bytes = co_await storage->extraction_budget(*volume, target->get());
+  destination.directory = std::move(*target);
+  destination.subpath = std::move(subpath);
+  pause->set_unit(stop_service);
+  if (auto stopped = co_await pause->stop(); !stopped) co_return stopped.error();
+  co_return destination;
+}
 
 // Runs `work` on `pool` and completes `job` with its verdict; `on_pool_refused` closes the pipe
 // side the work would have closed. A named coroutine with parameters by value: it outlives the
@@ -187,10 +230,31 @@ asio::awaitable<result<storage_service::volume_counts>> storage_service::counts(
   co_return counted;
 }
 
+asio::awaitable<std::uint64_t> storage_service::extraction_budget(std::string relative, int fd) {
+  auto info = co_await volumes_.info(std::move(relative));
+  struct statfs space {};
+  const std::uint64_t free_bytes = ::fstatfs(fd, &space) == 0 ? static_cast<std::uint64_t>(space.f_bavail) *
+                                                                    static_cast<std::uint64_t>(space.f_bsize)
+                                                              : 0;
+  co_return info ? storage::extraction_budget(free_bytes, info->quota, info->usage) : free_bytes;
+}
+
 asio::awaitable<result<archive::extract_report>> storage_service::receive_upload(body_stream& body,
                                                                                  std::string_view content_type,
                                                                                  upload_limits limits,
                                                                                  service_pause& pause) {
+  std::vector<std::string> names = {"subvolume", "subpath", "stop_service"};
+  upload_resolver resolve = [this, &pause](upload_fields fields) {
+    return resolve_storage_upload(this, &pause, std::move(fields));
+  };
+  co_return co_await receive_archive(body, content_type, limits, std::move(names), std::move(resolve));
+}
+
+asio::awaitable<result<archive::extract_report>> storage_service::receive_archive(body_stream& body,
+                                                                                  std::string_view content_type,
+                                                                                  upload_limits limits,
+                                                                                  std::vector<std::string> field_names,
+                                                                                  upload_resolver resolve) {
   auto boundary = multipart::boundary_of(content_type);
   if (!boundary) co_return boundary.error();
   if (limits.max_size != 0 && body.content_length() > limits.max_size) {  // 0: no limit
@@ -205,6 +269,7 @@ asio::awaitable<result<archive::extract_report>> storage_service::receive_upload
 
   multipart::parser parser(*boundary);
   upload_form form;
+  form.names = std::move(field_names);
   std::shared_ptr<archive::byte_pipe> pipe;
   std::shared_ptr<archive_job<archive::extract_report>> job;
   std::optional<problem> failure;
@@ -222,58 +287,18 @@ asio::awaitable<result<archive::extract_report>> storage_service::receive_upload
     }
     if (form.archive_begun && !pipe) {
       // The archive starts: everything it needs is known now (fields come first in the form).
-      if (!form.has_subvolume || form.subvolume.empty()) {
-        failure = problem::bad_request("subvolume field is required");
+      auto destination = co_await resolve(form.values);
+      if (!destination) {
+        failure = destination.error();
         break;
       }
-      auto volume = storage::archive_volume_path(form.subvolume, "subvolume");
-      if (!volume) {
-        failure = volume.error();
-        break;
-      }
-      std::vector<std::string> subpath;
-      if (!form.subpath.empty()) {
-        auto parts = storage::member_components(form.subpath, "subpath");
-        if (!parts) {
-          failure = parts.error();
-          break;
-        }
-        subpath = std::move(*parts);
-      }
-      if (auto allowed = units::check_stop_service(form.stop_service); !allowed) {
-        failure = allowed.error();
-        break;
-      }
-      if (auto ready_now = co_await ready(); !ready_now) {
-        failure = ready_now.error();
-        break;
-      }
-      // The volume is resolved beneath the btrfs root without following links, once; the
-      // extraction writes through this fd, never through a path string.
-      auto target = volumes_.open_subvolume(*volume, {"subvolume", "subvolume"});
-      if (!target) {
-        failure = target.error();
-        break;
-      }
-      // Decompression bombs stop at what the volume can hold: its quota headroom, else free space.
       archive::extract_limits extract_limits;
       extract_limits.deadline = deadline;
-      auto info = co_await volumes_.info(*volume);
-      struct statfs space {};
-      const std::uint64_t free_bytes =
-          ::fstatfs(target->get(), &space) == 0
-              ? static_cast<std::uint64_t>(space.f_bavail) * static_cast<std::uint64_t>(space.f_bsize)
-              : 0;
-      extract_limits.max_bytes = info ? storage::extraction_budget(free_bytes, info->quota, info->usage) : free_bytes;
-      pause.set_unit(form.stop_service);
-      if (auto stopped = co_await pause.stop(); !stopped) {
-        failure = stopped.error();
-        break;
-      }
+      extract_limits.max_bytes = destination->max_bytes;
       pipe = std::make_shared<archive::byte_pipe>(*loop_context, pipe_chunks);
-      auto root = std::make_shared<file_io::unique_fd>(std::move(*target));
+      auto root = std::make_shared<file_io::unique_fd>(std::move(destination->directory));
       // A named callable: GCC 12 destroys a lambda temporary inside a co_await expression twice.
-      auto work = [pipe, root, subpath = std::move(subpath), extract_limits] {
+      auto work = [pipe, root, subpath = std::move(destination->subpath), extract_limits] {
         return archive::extract(*pipe, root->get(), subpath, extract_limits);
       };
       job = spawn_archive_job<archive::extract_report>(

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +126,27 @@ class storage_service {
   boost::asio::awaitable<result<archive::extract_report>> receive_upload(body_stream& body,
                                                                          std::string_view content_type,
                                                                          upload_limits limits, service_pause& pause);
+
+  // The same streamed upload for another kind of target (static pages): the form's small fields
+  // named in `field_names` (each before the `archive` part; others are ignored) are handed to
+  // `resolve` when the archive part begins, which validates them and opens the directory to unpack
+  // into (beneath its root, never through a link) with its byte budget. `resolve` is awaited on
+  // the loop, once at most; what it returns is used for this upload only.
+  struct upload_destination {
+    file_io::unique_fd directory;
+    std::vector<std::string> subpath;
+    std::uint64_t max_bytes = 0;  // file data the archive may unpack
+  };
+  using upload_fields = std::vector<std::pair<std::string, std::string>>;
+  using upload_resolver = std::function<boost::asio::awaitable<result<upload_destination>>(upload_fields)>;
+  boost::asio::awaitable<result<archive::extract_report>> receive_archive(body_stream& body,
+                                                                          std::string_view content_type,
+                                                                          upload_limits limits,
+                                                                          std::vector<std::string> field_names,
+                                                                          upload_resolver resolve);
+  // What an upload may unpack into the volume `relative` (opened as `fd`): its quota headroom,
+  // else the filesystem's free bytes.
+  boost::asio::awaitable<std::uint64_t> extraction_budget(std::string relative, int fd);
 
   // The download side (§4.2): the subvolume named by the client and the validated `members`
   // ("." for all), resolved beneath the btrfs root without following links (404 missing, 422

@@ -164,13 +164,15 @@ namespace {
 
 // Every command on a seeded volume: both places named, and the volume (which the container owns,
 // perhaps under another uid) trusted as a work tree only, never as a repository.
-std::vector<std::string> seed_args(const fs::path& git_dir, const fs::path& work_tree) {
-  return {"-c",
-          "safe.directory=" + work_tree.string(),
-          "-c",
-          "core.fsmonitor=false",
-          "--git-dir=" + git_dir.string(),
-          "--work-tree=" + work_tree.string()};
+std::vector<std::string> seed_args(const fs::path& git_dir, const fs::path& work_tree, bool no_symlinks) {
+  std::vector<std::string> args = {"-c",
+                                   "safe.directory=" + work_tree.string(),
+                                   "-c",
+                                   "core.fsmonitor=false",
+                                   "--git-dir=" + git_dir.string(),
+                                   "--work-tree=" + work_tree.string()};
+  if (no_symlinks) args.insert(args.begin(), {"-c", "core.symlinks=false"});
+  return args;
 }
 
 }  // namespace
@@ -192,6 +194,11 @@ boost::asio::awaitable<result<void>> seed(std::string url, std::string branch, f
                                          "--quiet",
                                          "--no-recurse-submodules",
                                          "--separate-git-dir=" + git_dir.string()};
+  if (opts.no_symlinks) {
+    // Both for the clone's own checkout and, stored in the repository, for every later one.
+    clone_args.insert(clone_args.begin(), {"-c", "core.symlinks=false"});
+    clone_args.insert(clone_args.end(), {"--config", "core.symlinks=false"});
+  }
   if (!branch.empty()) {
     clone_args.insert(clone_args.end(), {"--single-branch", "--branch", branch});
   }
@@ -223,7 +230,7 @@ boost::asio::awaitable<result<void>> update_seed(std::string url, fs::path git_d
       {{"merge", "--quiet", "--ff-only", "@{upstream}"}, "git fast-forward"},
   };
   for (auto& [args, what] : steps) {
-    std::vector<std::string> argv = seed_args(git_dir, work_tree);
+    std::vector<std::string> argv = seed_args(git_dir, work_tree, opts.no_symlinks);
     argv.insert(argv.end(), args.begin(), args.end());
     auto done = co_await run.git(std::move(argv), what);
     if (!done) {

@@ -30,6 +30,9 @@ struct options {
   // A private directory (created 0700) used as git's HOME and for the askpass script.
   std::filesystem::path home;
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};  // per git command
+  // seed and update_seed: symlinks in the repository are checked out as small files holding the
+  // link's text (core.symlinks=false), for trees another process serves and follows links in.
+  bool no_symlinks = false;
 };
 
 // Clones `url` into `checkout` when it holds no repository (a partial clone goes to a sibling

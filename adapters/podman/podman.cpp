@@ -68,6 +68,54 @@ boost::asio::awaitable<result<std::set<std::string>>> missing_images(options opt
   co_return missing;
 }
 
+namespace {
+
+boost::asio::awaitable<result<process::spawn_outcome>> run_podman(const options& opts, std::vector<std::string> args) {
+  process::spawn_request request;
+  request.argv = {opts.program};
+  request.argv.insert(request.argv.end(), args.begin(), args.end());
+  request.timeout = opts.timeout;
+  request.kill_grace = std::chrono::milliseconds(2000);
+  request.max_output = std::size_t{64} * 1024;
+  co_return co_await process::run_process(std::move(request));
+}
+
+std::string first_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  if (auto newline = text.find('\n'); newline != std::string::npos) text.resize(newline);
+  if (text.size() > 512) text.resize(512);
+  return text;
+}
+
+}  // namespace
+
+boost::asio::awaitable<result<void>> copy_from_image(options opts, std::string image, std::string directory,
+                                                     std::string destination) {
+  if (image.empty() || image.front() == '-') co_return problem::unprocessable("image", "invalid image reference");
+  if (directory.empty() || directory.front() != '/')
+    co_return problem::unprocessable("image_directory", "must be an absolute path");
+  std::vector<std::string> create_args = {"create", "--quiet", "--", image};
+  auto created = co_await run_podman(opts, std::move(create_args));
+  if (!created) co_return created.error();
+  if (created->timed_out) co_return problem::gateway_timeout("podman create " + image + " timed out");
+  if (!created->ok())
+    co_return problem::unprocessable("image", "podman create " + image + ": " + first_line(created->err));
+  std::string id = first_line(created->out);
+  if (id.empty() || id.front() == '-') co_return problem::internal_error("podman create printed no container id");
+  // "<dir>/." copies what the directory holds, not the directory itself.
+  std::string source = id + ":" + (directory == "/" ? std::string("/.") : directory + "/.");
+  std::vector<std::string> copy_args = {"cp", "--", source, destination};
+  auto copied = co_await run_podman(opts, std::move(copy_args));
+  std::vector<std::string> remove_args = {"rm", "--force", "--", id};
+  auto removed = co_await run_podman(opts, std::move(remove_args));
+  (void)removed;  // a container left behind is not the copy's failure
+  if (!copied) co_return copied.error();
+  if (copied->timed_out) co_return problem::gateway_timeout("podman cp from " + image + " timed out");
+  if (!copied->ok())
+    co_return problem::unprocessable("image_directory", "podman cp " + directory + ": " + first_line(copied->err));
+  co_return result<void>{};
+}
+
 std::set<int> tcp_ports_in_use(const std::vector<int>& ports) {
   std::set<int> out;
   for (int port : ports) {

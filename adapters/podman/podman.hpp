@@ -46,6 +46,15 @@ struct container_usage {
 };
 boost::asio::awaitable<std::optional<container_usage>> usage_of(options opts, std::vector<std::string> names);
 
+// Copies `directory` (absolute, validated by the caller) out of `image` into `destination` (an
+// existing empty directory the caller owns): `podman create` (the image pulled when missing), `podman
+// cp <id>:<directory>/. <destination>`, then `podman rm` of the container whatever happened. The
+// copied tree keeps the image's symlinks: the caller sweeps it. 422 when the image or the directory
+// is not there (podman's message in `detail`), 504 after `opts.timeout` per command. Cancellation
+// kills the running command; the container is still removed.
+boost::asio::awaitable<result<void>> copy_from_image(options opts, std::string image, std::string directory,
+                                                     std::string destination);
+
 // What a VM package needs (behavior-ops.md §7.5) that this host lacks, each as a sentence naming
 // it: /dev/kvm usable read-write, and qemu-system-x86_64. Empty when both are there.
 std::vector<std::string> vm_host_missing();

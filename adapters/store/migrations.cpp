@@ -4,12 +4,13 @@
 #include "adapters/store/database.hpp"
 #include "adapters/store/dns_store.hpp"
 #include "adapters/store/package_store.hpp"
+#include "adapters/store/page_store.hpp"
 #include "adapters/store/repository_store.hpp"
 
 namespace sc::store {
 
 std::span<const migration> schema_migrations() {
-  static constexpr std::array<migration, 8> steps = {{
+  static constexpr std::array<migration, 9> steps = {{
       {1, "settings", "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL DEFAULT '');"},
       // Identity (adapters/store/account_store.hpp). Timestamps are RFC 3339 UTC, second precision.
       // Sessions keep only the SHA-256 of their token, and survive restarts (DESIGN.md).
@@ -36,6 +37,8 @@ std::span<const migration> schema_migrations() {
       {7, "package snapshots", package_snapshots_schema},
       // The local DNS zone's records, serial and RBL/DNSBL lists (adapters/store/dns_store.hpp).
       {8, "dns records", dns_schema},
+      // Static pages (adapters/store/page_store.hpp).
+      {9, "pages", pages_schema},
   }};
   return steps;
 }

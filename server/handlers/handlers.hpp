@@ -123,4 +123,12 @@ reply vm_images_list(request_context& context);
 reply vm_images_upload(request_context& context);
 reply vm_images_delete(request_context& context);
 
+// server/handlers/pages.cpp — static pages (behavior-ops.md §9; issue 16)
+reply pages_list(request_context& context);
+reply pages_create(request_context& context);
+reply pages_upload(request_context& context);
+reply pages_update(request_context& context);
+reply pages_remove(request_context& context);
+reply pages_rebuild(request_context& context);
+
 }  // namespace sc::server::handlers

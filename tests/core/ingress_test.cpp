@@ -68,6 +68,26 @@ TEST(ingress_listen, takes_an_address_and_port_or_a_port_alone) {
   }
 }
 
+TEST(caddy_config, serves_static_sites_from_their_root_after_the_package_routes) {
+  proxy_config c;
+  c.admin_socket = "/state/ingress/run/admin.sock";
+  c.storage_directory = "/state/ingress/data";
+  c.https = *parse_listen("127.0.0.1:8443");
+  c.http = *parse_listen("127.0.0.1:8080");
+  c.routes = {{"web.main.home", "10.89.255.2:8080", "/c/web.crt", "/c/web.key"}};
+  c.sites = {{"blog.example.org", "/state/pages-webroot/blog", "/c/blog.crt", "/c/blog.key"}};
+  auto doc = boost::json::parse(render_caddy_config(c)).as_object();
+  const auto& routes = doc.at("apps").at("http").at("servers").at("ingress").at("routes").as_array();
+  ASSERT_EQ(routes.size(), 3u);
+  EXPECT_EQ(routes[1].at("match").at(0).at("host").at(0).as_string(), "blog.example.org");
+  EXPECT_EQ(routes[1].at("handle").at(0).at("handler").as_string(), "file_server");
+  EXPECT_EQ(routes[1].at("handle").at(0).at("root").as_string(), "/state/pages-webroot/blog");
+  EXPECT_EQ(routes[2].at("handle").at(0).at("status_code").as_int64(), 404);
+  const auto& files = doc.at("apps").at("tls").at("certificates").at("load_files").as_array();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[1].at("certificate").as_string(), "/c/blog.crt");
+}
+
 TEST(caddy_config, routes_each_host_to_its_upstream_with_its_leaf_and_redirects_http) {
   proxy_config c;
   c.admin_socket = "/state/ingress/run/admin.sock";

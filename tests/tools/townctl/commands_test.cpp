@@ -102,6 +102,25 @@ TEST(townctl_commands, passwords_are_never_taken_from_the_command_line) {
   EXPECT_TRUE(parse_arguments(find("account", "create"), words({"bob", "--password=hunter22"}), args));
 }
 
+TEST(townctl_commands, pages_commands_name_their_page_and_its_source) {
+  parsed_args create;
+  ASSERT_FALSE(parse_arguments(
+      find("pages", "create"),
+      words({"docs", "--source-type", "git", "--repo-url", "file:///srv/docs", "--domain", "docs.home"}), create));
+  EXPECT_EQ(json::serialize(create.body),
+            R"({"name":"docs","source_type":"git","repo_url":"file:///srv/docs","domain":"docs.home"})");
+  parsed_args list;
+  ASSERT_FALSE(parse_arguments(find("pages", "list"), words({"--sort-by", "domain"}), list));
+  EXPECT_EQ(target_of("/pages", list.query), "/pages?sort_by=domain");
+  parsed_args upload;
+  ASSERT_FALSE(parse_arguments(find("pages", "upload"), words({"blog", "./site"}), upload));
+  EXPECT_EQ(json::serialize(upload.body), R"({"name":"blog"})");
+  EXPECT_EQ(upload.local.at("source"), "./site");
+  parsed_args rebuild;
+  ASSERT_FALSE(parse_arguments(find("pages", "rebuild"), words({"docs"}), rebuild));
+  EXPECT_EQ(json::serialize(rebuild.body), R"({"name":"docs"})");
+}
+
 TEST(townctl_commands, extra_members_reach_any_field) {
   parsed_args args;
   ASSERT_FALSE(parse_arguments(find("dns", "add"),

@@ -1,0 +1,110 @@
+// Static pages (behavior-ops.md §9 "Pages"; issue 16): list, create, upload, update, remove and
+// rebuild. The work is server/pages_service.cpp's; these decode, call and encode.
+#include "core/pages.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "adapters/store/settings_store.hpp"
+#include "core/list.hpp"
+#include "server/app.hpp"
+#include "server/handlers/handlers.hpp"
+#include "server/json_body.hpp"
+#include "server/pages_service.hpp"
+
+namespace sc::server::handlers {
+
+namespace {
+
+const string_rule field_rule{.max_length = 4096, .allow_empty = true, .allow_newlines = false};
+
+std::uint64_t setting_number(app& services, std::string_view key, std::uint64_t fallback) {
+  std::uint64_t value = 0;
+  if (auto text = services.system_settings().get(key)) {
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec == std::errc{} && end == text->data() + text->size() && value > 0) return value;
+  }
+  return fallback;
+}
+
+// The members a create or update names.
+pages::page_request read_request(json_body& body) {
+  pages::page_request r;
+  r.source_type = body.optional_string("source_type", field_rule);
+  r.repo_url = body.optional_string("repo_url", field_rule);
+  r.branch = body.optional_string("branch", field_rule);
+  r.image = body.optional_string("image", field_rule);
+  r.image_directory = body.optional_string("image_directory", field_rule);
+  r.domain = body.optional_string("domain", field_rule);
+  return r;
+}
+
+http::response page_response(const pages::page& p) {
+  return http::json_response(pages::to_json(p));
+}
+
+}  // namespace
+
+reply pages_list(request_context& context) {
+  list_query query = parse_list_query(context.query);
+  auto page = paginate(context.services.pages().all(), query, pages::list_fields());
+  co_return http::json_response(list_envelope(page, [](const pages::page& p) { return pages::to_json(p); }));
+}
+
+reply pages_create(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", {.max_length = 63, .allow_empty = false, .allow_newlines = false});
+  pages::page_request request = read_request(*body);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  request.name = std::move(name);
+  auto created = co_await context.services.pages().create(std::move(request));
+  if (!created) co_return http::problem_response(created.error());
+  co_return page_response(*created);
+}
+
+reply pages_update(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", {.max_length = 63, .allow_empty = false, .allow_newlines = false});
+  pages::page_request changes = read_request(*body);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto updated = co_await context.services.pages().update(std::move(name), std::move(changes));
+  if (!updated) co_return http::problem_response(updated.error());
+  co_return page_response(*updated);
+}
+
+reply pages_remove(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", {.max_length = 63, .allow_empty = false, .allow_newlines = false});
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto removed = co_await context.services.pages().remove(std::move(name));
+  if (!removed) co_return http::problem_response(removed.error());
+  co_return http::empty_response();
+}
+
+reply pages_rebuild(request_context& context) {
+  auto body = json_body::parse(context.request.body());
+  if (!body) co_return http::problem_response(body.error());
+  std::string name = body->string("name", {.max_length = 63, .allow_empty = false, .allow_newlines = false});
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+  auto rebuilt = co_await context.services.pages().rebuild(std::move(name));
+  if (!rebuilt) co_return http::problem_response(rebuilt.error());
+  co_return page_response(*rebuilt);
+}
+
+reply pages_upload(request_context& context) {
+  if (context.body == nullptr)
+    co_return http::problem_response(problem::internal_error("upload route does not stream"));
+  auto& services = context.services;
+  storage_service::upload_limits limits;
+  limits.max_size = setting_number(services, "max_archive_size", 1073741824);
+  limits.unpack_timeout = std::chrono::seconds(setting_number(services, "archive_unpack_timeout", 600));
+  std::string content_type(context.request[boost::beast::http::field::content_type]);
+  auto uploaded = co_await services.pages().upload(*context.body, std::move(content_type), limits);
+  if (!uploaded) co_return http::problem_response(uploaded.error());
+  co_return page_response(*uploaded);
+}
+
+}  // namespace sc::server::handlers
