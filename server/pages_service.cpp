@@ -158,7 +158,7 @@ asio::awaitable<result<std::uint64_t>> pages_service::sweep(std::string volume) 
   co_return *swept;
 }
 
-asio::awaitable<result<void>> pages_service::activate(std::string name, std::string generation) {
+asio::awaitable<result<void>> pages_service::activate(std::string name, std::string generation, bool mark_active) {
   const auto* found = store_.find(name);
   if (found == nullptr) co_return problem::not_found("no page " + name);
   pages::page p = *found;
@@ -173,8 +173,10 @@ asio::awaitable<result<void>> pages_service::activate(std::string name, std::str
   if (!ec) fs::rename(temporary, link, ec);
   if (ec) co_return problem::internal_error("pointing " + link.string() + " at the new content: " + ec.message());
   p.content = generation;
-  p.status = std::string(pages::status_active);
-  p.error.clear();
+  if (mark_active) {
+    p.status = std::string(pages::status_active);
+    p.error.clear();
+  }
   p.updated_at = now();
   if (auto stored = store_.update(p); !stored) co_return stored.error();
   if (!old.empty() && old != generation) {
@@ -342,7 +344,7 @@ asio::awaitable<result<pages::page>> pages_service::upload(body_stream& body, st
     outcome = swept.error();
   } else {
     if (*swept > 0) log::warning("page " + page_name + ": " + std::to_string(*swept) + " escaping link(s) removed");
-    outcome = co_await activate(page_name, generation);
+    outcome = co_await activate(page_name, generation, true);
   }
   if (!outcome && !volume.empty()) {
     if (auto gone = co_await storage_.volumes().remove(volume); !gone)
@@ -403,14 +405,17 @@ asio::awaitable<void> pages_service::provision(std::string name, bool pull) {
     outcome = std::get<0>(std::move(raced));
   }
   if (stopped_) co_return;  // the next start finds it pending and the admin rebuilds it
+  // The ingress serves the new content before the status says so, and the status is the last step
+  // (no suspension after it): a client that sees active or error finds the page free again.
+  co_await changed();
   if (!outcome) {
     const problem& failure = outcome.error();
     log::warning("page " + name + ": provisioning failed: " + failure.detail + " " + failure.internal);
     (void)co_await set_status(name, pages::status_error, failure.detail);
   } else {
     log::info("page " + name + ": provisioned");
+    (void)co_await set_status(name, pages::status_active, "");
   }
-  co_await changed();
 }
 
 asio::awaitable<result<void>> pages_service::provision_content(pages::page p, bool pull) {
@@ -422,7 +427,7 @@ asio::awaitable<result<void>> pages_service::provision_content(pages::page p, bo
     if (pulled) {
       auto swept = co_await sweep(volume + "/" + p.content);
       if (!swept) co_return swept.error();
-      co_return co_await activate(p.name, p.content);
+      co_return co_await activate(p.name, p.content, false);
     }
     if (pulled.error().status != 404) co_return pulled.error();
     // No repository kept (a page made before, or a failed clone): clone afresh below.
@@ -451,7 +456,7 @@ asio::awaitable<result<void>> pages_service::provision_content(pages::page p, bo
       log::warning("page " + p.name + ": " + std::to_string(*swept) + " escaping link(s) removed");
     }
   }
-  if (filled) filled = co_await activate(p.name, *generation);
+  if (filled) filled = co_await activate(p.name, *generation, false);
   if (!filled) {
     if (auto gone = co_await storage_.volumes().remove(target); !gone)
       log::warning("page " + p.name + ": removing " + target + ": " + gone.error().detail);

@@ -104,8 +104,9 @@ class pages_service {
   // A new, empty generation subvolume below pages/<domain>: its name.
   boost::asio::awaitable<result<std::string>> new_generation(const pages::page& p);
   boost::asio::awaitable<result<std::uint64_t>> sweep(std::string volume);
-  // Points the link at `generation`, stores it as served and active, deletes the one before.
-  boost::asio::awaitable<result<void>> activate(std::string name, std::string generation);
+  // Points the link at `generation`, stores it as served (and the page active when `mark_active`),
+  // deletes the one before.
+  boost::asio::awaitable<result<void>> activate(std::string name, std::string generation, bool mark_active);
   boost::asio::awaitable<result<void>> set_status(std::string name, std::string_view status, std::string error);
   boost::asio::awaitable<void> changed();
   void spawn_provision(std::string name, bool pull);

@@ -94,7 +94,9 @@ boost::asio::awaitable<result<void>> copy_from_image(options opts, std::string i
   if (image.empty() || image.front() == '-') co_return problem::unprocessable("image", "invalid image reference");
   if (directory.empty() || directory.front() != '/')
     co_return problem::unprocessable("image_directory", "must be an absolute path");
-  std::vector<std::string> create_args = {"create", "--quiet", "--", image};
+  // A command is named because an image without one (an imported rootfs) cannot be created; the
+  // container is never started.
+  std::vector<std::string> create_args = {"create", "--quiet", "--", image, "true"};
   auto created = co_await run_podman(opts, std::move(create_args));
   if (!created) co_return created.error();
   if (created->timed_out) co_return problem::gateway_timeout("podman create " + image + " timed out");

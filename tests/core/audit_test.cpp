@@ -42,6 +42,8 @@ TEST(audit, action_names_follow_the_spec) {
   EXPECT_EQ(action_for("/system-services/refresh"), "refresh system services");
   EXPECT_EQ(action_for("/packages/install"), "install package");
   EXPECT_EQ(action_for("/vm-images/upload"), "upload vm image");
+  EXPECT_EQ(action_for("/pages/upload"), "upload page archive");
+  EXPECT_EQ(action_for("/pages/remove"), "remove page");
   EXPECT_EQ(action_for("/no/such"), "");
 }
 

@@ -101,6 +101,13 @@ constexpr expectation expected_levels[] = {
     {"GET", "/vm-images", auth_level::authenticated},
     {"POST", "/vm-images/upload", auth_level::admin},
     {"POST", "/vm-images/delete", auth_level::admin},
+    // static pages (townos-api-reference "Pages"; behavior-core.md route table: list A, changes AD)
+    {"GET", "/pages", auth_level::authenticated},
+    {"POST", "/pages/create", auth_level::admin},
+    {"POST", "/pages/upload", auth_level::admin},
+    {"POST", "/pages/update", auth_level::admin},
+    {"POST", "/pages/remove", auth_level::admin},
+    {"POST", "/pages/rebuild", auth_level::admin},
     // systemd units and the journal (behavior-ops.md §1.5)
     {"GET", "/systemd/units", auth_level::authenticated},
     {"POST", "/systemd/status", auth_level::admin},
