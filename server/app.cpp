@@ -280,6 +280,12 @@ result<void> app::open() {
   pages_options.webroot_dir = std::filesystem::path(settings_.state_dir) / "pages-webroot";
   pages_options.git_dir = std::filesystem::path(settings_.state_dir) / "pages-git";
   pages_ = std::make_unique<pages_service>(io_, *page_store_, *storage_, std::move(pages_options));
+  dns_->set_page_domains([this] {
+    std::vector<std::string> domains;
+    for (const auto& p : pages_->all()) domains.push_back(p.domain);
+    return domains;
+  });
+  pages_->on_changed([this] { return dns_->packages_changed(); });
   if (ingress_) {
     ingress_->set_static_sites([this] { return pages_->static_sites(); });
     pages_->on_changed([this] { return ingress_->packages_changed(); });

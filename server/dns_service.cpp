@@ -12,6 +12,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <set>
 
 #include "adapters/file_io/small_files.hpp"
 #include "adapters/pool/work_pool.hpp"
@@ -176,6 +177,18 @@ std::vector<dns::record> dns_service::package_records() const {
   std::vector<dns::record> out;
   for (const auto& name : package_names()) {
     if (name.published) out.push_back({name.owner, type, address, dns::default_ttl});
+  }
+  if (page_domains_) {
+    const std::string suffix = "." + tld();
+    std::set<std::string, std::less<>> taken;
+    for (const auto& r : out) taken.insert(r.name);
+    for (const auto& r : store_->records()) taken.insert(r.name);
+    for (const auto& domain : page_domains_()) {
+      if (domain.size() <= suffix.size() || !domain.ends_with(suffix)) continue;
+      std::string owner = domain.substr(0, domain.size() - suffix.size());
+      if (!taken.insert(owner).second) continue;
+      out.push_back({std::move(owner), type, address, dns::default_ttl});
+    }
   }
   return out;
 }

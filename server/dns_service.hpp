@@ -22,6 +22,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,10 @@ class dns_service final : public system_service_provider {
   boost::asio::awaitable<result<void>> publish();
   // The lifecycle's hook: a package was installed or uninstalled.
   boost::asio::awaitable<void> packages_changed();
+  // The static pages' domains (server/pages_service.hpp), asked at every render: those under the
+  // zone's TLD get an address record as packages do, unless a package or a stored record has the
+  // name already.
+  void set_page_domains(std::function<std::vector<std::string>()> source) { page_domains_ = std::move(source); }
 
  private:
   std::string render_config() const;
@@ -120,6 +125,7 @@ class dns_service final : public system_service_provider {
   std::string written_config_;  // what knotd was last told to load (to know when to `reload`)
   // The unprivileged account knotd runs as (uid, gid), when there is a usable one.
   std::optional<std::pair<uid_t, gid_t>> run_as_;
+  std::function<std::vector<std::string>()> page_domains_;
 };
 
 }  // namespace sc::server

@@ -104,6 +104,7 @@ asio::awaitable<result<void>> ingress_service::write(bool reload) {
   }
   // Every host that needs a leaf: (host, certificate file, key file).
   std::vector<std::array<std::string, 3>> leaves;
+  leaves.reserve(wanted.size() + sites.size());
   for (const auto& r : wanted) leaves.push_back({r.host, r.certificate_file, r.key_file});
   for (const auto& site : sites) leaves.push_back({site.host, site.certificate_file, site.key_file});
   ingress::proxy_config config;

@@ -12,7 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 #include <variant>
 
 #include "adapters/asio/completion.hpp"
@@ -46,11 +46,11 @@ bool harmless_link(std::string_view target) {
 result<std::uint64_t> sweep_directory(int dir, int depth_left) {
   if (depth_left < 0) return problem::unprocessable("content", "the tree is nested too deeply");
   int listing_fd = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (listing_fd < 0) return problem::internal_error(std::string("sweep: open: ") + std::strerror(errno));
+  if (listing_fd < 0) return problem::internal_error("sweep: open: " + std::generic_category().message(errno));
   DIR* listing = ::fdopendir(listing_fd);
   if (listing == nullptr) {
     ::close(listing_fd);
-    return problem::internal_error(std::string("sweep: fdopendir: ") + std::strerror(errno));
+    return problem::internal_error("sweep: fdopendir: " + std::generic_category().message(errno));
   }
   std::vector<std::string> subdirectories;
   std::vector<std::string> escaping;
@@ -74,7 +74,7 @@ result<std::uint64_t> sweep_directory(int dir, int depth_left) {
   std::uint64_t removed = 0;
   for (const auto& name : escaping) {
     if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT)
-      return problem::internal_error("sweep: unlink " + name + ": " + std::strerror(errno));
+      return problem::internal_error("sweep: unlink " + name + ": " + std::generic_category().message(errno));
     ++removed;
   }
   for (const auto& name : subdirectories) {
@@ -210,6 +210,7 @@ asio::awaitable<result<pages::page>> pages_service::create(pages::page_request r
   }
   if (auto inserted = store_.insert(*made); !inserted) co_return inserted.error();
   if (made->source != pages::source_type::archive) spawn_provision(made->name, false);
+  co_await changed();  // its DNS name (a domain under the TLD) answers before its content is there
   co_return *made;
 }
 
@@ -358,7 +359,7 @@ asio::awaitable<result<pages::page>> pages_service::upload(body_stream& body, st
   co_return *store_.find(page_name);
 }
 
-void pages_service::spawn_provision(std::string name, bool pull) {
+void pages_service::spawn_provision(const std::string& name, bool pull) {
   if (stopped_) return;
   shared_->busy.insert(name);
   auto signal = std::make_shared<asio::cancellation_signal>();

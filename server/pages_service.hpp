@@ -109,7 +109,7 @@ class pages_service {
   boost::asio::awaitable<result<void>> activate(std::string name, std::string generation, bool mark_active);
   boost::asio::awaitable<result<void>> set_status(std::string name, std::string_view status, std::string error);
   boost::asio::awaitable<void> changed();
-  void spawn_provision(std::string name, bool pull);
+  void spawn_provision(const std::string& name, bool pull);
   boost::asio::awaitable<void> provision(std::string name, bool pull);
   boost::asio::awaitable<result<void>> provision_content(pages::page p, bool pull);
 

@@ -92,9 +92,13 @@ asio::awaitable<result<storage_service::upload_destination>> resolve_storage_upl
   std::optional<std::string> subvolume_field;
   std::string subpath_field, stop_service;
   for (auto& [key, text] : fields) {
-    if (key == "subvolume") subvolume_field = std::move(text);
-    if (key == "subpath") subpath_field = std::move(text);
-    if (key == "stop_service") stop_service = std::move(text);
+    if (key == "subvolume") {
+      subvolume_field = std::move(text);
+    } else if (key == "subpath") {
+      subpath_field = std::move(text);
+    } else if (key == "stop_service") {
+      stop_service = std::move(text);
+    }
   }
   if (!subvolume_field || subvolume_field->empty()) co_return problem::bad_request("subvolume field is required");
   auto volume = storage::archive_volume_path(*subvolume_field, "subvolume");

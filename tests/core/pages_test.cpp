@@ -21,7 +21,7 @@ std::string field_of(const problem& p) {
 }
 
 TEST(pages_rules, names_are_dns_labels) {
-  for (std::string good :
+  for (const std::string& good :
        {std::string("a"), std::string("blog"), std::string("my-site"), std::string("x1"), std::string(63, 'a')}) {
     EXPECT_TRUE(validate_name(good)) << good;
   }
@@ -41,7 +41,7 @@ TEST(pages_rules, domains_are_lower_cased_ldh_names) {
   std::string long_ok = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
                         std::string(61, 'd');  // 253
   EXPECT_TRUE(validate_domain(long_ok));
-  for (std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string("a..b"), std::string(".a"), std::string("a."), std::string("-a.home"),
         std::string("a-.home"), std::string("a_b.home"), std::string("a/b"), std::string("../etc"),
         std::string("10.0.0.1"), std::string("a.123"), std::string(64, 'a') + ".home", long_ok + "e",

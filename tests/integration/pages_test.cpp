@@ -197,7 +197,7 @@ TEST_F(pages_api, archive_page_is_served_replaced_refuses_hostile_archives_and_i
   EXPECT_NE(status_of(domain), "200");
   EXPECT_NE(fetch(domain), "three\n");
   EXPECT_FALSE(fs::exists(btrfs_ + "/pages/" + domain));
-  EXPECT_FALSE(fs::exists(server_->state_dir() + "/pages-webroot/" + name));
+  EXPECT_FALSE(fs::exists(work_ / "state" / "pages-webroot" / name));
   EXPECT_EQ(call("POST", "/pages/remove", R"({"name":")" + name + "\"}").status, 404);
 }
 
@@ -225,6 +225,10 @@ TEST_F(pages_api, git_page_is_cloned_rebuilt_moved_to_another_domain_and_never_s
   EXPECT_NE(fetch(domain, "/climb"), hostname);
   // The repository stays in the controller's state, not in the served tree.
   EXPECT_EQ(status_of(domain, "/.git/config"), "404");
+  EXPECT_TRUE(fs::is_symlink(work_ / "state" / "pages-webroot" / name));
+  // A domain under the DNS TLD (home) gets its name in the local zone, as packages do.
+  const fs::path zone = work_ / "state" / "dns" / "zones" / "local.zone";
+  EXPECT_NE(read_text(zone).find(name + " "), std::string::npos) << read_text(zone);
 
   // Rebuild pulls a new commit.
   write_text(repo / "index.html", "second commit\n");
@@ -242,6 +246,7 @@ TEST_F(pages_api, git_page_is_cloned_rebuilt_moved_to_another_domain_and_never_s
   EXPECT_NE(status_of(domain), "200");
   EXPECT_TRUE(fs::is_directory(btrfs_ + "/pages/" + moved));
   EXPECT_FALSE(fs::exists(btrfs_ + "/pages/" + domain));
+  EXPECT_EQ(read_text(zone).find(name + " "), std::string::npos) << "the name left the zone with the domain";
 
   // A repository that is not there ends in `error` with the reason, and serves what it served.
   auto broken = call("POST", "/pages/update",
