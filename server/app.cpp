@@ -305,6 +305,7 @@ result<void> app::open() {
   // Unfinished package operations and reconcile, once the loop runs (they wait for D-Bus).
   lifecycle_->start([this] { return bus_.get(); });
   system_services_->start([this] { return bus_.get(); });
+  pages_->start();
   return {};
 }
 

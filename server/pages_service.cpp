@@ -249,6 +249,10 @@ asio::awaitable<result<pages::page>> pages_service::update(std::string name, pag
     merged->error.clear();
   }
   if (auto stored = store_.update(*merged); !stored) co_return stored.error();
+  if (before.source == pages::source_type::git && merged->source != pages::source_type::git) {
+    std::error_code ec;
+    fs::remove_all(repository_of(name), ec);  // its repository is no use to another source
+  }
   if (reprovision) spawn_provision(name, false);
   co_await changed();
   co_return *merged;
@@ -380,6 +384,15 @@ void pages_service::spawn_provision(const std::string& name, bool pull) {
   };
   asio::co_spawn(io_, guarded(shared_, name, provision(name, pull), signal),
                  asio::bind_cancellation_slot(signal->slot(), log_escaped{"page provisioning"}));
+}
+
+void pages_service::start() {
+  for (const auto& p : store_.all()) {
+    if (p.source != pages::source_type::archive && p.status == pages::status_pending) {
+      log::info("page " + p.name + ": provisioning again (interrupted by a stop)");
+      spawn_provision(p.name, false);
+    }
+  }
 }
 
 void pages_service::stop(std::function<void()> on_idle) {

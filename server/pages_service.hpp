@@ -86,6 +86,8 @@ class pages_service {
   std::vector<ingress::static_site> static_sites() const;
   void on_changed(std::function<boost::asio::awaitable<void>()> hook) { hooks_.push_back(std::move(hook)); }
 
+  // At start: git and image pages left pending (a provisioning a stop interrupted) provision again.
+  void start();
   // Cancels the provisioning tasks; `on_idle` is called once the last one has ended.
   void stop(std::function<void()> on_idle);
   std::size_t running() const noexcept;

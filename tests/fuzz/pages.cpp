@@ -55,9 +55,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(made->image.empty() || !made->image.starts_with('-'), "image is no option");
   check(!sc::has_control_characters(made->repo_url) && !made->repo_url.starts_with('-'), "repo_url is no option");
   if (!made->image_directory.empty()) {
-    check(made->image_directory.starts_with('/') && made->image_directory.find("/..") == std::string::npos &&
-              !sc::has_control_characters(made->image_directory),
-          "image_directory is absolute without ..");
+    check(made->image_directory.starts_with('/') && !sc::has_control_characters(made->image_directory),
+          "image_directory is absolute");
+    for (std::size_t start = 1; start < made->image_directory.size();) {
+      auto end = made->image_directory.find('/', start);
+      if (end == std::string::npos) end = made->image_directory.size();
+      std::string_view part = std::string_view(made->image_directory).substr(start, end - start);
+      check(!part.empty() && part != "." && part != "..", "image_directory has no empty, . or .. component");
+      start = end + 1;
+    }
   }
   auto again = sc::pages::merge_update(*made, request, "2026-01-02T00:00:00Z");
   check(again.has_value(), "a valid page merged with its own request stays valid");
