@@ -77,12 +77,8 @@ class pages_api : public ::testing::Test {
   }
 
   static http_reply call(const std::string& method, const std::string& target, const std::string& body = {},
-                         const std::map<std::string, std::string>& headers = {}, std::chrono::seconds deadline = 60s) {
-    auto connection = raw_connection::unix_socket(server_->socket_path());
-    if (!connection.connected()) return {};
-    if (!connection.send(format_request(method, target, body, headers))) return {};
-    auto reply = connection.read_reply(deadline);
-    return reply ? *reply : http_reply{};
+                         const std::map<std::string, std::string>& headers = {}) {
+    return try_request_unix(server_->socket_path(), method, target, body, 60s, headers);
   }
   static http_reply upload(const std::string& name, const std::string& archive) {
     std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n" + name + "\r\n--" +
@@ -135,13 +131,6 @@ class pages_api : public ::testing::Test {
       return !p.empty() && p.at("status").as_string() == status;
     });
   }
-  static void git(const fs::path& repo, const std::string& args) {
-    ASSERT_EQ(shell("cd '" + repo.string() + "' && git -c user.email=t@example.com -c user.name=t " + args +
-                    " >/dev/null 2>&1; echo $?"),
-              "0\n")
-        << args;
-  }
-
   // NOLINTBEGIN(readability-identifier-naming)
   inline static server_process* server_ = nullptr;
   inline static int lock_fd_ = -1;
@@ -206,9 +195,7 @@ TEST_F(pages_api, git_page_is_cloned_rebuilt_moved_to_another_domain_and_never_s
   write_text(repo / "index.html", "from git\n");
   ASSERT_EQ(::symlink("/etc/hostname", (repo / "leak").c_str()), 0);
   ASSERT_EQ(::symlink("../../../../../../etc/hostname", (repo / "climb").c_str()), 0);
-  git(repo, "init -q -b main");
-  git(repo, "add -A");
-  git(repo, "commit -q -m one");
+  ASSERT_TRUE(commit_all(repo, "one"));
 
   const std::string name = "git" + suffix_;
   const std::string domain = name + ".home";
@@ -232,7 +219,7 @@ TEST_F(pages_api, git_page_is_cloned_rebuilt_moved_to_another_domain_and_never_s
 
   // Rebuild pulls a new commit.
   write_text(repo / "index.html", "second commit\n");
-  git(repo, "commit -q -am two");
+  ASSERT_TRUE(commit_all(repo, "two"));
   auto rebuilt = call("POST", "/pages/rebuild", R"({"name":")" + name + "\"}");
   ASSERT_EQ(rebuilt.status, 200) << rebuilt.body;
   EXPECT_TRUE(eventually(60s, [&] { return (body = fetch(domain)) == "second commit\n"; }))
