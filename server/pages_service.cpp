@@ -61,6 +61,10 @@ result<std::uint64_t> sweep_directory(int dir, int depth_left) {
     if (::fstatat(dir, entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (S_ISDIR(info.st_mode)) {
       subdirectories.emplace_back(name);
+    } else if (S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode) || S_ISFIFO(info.st_mode) || S_ISSOCK(info.st_mode)) {
+      // A device node copied out of an image would let the server read the host's device; a FIFO
+      // would hang it.
+      escaping.emplace_back(name);
     } else if (S_ISLNK(info.st_mode)) {
       char target[4096];
       ssize_t length = ::readlinkat(dir, entry->d_name, target, sizeof target);

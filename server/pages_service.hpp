@@ -12,9 +12,9 @@
 // extraction: server/storage_service.hpp receive_archive), git (adapters/git seed/update_seed with
 // the repository in <state>/pages-git/<name>.git, outside the served tree, symlinks checked out as
 // plain files) and container_image (adapters/podman copy_from_image). Every generation is swept
-// before it is served: a symlink is kept only when its target is relative and has no ".."
-// component (Caddy runs as root and follows links; a chain of links that each stay inside
-// lexically can still climb out, e.g. d -> .. beside x -> d/..).
+// before it is served: device nodes, FIFOs and sockets go, and a symlink is kept only when its
+// target is relative and has no ".." component (Caddy runs as root and follows links; a chain of links that each stay
+// inside lexically can still climb out, e.g. d -> .. beside x -> d/..).
 //
 // Git and image pages are provisioned on their own coroutine (status pending, then active or error
 // with the reason), bounded by `provision_timeout` and cancelled by stop(). While one runs, the
@@ -48,8 +48,8 @@ namespace sc::server {
 class body_stream;
 
 // Removes every symlink below the directory `dir` (an fd, borrowed) whose target is absolute or
-// has a ".." component; descends without following links, at most `max_depth` levels. Returns how
-// many links went. Blocking: run it on the work pool.
+// has a ".." component, and every device node, FIFO and socket; descends without following links,
+// at most `max_depth` levels. Returns how many entries went. Blocking: run it on the work pool.
 result<std::uint64_t> sweep_escaping_links(int dir, int max_depth = 64);
 
 class pages_service {

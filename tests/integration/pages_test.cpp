@@ -256,6 +256,11 @@ TEST_F(pages_api, image_page_copies_a_directory_out_of_a_local_image_without_esc
   ASSERT_EQ(::symlink("../etc/hostname", (root / "www" / "up").c_str()), 0);
   ASSERT_EQ(::symlink("sub/page.html", (root / "www" / "same").c_str()), 0);
   write_text(root / "etc" / "hostname", "image host\n");
+  // A device node and a FIFO in the image: never served (reading them would read the host's device
+  // or hang the server).
+  ASSERT_EQ(shell("mknod '" + (root / "www" / "zero").string() + "' c 1 5 && mkfifo '" +
+                  (root / "www" / "fifo").string() + "'; echo $?"),
+            "0\n");
   const std::string image = "localhost/sc-pages-test:" + suffix_;
   ASSERT_EQ(shell("tar -C '" + root.string() + "' -c . | podman import -q - " + image + " >/dev/null 2>&1; echo $?"),
             "0\n");
@@ -273,6 +278,9 @@ TEST_F(pages_api, image_page_copies_a_directory_out_of_a_local_image_without_esc
   EXPECT_EQ(fetch(domain, "/same"), "nested\n");  // a link that stays inside is kept
   EXPECT_EQ(status_of(domain, "/abs"), "404");
   EXPECT_EQ(status_of(domain, "/up"), "404");
+  EXPECT_EQ(status_of(domain, "/zero"), "404");
+  EXPECT_EQ(status_of(domain, "/fifo"), "404");
+  EXPECT_EQ(shell("find '" + btrfs_ + "/pages/" + domain + "' ! -type f ! -type d ! -type l"), "");
   EXPECT_EQ(shell("podman ps -a --format '{{.Image}}' | grep -c sc-pages-test"), "0\n") << "podman rm ran";
 
   // Rebuild re-extracts.
@@ -286,6 +294,24 @@ TEST_F(pages_api, image_page_copies_a_directory_out_of_a_local_image_without_esc
   ASSERT_TRUE(becomes(name, "error")) << json::serialize(page_of(name));
   ASSERT_EQ(call("POST", "/pages/remove", R"({"name":")" + name + "\"}").status, 200);
   EXPECT_FALSE(fs::exists(btrfs_ + "/pages/" + domain));
+}
+
+TEST_F(pages_api, townctl_creates_uploads_a_directory_to_and_removes_a_page) {
+  const std::string name = "cli" + suffix_;
+  const std::string domain = name + ".example.net";
+  const std::string townctl = std::string("'") + SC_TOWNCTL_PATH + "' --socket '" + server_->socket_path() + "' ";
+  EXPECT_EQ(shell(townctl + "pages create " + name + " --domain " + domain + " >/dev/null 2>&1; echo $?"), "0\n");
+  const fs::path site = work_ / "cli-site";
+  write_text(site / "index.html", "uploaded by townctl\n");
+  EXPECT_EQ(shell(townctl + "pages upload " + name + " '" + site.string() + "' >/dev/null 2>&1; echo $?"), "0\n");
+  std::string body;
+  EXPECT_TRUE(eventually(15s, [&] { return (body = fetch(domain)) == "uploaded by townctl\n"; })) << body;
+  auto listed = shell(townctl + "pages list --json 2>&1");
+  EXPECT_NE(listed.find("\"" + domain + "\""), std::string::npos) << listed;
+  // An archive page is not rebuilt: a refusal is exit code 1.
+  EXPECT_EQ(shell(townctl + "pages rebuild " + name + " >/dev/null 2>&1; echo $?"), "1\n");
+  EXPECT_EQ(shell(townctl + "pages remove " + name + " >/dev/null 2>&1; echo $?"), "0\n");
+  EXPECT_NE(status_of(domain), "200");
 }
 
 TEST_F(pages_api, bad_input_is_a_4xx_naming_the_field) {
