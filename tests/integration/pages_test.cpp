@@ -5,13 +5,16 @@
 // Hostile content (zip-slip, escaping links in archives, repositories and images) never serves
 // anything outside the page.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "tests/support/http_client.hpp"
@@ -381,6 +384,54 @@ TEST_F(pages_api, a_regular_account_lists_pages_but_cannot_change_them) {
   EXPECT_EQ(request(server_->port(), "POST", "/pages/create", R"({"name":"x"})", auth).status, 403);
   EXPECT_EQ(request(server_->port(), "POST", "/pages/remove", R"({"name":"x"})", auth).status, 403);
   EXPECT_EQ(request(server_->port(), "POST", "/pages/rebuild", R"({"name":"x"})", auth).status, 403);
+}
+
+// A stop while a page provisions: the clone is cancelled (its child killed), the server exits at
+// once and cleanly, the page stays pending, and the next start provisions it again. The remote is a
+// git:// listener that accepts and never answers, so the clone would otherwise wait for git's own
+// timeout (5 minutes).
+TEST(pages_lifetime, a_stop_cancels_provisioning_and_the_next_start_resumes_it) {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string url = "git://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/site";
+
+  auto first = std::make_unique<server_process>();
+  ASSERT_TRUE(first->started()) << first->log();
+  const std::string name = "stall" + std::to_string(::getpid());
+  auto created = try_request_unix(first->socket_path(), "POST", "/pages/create",
+                                  R"({"name":")" + name + R"(","source_type":"git","repo_url":")" + url + "\"}");
+  ASSERT_EQ(created.status, 200) << created.body;
+  // The clone has started: git is connected to the listener.
+  ASSERT_TRUE(eventually(15s, [&] { return shell("pgrep -f '[c]lone.*" + url + "' >/dev/null; echo $?") == "0\n"; }))
+      << first->log();
+  EXPECT_EQ(try_request_unix(first->socket_path(), "POST", "/pages/remove", R"({"name":")" + name + "\"}").status, 409)
+      << "a page is not removed under its provisioning";
+  auto started_stop = std::chrono::steady_clock::now();
+  EXPECT_EQ(first->stop(SIGTERM, 20s), 0) << first->log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started_stop, 15s);
+  EXPECT_EQ(shell("pgrep -f '[c]lone.*" + url + "' >/dev/null; echo $?"), "1\n") << "the clone was killed";
+
+  auto second = server_process::restart_of(*first);
+  ASSERT_TRUE(second->started()) << second->log();
+  auto list = try_request_unix(second->socket_path(), "GET", "/pages");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find("\"status\":\"pending\""), std::string::npos) << list.body;
+  EXPECT_TRUE(second->wait_for_log("page " + name + ": provisioning again", 15s)) << second->log();
+  EXPECT_EQ(second->stop(SIGTERM, 20s), 0) << second->log();
+  ::close(listener);
+  // What the two servers left: the page's subvolume (the server that removes it is gone).
+  const std::string btrfs = sandbox_env("SC_BTRFS_ROOT");
+  shell("for g in '" + btrfs + "/pages/" + name + "'/site-*; do btrfs subvolume delete \"$g\" >/dev/null 2>&1; done; " +
+        "btrfs subvolume delete '" + btrfs + "/pages/" + name + "' >/dev/null 2>&1");
+  std::error_code ec;
+  fs::remove_all(first->state_dir(), ec);
 }
 
 }  // namespace
