@@ -227,6 +227,8 @@ TEST_F(pages_api, git_page_is_cloned_rebuilt_moved_to_another_domain_and_never_s
   ASSERT_EQ(rebuilt.status, 200) << rebuilt.body;
   EXPECT_TRUE(eventually(60s, [&] { return (body = fetch(domain)) == "second commit\n"; }))
       << body << json::serialize(page_of(name));
+  // Served as soon as it is pulled; the page is free once its status says so.
+  ASSERT_TRUE(becomes(name, "active")) << json::serialize(page_of(name));
 
   // The domain moves: the new host serves, the old one does not.
   const std::string moved = "moved-" + name + ".example.org";
