@@ -34,6 +34,8 @@ pages::page_request read_request(json_body& body) {
   r.repo_url = body.optional_string("repo_url", field_rule);
   r.branch = body.optional_string("branch", field_rule);
   r.image = body.optional_string("image", field_rule);
+  // The reference calls the field "container image": a client that names it so is understood.
+  if (!r.image) r.image = body.optional_string("container_image", field_rule);
   r.image_directory = body.optional_string("image_directory", field_rule);
   r.domain = body.optional_string("domain", field_rule);
   return r;

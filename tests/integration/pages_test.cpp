@@ -272,11 +272,13 @@ TEST_F(pages_api, image_page_copies_a_directory_out_of_a_local_image_without_esc
 
   const std::string name = "img" + suffix_;
   const std::string domain = name + ".home";
+  // Named as the reference names it ("container image"); the page shows it as `image`.
   auto created = call("POST", "/pages/create",
-                      R"({"name":")" + name + R"(","source_type":"container_image","image":")" + image +
+                      R"({"name":")" + name + R"(","source_type":"container_image","container_image":")" + image +
                           R"(","image_directory":"/www","domain":")" + domain + "\"}");
   ASSERT_EQ(created.status, 200) << created.body;
   ASSERT_TRUE(becomes(name, "active")) << json::serialize(page_of(name)) << server_->log();
+  EXPECT_EQ(page_of(name).at("image").as_string(), image);
   std::string body;
   EXPECT_TRUE(eventually(15s, [&] { return (body = fetch(domain)) == "from an image\n"; })) << body;
   EXPECT_EQ(fetch(domain, "/sub/page.html"), "nested\n");
