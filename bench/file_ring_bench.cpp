@@ -25,7 +25,7 @@
 namespace {
 
 namespace asio = boost::asio;
-constexpr std::size_t block = 64 * 1024;
+constexpr std::size_t block = std::size_t{64} * 1024;
 constexpr std::uint64_t file_blocks = 256;  // 16 MiB, rewritten round-robin
 
 struct temp_file {
