@@ -14,7 +14,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 #include <filesystem>
 #include <system_error>
 
@@ -101,10 +100,8 @@ result<void> app::open_packages() {
   catalog::options options;
   options.directory = std::filesystem::path(settings_.state_dir) / "repositories";
   options.interval = [this] {
-    auto value = settings_store_->get("repository_refresh_interval");
-    std::int64_t seconds = 300;
-    if (value) std::from_chars(value->data(), value->data() + value->size(), seconds);
-    return std::chrono::seconds(std::max<std::int64_t>(seconds, 60));
+    return std::chrono::seconds(
+        std::max<std::int64_t>(settings_store_->integer("repository_refresh_interval", 300), 60));
   };
   catalog_ = std::make_unique<catalog>(io_, *repositories_, *catalog_queue_, std::move(options));
   catalog_->start();
@@ -440,20 +437,13 @@ void app::setting_changed(std::string_view key) {
     if (ingress_) boost::asio::co_spawn(io_, ingress_->packages_changed(), log_escaped{"ingress after a TLD change"});
   } else if (key == "session_lifetime" && identity_) {
     // Stored values passed settings::validate; a hand-edited database keeps the built-in default.
-    std::int64_t seconds = 0;
-    if (auto text = settings_store_->get("session_lifetime")) {
-      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
-      if (ec == std::errc{} && end == text->data() + text->size() && seconds > 0) {
-        identity_->set_absolute_lifetime(seconds);
-      }
+    if (std::int64_t seconds = settings_store_->integer("session_lifetime", 0); seconds > 0) {
+      identity_->set_absolute_lifetime(seconds);
     }
   } else if (key == "password_hash_memory" && identity_) {
     // 0 (the default) hands the budget back to the --password-hash-memory flag.
-    std::uint64_t bytes = 0;
-    if (auto text = settings_store_->get("password_hash_memory")) {
-      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), bytes);
-      if (ec != std::errc{} || end != text->data() + text->size()) bytes = 0;
-    }
+    const auto bytes =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(settings_store_->integer("password_hash_memory", 0), 0));
     identity_->hashing_budget().set_total_kib((bytes != 0 ? bytes : settings_.password_hash_memory) / 1024);
   }
 }

@@ -3,7 +3,6 @@
 // server errors with the request's id, and the audit log (with its retention loop).
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
-#include <charconv>
 
 #include "adapters/asio/completion.hpp"
 #include "adapters/pool/work_pool.hpp"
@@ -90,12 +89,8 @@ void app::record_audit(const request_context& context, const http::response& res
 asio::awaitable<void> app::prune_audit_loop() {
   constexpr std::size_t batch = 500;  // a few ms of the write lock per statement
   auto setting = [this](std::string_view key, std::int64_t fallback) {
-    std::int64_t value = fallback;
-    if (auto text = settings_store_->get(key)) {
-      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-      if (ec != std::errc{} || end != text->data() + text->size() || value <= 0) value = fallback;
-    }
-    return value;
+    const std::int64_t value = settings_store_->integer(key, fallback);
+    return value > 0 ? value : fallback;
   };
   while (!stopping_) {
     (void)audit_->take_inserted();

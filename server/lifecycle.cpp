@@ -63,14 +63,6 @@ std::string parent_of(std::string_view relative) {
   return slash == std::string_view::npos ? std::string() : std::string(relative.substr(0, slash));
 }
 
-std::int64_t setting_integer(const store::settings_store& settings, std::string_view key, std::int64_t fallback) {
-  auto value = settings.get(key);
-  if (!value) return fallback;
-  std::int64_t out = fallback;
-  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), out);
-  return ec == std::errc() && end == value->data() + value->size() ? out : fallback;
-}
-
 bool cancelled(const asio::cancellation_state& state) {
   return state.cancelled() != asio::cancellation_type::none;
 }
@@ -422,7 +414,7 @@ result<install_plan> lifecycle::plan_for(const std::shared_ptr<const catalog_sna
   plan_request.answers = std::move(answers);
   plan_request.dependency_answers = std::move(dependency_answers);
   plan_request.generate = &generate;
-  plan_request.default_quota = static_cast<std::uint64_t>(setting_integer(settings_, "default_quota", 0));
+  plan_request.default_quota = static_cast<std::uint64_t>(settings_.integer("default_quota", 0));
   if (auto tld = settings_.get("dns_tld"); tld && !tld->empty()) plan_request.dns_tld = std::string(*tld);
   char host_name[256] = {};
   if (::gethostname(host_name, sizeof host_name - 1) == 0) plan_request.host_name = host_name;
@@ -926,7 +918,7 @@ asio::awaitable<std::vector<std::string>> lifecycle::journal_tail(std::string un
 
 asio::awaitable<result<void>> lifecycle::verify_running(const install_plan& plan) {
   auto state = co_await asio::this_coro::cancellation_state;
-  const auto timeout = std::chrono::seconds(setting_integer(settings_, "package_start_timeout", 120));
+  const auto timeout = std::chrono::seconds(settings_.integer("package_start_timeout", 120));
   const auto give_up = std::chrono::steady_clock::now() + timeout;
   auto mgr = co_await manager();
   if (!mgr) co_return mgr.error();
@@ -1222,7 +1214,7 @@ asio::awaitable<void> lifecycle::run_upgrade(std::int64_t id, install_plan plan,
         log::warning("rollback of " + key + ": " + dropped.error().internal);
       }
     }
-    const auto keep = static_cast<std::size_t>(setting_integer(settings_, "package_keep_snapshots", 1));
+    const auto keep = static_cast<std::size_t>(settings_.integer("package_keep_snapshots", 1));
     if (auto kept = store_->snapshots(ref.repo, ref.effective_name); kept) {
       for (std::size_t i = keep; i < kept->size(); ++i) {
         if (auto dropped = co_await delete_snapshot(ref, (*kept)[i].id); !dropped) {

@@ -4,6 +4,8 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <charconv>
+
 #include "adapters/store/database.hpp"
 #include "core/settings.hpp"
 
@@ -33,6 +35,14 @@ std::optional<std::string_view> settings_store::get(std::string_view key) const 
   auto it = cache_.find(key);
   if (it == cache_.end()) return std::nullopt;
   return std::string_view(it->second);
+}
+
+std::int64_t settings_store::integer(std::string_view key, std::int64_t fallback) const {
+  auto value = get(key);
+  if (!value) return fallback;
+  std::int64_t out = 0;
+  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), out);
+  return ec == std::errc() && end == value->data() + value->size() ? out : fallback;
 }
 
 result<void> settings_store::set(std::string_view key, std::string value) {

@@ -29,6 +29,9 @@ class settings_store {
 
   // The cached value of `key`.
   std::optional<std::string_view> get(std::string_view key) const;
+  // A numeric key's value (stored as canonical decimal text); `fallback` when the key is not stored
+  // or its text is not a decimal integer. 0 stays 0: for byte limits it means "no limit".
+  std::int64_t integer(std::string_view key, std::int64_t fallback) const;
   // Every setting, sorted by key.
   const values& all() const noexcept { return cache_; }
   // Stores `value` as given (validate with sc::settings::validate first). 500 on a SQLite failure,

@@ -6,7 +6,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/object.hpp>
-#include <charconv>
 
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/asio/completion.hpp"
@@ -31,15 +30,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t pipe_chunks = 8;  // × ≤64 KiB: the most packed data in flight per download
-
-std::uint64_t setting_number(app& services, std::string_view key, std::uint64_t fallback) {
-  std::uint64_t value = 0;
-  if (auto text = services.system_settings().get(key)) {
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-    if (ec == std::errc{} && end == text->data() + text->size() && value > 0) return value;
-  }
-  return fallback;
-}
 
 // Streams the pipe as a chunked 200 response. Returns false if the transfer broke off.
 asio::awaitable<bool> stream_chunks(request_context& context, archive::byte_pipe& pipe, std::string head) {
@@ -75,8 +65,9 @@ reply storage_upload_archive(request_context& context) {
     co_return http::problem_response(problem::internal_error("upload route does not stream"));
   auto& services = context.services;
   storage_service::upload_limits limits;
-  limits.max_size = setting_number(services, "max_archive_size", 1073741824);
-  limits.unpack_timeout = std::chrono::seconds(setting_number(services, "archive_unpack_timeout", 600));
+  // 0: no limit (core/settings.hpp).
+  limits.max_size = static_cast<std::uint64_t>(services.system_settings().integer("max_archive_size", 1073741824));
+  limits.unpack_timeout = std::chrono::seconds(services.system_settings().integer("archive_unpack_timeout", 600));
   service_pause pause(services.systemd(), services.bus());
   auto outcome = co_await services.storage().receive_upload(
       *context.body, context.request[boost::beast::http::field::content_type], limits, pause);

@@ -3,7 +3,6 @@
 #include "core/pages.hpp"
 
 #include <boost/json/serialize.hpp>
-#include <charconv>
 
 #include "adapters/store/settings_store.hpp"
 #include "core/list.hpp"
@@ -17,15 +16,6 @@ namespace sc::server::handlers {
 namespace {
 
 const string_rule field_rule{.max_length = 4096, .allow_empty = true, .allow_newlines = false};
-
-std::uint64_t setting_number(app& services, std::string_view key, std::uint64_t fallback) {
-  std::uint64_t value = 0;
-  if (auto text = services.system_settings().get(key)) {
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-    if (ec == std::errc{} && end == text->data() + text->size() && value > 0) return value;
-  }
-  return fallback;
-}
 
 // The members a create or update names.
 pages::page_request read_request(json_body& body) {
@@ -101,8 +91,9 @@ reply pages_upload(request_context& context) {
     co_return http::problem_response(problem::internal_error("upload route does not stream"));
   auto& services = context.services;
   storage_service::upload_limits limits;
-  limits.max_size = setting_number(services, "max_archive_size", 1073741824);
-  limits.unpack_timeout = std::chrono::seconds(setting_number(services, "archive_unpack_timeout", 600));
+  // 0: no limit (core/settings.hpp).
+  limits.max_size = static_cast<std::uint64_t>(services.system_settings().integer("max_archive_size", 1073741824));
+  limits.unpack_timeout = std::chrono::seconds(services.system_settings().integer("archive_unpack_timeout", 600));
   std::string content_type(context.request[boost::beast::http::field::content_type]);
   auto uploaded = co_await services.pages().upload(*context.body, std::move(content_type), limits);
   if (!uploaded) co_return http::problem_response(uploaded.error());

@@ -324,6 +324,22 @@ TEST_F(archives, oversized_content_length_is_413_before_the_body_is_read) {
   EXPECT_EQ(refused->status, 411);
 }
 
+TEST_F(archives, a_max_archive_size_of_0_means_no_limit) {
+  ASSERT_EQ(post("/settings/set", R"({"key":"max_archive_size","value":"0"})").status, 200);
+  // A body over the default 1 GiB is taken: the server asks for it (100 Continue) instead of a 413.
+  auto connection = raw_connection::tcp(server_->port());
+  ASSERT_TRUE(connection.connected());
+  ASSERT_TRUE(connection.send("POST /storage/upload-archive HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " +
+                              token_ + "\r\nContent-Type: multipart/form-data; boundary=" + boundary +
+                              "\r\nExpect: 100-continue\r\nContent-Length: 1073741825\r\n\r\n"));
+  std::string seen;
+  for (int i = 0; i < 50 && seen.find("\r\n\r\n") == std::string::npos; ++i) {
+    seen += connection.read_some(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(seen.starts_with("HTTP/1.1 100 Continue")) << seen;
+  ASSERT_EQ(post("/settings/set", R"({"key":"max_archive_size","value":"1073741824"})").status, 200);
+}
+
 TEST_F(archives, the_unpack_timeout_stops_work_and_removes_partial_output) {
   ASSERT_EQ(post("/settings/set", R"({"key":"archive_unpack_timeout","value":"1"})").status, 200);
   std::string body = form_body({{"subvolume", name_}, {"subpath", "slow"}},

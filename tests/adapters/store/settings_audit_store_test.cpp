@@ -56,6 +56,20 @@ TEST_F(store_test, defaults_are_seeded_and_cached) {
   EXPECT_EQ((*settings)->get("session_lifetime"), "2592000");
 }
 
+TEST_F(store_test, integer_reads_numeric_keys_and_falls_back_only_when_there_is_no_number) {
+  auto settings = settings_store::open(*db_);
+  ASSERT_TRUE(settings);
+  EXPECT_EQ((*settings)->integer("default_quota", 7), 53687091200);
+  ASSERT_TRUE((*settings)->set("max_archive_size", "0"));
+  EXPECT_EQ((*settings)->integer("max_archive_size", 1073741824), 0);  // 0: no limit, not the fallback
+  EXPECT_EQ((*settings)->integer("no_such_key", 42), 42);
+  EXPECT_EQ((*settings)->integer("dns_tld", 42), 42);
+  ASSERT_TRUE((*settings)->set("motd", "12abc"));
+  EXPECT_EQ((*settings)->integer("motd", 42), 42);
+  ASSERT_TRUE((*settings)->set("motd", "-5"));
+  EXPECT_EQ((*settings)->integer("motd", 42), -5);
+}
+
 TEST_F(store_test, set_persists_and_seeding_never_overwrites) {
   {
     auto settings = settings_store::open(*db_);
