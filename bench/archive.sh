@@ -23,7 +23,7 @@ tools/sandbox up >/dev/null
 work=$(mktemp -d /tmp/sc-archive-bench-XXXXXX)
 volume="bench-archive-$$"
 sock="$work/api.sock"
-build/release/server/systemcontroller --listen none --socket "$sock" --state-dir "$work/state" \
+build/release/server/systemcontroller --system-services none --listen none --socket "$sock" --state-dir "$work/state" \
   --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" 2>"$work/server.log" &
 server=$!
 cleanup() {

@@ -16,7 +16,7 @@ tools/sandbox up >/dev/null
 
 work=$(mktemp -d /tmp/sc-load-XXXXXX)
 port=${SC_BENCH_PORT:-15309}
-build/release/server/systemcontroller --listen "127.0.0.1:$port" --socket "$work/api.sock" --state-dir "$work" \
+build/release/server/systemcontroller --system-services none --listen "127.0.0.1:$port" --socket "$work/api.sock" --state-dir "$work" \
   --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" 2>"$work/server.log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT

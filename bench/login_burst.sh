@@ -16,7 +16,7 @@ tools/sandbox up >/dev/null
 
 work=$(mktemp -d /tmp/sc-burst-XXXXXX)
 sock="$work/api.sock"
-SC_DEFAULT_REPOSITORY= build/release/server/systemcontroller --listen none --socket "$sock" --state-dir "$work" \
+SC_DEFAULT_REPOSITORY= build/release/server/systemcontroller --system-services none --listen none --socket "$sock" --state-dir "$work" \
   --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" "$@" 2>"$work/server.log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT

@@ -32,7 +32,7 @@ git -C "$repo" init -q -b main
 git -C "$repo" -c user.name=soak -c user.email=soak@localhost add -A
 git -C "$repo" -c user.name=soak -c user.email=soak@localhost commit -qm fixture
 
-SC_DEFAULT_REPOSITORY="file://$repo" build/release/server/systemcontroller --listen "127.0.0.1:$port" \
+SC_DEFAULT_REPOSITORY="file://$repo" build/release/server/systemcontroller --system-services none --listen "127.0.0.1:$port" \
   --socket "$sock" --state-dir "$work/state" --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" \
   --unit-dir "$SC_UNIT_DIR" 2>"$work/server.log" &
 server=$!

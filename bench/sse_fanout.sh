@@ -41,7 +41,7 @@ trap cleanup EXIT
 systemctl --user daemon-reload
 systemctl --user start "$unit"
 
-SC_LOG_STREAM_STAMP=1 build/release/server/systemcontroller --listen "" --socket "$work/api.sock" --state-dir "$work" \
+SC_LOG_STREAM_STAMP=1 build/release/server/systemcontroller --system-services none --listen "" --socket "$work/api.sock" --state-dir "$work" \
   --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" --max-connections 30000 2>"$work/server.log" &
 server=$!
 for _ in $(seq 200); do [ -S "$work/api.sock" ] && break; sleep 0.05; done

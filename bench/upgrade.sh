@@ -55,7 +55,7 @@ git -C "$work/repo" init -q -b main
 git -C "$work/repo" add -A
 git -C "$work/repo" -c user.email=b@example.com -c user.name=b commit -q -m bench
 
-SC_DEFAULT_REPOSITORY="" build/release/server/systemcontroller --listen none --socket "$sock" \
+SC_DEFAULT_REPOSITORY="" build/release/server/systemcontroller --system-services none --listen none --socket "$sock" \
   --state-dir "$work/state" --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" 2>"$work/server.log" &
 server=$!
 cleanup() {

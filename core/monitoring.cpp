@@ -49,6 +49,7 @@ std::string render_prometheus_config(const scrape_config& config) {
   y += "global:\n  scrape_interval: " + interval + "\n  evaluation_interval: " + interval + "\n";
   y += "scrape_configs:\n";
   y += "  - job_name: \"node\"\n    static_configs:\n      - targets: [" + yaml_quoted(config.node_exporter) + "]\n";
+  if (config.controller.empty()) return y;
   y += "  - job_name: \"systemcontroller\"\n    metrics_path: \"/metrics\"\n";
   y += "    authorization:\n      type: \"Bearer\"\n      credentials_file: " + yaml_quoted(config.credentials_file) +
        "\n";

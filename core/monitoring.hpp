@@ -17,12 +17,13 @@ inline constexpr std::string_view proxy_prefix = "/monitoring/grafana/";
 
 struct scrape_config {
   std::string node_exporter;     // "127.0.0.1:9100"
-  std::string controller;        // "127.0.0.1:5309": the controller's TCP listener
+  std::string controller;        // "127.0.0.1:5309": the controller's TCP listener; "" when it has none
   std::string credentials_file;  // the metrics credential, which Prometheus sends as a Bearer token
   int interval_seconds = 15;
 };
 // prometheus.yml: scrape node-exporter (job "node") and the controller's /metrics (job
-// "systemcontroller", with the credential) every `interval_seconds`. Every value is the
+// "systemcontroller", with the credential; left out when `controller` is empty: Prometheus cannot
+// reach a controller on its Unix socket only) every `interval_seconds`. Every value is the
 // controller's own; each is still quoted as a YAML string.
 std::string render_prometheus_config(const scrape_config& config);
 

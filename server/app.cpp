@@ -203,6 +203,7 @@ result<void> app::open_system_services() {
       const auto colon = settings_.listen.rfind(':');
       std::string host = colon == std::string::npos ? std::string() : settings_.listen.substr(0, colon);
       if (port.empty() && colon != std::string::npos) port = settings_.listen.substr(colon + 1);
+      if (port.empty() || port == "0") return std::string();  // --listen none: nothing to scrape
       if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host = "127.0.0.1";
       return host + ":" + port;
     };

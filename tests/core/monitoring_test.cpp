@@ -30,6 +30,13 @@ TEST(prometheus_config, scrapes_the_node_exporter_and_the_controller_with_the_cr
   EXPECT_EQ(odd["scrape_configs"].size(), 2u);
 }
 
+TEST(prometheus_config, a_controller_without_a_tcp_listener_is_not_scraped) {
+  scrape_config c{"127.0.0.1:9100", "", "/state/monitoring/metrics.token", 15};
+  auto yaml = YAML::Load(render_prometheus_config(c));
+  ASSERT_EQ(yaml["scrape_configs"].size(), 1u);
+  EXPECT_EQ(yaml["scrape_configs"][0]["job_name"].as<std::string>(), "node");
+}
+
 TEST(prometheus_targets, become_the_status_rows_and_the_down_jobs) {
   auto t = parse_targets(R"({"status":"success","data":{"activeTargets":[
     {"labels":{"job":"node","instance":"127.0.0.1:9100"},"scrapePool":"node","scrapeUrl":"http://127.0.0.1:9100/metrics","health":"up","lastError":""},
