@@ -3,41 +3,20 @@
 #include "adapters/store/dns_store.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <array>
-#include <filesystem>
 
 #include "adapters/store/database.hpp"
+#include "tests/support/store_fixture.hpp"
 
 namespace sc::store {
 namespace {
 
 constexpr std::array<migration, 1> test_steps = {{{1, "dns", dns_schema}}};
 
-class dns_store_test : public ::testing::Test {
+class dns_store_test : public test::store_fixture<dns_store> {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/sc-dns-store-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void reopen() {
-    store_.reset();
-    db_.reset();
-    auto opened = database::open(dir_ + "/test.db", test_steps);
-    ASSERT_TRUE(opened) << opened.error().internal;
-    db_ = std::move(*opened);
-    auto store = dns_store::open(*db_);
-    ASSERT_TRUE(store) << store.error().internal;
-    store_ = std::move(*store);
-  }
+  dns_store_test() : store_fixture(test_steps) {}
   static dns::record a_record(std::size_t i) {
     auto made = dns::make_record(
         "h" + std::to_string(i), "A",
@@ -46,9 +25,6 @@ class dns_store_test : public ::testing::Test {
     EXPECT_TRUE(made);
     return *made;
   }
-  std::string dir_;
-  std::unique_ptr<database> db_;
-  std::unique_ptr<dns_store> store_;
 };
 
 TEST_F(dns_store_test, an_oversized_zone_is_refused_with_413_and_nothing_is_stored) {

@@ -5,13 +5,11 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
 
 #include "adapters/store/database.hpp"
 #include "core/packages/definition.hpp"
 #include "tests/support/counting_bytes.hpp"
+#include "tests/support/store_fixture.hpp"
 
 namespace sc::store {
 namespace {
@@ -46,33 +44,7 @@ packages::install_plan web_plan(const std::string& name, const std::string& port
   return plan ? *plan : packages::install_plan{};
 }
 
-class package_store_test : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("sc-package-store-" + std::to_string(::getpid()) + "-" +
-                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void reopen() {
-    store_.reset();
-    db_.reset();
-    auto opened = database::open((dir_ / "t.db").string());
-    ASSERT_TRUE(opened);
-    db_ = std::move(*opened);
-    auto store = package_store::open(*db_);
-    ASSERT_TRUE(store) << store.error().internal;
-    store_ = std::move(*store);
-  }
-  std::filesystem::path dir_;
-  std::unique_ptr<database> db_;
-  std::unique_ptr<package_store> store_;
-};
+class package_store_test : public test::store_fixture<package_store> {};
 
 TEST_F(package_store_test, an_install_is_journaled_step_by_step_and_recorded_at_the_end) {
   auto plan = web_plan("web", "18080");

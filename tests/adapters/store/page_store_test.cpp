@@ -3,51 +3,26 @@
 #include "adapters/store/page_store.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <array>
-#include <filesystem>
 
 #include "adapters/store/database.hpp"
+#include "tests/support/store_fixture.hpp"
 
 namespace sc::store {
 namespace {
 
 constexpr std::array<migration, 1> test_steps = {{{1, "pages", pages_schema}}};
 
-class page_store_test : public ::testing::Test {
+class page_store_test : public test::store_fixture<page_store> {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/sc-page-store-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void reopen() {
-    store_.reset();
-    db_.reset();
-    auto opened = database::open(dir_ + "/test.db", test_steps);
-    ASSERT_TRUE(opened) << opened.error().internal;
-    db_ = std::move(*opened);
-    auto store = page_store::open(*db_);
-    ASSERT_TRUE(store) << store.error().internal;
-    store_ = std::move(*store);
-  }
+  page_store_test() : store_fixture(test_steps) {}
   static pages::page make(std::string name, std::string domain) {
     pages::page_request r;
     r.name = std::move(name);
     r.domain = std::move(domain);
     return *pages::make_page(r, "2026-01-01T00:00:00Z");
   }
-
-  std::string dir_;
-  std::unique_ptr<database> db_;
-  std::unique_ptr<page_store> store_;
 };
 
 TEST_F(page_store_test, names_and_domains_are_unique_and_rows_survive_a_reopen) {
