@@ -10,8 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
@@ -297,24 +295,7 @@ bool lifecycle::upgrades_dismissed(std::span<const packages::package_upgrade> up
 }
 
 void lifecycle::spawn_operation(std::string key, asio::awaitable<void> body) {
-  auto signal = std::make_shared<asio::cancellation_signal>();
-  shared_->cancels.push_back(signal);
-  auto guarded = [](std::shared_ptr<shared_state> state, std::string claimed, asio::awaitable<void> work,
-                    std::shared_ptr<asio::cancellation_signal> own) -> asio::awaitable<void> {
-    struct release {
-      std::shared_ptr<shared_state> shared;
-      std::string key;
-      std::shared_ptr<asio::cancellation_signal> signal;
-      ~release() {
-        shared->busy.erase(key);
-        std::erase(shared->cancels, signal);
-        if (shared->cancels.empty() && shared->on_idle) std::exchange(shared->on_idle, nullptr)();
-      }
-    } releaser{std::move(state), std::move(claimed), std::move(own)};
-    co_await std::move(work);
-  };
-  asio::co_spawn(io_, guarded(shared_, std::move(key), std::move(body), signal),
-                 asio::bind_cancellation_slot(signal->slot(), log_escaped{"package operation"}));
+  server::spawn_operation(io_, shared_, std::move(key), std::move(body), "package operation");
 }
 
 void lifecycle::start(std::function<systemd::bus_connection*()> bus) {
@@ -325,10 +306,7 @@ void lifecycle::start(std::function<systemd::bus_connection*()> bus) {
 void lifecycle::stop(std::function<void()> on_idle) {
   if (stopped_) return;
   stopped_ = true;
-  if (shared_->cancels.empty()) return;
-  shared_->on_idle = std::move(on_idle);
-  auto signals = shared_->cancels;
-  for (const auto& signal : signals) signal->emit(asio::cancellation_type::terminal);
+  cancel_operations(*shared_, std::move(on_idle));
 }
 
 asio::awaitable<result<systemd::systemd_manager*>> lifecycle::manager() {

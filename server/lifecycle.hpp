@@ -38,7 +38,6 @@
 // different packages run concurrently. Loop thread only.
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
@@ -58,6 +57,7 @@
 #include "core/packages/podman_unit.hpp"
 #include "core/packages/upgrades.hpp"
 #include "core/problem.hpp"
+#include "server/operations.hpp"
 
 namespace sc::store {
 class database;
@@ -334,13 +334,11 @@ class lifecycle {
   std::unique_ptr<store::package_store> store_;
   // Shared with the operations' coroutine frames, which may be destroyed after this object (a hard
   // stop destroys the loop's pending frames last).
-  struct shared_state {
-    std::set<std::string, std::less<>> busy;  // "<repo>/<effective name>" with an operation running
+  // busy: "<repo>/<effective name>" with an operation running.
+  struct shared_state : operation_registry {
     // Plans of installs between planning and their journal entry (phase A awaits images and
     // storage): their host ports and names are taken, so a concurrent install cannot pick them too.
     std::map<std::string, packages::install_plan, std::less<>> planned;
-    std::vector<std::shared_ptr<boost::asio::cancellation_signal>> cancels;
-    std::function<void()> on_idle;
   };
   std::shared_ptr<shared_state> shared_ = std::make_shared<shared_state>();
   std::set<std::string, std::less<>>& busy_ = shared_->busy;

@@ -5,9 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -98,14 +95,12 @@ result<std::uint64_t> sweep_escaping_links(int dir, int max_depth) {
   return sweep_directory(dir, max_depth);
 }
 
-struct pages_service::shared_state {
-  std::set<std::string, std::less<>> busy;  // pages with an operation in progress
-  std::vector<std::shared_ptr<asio::cancellation_signal>> cancels;
-  std::function<void()> on_idle;
-};
-
 pages_service::pages_service(asio::io_context& io, store::page_store& store, storage_service& storage, options opts)
-    : io_(io), store_(store), storage_(storage), options_(std::move(opts)), shared_(std::make_shared<shared_state>()) {
+    : io_(io),
+      store_(store),
+      storage_(storage),
+      options_(std::move(opts)),
+      shared_(std::make_shared<operation_registry>()) {
   options_.webroot_dir = fs::absolute(options_.webroot_dir);
   options_.git_dir = fs::absolute(options_.git_dir);
 }
@@ -370,24 +365,7 @@ asio::awaitable<result<pages::page>> pages_service::upload(body_stream& body, st
 void pages_service::spawn_provision(const std::string& name, bool pull) {
   if (stopped_) return;
   shared_->busy.insert(name);
-  auto signal = std::make_shared<asio::cancellation_signal>();
-  shared_->cancels.push_back(signal);
-  auto guarded = [](std::shared_ptr<shared_state> state, std::string claimed, asio::awaitable<void> work,
-                    std::shared_ptr<asio::cancellation_signal> own) -> asio::awaitable<void> {
-    struct release {
-      std::shared_ptr<shared_state> shared;
-      std::string key;
-      std::shared_ptr<asio::cancellation_signal> signal;
-      ~release() {
-        shared->busy.erase(key);
-        std::erase(shared->cancels, signal);
-        if (shared->cancels.empty() && shared->on_idle) std::exchange(shared->on_idle, nullptr)();
-      }
-    } releaser{std::move(state), std::move(claimed), std::move(own)};
-    co_await std::move(work);
-  };
-  asio::co_spawn(io_, guarded(shared_, name, provision(name, pull), signal),
-                 asio::bind_cancellation_slot(signal->slot(), log_escaped{"page provisioning"}));
+  spawn_operation(io_, shared_, name, provision(name, pull), "page provisioning");
 }
 
 void pages_service::start() {
@@ -402,10 +380,7 @@ void pages_service::start() {
 void pages_service::stop(std::function<void()> on_idle) {
   if (stopped_) return;
   stopped_ = true;
-  if (shared_->cancels.empty()) return;
-  shared_->on_idle = std::move(on_idle);
-  auto signals = shared_->cancels;
-  for (const auto& signal : signals) signal->emit(asio::cancellation_type::terminal);
+  cancel_operations(*shared_, std::move(on_idle));
 }
 
 asio::awaitable<void> pages_service::provision(std::string name, bool pull) {

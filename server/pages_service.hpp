@@ -34,11 +34,9 @@
 #include "core/ingress.hpp"
 #include "core/pages.hpp"
 #include "core/problem.hpp"
+#include "server/operations.hpp"
 #include "server/storage_service.hpp"
 
-namespace boost::asio {
-class cancellation_signal;
-}
 namespace sc::store {
 class page_store;
 }
@@ -93,7 +91,6 @@ class pages_service {
   std::size_t running() const noexcept;
 
  private:
-  struct shared_state;
   // The upload's target once its `name` field is read: the page checked and claimed (`page_name`
   // set), a new generation made (`generation` set). Both outlive the upload that awaits this.
   boost::asio::awaitable<result<storage_service::upload_destination>> resolve_upload(
@@ -120,7 +117,7 @@ class pages_service {
   storage_service& storage_;
   options options_;
   std::vector<std::function<boost::asio::awaitable<void>()>> hooks_;
-  std::shared_ptr<shared_state> shared_;
+  std::shared_ptr<operation_registry> shared_;  // busy: pages with an operation in progress
   bool stopped_ = false;
   std::uint64_t generations_ = 0;
 };
