@@ -12,6 +12,7 @@
 
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/asio/completion.hpp"
+#include "adapters/store/settings_store.hpp"
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/log.hpp"
 #include "core/multipart.hpp"
@@ -241,6 +242,14 @@ asio::awaitable<std::uint64_t> storage_service::extraction_budget(std::string re
                                                                     static_cast<std::uint64_t>(space.f_bsize)
                                                               : 0;
   co_return info ? storage::extraction_budget(free_bytes, info->quota, info->usage) : free_bytes;
+}
+
+storage_service::upload_limits storage_service::upload_limits::from(const store::settings_store& settings) {
+  upload_limits limits;
+  limits.max_size =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(settings.integer("max_archive_size", 1073741824), 0));
+  limits.unpack_timeout = std::chrono::seconds(settings.integer("archive_unpack_timeout", 600));
+  return limits;
 }
 
 asio::awaitable<result<archive::extract_report>> storage_service::receive_upload(body_stream& body,

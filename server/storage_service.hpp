@@ -34,6 +34,10 @@ namespace sc::systemd {
 class bus_connection;
 }
 
+namespace sc::store {
+class settings_store;
+}
+
 namespace sc::server {
 
 class body_stream;
@@ -122,6 +126,8 @@ class storage_service {
   struct upload_limits {
     std::uint64_t max_size = 0;  // bytes of request body; 0: no limit (the max_archive_size setting)
     std::chrono::seconds unpack_timeout{600};
+    // As the settings max_archive_size and archive_unpack_timeout say now.
+    static upload_limits from(const store::settings_store& settings);
   };
   boost::asio::awaitable<result<archive::extract_report>> receive_upload(body_stream& body,
                                                                          std::string_view content_type,

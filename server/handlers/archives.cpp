@@ -64,10 +64,7 @@ reply storage_upload_archive(request_context& context) {
   if (context.body == nullptr)
     co_return http::problem_response(problem::internal_error("upload route does not stream"));
   auto& services = context.services;
-  storage_service::upload_limits limits;
-  // 0: no limit (core/settings.hpp).
-  limits.max_size = static_cast<std::uint64_t>(services.system_settings().integer("max_archive_size", 1073741824));
-  limits.unpack_timeout = std::chrono::seconds(services.system_settings().integer("archive_unpack_timeout", 600));
+  const auto limits = storage_service::upload_limits::from(services.system_settings());
   service_pause pause(services.systemd(), services.bus());
   auto outcome = co_await services.storage().receive_upload(
       *context.body, context.request[boost::beast::http::field::content_type], limits, pause);
