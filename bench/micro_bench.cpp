@@ -42,6 +42,8 @@ std::vector<account_row> make_accounts(int n) {
   return rows;
 }
 
+// The DOM a boost::json version of the handler would build: the baseline json_writer is measured
+// against (the product writes with json_writer only).
 boost::json::value account_json(const account_row& a) {
   return boost::json::object{{"username", a.username},
                              {"email", a.email},
@@ -66,25 +68,30 @@ void route_match(benchmark::State& state) {
 }
 BENCHMARK(route_match);
 
-void paginate_and_envelope_20_of_n(benchmark::State& state) {
+void paginate_20_of_n(benchmark::State& state) {
   auto rows = make_accounts(static_cast<int>(state.range(0)));
   sc::query_params query;
   query.items = {{"sort_by", "email"}, {"sort_order", "desc"}, {"search", "user"}};
   auto parsed = sc::parse_list_query(query);
   for (auto _ : state) {
     auto page = sc::paginate<account_row>(rows, parsed, account_fields);
-    auto body = sc::list_envelope(page, account_json);
-    benchmark::DoNotOptimize(body);
+    benchmark::DoNotOptimize(page);
   }
 }
-BENCHMARK(paginate_and_envelope_20_of_n)->Arg(20)->Arg(1000);
+BENCHMARK(paginate_20_of_n)->Arg(20)->Arg(1000);
 
+// A 20-entry page as a boost::json DOM, built and serialised (what json_writer replaced).
 void json_encode_20_entry_page(benchmark::State& state) {
   auto rows = make_accounts(20);
   auto page = sc::paginate<account_row>(rows, sc::parse_list_query({}), account_fields);
-  auto body = sc::list_envelope(page, account_json);
   std::size_t bytes = 0;
   for (auto _ : state) {
+    boost::json::array entries;
+    for (const account_row* a : page.entries) entries.push_back(account_json(*a));
+    boost::json::object body{{"entries", std::move(entries)},
+                             {"has_more", page.counts.has_more},
+                             {"total_pages", page.counts.total_pages},
+                             {"total_count", page.counts.total_count}};
     std::string text = boost::json::serialize(body);
     bytes += text.size();
     benchmark::DoNotOptimize(text);

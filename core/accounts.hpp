@@ -17,7 +17,6 @@
 //              stored sorted and de-duplicated. Ordinary accounts get ["home"] when none are given.
 //   The first account ever created is an administrator whatever the request says (DESIGN.md).
 
-#include <boost/json/object.hpp>
 #include <optional>
 #include <span>
 #include <string>

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <utility>
 #include <vector>
 
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
 #include "core/problem.hpp"
 
 namespace sc::audit {
@@ -164,35 +163,34 @@ std::string lowered(std::string_view text) {
   return out;
 }
 
-// Rebuilds `v` with keys sorted (Go marshals maps that way) and credentials left out.
-boost::json::value sanitize(const boost::json::value& v) {
-  switch (v.kind()) {
-    case boost::json::kind::object: {
-      const auto& in = v.get_object();
-      std::vector<const boost::json::key_value_pair*> members;
-      members.reserve(in.size());
-      for (const auto& member : in) members.push_back(&member);
-      std::sort(members.begin(), members.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
-      boost::json::object out;
-      out.reserve(members.size());
-      for (const auto* member : members) {
-        std::string key = lowered(member->key());
+// Writes `v` with keys sorted (Go marshals maps that way), credentials left out and secrets in
+// strings redacted.
+void write_sanitized(json_writer& w, simdjson::dom::element v) {
+  switch (v.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      std::vector<std::pair<std::string_view, simdjson::dom::element>> members;
+      for (auto [key, value] : simdjson::dom::object(v)) members.emplace_back(key, value);
+      std::stable_sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      w.begin_object();
+      for (const auto& [key, value] : members) {
         // Left out, not masked: the original client's tests assert the key is absent.
-        if (key == "responses" || is_secret_key(key)) continue;
-        out.emplace(member->key(), sanitize(member->value()));
+        if (lowered(key) == "responses" || is_secret_key(key)) continue;
+        w.key(key);
+        write_sanitized(w, value);
       }
-      return out;
+      w.end_object();
+      return;
     }
-    case boost::json::kind::array: {
-      boost::json::array out;
-      out.reserve(v.get_array().size());
-      for (const auto& element : v.get_array()) out.push_back(sanitize(element));
-      return out;
-    }
-    case boost::json::kind::string:
-      return boost::json::string(redact_secrets(v.get_string()));
-    default:
-      return v;
+    case simdjson::dom::element_type::ARRAY:
+      w.begin_array();
+      for (auto element : simdjson::dom::array(v)) write_sanitized(w, element);
+      w.end_array();
+      return;
+    case simdjson::dom::element_type::STRING:
+      w.value(redact_secrets(std::string_view(v)));
+      return;
+    default:  // numbers, booleans and null as they were
+      w.raw(simdjson::minify(v));
   }
 }
 
@@ -225,10 +223,13 @@ bool is_secret_key(std::string_view key) noexcept {
 
 std::string redact_detail(std::string_view body) {
   if (body.empty()) return {};
-  boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(body, ec);
-  if (ec || !parsed.is_object()) return {};
-  std::string out = boost::json::serialize(sanitize(parsed));
+  simdjson::dom::element parsed;
+  if (json::parse(body).get(parsed) != simdjson::SUCCESS || !parsed.is_object()) {
+    return {};
+  }
+  std::string out;
+  json_writer writer(out);
+  write_sanitized(writer, parsed);
   if (out.size() > max_detail_bytes) {
     std::size_t cut = max_detail_bytes;
     // Never split a UTF-8 sequence: back up over continuation bytes.
@@ -241,6 +242,16 @@ std::string redact_detail(std::string_view body) {
 
 std::string format_error(int status, std::string_view detail) {
   return "code=" + std::to_string(status) + ", message=" + redact_secrets(detail);
+}
+
+std::string error_of_response(int status, std::string_view reason, std::string_view body) {
+  simdjson::dom::element parsed;
+  std::string_view detail;
+  if (json::parse(body).get(parsed) == simdjson::SUCCESS && parsed.is_object() &&
+      parsed["detail"].get(detail) == simdjson::SUCCESS && !detail.empty()) {
+    return format_error(status, detail);
+  }
+  return format_error(status, reason);
 }
 
 log_query normalize_query(std::int64_t before_id, std::int64_t offset, std::int64_t limit, std::string account,

@@ -65,6 +65,9 @@ bool is_secret_key(std::string_view key) noexcept;
 // The `error` column for a failed request: "code=<status>, message=<detail>" (the UI parses this),
 // the message passed through redact_secrets.
 std::string format_error(int status, std::string_view detail);
+// The `error` column for a failed request answered with `body`: format_error with the problem's
+// `detail` (what the client saw), or with `reason` when the body is not a problem with one.
+std::string error_of_response(int status, std::string_view reason, std::string_view body);
 
 // POST /audit/log parameters after normalisation (behavior-core.md §5.9).
 struct log_query {

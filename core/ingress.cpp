@@ -2,10 +2,9 @@
 
 #include <arpa/inet.h>
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <charconv>
+
+#include "core/json_writer.hpp"
 
 namespace sc::ingress {
 
@@ -100,55 +99,71 @@ result<listen_address> parse_listen(std::string_view text) {
 }
 
 std::string render_caddy_config(const proxy_config& config) {
-  namespace json = boost::json;
-  json::array routes;
-  json::array certificates;
-  for (const auto& r : config.routes) {
-    json::object upstream{{"dial", r.upstream}};
-    json::object proxy{{"handler", "reverse_proxy"}, {"upstreams", json::array{upstream}}};
-    json::object match{{"host", json::array{json::value(r.host)}}};
-    routes.push_back(json::object{{"match", json::array{match}}, {"handle", json::array{proxy}}, {"terminal", true}});
-    certificates.push_back(json::object{{"certificate", r.certificate_file}, {"key", r.key_file}});
-  }
-  for (const auto& site : config.sites) {
-    json::object files{{"handler", "file_server"}, {"root", site.root}};
-    json::object match{{"host", json::array{json::value(site.host)}}};
-    routes.push_back(json::object{{"match", json::array{match}}, {"handle", json::array{files}}, {"terminal", true}});
-    certificates.push_back(json::object{{"certificate", site.certificate_file}, {"key", site.key_file}});
-  }
-  // Any other Host gets a 404 rather than an empty 200.
-  routes.push_back(json::object{
-      {"handle",
-       json::array{json::object{{"handler", "static_response"}, {"status_code", 404}, {"body", "no such site\n"}}}}});
-
+  auto route = [](json_writer& w, std::string_view host, auto&& write_handler) {
+    w.begin_object().key("match").begin_array().begin_object().key("host").begin_array().value(host).end_array();
+    w.end_object().end_array();
+    w.key("handle").begin_array();
+    write_handler(w);
+    w.end_array().key("terminal").value(true).end_object();
+  };
+  auto disable_automatic_https = [](json_writer& w) {
+    w.key("automatic_https").begin_object().key("disable").value(true).end_object();
+  };
   const std::string port_suffix = config.https.port == 443 ? "" : ":" + std::to_string(config.https.port);
-  json::object redirect{
-      {"handler", "static_response"},
-      {"status_code", 308},
-      {"headers", json::object{{"Location", json::array{json::value("https://{http.request.host}" + port_suffix +
-                                                                    "{http.request.uri}")}}}}};
-  json::object no_auto{{"disable", true}};
-  json::object servers{
-      {"ingress", json::object{{"listen", json::array{json::value(config.https.text())}},
-                               {"automatic_https", no_auto},
-                               {"tls_connection_policies", json::array{json::object{}}},
-                               {"routes", std::move(routes)}}},
-      {"redirect", json::object{{"listen", json::array{json::value(config.http.text())}},
-                                {"automatic_https", no_auto},
-                                {"routes", json::array{json::object{{"handle", json::array{redirect}}}}}}},
-  };
-  json::object http{
-      {"http_port", config.http.port}, {"https_port", config.https.port}, {"servers", std::move(servers)}};
-  json::object apps{{"http", std::move(http)}};
-  if (!certificates.empty()) {
-    apps["tls"] = json::object{{"certificates", json::object{{"load_files", std::move(certificates)}}}};
-  }
-  json::object root{
-      {"admin", json::object{{"listen", "unix/" + config.admin_socket}, {"config", json::object{{"persist", false}}}}},
-      {"storage", json::object{{"module", "file_system"}, {"root", config.storage_directory}}},
-      {"apps", std::move(apps)},
-  };
-  return json::serialize(root) + "\n";
+  std::string out = json_string([&](json_writer& w) {
+    w.begin_object();
+    w.key("admin").begin_object().key("listen").value("unix/" + config.admin_socket);
+    w.key("config").begin_object().key("persist").value(false).end_object().end_object();
+    w.key("storage").begin_object().key("module").value("file_system").key("root").value(config.storage_directory);
+    w.end_object();
+    w.key("apps").begin_object();
+    w.key("http").begin_object().key("http_port").value(config.http.port).key("https_port").value(config.https.port);
+    w.key("servers").begin_object();
+    w.key("ingress").begin_object().key("listen").begin_array().value(config.https.text()).end_array();
+    disable_automatic_https(w);
+    w.key("tls_connection_policies").begin_array().begin_object().end_object().end_array();
+    w.key("routes").begin_array();
+    for (const auto& r : config.routes) {
+      route(w, r.host, [&](json_writer& h) {
+        h.begin_object().key("handler").value("reverse_proxy");
+        h.key("upstreams").begin_array().begin_object().key("dial").value(r.upstream).end_object().end_array();
+        h.end_object();
+      });
+    }
+    for (const auto& site : config.sites) {
+      route(w, site.host, [&](json_writer& h) {
+        h.begin_object().key("handler").value("file_server").key("root").value(site.root).end_object();
+      });
+    }
+    // Any other Host gets a 404 rather than an empty 200.
+    w.begin_object().key("handle").begin_array();
+    w.begin_object().key("handler").value("static_response").key("status_code").value(404);
+    w.key("body").value("no such site\n").end_object();
+    w.end_array().end_object();
+    w.end_array().end_object();  // routes, ingress
+    w.key("redirect").begin_object().key("listen").begin_array().value(config.http.text()).end_array();
+    disable_automatic_https(w);
+    w.key("routes").begin_array().begin_object().key("handle").begin_array();
+    w.begin_object().key("handler").value("static_response").key("status_code").value(308);
+    w.key("headers").begin_object().key("Location").begin_array();
+    w.value("https://{http.request.host}" + port_suffix + "{http.request.uri}");
+    w.end_array().end_object().end_object();
+    w.end_array().end_object().end_array().end_object();  // handle, route, routes, redirect
+    w.end_object().end_object();                          // servers, http
+    if (!config.routes.empty() || !config.sites.empty()) {
+      w.key("tls").begin_object().key("certificates").begin_object().key("load_files").begin_array();
+      for (const auto& r : config.routes) {
+        w.begin_object().key("certificate").value(r.certificate_file).key("key").value(r.key_file).end_object();
+      }
+      for (const auto& site : config.sites) {
+        w.begin_object().key("certificate").value(site.certificate_file).key("key").value(site.key_file).end_object();
+      }
+      w.end_array().end_object().end_object();
+    }
+    w.end_object().end_object();  // apps, root
+  });
+  out.push_back('\n');
+  return out;
 }
 
 }  // namespace sc::ingress

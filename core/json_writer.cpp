@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 
 namespace sc {
@@ -143,6 +144,16 @@ json_writer& json_writer::value(std::uint64_t number_value) {
   return number(number_value);
 }
 
+json_writer& json_writer::value(double number_value) {
+  if (!std::isfinite(number_value)) return null();
+  separate();
+  char digits[32];
+  auto end = std::to_chars(digits, digits + sizeof digits, number_value).ptr;
+  out_.append(digits, static_cast<std::size_t>(end - digits));
+  need_comma_ = true;
+  return *this;
+}
+
 json_writer& json_writer::raw(std::string_view json) {
   separate();
   out_.append(json);
@@ -161,6 +172,27 @@ json_writer& json_writer::value(const std::vector<std::string>& texts) {
   begin_array();
   for (const auto& text : texts) value(std::string_view(text));
   return end_array();
+}
+
+void json_members::set(std::string_view key, std::string json) {
+  auto it = std::find_if(items_.begin(), items_.end(), [key](const auto& item) { return item.first == key; });
+  if (it == items_.end()) {
+    items_.emplace_back(std::string(key), std::move(json));
+  } else {
+    it->second = std::move(json);
+  }
+}
+
+void json_members::set_string(std::string_view key, std::string_view text) {
+  std::string json;
+  append_json_string(json, text);
+  set(key, std::move(json));
+}
+
+void json_members::write(json_writer& writer) const {
+  writer.begin_object();
+  for (const auto& [key, json] : items_) writer.key(key).raw(json);
+  writer.end_object();
 }
 
 }  // namespace sc

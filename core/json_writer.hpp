@@ -29,6 +29,8 @@ class json_writer {
   json_writer& value(std::int64_t number);
   json_writer& value(std::uint64_t number);
   json_writer& value(int number) { return value(static_cast<std::int64_t>(number)); }
+  // The shortest text that reads back as the same double; NaN and infinities (not JSON) as null.
+  json_writer& value(double number);
   json_writer& null();
   // A list of strings as a JSON array.
   json_writer& value(const std::vector<std::string>& texts);
@@ -44,6 +46,28 @@ class json_writer {
   std::string& out_;
   bool need_comma_ = false;
 };
+
+// An object's members gathered before it is written, for keys that may be set more than once: a
+// key keeps the place of its first setting and the value of its last. Linear: for small objects.
+class json_members {
+ public:
+  void set(std::string_view key, std::string json);  // a value already written as JSON
+  void set_string(std::string_view key, std::string_view text);
+  bool empty() const noexcept { return items_.empty(); }
+  void write(json_writer& writer) const;  // as one object
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+// The JSON `write(writer)` produces, as a string: std::string body = json_string([&](json_writer& w) {…});
+template <class Write>
+std::string json_string(Write&& write) {
+  std::string out;
+  json_writer writer(out);
+  write(writer);
+  return out;
+}
 
 // Appends `text` as a JSON string literal (quotes included), escaped as boost::json does.
 void append_json_string(std::string& out, std::string_view text);

@@ -100,16 +100,4 @@ page_counts count_pages(std::size_t total, std::size_t offset, std::size_t limit
 
 }  // namespace list_detail
 
-boost::json::object list_envelope(boost::json::array entries, const page_counts& counts) {
-  // Same storage as the entries: moving a json::array into a container on another memory
-  // resource copies it element by element.
-  boost::json::object o(entries.storage());
-  o.reserve(4);
-  o["entries"] = std::move(entries);
-  o["has_more"] = counts.has_more;
-  o["total_pages"] = counts.total_pages;
-  o["total_count"] = counts.total_count;
-  return o;
-}
-
 }  // namespace sc

@@ -7,8 +7,6 @@
 // whose search matched stored password hashes.
 
 #include <algorithm>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -108,17 +106,6 @@ list_page<T> paginate(const std::vector<T>& items, const list_query& query, std:
   page.entries.assign(kept.begin() + static_cast<std::ptrdiff_t>(begin),
                       kept.begin() + static_cast<std::ptrdiff_t>(end));
   return page;
-}
-
-// {"entries":[…],"has_more":…,"total_pages":…,"total_count":…}, keys in that order.
-boost::json::object list_envelope(boost::json::array entries, const page_counts& counts);
-
-template <class T, class ToJson>
-boost::json::object list_envelope(const list_page<T>& page, ToJson&& to_json) {
-  boost::json::array entries;
-  entries.reserve(page.entries.size());
-  for (const T* item : page.entries) entries.push_back(to_json(*item));
-  return list_envelope(std::move(entries), page.counts);
 }
 
 }  // namespace sc

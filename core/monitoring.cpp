@@ -1,8 +1,9 @@
 #include "core/monitoring.hpp"
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
 #include <set>
+
+#include "core/json_reader.hpp"
 
 namespace sc::monitoring {
 
@@ -35,9 +36,9 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string_view string_at(const boost::json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+std::string_view string_at(simdjson::dom::object o, std::string_view key) {
+  std::string_view text;
+  return o[key].get(text) == simdjson::SUCCESS ? text : std::string_view();
 }
 
 }  // namespace
@@ -58,35 +59,42 @@ std::string render_prometheus_config(const scrape_config& config) {
 }
 
 result<targets> parse_targets(std::string_view body) {
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(body, ec);
-  if (ec || !parsed.is_object()) return problem::bad_gateway("Prometheus answered with something that is not JSON");
-  const auto& root = parsed.as_object();
-  const auto* data = root.if_contains("data");
-  if (string_at(root, "status") != "success" || data == nullptr || !data->is_object())
+  simdjson::dom::object root;
+  if (json::parse(body).get(root) != simdjson::SUCCESS) {
+    return problem::bad_gateway("Prometheus answered with something that is not JSON");
+  }
+  simdjson::dom::array active;
+  if (string_at(root, "status") != "success" ||
+      root.at_pointer("/data/activeTargets").get(active) != simdjson::SUCCESS) {
     return problem::bad_gateway("Prometheus did not list its targets");
-  const auto* active = data->as_object().if_contains("activeTargets");
-  if (active == nullptr || !active->is_array()) return problem::bad_gateway("Prometheus did not list its targets");
+  }
   targets out;
   std::set<std::string> down;
-  for (const auto& entry : active->as_array()) {
-    if (!entry.is_object()) continue;
-    const auto& t = entry.as_object();
-    std::string job;
-    std::string instance;
-    if (const auto* labels = t.if_contains("labels"); labels != nullptr && labels->is_object()) {
-      job = string_at(labels->as_object(), "job");
-      instance = string_at(labels->as_object(), "instance");
+  for (simdjson::dom::element entry : active) {
+    simdjson::dom::object t;
+    if (entry.get(t) != simdjson::SUCCESS) continue;
+    scrape_target row;
+    if (simdjson::dom::object labels; t["labels"].get(labels) == simdjson::SUCCESS) {
+      row.job = string_at(labels, "job");
+      row.instance = string_at(labels, "instance");
     }
-    if (job.empty()) job = string_at(t, "scrapePool");
-    boost::json::object row{{"job", job}, {"instance", instance}, {"health", string_at(t, "health")}};
-    if (auto error = string_at(t, "lastError"); !error.empty()) row["last_error"] = error;
-    if (auto url = string_at(t, "scrapeUrl"); !url.empty()) row["scrape_url"] = url;
-    if (string_at(t, "health") != "up") down.insert(job);
-    out.scrape_targets.emplace_back(std::move(row));
+    if (row.job.empty()) row.job = string_at(t, "scrapePool");
+    row.health = string_at(t, "health");
+    row.last_error = string_at(t, "lastError");
+    row.scrape_url = string_at(t, "scrapeUrl");
+    if (row.health != "up") down.insert(row.job);
+    out.scrape_targets.push_back(std::move(row));
   }
-  for (const auto& job : down) out.down_jobs.emplace_back(job);
+  out.down_jobs.assign(down.begin(), down.end());
   return out;
+}
+
+void write_json(json_writer& w, const scrape_target& target) {
+  w.begin_object().key("job").value(target.job).key("instance").value(target.instance);
+  w.key("health").value(target.health);
+  if (!target.last_error.empty()) w.key("last_error").value(target.last_error);
+  if (!target.scrape_url.empty()) w.key("scrape_url").value(target.scrape_url);
+  w.end_object();
 }
 
 result<std::string> proxied_target(std::string_view path, std::string_view query) {

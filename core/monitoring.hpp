@@ -3,12 +3,11 @@
 // scrape targets of GET /monitoring/status from Prometheus's own API, and the path check of the
 // /monitoring/grafana/ proxy.
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/json_writer.hpp"
 #include "core/problem.hpp"
 
 namespace sc::monitoring {
@@ -30,11 +29,19 @@ std::string render_prometheus_config(const scrape_config& config);
 // GET /api/v1/targets of Prometheus → the status's `scrape_targets`
 // ([{"job","instance","health","last_error"?,"scrape_url"?}]) and `down_jobs` (jobs with a target
 // not up, sorted, unique). 502 when the text is not Prometheus's answer.
+struct scrape_target {
+  std::string job;
+  std::string instance;
+  std::string health;
+  std::string last_error;  // left out of the JSON when empty, as is scrape_url
+  std::string scrape_url;
+};
 struct targets {
-  boost::json::array scrape_targets;
-  boost::json::array down_jobs;
+  std::vector<scrape_target> scrape_targets;
+  std::vector<std::string> down_jobs;
 };
 result<targets> parse_targets(std::string_view body);
+void write_json(json_writer& w, const scrape_target& target);
 
 // The upstream request target for a proxied request: `path` is the request's path (starting with
 // proxy_prefix), `query` its raw query ("" for none). The prefix is stripped ("/monitoring/grafana/

@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 
+#include "core/json_writer.hpp"
 #include "core/names.hpp"
 #include "core/packages/repository.hpp"
 
@@ -246,21 +247,14 @@ std::span<const list_field<page>> list_fields() {
   return fields;
 }
 
-boost::json::object to_json(const page& p) {
-  boost::json::object o;
-  o["name"] = p.name;
-  o["source_type"] = to_string(p.source);
-  o["repo_url"] = p.repo_url;
-  o["branch"] = p.branch;
-  o["image"] = p.image;
-  o["image_directory"] = p.image_directory;
-  o["domain"] = p.domain;
-  o["status"] = p.status;
-  o["error"] = p.error;
-  o["network"] = p.network;
-  o["created_at"] = p.created_at;
-  o["updated_at"] = p.updated_at;
-  return o;
+void write_json(json_writer& w, const page& p) {
+  w.begin_object();
+  w.key("name").value(p.name).key("source_type").value(to_string(p.source));
+  w.key("repo_url").value(p.repo_url).key("branch").value(p.branch);
+  w.key("image").value(p.image).key("image_directory").value(p.image_directory);
+  w.key("domain").value(p.domain).key("status").value(p.status).key("error").value(p.error);
+  w.key("network").value(p.network).key("created_at").value(p.created_at).key("updated_at").value(p.updated_at);
+  w.end_object();
 }
 
 }  // namespace sc::pages

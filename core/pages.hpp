@@ -16,12 +16,12 @@
 //   * image_directory: an absolute path without "." or ".." components or control characters;
 //   * branch: a git ref name of [A-Za-z0-9._/-], not starting with '-' or '/', without "..".
 
-#include <boost/json/object.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "core/json_writer.hpp"
 #include "core/list.hpp"
 #include "core/problem.hpp"
 
@@ -87,6 +87,6 @@ bool source_changed(const page& before, const page& after) noexcept;
 // GET /pages: the fields sort and search use (name, repo_url, branch, domain, source_type, status,
 // created_at, updated_at, image) and one page's JSON.
 std::span<const list_field<page>> list_fields();
-boost::json::object to_json(const page& p);
+void write_json(json_writer& w, const page& p);
 
 }  // namespace sc::pages

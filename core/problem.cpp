@@ -1,8 +1,8 @@
 #include "core/problem.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <cctype>
+
+#include "core/json_writer.hpp"
 
 namespace sc {
 
@@ -181,25 +181,27 @@ std::string redact_secrets(std::string_view text) {
 }
 
 std::string render_problem_json(const problem& p) {
-  boost::json::object body;
-  body.reserve(6);
-  body["type"] = "about:blank#" + std::to_string(p.status);
-  body["title"] = reason_phrase(p.status);
-  body["status"] = p.status;
-  body["detail"] = redact_secrets(p.detail.empty() ? reason_phrase(p.status) : std::string_view(p.detail));
+  std::string out;
+  out.reserve(160);
+  json_writer w(out);
+  w.begin_object();
+  w.key("type").value("about:blank#" + std::to_string(p.status));
+  w.key("title").value(reason_phrase(p.status));
+  w.key("status").value(p.status);
+  w.key("detail").value(redact_secrets(p.detail.empty() ? reason_phrase(p.status) : std::string_view(p.detail)));
   if (!p.errors.empty()) {
-    boost::json::array errors;
+    w.key("errors").begin_array();
     for (const auto& e : p.errors) {
-      errors.push_back(boost::json::object{{"field", e.field}, {"message", redact_secrets(e.message)}});
+      w.begin_object().key("field").value(e.field).key("message").value(redact_secrets(e.message)).end_object();
     }
-    body["errors"] = std::move(errors);
+    w.end_array();
   }
   if (!p.journal.empty()) {
-    boost::json::array lines;
-    for (const auto& line : p.journal) lines.emplace_back(redact_secrets(line));
-    body["journal"] = std::move(lines);
+    w.key("journal").begin_array();
+    for (const auto& line : p.journal) w.value(redact_secrets(line));
+    w.end_array();
   }
-  std::string out = boost::json::serialize(body);
+  w.end_object();
   out.push_back('\n');
   return out;
 }

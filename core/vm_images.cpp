@@ -3,11 +3,11 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <charconv>
+
+#include "core/json_reader.hpp"
 
 namespace sc::vm_images {
 
@@ -374,50 +374,43 @@ bool is_listed_image(std::string_view file_name) noexcept {
 
 result<image_facts> check_image_info(std::string_view info_json, std::uint64_t max_size) {
   auto bad = [](std::string why) { return problem::unprocessable("url", std::move(why)); };
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(info_json, ec);
-  if (ec || !parsed.is_object()) return bad("qemu-img could not describe the image");
-  const auto& info = parsed.as_object();
+  simdjson::dom::object info;
+  if (json::parse(info_json).get(info) != simdjson::SUCCESS) return bad("qemu-img could not describe the image");
   image_facts facts;
-  const auto* format = info.if_contains("format");
-  if (format == nullptr || !format->is_string()) return bad("qemu-img could not tell the image's format");
-  facts.format = std::string(format->as_string());
+  std::string_view format;
+  if (info["format"].get(format) != simdjson::SUCCESS) return bad("qemu-img could not tell the image's format");
+  facts.format = std::string(format);
   // Formats a cloud image comes in; anything else (and the protocol-like ones) is refused.
   static constexpr std::array<std::string_view, 6> accepted = {"raw", "qcow2", "vmdk", "vdi", "vhdx", "vpc"};
   if (std::find(accepted.begin(), accepted.end(), facts.format) == accepted.end()) {
     return bad("unsupported image format " + facts.format.substr(0, 32));
   }
+  auto has = [](simdjson::dom::object o, std::string_view key) { return o[key].error() == simdjson::SUCCESS; };
   for (std::string_view key : {"backing-filename", "full-backing-filename", "backing-filename-format"}) {
-    if (info.contains(key)) return bad("an image with a backing file is not accepted");
+    if (has(info, key)) return bad("an image with a backing file is not accepted");
   }
-  if (const auto* specific = info.if_contains("format-specific"); specific != nullptr && specific->is_object()) {
-    if (const auto* data = specific->as_object().if_contains("data"); data != nullptr && data->is_object()) {
-      const auto& d = data->as_object();
-      if (d.contains("data-file") || d.contains("data-file-raw")) {
-        return bad("an image with an external data file is not accepted");
-      }
-      if (const auto* corrupt = d.if_contains("corrupt");
-          corrupt != nullptr && corrupt->is_bool() && corrupt->as_bool()) {
-        return bad("the image is marked corrupt");
-      }
-      if (const auto* extents = d.if_contains("extents"); extents != nullptr && extents->is_array()) {
-        // A vmdk descriptor names its extents as files; only a monolithic image has just itself.
-        const auto* own = info.if_contains("filename");
-        for (const auto& extent : extents->as_array()) {
-          const auto* file = extent.is_object() ? extent.as_object().if_contains("filename") : nullptr;
-          if (file == nullptr || own == nullptr || *file != *own) {
-            return bad("a vmdk image whose extents are other files is not accepted");
-          }
+  if (simdjson::dom::object d; info.at_pointer("/format-specific/data").get(d) == simdjson::SUCCESS) {
+    if (has(d, "data-file") || has(d, "data-file-raw"))
+      return bad("an image with an external data file is not accepted");
+    if (bool corrupt = false; d["corrupt"].get(corrupt) == simdjson::SUCCESS && corrupt) {
+      return bad("the image is marked corrupt");
+    }
+    if (simdjson::dom::array extents; d["extents"].get(extents) == simdjson::SUCCESS) {
+      // A vmdk descriptor names its extents as files; only a monolithic image has just itself.
+      std::string_view own;
+      const bool named = info["filename"].get(own) == simdjson::SUCCESS;
+      for (simdjson::dom::element extent : extents) {
+        std::string_view file;
+        if (!named || extent["filename"].get(file) != simdjson::SUCCESS || file != own) {
+          return bad("a vmdk image whose extents are other files is not accepted");
         }
       }
     }
   }
-  const auto* size = info.if_contains("virtual-size");
-  if (size == nullptr) return bad("qemu-img could not tell the image's size");
-  if (size->is_uint64()) {
-    facts.virtual_size = size->as_uint64();
-  } else if (size->is_int64() && size->as_int64() >= 0) {
-    facts.virtual_size = static_cast<std::uint64_t>(size->as_int64());
+  simdjson::dom::element size;
+  if (info["virtual-size"].get(size) != simdjson::SUCCESS) return bad("qemu-img could not tell the image's size");
+  if (std::uint64_t n = 0; size.get(n) == simdjson::SUCCESS) {
+    facts.virtual_size = n;
   } else {
     return bad("qemu-img could not tell the image's size");
   }

@@ -2,7 +2,6 @@
 // authentication against the route's level, the handler's deadline and cancellation, logging of
 // server errors with the request's id, and the audit log (with its retention loop).
 #include <boost/asio/this_coro.hpp>
-#include <boost/json/parse.hpp>
 
 #include "adapters/asio/completion.hpp"
 #include "adapters/pool/work_pool.hpp"
@@ -68,14 +67,7 @@ void app::record_audit(const request_context& context, const http::response& res
   e.success = context.response_written || response.result_int() == 200;
   if (!e.success) {
     // The problem's own detail (what the client saw), not the internal text.
-    std::string message;
-    boost::system::error_code ec;
-    auto body = boost::json::parse(response.body(), ec);
-    if (!ec && body.is_object()) {
-      if (auto* d = body.as_object().if_contains("detail"); d != nullptr && d->is_string()) message = d->as_string();
-    }
-    if (message.empty()) message = std::string(response.reason());
-    e.error = audit::format_error(static_cast<int>(response.result_int()), message);
+    e.error = audit::error_of_response(static_cast<int>(response.result_int()), response.reason(), response.body());
   }
   // Failed anonymous logins are counted per address and window instead of a row each (§8).
   const bool failed_login = !e.success && !context.caller && context.path == "/account/authenticate";

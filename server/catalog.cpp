@@ -9,12 +9,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parse.hpp>
 #include <set>
 #include <utility>
 
 #include "adapters/asio/completion.hpp"
 #include "adapters/store/repository_store.hpp"
+#include "core/json_reader.hpp"
 #include "core/log.hpp"
 #include "core/names.hpp"
 #include "core/packages/version.hpp"
@@ -116,12 +116,8 @@ catalog_repository load_checkout(const std::string& name, const fs::path& checko
   }
   std::string error;
   if (auto featured = read_plain_file(checkout / "featured.json", std::size_t{64} * 1024, error)) {
-    boost::system::error_code json_error;
-    auto value = boost::json::parse(*featured, json_error);
-    if (!json_error && value.is_array()) {
-      for (const auto& item : value.get_array()) {
-        if (item.is_string()) repo.featured.emplace_back(item.get_string());
-      }
+    if (auto names = json::string_array(*featured)) {
+      repo.featured = std::move(*names);
     } else {
       append_error(repo.load_error, "featured.json is not a JSON array of names");
     }

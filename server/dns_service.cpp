@@ -8,9 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/json/array.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <charconv>
 #include <set>
 
@@ -20,6 +17,8 @@
 #include "adapters/store/dns_store.hpp"
 #include "adapters/store/package_store.hpp"
 #include "adapters/store/settings_store.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
 #include "core/log.hpp"
 #include "core/names.hpp"
 #include "core/settings.hpp"
@@ -147,13 +146,7 @@ std::vector<std::string> dns_service::excluded() const {
   std::vector<std::string> out;
   auto value = settings_.get("dns_excluded_services");
   if (!value || value->empty()) return out;
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(*value, ec);
-  if (ec || !parsed.is_array()) return out;
-  for (const auto& entry : parsed.as_array()) {
-    if (entry.is_string()) out.emplace_back(entry.as_string());
-  }
-  return out;
+  return json::string_array(*value).value_or(std::move(out));
 }
 
 std::vector<dns_service::package_name> dns_service::package_names() const {
@@ -370,13 +363,14 @@ asio::awaitable<result<std::string>> dns_service::set_tld(std::string tld_text) 
 }
 
 asio::awaitable<result<void>> dns_service::set_excluded(std::vector<std::string> services) {
-  boost::json::array list;
+  std::vector<std::string> list;
   for (std::size_t i = 0; i < services.size(); ++i) {
     auto key = dns::canonical_service_key(services[i], "excluded[" + std::to_string(i) + "]");
     if (!key) co_return key.error();
-    if (std::find(list.begin(), list.end(), boost::json::value(*key)) == list.end()) list.emplace_back(*key);
+    if (std::find(list.begin(), list.end(), *key) == list.end()) list.push_back(std::move(*key));
   }
-  if (auto stored = settings_.set("dns_excluded_services", boost::json::serialize(list)); !stored)
+  if (auto stored = settings_.set("dns_excluded_services", json_string([&](json_writer& w) { w.value(list); }));
+      !stored)
     co_return stored.error();
   co_return co_await publish();
 }

@@ -1,23 +1,13 @@
 #include "server/json_body.hpp"
 
-#include <simdjson.h>
-
 #include <cstdlib>
 
+#include "core/json_reader.hpp"
 #include "core/log.hpp"
 
 namespace sc::server {
 
 namespace dom = simdjson::dom;
-
-namespace {
-
-// One parser per thread: simdjson reuses its buffers across documents, which is what makes it cheap.
-// Handlers run on the loop thread, so in practice this is one parser.
-thread_local dom::parser body_parser;
-thread_local std::uint64_t parse_generation = 0;
-
-}  // namespace
 
 struct json_body::errors {
   std::vector<field_error> list;
@@ -32,7 +22,7 @@ struct json_body::node {
 
   void check_alive() const {
     // Reading a body after the parser moved on would read another request's bytes.
-    if (generation != parse_generation) {
+    if (generation != json::parse_generation()) {
       log::error("json_body used after the next parse (copy values out before co_await)");
       std::abort();
     }
@@ -106,14 +96,12 @@ json_body& json_body::operator=(json_body&&) noexcept = default;
 json_body::~json_body() = default;
 
 result<json_body> json_body::parse(std::string_view text) {
-  ++parse_generation;
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     problem p = problem::bad_request("request body is empty; send a JSON object");
     return p;
   }
   dom::element root;
-  // realloc_if_needed: the body string has no simdjson padding, so the parser copies it.
-  if (auto error = body_parser.parse(text.data(), text.size(), true).get(root); error != simdjson::SUCCESS) {
+  if (auto error = json::parse(text).get(root); error != simdjson::SUCCESS) {
     return problem::bad_request(std::string("malformed JSON body: ") + simdjson::error_message(error));
   }
   auto n = std::make_unique<node>();
@@ -121,7 +109,7 @@ result<json_body> json_body::parse(std::string_view text) {
     return problem::bad_request("request body must be a JSON object");
   }
   n->sink = std::make_shared<errors>();
-  n->generation = parse_generation;
+  n->generation = json::parse_generation();
   return json_body(std::move(n));
 }
 
@@ -213,6 +201,45 @@ std::optional<std::vector<std::string>> json_body::optional_string_list(std::str
       continue;
     }
     out.push_back(std::move(*text));
+  }
+  if (failed) return std::nullopt;
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> json_body::optional_scalar_map(std::string_view field,
+                                                                                               scalar_map_rule rule) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) return std::nullopt;
+  dom::object members;
+  if (value->get_object().get(members) != simdjson::SUCCESS) {
+    node_->invalid(field, "must be an object");
+    return std::nullopt;
+  }
+  if (members.size() > rule.max_items) {
+    node_->invalid(field, "must have at most " + std::to_string(rule.max_items) + " members");
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  bool failed = false;
+  for (auto [key, member] : members) {
+    std::string name = std::string(field) + "." + std::string(key);
+    std::string_view text;
+    if (key.size() > rule.max_key_length) {
+      node_->invalid(name, "the name must be at most " + std::to_string(rule.max_key_length) + " bytes");
+      failed = true;
+    } else if (member.get_string().get(text) == simdjson::SUCCESS) {
+      if (text.size() > rule.max_value_length) {
+        node_->invalid(name, "must be at most " + std::to_string(rule.max_value_length) + " bytes");
+        failed = true;
+      } else {
+        out.emplace_back(std::string(key), std::string(text));
+      }
+    } else if (member.is_number() || member.is_bool()) {
+      out.emplace_back(std::string(key), simdjson::minify(member));
+    } else if (!member.is_null()) {
+      node_->invalid(name, "must be a string, a number or a boolean");
+      failed = true;
+    }
   }
   if (failed) return std::nullopt;
   return out;

@@ -72,6 +72,17 @@ class json_body {
   // An array of strings; each element obeys `rule`; more than `max_items` elements is a 422.
   std::optional<std::vector<std::string>> optional_string_list(std::string_view field, string_rule rule = {},
                                                                std::size_t max_items = 256);
+  // An object of strings, numbers and booleans as (member, text) pairs in document order: a number
+  // or boolean as its JSON text (clients send `"port": 8080`); null members are left out; any
+  // other type, more than `max_items` members, a name over `max_key_length` or a string over
+  // `max_value_length` bytes is a 422. nullopt when absent, null or refused.
+  struct scalar_map_rule {
+    std::size_t max_items = 256;
+    std::size_t max_key_length = 128;
+    std::size_t max_value_length = std::size_t{64} * 1024;
+  };
+  std::optional<std::vector<std::pair<std::string, std::string>>> optional_scalar_map(std::string_view field,
+                                                                                      scalar_map_rule rule);
   // A nested object (errors inside it are named "<field>.<member>"); nullopt when absent or null.
   std::optional<json_body> optional_object(std::string_view field);
   // A required nested object.

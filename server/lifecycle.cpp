@@ -12,8 +12,6 @@
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -35,6 +33,8 @@
 #include "adapters/systemd/systemd_manager.hpp"
 #include "core/ingress.hpp"
 #include "core/journal_query.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
 #include "core/log.hpp"
 #include "core/packages/definition.hpp"
 #include "core/packages/preflight.hpp"
@@ -161,14 +161,16 @@ void operation_progress::publish(std::string frame) {
 
 void operation_progress::step(std::string_view key) {
   if (finished_) return;
-  publish(boost::json::serialize(boost::json::object{{"step", key}}));
+  publish(json_string([&](json_writer& w) { w.begin_object().key("step").value(key).end_object(); }));
 }
 
 void operation_progress::step(std::string_view key, std::uint64_t done, std::optional<std::uint64_t> total) {
   if (finished_) return;
-  boost::json::object frame{{"step", key}, {"bytes", done}};
-  if (total) frame["total"] = *total;
-  publish(boost::json::serialize(frame));
+  publish(json_string([&](json_writer& w) {
+    w.begin_object().key("step").value(key).key("bytes").value(done);
+    if (total) w.key("total").value(*total);
+    w.end_object();
+  }));
 }
 
 void operation_progress::succeed() {
@@ -182,13 +184,15 @@ void operation_progress::succeed() {
 
 void operation_progress::fail(const problem& failure) {
   if (finished_) return;
-  boost::json::object frame{{"error", redact_secrets(failure.detail)}};
-  if (!failure.journal.empty()) {
-    boost::json::array lines;
-    for (const auto& line : failure.journal) lines.emplace_back(redact_secrets(line));
-    frame["journal"] = std::move(lines);
-  }
-  publish(boost::json::serialize(frame));
+  publish(json_string([&](json_writer& w) {
+    w.begin_object().key("error").value(redact_secrets(failure.detail));
+    if (!failure.journal.empty()) {
+      w.key("journal").begin_array();
+      for (const auto& line : failure.journal) w.value(redact_secrets(line));
+      w.end_array();
+    }
+    w.end_object();
+  }));
   failure_ = failure;
   finished_ = true;
   for (const auto& watcher : watchers_) watcher->close();
@@ -198,11 +202,12 @@ void operation_progress::fail(const problem& failure) {
 
 void operation_progress::rolled_back(const problem& reason) {
   if (finished_) return;
-  boost::json::object frame{{"step", "rolled_back"}, {"reason", redact_secrets(reason.detail)}};
-  boost::json::array lines;
-  for (const auto& line : reason.journal) lines.emplace_back(redact_secrets(line));
-  frame["journal"] = std::move(lines);
-  publish(boost::json::serialize(frame));
+  publish(json_string([&](json_writer& w) {
+    w.begin_object().key("step").value("rolled_back").key("reason").value(redact_secrets(reason.detail));
+    w.key("journal").begin_array();
+    for (const auto& line : reason.journal) w.value(redact_secrets(line));
+    w.end_array().end_object();
+  }));
 }
 
 void operation_progress::watch(const std::shared_ptr<sse_subscriber>& subscriber) {
@@ -435,11 +440,11 @@ result<void> lifecycle::assign_ingress_addresses(install_plan& plan, std::string
   return {};
 }
 
-result<boost::json::object> lifecycle::upgrade_preview(const catalog_package& package, std::string_view instance,
-                                                       const packages::package_definition* installed) const {
+result<std::string> lifecycle::upgrade_preview(const catalog_package& package, std::string_view instance,
+                                               const packages::package_definition* installed) const {
   const std::string effective = packages::instance_effective_name(package.name, instance);
   const auto* record = store_->find(package.repo, effective);
-  if (record == nullptr || !package.definition) return boost::json::object{};
+  if (record == nullptr || !package.definition) return std::string();
   install_request request;
   request.repo = package.repo;
   request.name = package.name;
@@ -597,8 +602,15 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
         }
       }
     }
-    boost::json::object options_json{{"from", record->plan.package.version}, {"was_running", was_running}};
-    auto id = store_->begin(store::operation_kind::upgrade, *plan, "preflight", boost::json::serialize(options_json));
+    std::string options_json = json_string([&](json_writer& w) {
+      w.begin_object()
+          .key("from")
+          .value(record->plan.package.version)
+          .key("was_running")
+          .value(was_running)
+          .end_object();
+    });
+    auto id = store_->begin(store::operation_kind::upgrade, *plan, "preflight", options_json);
     if (!id) co_return id.error();
     auto progress = std::make_shared<operation_progress>(io_.get_executor());
     claim.keep();
@@ -613,8 +625,10 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::install(
                                          (request.reuse_volumes ? "" : " (reuse_volumes brings back kept ones)"));
   }
 
-  boost::json::object options_json{{"restore", restore}, {"import_from", request.import_from_version}};
-  auto id = store_->begin(store::operation_kind::install, *plan, "preflight", boost::json::serialize(options_json));
+  std::string options_json = json_string([&](json_writer& w) {
+    w.begin_object().key("restore").value(restore).key("import_from").value(request.import_from_version).end_object();
+  });
+  auto id = store_->begin(store::operation_kind::install, *plan, "preflight", options_json);
   if (!id) co_return id.error();
   auto progress = std::make_shared<operation_progress>(io_.get_executor());
   claim.keep();
@@ -1022,12 +1036,7 @@ asio::awaitable<void> lifecycle::rollback_install(std::int64_t id) {
   if (op == nullptr) co_return;
   install_plan plan = op->plan;
   std::vector<std::string> fresh = op->fresh_volumes;
-  bool restore = false;
-  boost::system::error_code ec;
-  auto stored = boost::json::parse(op->options, ec);
-  if (!ec && stored.is_object()) {
-    if (const auto* r = stored.as_object().if_contains("restore"); r != nullptr && r->is_bool()) restore = r->as_bool();
-  }
+  const bool restore = json::bool_member(op->options, "restore").value_or(false);
   co_await remove_units(plan);
   for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
     if (auto removed = co_await delete_tree(*it); !removed) {
@@ -1223,14 +1232,7 @@ asio::awaitable<void> lifecycle::rollback_upgrade(std::int64_t id) {
   const auto* op = store_->operation(id);
   if (op == nullptr) co_return;
   install_plan plan = op->plan;
-  bool was_running = true;
-  boost::system::error_code ec;
-  auto stored = boost::json::parse(op->options, ec);
-  if (!ec && stored.is_object()) {
-    if (const auto* r = stored.as_object().if_contains("was_running"); r != nullptr && r->is_bool()) {
-      was_running = r->as_bool();
-    }
-  }
+  const bool was_running = json::bool_member(op->options, "was_running").value_or(true);
   const auto& ref = plan.package;
   const std::string key = key_of(ref.repo, ref.effective_name);
   const auto* installed = store_->find(ref.repo, ref.effective_name);
@@ -1338,9 +1340,11 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::rollback
   const install_plan current = record->plan;
   const std::string from = current.package.version;
   const bool was_running = co_await running_now(current);
-  boost::json::object options_json{{"from", from}, {"was_running", was_running}, {"source", target.id}};
-  auto id = store_->begin(store::operation_kind::upgrade, target.record.plan, "preflight",
-                          boost::json::serialize(options_json));
+  std::string options_json = json_string([&](json_writer& w) {
+    w.begin_object().key("from").value(from).key("was_running").value(was_running).key("source").value(target.id);
+    w.end_object();
+  });
+  auto id = store_->begin(store::operation_kind::upgrade, target.record.plan, "preflight", options_json);
   if (!id) co_return id.error();
   auto progress = std::make_shared<operation_progress>(io_.get_executor());
   claim.keep();
@@ -1363,9 +1367,9 @@ asio::awaitable<result<std::shared_ptr<operation_progress>>> lifecycle::uninstal
   if (record == nullptr) co_return problem::not_found("package " + key_of(repo, effective) + " is not installed");
   const std::string key = key_of(repo, effective);
   if (busy_.contains(key)) co_return problem::conflict("another operation on " + key + " is in progress");
-  boost::json::object options_json{{"purge", request.purge_volumes}};
-  auto id =
-      store_->begin(store::operation_kind::uninstall, record->plan, "preflight", boost::json::serialize(options_json));
+  std::string options_json =
+      json_string([&](json_writer& w) { w.begin_object().key("purge").value(request.purge_volumes).end_object(); });
+  auto id = store_->begin(store::operation_kind::uninstall, record->plan, "preflight", options_json);
   if (!id) co_return id.error();
   busy_.insert(key);
   auto progress = std::make_shared<operation_progress>(io_.get_executor());
@@ -1688,12 +1692,7 @@ asio::awaitable<void> lifecycle::recover_and_reconcile() {
                    ")");
       co_await rollback_upgrade(op.id);
     } else {
-      bool purge = false;
-      boost::system::error_code ec;
-      auto stored = boost::json::parse(op.options, ec);
-      if (!ec && stored.is_object()) {
-        if (const auto* p = stored.as_object().if_contains("purge"); p != nullptr && p->is_bool()) purge = p->as_bool();
-      }
+      const bool purge = json::bool_member(op.options, "purge").value_or(false);
       log::warning("completing the unfinished uninstall of " + key + " (at step " + op.step + ")");
       if (auto done = co_await finish_uninstall(op.id, purge); !done) {
         log::error("completing the uninstall of " + key + ": " + done.error().detail + " " + done.error().internal);

@@ -40,7 +40,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json/object.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -213,11 +212,11 @@ class lifecycle {
   // Phase A of an install; on success phase B runs and reports through the returned progress.
   boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> install(install_request request);
   // What installing `package` over the installed version would change (core upgrade_diff: volumes,
-  // ports, questions, unit files); an empty object when nothing of it is installed. `installed` is
+  // ports, questions, unit files) as JSON; "" when nothing of it is installed. `installed` is
   // the installed version's definition (parsed from its manifest; null when it does not parse).
   // No side effect.
-  result<boost::json::object> upgrade_preview(const catalog_package& package, std::string_view instance,
-                                              const packages::package_definition* installed) const;
+  result<std::string> upgrade_preview(const catalog_package& package, std::string_view instance,
+                                      const packages::package_definition* installed) const;
   boost::asio::awaitable<result<std::shared_ptr<operation_progress>>> uninstall(uninstall_request request);
   // Stores the state, then stops and disables (or enables and starts) the package's units.
   boost::asio::awaitable<result<void>> set_disabled(std::string repo, std::string effective_name, bool disabled);

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <boost/beast/http/verb.hpp>
-#include <boost/json/array.hpp>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -41,8 +41,7 @@ std::string digest_of(std::string_view text) {
 }
 
 // The block devices of the host that hold data: not loop, RAM, zram or device-mapper nodes.
-boost::json::array disk_devices() {
-  boost::json::array out;
+std::vector<std::string> disk_devices() {
   std::vector<std::string> names;
   if (DIR* dir = ::opendir("/sys/block"); dir != nullptr) {
     while (const dirent* entry = ::readdir(dir)) {
@@ -55,8 +54,7 @@ boost::json::array disk_devices() {
     ::closedir(dir);
   }
   std::sort(names.begin(), names.end());
-  for (auto& n : names) out.emplace_back(n);
-  return out;
+  return names;
 }
 
 }  // namespace
@@ -154,39 +152,45 @@ result<system_service_definition> monitoring_service::node_exporter_provider::de
   return d;
 }
 
-asio::awaitable<boost::json::object> monitoring_service::status(system_services& services) {
-  if (!options_.prometheus_served) co_return boost::json::object{{"status", "disabled"}};
+asio::awaitable<std::string> monitoring_service::status(system_services& services) {
+  if (!options_.prometheus_served) co_return std::string(R"({"status":"disabled"})");
   auto backend_setting = settings_.get("monitoring_backend");
   const std::string backend = backend_setting && !backend_setting->empty() ? std::string(*backend_setting) : "uplot";
   const bool prometheus_running = co_await services.active("prometheus");
   const bool node_exporter_running = options_.node_exporter_served && co_await services.active("node-exporter");
-  boost::json::object out{{"backend", backend},
-                          {"prometheus", prometheus_running},
-                          {"node_exporter", node_exporter_running},
-                          // With uplot, the UI is Prometheus's own, through /monitoring/grafana/.
-                          {"monitoring_ui", prometheus_running && backend == "uplot"}};
-  if (backend == "grafana") out["grafana"] = false;  // not packaged in Debian: never run here
-  out["disk_devices"] = disk_devices();
-  if (!prometheus_running) co_return out;
-  http_client::string_request request{boost::beast::http::verb::get, "/api/v1/targets?state=active", 11};
-  auto answer = co_await http_client::exchange(options_.prometheus.host, options_.prometheus.port, std::move(request),
-                                               {std::size_t{4} * 1024 * 1024, std::chrono::seconds(5)});
-  if (!answer) {
-    out["scrape_targets_error"] = answer.error().detail;
-    co_return out;
+  // The scrape targets, or why they are missing: asked only of a running Prometheus.
+  std::optional<monitoring::targets> listed;
+  std::string targets_error;
+  if (prometheus_running) {
+    http_client::string_request request{boost::beast::http::verb::get, "/api/v1/targets?state=active", 11};
+    auto answer = co_await http_client::exchange(options_.prometheus.host, options_.prometheus.port, std::move(request),
+                                                 {std::size_t{4} * 1024 * 1024, std::chrono::seconds(5)});
+    if (!answer) {
+      targets_error = answer.error().detail;
+    } else if (answer->result_int() != 200) {
+      targets_error = "Prometheus answered " + std::to_string(answer->result_int());
+    } else if (auto parsed = monitoring::parse_targets(answer->body()); !parsed) {
+      targets_error = parsed.error().detail;
+    } else {
+      listed = std::move(*parsed);
+    }
   }
-  if (answer->result_int() != 200) {
-    out["scrape_targets_error"] = "Prometheus answered " + std::to_string(answer->result_int());
-    co_return out;
-  }
-  auto parsed = monitoring::parse_targets(answer->body());
-  if (!parsed) {
-    out["scrape_targets_error"] = parsed.error().detail;
-    co_return out;
-  }
-  out["scrape_targets"] = std::move(parsed->scrape_targets);
-  out["down_jobs"] = std::move(parsed->down_jobs);
-  co_return out;
+  co_return json_string([&](json_writer& w) {
+    w.begin_object().key("backend").value(backend).key("prometheus").value(prometheus_running);
+    w.key("node_exporter").value(node_exporter_running);
+    // With uplot, the UI is Prometheus's own, through /monitoring/grafana/.
+    w.key("monitoring_ui").value(prometheus_running && backend == "uplot");
+    if (backend == "grafana") w.key("grafana").value(false);  // not packaged in Debian: never run here
+    w.key("disk_devices").value(disk_devices());
+    if (!targets_error.empty()) w.key("scrape_targets_error").value(targets_error);
+    if (listed) {
+      w.key("scrape_targets").begin_array();
+      for (const auto& target : listed->scrape_targets) monitoring::write_json(w, target);
+      w.end_array();
+      w.key("down_jobs").value(listed->down_jobs);
+    }
+    w.end_object();
+  });
 }
 
 }  // namespace sc::server

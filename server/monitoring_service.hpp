@@ -19,7 +19,6 @@
 // Loop thread only.
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/json/object.hpp>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -71,7 +70,7 @@ class monitoring_service {
   system_service_provider& node_exporter() noexcept { return node_exporter_; }
 
   // GET /monitoring/status: {"status":"disabled"} when Prometheus is not one of the system services.
-  boost::asio::awaitable<boost::json::object> status(system_services& services);
+  boost::asio::awaitable<std::string> status(system_services& services);
 
  private:
   class prometheus_provider final : public system_service_provider {

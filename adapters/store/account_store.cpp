@@ -5,30 +5,20 @@
 #include <SQLiteCpp/Transaction.h>
 #include <sqlite3.h>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
 #include "adapters/store/database.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
 
 namespace sc::store {
 
 namespace {
 
 std::string names_to_json(const std::vector<std::string>& names) {
-  boost::json::array a;
-  for (const auto& n : names) a.emplace_back(n);
-  return boost::json::serialize(a);
+  return json_string([&](json_writer& w) { w.value(names); });
 }
 
 std::vector<std::string> names_from_json(const std::string& text) {
-  std::vector<std::string> out;
-  boost::system::error_code ec;
-  auto value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) return out;
-  for (const auto& item : value.as_array()) {
-    if (item.is_string()) out.emplace_back(item.as_string());
-  }
-  return out;
+  return json::string_array(text).value_or(std::vector<std::string>{});
 }
 
 problem failure(std::string_view what, const std::exception& e) {

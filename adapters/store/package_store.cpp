@@ -6,20 +6,16 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <tuple>
 
 #include "adapters/store/audit_store.hpp"
 #include "adapters/store/database.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
 #include "core/packages/plan_json.hpp"
 
 namespace sc::store {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -28,44 +24,31 @@ std::string now() {
 }
 
 result<packages::install_plan> read_plan(const std::string& public_text, const std::string& secret_text) {
-  boost::system::error_code ec;
-  json::value public_part = json::parse(public_text, ec);
-  if (ec) return problem::internal_error("stored install plan is not JSON");
-  json::value secret_part = json::parse(secret_text, ec);
-  if (ec) return problem::internal_error("stored install plan secrets are not JSON");
-  return packages::plan_from_json(public_part, secret_part);
+  return packages::plan_from_json(public_text, secret_text);
 }
 
 std::vector<std::string> read_strings(const std::string& text) {
-  std::vector<std::string> out;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_array()) return out;
-  for (const auto& s : v.get_array()) {
-    if (s.is_string()) out.emplace_back(s.get_string());
-  }
-  return out;
+  return json::string_array(text).value_or(std::vector<std::string>{});
 }
 
 std::string write_strings(const std::vector<std::string>& list) {
-  json::array a;
-  for (const auto& s : list) a.emplace_back(s);
-  return json::serialize(a);
+  return json_string([&](json_writer& w) { w.value(list); });
 }
 
 std::string write_answers(const packages::marker_values& answers) {
-  json::object o;
-  for (const auto& [k, v] : answers) o[k] = v;
-  return json::serialize(o);
+  return json_string([&](json_writer& w) {
+    w.begin_object();
+    for (const auto& [k, v] : answers) w.key(k).value(v);
+    w.end_object();
+  });
 }
 
 packages::marker_values read_answers(const std::string& text) {
   packages::marker_values out;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return out;
-  for (const auto& [k, s] : v.get_object()) {
-    if (s.is_string()) out[std::string(k)] = std::string(s.get_string());
+  simdjson::dom::object stored;
+  if (json::parse(text).get(stored) != simdjson::SUCCESS) return out;
+  for (auto [k, v] : stored) {
+    if (std::string_view s; v.get(s) == simdjson::SUCCESS) out[std::string(k)] = std::string(s);
   }
   return out;
 }
@@ -162,8 +145,8 @@ result<std::int64_t> package_store::begin(operation_kind kind, const packages::i
     insert.bind(2, ref.effective_name);
     insert.bind(3, std::string(to_string(kind)));
     insert.bind(4, record.step);
-    insert.bind(5, json::serialize(packages::plan_public_json(plan)));
-    insert.bind(6, json::serialize(packages::plan_secret_json(plan)));
+    insert.bind(5, packages::plan_public_json(plan));
+    insert.bind(6, packages::plan_secret_json(plan));
     insert.bind(7, record.options);
     insert.bind(8, record.started_at);
     insert.bind(9, record.updated_at);
@@ -231,8 +214,8 @@ result<void> package_store::complete_install(std::int64_t id, install_record rec
     upsert.bind(3, ref.name);
     upsert.bind(4, ref.version);
     upsert.bind(5, record.manifest);
-    upsert.bind(6, json::serialize(packages::plan_public_json(record.plan)));
-    upsert.bind(7, json::serialize(packages::plan_secret_json(record.plan)));
+    upsert.bind(6, packages::plan_public_json(record.plan));
+    upsert.bind(7, packages::plan_secret_json(record.plan));
     upsert.bind(8, record.disabled ? 1 : 0);
     upsert.bind(9, record.installed_at);
     upsert.exec();
@@ -346,8 +329,8 @@ result<void> package_store::update_plan(const packages::install_plan& plan) {
   try {
     SQLite::Statement update(
         db_.sql(), "UPDATE installed_packages SET plan = ?, plan_secrets = ? WHERE repo = ? AND effective_name = ?");
-    update.bind(1, json::serialize(packages::plan_public_json(plan)));
-    update.bind(2, json::serialize(packages::plan_secret_json(plan)));
+    update.bind(1, packages::plan_public_json(plan));
+    update.bind(2, packages::plan_secret_json(plan));
     update.bind(3, ref.repo);
     update.bind(4, ref.effective_name);
     update.exec();
@@ -370,8 +353,8 @@ result<void> package_store::add_snapshot(std::int64_t id, const install_record& 
     insert.bind(3, ref.effective_name);
     insert.bind(4, ref.version);
     insert.bind(5, record.manifest);
-    insert.bind(6, json::serialize(packages::plan_public_json(record.plan)));
-    insert.bind(7, json::serialize(packages::plan_secret_json(record.plan)));
+    insert.bind(6, packages::plan_public_json(record.plan));
+    insert.bind(7, packages::plan_secret_json(record.plan));
     insert.bind(8, record.disabled ? 1 : 0);
     insert.bind(9, record.installed_at);
     insert.bind(10, now());

@@ -1,144 +1,146 @@
 #include "core/packages/plan_json.hpp"
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/string.hpp>
+#include <map>
 #include <stdexcept>
+
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
 
 namespace sc::packages {
 
-namespace json = boost::json;
-
 namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
 
 constexpr std::int64_t format_version = 1;
 
-json::array strings(const std::vector<std::string>& list) {
-  json::array out;
-  for (const auto& s : list) out.emplace_back(s);
-  return out;
+void write_answers(json_writer& w, const marker_values& answers) {
+  w.begin_object();
+  for (const auto& [k, v] : answers) w.key(k).value(v);
+  w.end_object();
 }
 
-json::object answers_json(const marker_values& answers) {
-  json::object out;
-  for (const auto& [k, v] : answers) out[k] = v;
-  return out;
+void write_environment(json_writer& w, const std::vector<environment_variable>& env) {
+  json_members out;  // a key given twice keeps its last value, as the environment does
+  for (const auto& e : env) out.set_string(e.key, e.value);
+  out.write(w);
 }
 
-json::object environment_json(const std::vector<environment_variable>& env) {
-  json::object out;
-  for (const auto& e : env) out[e.key] = e.value;
-  return out;
-}
-
-json::array templates_json(const std::vector<planned_template>& templates) {
-  json::array out;
+void write_templates(json_writer& w, const std::vector<planned_template>& templates) {
+  w.begin_array();
   for (const auto& t : templates) {
-    out.push_back(json::object{{"name", t.name}, {"volume", t.volume}, {"path", t.path}, {"content", t.content}});
+    w.begin_object().key("name").value(t.name).key("volume").value(t.volume).key("path").value(t.path);
+    w.key("content").value(t.content).end_object();
   }
-  return out;
+  w.end_array();
 }
 
-json::array notes_json(const std::vector<note_spec>& notes) {
-  json::array out;
-  for (const auto& n : notes) out.push_back(json::object{{"label", n.label}, {"value", n.value}, {"type", n.type}});
-  return out;
+void write_notes(json_writer& w, const std::vector<note_spec>& notes) {
+  w.begin_array();
+  for (const auto& n : notes) {
+    w.begin_object().key("label").value(n.label).key("value").value(n.value).key("type").value(n.type).end_object();
+  }
+  w.end_array();
 }
 
-json::object ref_json(const package_ref& ref) {
-  return {{"repo", ref.repo}, {"name", ref.name}, {"version", ref.version}, {"effective_name", ref.effective_name}};
+void write_ref(json_writer& w, const package_ref& ref) {
+  w.begin_object().key("repo").value(ref.repo).key("name").value(ref.name).key("version").value(ref.version);
+  w.key("effective_name").value(ref.effective_name).end_object();
 }
 
 // Readers throw std::runtime_error on a shape mismatch; plan_from_json turns that into a problem.
-const json::object& object_of(const json::value& v, const char* what) {
-  if (!v.is_object()) throw std::runtime_error(std::string(what) + " is not an object");
-  return v.get_object();
+object object_of(element v, const char* what) {
+  object o;
+  if (v.get(o) != simdjson::SUCCESS) throw std::runtime_error(std::string(what) + " is not an object");
+  return o;
 }
 
-const json::value& member(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) throw std::runtime_error(std::string("missing ") + key);
-  return *v;
+array array_of(element v, const char* what) {
+  array a;
+  if (v.get(a) != simdjson::SUCCESS) throw std::runtime_error(std::string(what) + " is not an array");
+  return a;
 }
 
-std::string string_of(const json::object& o, const char* key) {
-  const json::value& v = member(o, key);
-  if (!v.is_string()) throw std::runtime_error(std::string(key) + " is not a string");
-  return std::string(v.get_string());
+element member(object o, const char* key) {
+  element v;
+  if (o[key].get(v) != simdjson::SUCCESS) throw std::runtime_error(std::string("missing ") + key);
+  return v;
 }
 
-std::int64_t int_of(const json::object& o, const char* key) {
-  const json::value& v = member(o, key);
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
-    return static_cast<std::int64_t>(v.get_uint64());
-  throw std::runtime_error(std::string(key) + " is not an integer");
+bool has(object o, const char* key) {
+  return o[key].error() == simdjson::SUCCESS;
 }
 
-std::uint64_t uint_of(const json::object& o, const char* key) {
-  const json::value& v = member(o, key);
-  if (v.is_uint64()) return v.get_uint64();
-  if (v.is_int64() && v.get_int64() >= 0) return static_cast<std::uint64_t>(v.get_int64());
-  throw std::runtime_error(std::string(key) + " is not an unsigned integer");
+std::string text_of(element v, const char* what) {
+  std::string_view s;
+  if (v.get(s) != simdjson::SUCCESS) throw std::runtime_error(std::string(what) + " is not a string");
+  return std::string(s);
 }
 
-bool bool_of(const json::object& o, const char* key) {
-  const json::value& v = member(o, key);
-  if (!v.is_bool()) throw std::runtime_error(std::string(key) + " is not a boolean");
-  return v.get_bool();
+std::string string_of(object o, const char* key) {
+  return text_of(member(o, key), key);
 }
 
-std::vector<std::string> strings_of(const json::object& o, const char* key) {
-  const json::value& v = member(o, key);
-  if (!v.is_array()) throw std::runtime_error(std::string(key) + " is not an array");
+std::int64_t int_of(object o, const char* key) {
+  std::int64_t n = 0;
+  if (member(o, key).get(n) != simdjson::SUCCESS) throw std::runtime_error(std::string(key) + " is not an integer");
+  return n;
+}
+
+std::uint64_t uint_of(object o, const char* key) {
+  std::uint64_t n = 0;
+  if (member(o, key).get(n) != simdjson::SUCCESS) {
+    throw std::runtime_error(std::string(key) + " is not an unsigned integer");
+  }
+  return n;
+}
+
+bool bool_of(object o, const char* key) {
+  bool b = false;
+  if (member(o, key).get(b) != simdjson::SUCCESS) throw std::runtime_error(std::string(key) + " is not a boolean");
+  return b;
+}
+
+std::vector<std::string> strings_of(object o, const char* key) {
   std::vector<std::string> out;
-  for (const auto& s : v.get_array()) {
-    if (!s.is_string()) throw std::runtime_error(std::string(key) + " holds a non-string");
-    out.emplace_back(s.get_string());
-  }
+  for (element s : array_of(member(o, key), key)) out.push_back(text_of(s, key));
   return out;
 }
 
-marker_values answers_of(const json::value& v) {
+marker_values answers_of(element v) {
   marker_values out;
-  for (const auto& [k, s] : object_of(v, "answers")) {
-    if (!s.is_string()) throw std::runtime_error("an answer is not a string");
-    out[std::string(k)] = std::string(s.get_string());
-  }
+  for (auto [k, s] : object_of(v, "answers")) out[std::string(k)] = text_of(s, "an answer");
   return out;
 }
 
-std::vector<environment_variable> environment_of(const json::value& v) {
+std::vector<environment_variable> environment_of(element v) {
   std::vector<environment_variable> out;
-  for (const auto& [k, s] : object_of(v, "environment")) {
-    if (!s.is_string()) throw std::runtime_error("an environment value is not a string");
-    out.push_back({std::string(k), std::string(s.get_string())});
-  }
+  for (auto [k, s] : object_of(v, "environment")) out.push_back({std::string(k), text_of(s, "an environment value")});
   return out;
 }
 
-std::vector<planned_template> templates_of(const json::value& v) {
-  if (!v.is_array()) throw std::runtime_error("templates is not an array");
+std::vector<planned_template> templates_of(element v) {
   std::vector<planned_template> out;
-  for (const auto& t : v.get_array()) {
-    const auto& o = object_of(t, "template");
+  for (element t : array_of(v, "templates")) {
+    auto o = object_of(t, "template");
     out.push_back({string_of(o, "name"), string_of(o, "volume"), string_of(o, "path"), string_of(o, "content")});
   }
   return out;
 }
 
-std::vector<note_spec> notes_of(const json::value& v) {
-  if (!v.is_array()) throw std::runtime_error("notes is not an array");
+std::vector<note_spec> notes_of(element v) {
   std::vector<note_spec> out;
-  for (const auto& n : v.get_array()) {
-    const auto& o = object_of(n, "note");
+  for (element n : array_of(v, "notes")) {
+    auto o = object_of(n, "note");
     out.push_back({string_of(o, "label"), string_of(o, "value"), string_of(o, "type")});
   }
   return out;
 }
 
-package_ref ref_of(const json::value& v) {
-  const auto& o = object_of(v, "package");
+package_ref ref_of(element v) {
+  auto o = object_of(v, "package");
   return {string_of(o, "repo"), string_of(o, "name"), string_of(o, "version"), string_of(o, "effective_name")};
 }
 
@@ -156,99 +158,120 @@ runtime_kind runtime_of(const std::string& text) {
   throw std::runtime_error("unknown runtime " + text);
 }
 
+struct container_secrets {
+  std::vector<environment_variable> environment;
+  std::vector<planned_template> templates;
+  marker_values answers;
+  std::vector<note_spec> notes;
+};
+
 }  // namespace
 
-json::value plan_public_json(const install_plan& plan) {
-  json::array containers;
-  for (const auto& c : plan.containers) {
-    json::array ports;
-    for (const auto& p : c.ports) {
-      ports.push_back(json::object{{"host", p.host},
-                                   {"container", p.container},
-                                   {"name", p.name},
-                                   {"external", p.external},
-                                   {"exposure", to_string(p.exposure)}});
+std::string plan_public_json(const install_plan& plan) {
+  return json_string([&](json_writer& w) {
+    w.begin_object().key("version").value(format_version).key("package");
+    write_ref(w, plan.package);
+    w.key("containers").begin_array();
+    for (const auto& c : plan.containers) {
+      w.begin_object().key("package");
+      write_ref(w, c.ref);
+      w.key("dependency_key").value(c.dependency_key).key("parent").value(c.parent).key("name").value(c.name);
+      w.key("network").value(c.network).key("network_aliases").value(c.network_aliases);
+      w.key("ingress_address").value(c.ingress_address).key("slice").value(c.slice);
+      w.key("runtime").value(to_string(c.runtime)).key("image").value(c.image);
+      w.key("entrypoint").value(c.entrypoint).key("command").value(c.command);
+      w.key("environment");
+      write_environment(w, c.environment);
+      w.key("secret_environment_keys").begin_array();
+      for (const auto& e : c.secret_environment) w.value(e.key);
+      w.end_array();
+      w.key("ports").begin_array();
+      for (const auto& p : c.ports) {
+        w.begin_object().key("host").value(p.host).key("container").value(p.container).key("name").value(p.name);
+        w.key("external").value(p.external).key("exposure").value(to_string(p.exposure)).end_object();
+      }
+      w.end_array();
+      w.key("volumes").begin_array();
+      for (const auto& v : c.volumes) {
+        w.begin_object().key("name").value(v.name).key("subvolume").value(v.subvolume);
+        w.key("mountpoint").value(v.mountpoint).key("quota_bytes").value(v.quota_bytes);
+        w.key("quota_from_default").value(v.quota_from_default).key("git").value(v.git);
+        w.key("shareable").value(v.shareable);
+        if (v.uid) w.key("uid").value(static_cast<std::int64_t>(*v.uid));
+        if (v.gid) w.key("gid").value(static_cast<std::int64_t>(*v.gid));
+        w.end_object();
+      }
+      w.end_array();
+      w.key("templates");
+      write_templates(w, c.templates);
+      w.key("archives").begin_array();
+      for (const auto& a : c.archives) {
+        w.begin_object().key("image").value(a.image).key("directory").value(a.directory);
+        w.key("volume").value(a.volume).end_object();
+      }
+      w.end_array();
+      w.key("git_sources").begin_array();
+      for (const auto& g : c.git_sources) {
+        w.begin_object().key("url").value(g.url).key("branch").value(g.branch).key("volume").value(g.volume);
+        w.end_object();
+      }
+      w.end_array();
+      w.key("requires_containers").value(c.requires_containers).key("post_update").value(c.post_update);
+      w.key("supplies").value(c.supplies).key("domains").value(c.domains);
+      w.key("description").value(c.description).key("notes");
+      write_notes(w, c.notes);
+      w.key("answers");
+      write_answers(w, c.answers);
+      w.end_object();
     }
-    json::array volumes;
-    for (const auto& v : c.volumes) {
-      json::object o{{"name", v.name},
-                     {"subvolume", v.subvolume},
-                     {"mountpoint", v.mountpoint},
-                     {"quota_bytes", v.quota_bytes},
-                     {"quota_from_default", v.quota_from_default},
-                     {"git", v.git},
-                     {"shareable", v.shareable}};
-      if (v.uid) o["uid"] = *v.uid;
-      if (v.gid) o["gid"] = *v.gid;
-      volumes.push_back(std::move(o));
-    }
-    json::array archives;
-    for (const auto& a : c.archives) {
-      archives.push_back(json::object{{"image", a.image}, {"directory", a.directory}, {"volume", a.volume}});
-    }
-    json::array git_sources;
-    for (const auto& g : c.git_sources) {
-      git_sources.push_back(json::object{{"url", g.url}, {"branch", g.branch}, {"volume", g.volume}});
-    }
-    json::array secret_keys;
-    for (const auto& e : c.secret_environment) secret_keys.emplace_back(e.key);
-    containers.push_back(json::object{
-        {"package", ref_json(c.ref)},
-        {"dependency_key", c.dependency_key},
-        {"parent", c.parent},
-        {"name", c.name},
-        {"network", c.network},
-        {"network_aliases", strings(c.network_aliases)},
-        {"ingress_address", c.ingress_address},
-        {"slice", c.slice},
-        {"runtime", to_string(c.runtime)},
-        {"image", c.image},
-        {"entrypoint", strings(c.entrypoint)},
-        {"command", strings(c.command)},
-        {"environment", environment_json(c.environment)},
-        {"secret_environment_keys", std::move(secret_keys)},
-        {"ports", std::move(ports)},
-        {"volumes", std::move(volumes)},
-        {"templates", templates_json(c.templates)},
-        {"archives", std::move(archives)},
-        {"git_sources", std::move(git_sources)},
-        {"requires_containers", strings(c.requires_containers)},
-        {"post_update", strings(c.post_update)},
-        {"supplies", strings(c.supplies)},
-        {"domains", strings(c.domains)},
-        {"description", c.description},
-        {"notes", notes_json(c.notes)},
-        {"answers", answers_json(c.answers)},
-    });
-  }
-  return json::object{{"version", format_version}, {"package", ref_json(plan.package)}, {"containers", containers}};
+    w.end_array().end_object();
+  });
 }
 
-json::value plan_secret_json(const install_plan& plan) {
-  json::object containers;
-  for (const auto& c : plan.containers) {
-    if (c.secret_environment.empty() && c.secret_templates.empty() && c.secret_answers.empty() &&
-        c.secret_notes.empty())
-      continue;
-    containers[c.name] = json::object{{"environment", environment_json(c.secret_environment)},
-                                      {"templates", templates_json(c.secret_templates)},
-                                      {"answers", answers_json(c.secret_answers)},
-                                      {"notes", notes_json(c.secret_notes)}};
-  }
-  return json::object{{"containers", containers}};
+std::string plan_secret_json(const install_plan& plan) {
+  return json_string([&](json_writer& w) {
+    w.begin_object().key("containers").begin_object();
+    for (const auto& c : plan.containers) {
+      if (c.secret_environment.empty() && c.secret_templates.empty() && c.secret_answers.empty() &&
+          c.secret_notes.empty())
+        continue;
+      w.key(c.name).begin_object().key("environment");
+      write_environment(w, c.secret_environment);
+      w.key("templates");
+      write_templates(w, c.secret_templates);
+      w.key("answers");
+      write_answers(w, c.secret_answers);
+      w.key("notes");
+      write_notes(w, c.secret_notes);
+      w.end_object();
+    }
+    w.end_object().end_object();
+  });
 }
 
-result<install_plan> plan_from_json(const json::value& public_part, const json::value& secret_part) {
+result<install_plan> plan_from_json(std::string_view public_text, std::string_view secret_text) {
   try {
-    const auto& root = object_of(public_part, "plan");
+    // The secrets first, copied out: the parser holds one document at a time.
+    std::map<std::string, container_secrets, std::less<>> secrets;
+    element secret_root;
+    if (json::parse(secret_text).get(secret_root) != simdjson::SUCCESS) {
+      throw std::runtime_error("the secrets are not JSON");
+    }
+    for (auto [name, value] : object_of(member(object_of(secret_root, "secrets"), "containers"), "containers")) {
+      auto so = object_of(value, "secrets of a container");
+      secrets[std::string(name)] = {environment_of(member(so, "environment")), templates_of(member(so, "templates")),
+                                    answers_of(member(so, "answers")), notes_of(member(so, "notes"))};
+    }
+    element public_root;
+    if (json::parse(public_text).get(public_root) != simdjson::SUCCESS) throw std::runtime_error("the plan is not JSON");
+    auto root = object_of(public_root, "plan");
     if (int_of(root, "version") != format_version) throw std::runtime_error("unknown plan format version");
     install_plan plan;
     plan.package = ref_of(member(root, "package"));
-    const auto& secrets = object_of(member(object_of(secret_part, "secrets"), "containers"), "containers");
-    const json::value& list = member(root, "containers");
-    if (!list.is_array() || list.get_array().empty()) throw std::runtime_error("containers is not a non-empty array");
-    for (const auto& item : list.get_array()) {
-      const auto& o = object_of(item, "container");
+    auto list = array_of(member(root, "containers"), "containers");
+    if (list.size() == 0) throw std::runtime_error("containers is not a non-empty array");
+    for (element item : list) {
+      auto o = object_of(item, "container");
       planned_container c;
       c.ref = ref_of(member(o, "package"));
       c.dependency_key = string_of(o, "dependency_key");
@@ -257,21 +280,22 @@ result<install_plan> plan_from_json(const json::value& public_part, const json::
       c.network = string_of(o, "network");
       c.network_aliases = strings_of(o, "network_aliases");
       // Records written before the ingress have none.
-      if (const auto* address = o.if_contains("ingress_address"); address != nullptr && address->is_string())
-        c.ingress_address = address->as_string();
+      if (std::string_view address; o["ingress_address"].get(address) == simdjson::SUCCESS) {
+        c.ingress_address = std::string(address);
+      }
       c.slice = string_of(o, "slice");
       c.runtime = runtime_of(string_of(o, "runtime"));
       c.image = string_of(o, "image");
       c.entrypoint = strings_of(o, "entrypoint");
       c.command = strings_of(o, "command");
       c.environment = environment_of(member(o, "environment"));
-      for (const auto& p : member(o, "ports").as_array()) {
-        const auto& po = object_of(p, "port");
+      for (element p : array_of(member(o, "ports"), "ports")) {
+        auto po = object_of(p, "port");
         c.ports.push_back({static_cast<int>(int_of(po, "host")), static_cast<int>(int_of(po, "container")),
                            string_of(po, "name"), bool_of(po, "external"), exposure_of(string_of(po, "exposure"))});
       }
-      for (const auto& v : member(o, "volumes").as_array()) {
-        const auto& vo = object_of(v, "volume");
+      for (element v : array_of(member(o, "volumes"), "volumes")) {
+        auto vo = object_of(v, "volume");
         planned_volume pv;
         pv.name = string_of(vo, "name");
         pv.subvolume = string_of(vo, "subvolume");
@@ -280,17 +304,17 @@ result<install_plan> plan_from_json(const json::value& public_part, const json::
         pv.quota_from_default = bool_of(vo, "quota_from_default");
         pv.git = string_of(vo, "git");
         pv.shareable = bool_of(vo, "shareable");
-        if (vo.contains("uid")) pv.uid = int_of(vo, "uid");
-        if (vo.contains("gid")) pv.gid = int_of(vo, "gid");
+        if (has(vo, "uid")) pv.uid = int_of(vo, "uid");
+        if (has(vo, "gid")) pv.gid = int_of(vo, "gid");
         c.volumes.push_back(std::move(pv));
       }
       c.templates = templates_of(member(o, "templates"));
-      for (const auto& a : member(o, "archives").as_array()) {
-        const auto& ao = object_of(a, "archive");
+      for (element a : array_of(member(o, "archives"), "archives")) {
+        auto ao = object_of(a, "archive");
         c.archives.push_back({string_of(ao, "image"), string_of(ao, "directory"), string_of(ao, "volume")});
       }
-      for (const auto& g : member(o, "git_sources").as_array()) {
-        const auto& go = object_of(g, "git source");
+      for (element g : array_of(member(o, "git_sources"), "git_sources")) {
+        auto go = object_of(g, "git source");
         c.git_sources.push_back({string_of(go, "url"), string_of(go, "branch"), string_of(go, "volume")});
       }
       c.requires_containers = strings_of(o, "requires_containers");
@@ -302,12 +326,11 @@ result<install_plan> plan_from_json(const json::value& public_part, const json::
       c.answers = answers_of(member(o, "answers"));
 
       auto expected_secrets = strings_of(o, "secret_environment_keys");
-      if (const json::value* s = secrets.if_contains(c.name)) {
-        const auto& so = object_of(*s, "secrets of a container");
-        c.secret_environment = environment_of(member(so, "environment"));
-        c.secret_templates = templates_of(member(so, "templates"));
-        c.secret_answers = answers_of(member(so, "answers"));
-        c.secret_notes = notes_of(member(so, "notes"));
+      if (auto found = secrets.find(c.name); found != secrets.end()) {
+        c.secret_environment = std::move(found->second.environment);
+        c.secret_templates = std::move(found->second.templates);
+        c.secret_answers = std::move(found->second.answers);
+        c.secret_notes = std::move(found->second.notes);
       }
       if (c.secret_environment.size() != expected_secrets.size()) {
         throw std::runtime_error("the secrets of " + c.name + " are missing");

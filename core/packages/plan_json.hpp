@@ -7,7 +7,8 @@
 // exactly, so reconcile and rollback need neither the repository nor a re-plan (which would
 // generate new secrets).
 
-#include <boost/json/value.hpp>
+#include <string>
+#include <string_view>
 
 #include "core/packages/plan.hpp"
 #include "core/problem.hpp"
@@ -15,12 +16,12 @@
 namespace sc::packages {
 
 // {"version":1,"package":{repo,name,version,effective_name},"containers":[…]} without secrets.
-boost::json::value plan_public_json(const install_plan& plan);
+std::string plan_public_json(const install_plan& plan);
 // {"containers":{"<container name>":{"environment":{…},"templates":[…],"answers":{…}}}}.
-boost::json::value plan_secret_json(const install_plan& plan);
+std::string plan_secret_json(const install_plan& plan);
 
 // The inverse of the two above. 500-class problem (internal) when the stored text is not a plan:
 // a record is written only by us, so a bad one is corruption, not client error.
-result<install_plan> plan_from_json(const boost::json::value& public_part, const boost::json::value& secret_part);
+result<install_plan> plan_from_json(std::string_view public_part, std::string_view secret_part);
 
 }  // namespace sc::packages

@@ -1,25 +1,23 @@
 #include "core/packages/preview.hpp"
 
 #include <algorithm>
-#include <boost/json/array.hpp>
 #include <set>
+#include <type_traits>
+
+#include "core/json_writer.hpp"
 
 namespace sc::packages {
 
-namespace json = boost::json;
-
 namespace {
 
-json::array port_list(const std::vector<port_mapping>& ports) {
-  json::array out;
+void write_ports(json_writer& w, const std::vector<port_mapping>& ports) {
+  w.begin_array();
   for (const auto& p : ports) {
-    json::object entry;
-    entry["external"] = p.host;
-    entry["internal"] = p.container;
-    if (!p.name.empty()) entry["name"] = p.name;
-    out.emplace_back(std::move(entry));
+    w.begin_object().key("external").value(p.host).key("internal").value(p.container);
+    if (!p.name.empty()) w.key("name").value(p.name);
+    w.end_object();
   }
-  return out;
+  w.end_array();
 }
 
 std::string plural(std::size_t n, std::string_view one, std::string_view many) {
@@ -28,50 +26,21 @@ std::string plural(std::size_t n, std::string_view one, std::string_view many) {
 
 }  // namespace
 
-json::object install_preview(const preview_input& input) {
+std::string install_preview(const preview_input& input) {
   const compiled_package& compiled = *input.compiled;
-  json::object out;
-  out["repo"] = input.repo;
-  out["name"] = input.name;
-  out["version"] = input.version;
-  out["description"] = compiled.description;
   std::string image = compiled.runtime == runtime_kind::proton ? std::string() : compiled.image;
   for (const auto& [key, value] : compiled.proton) {
     if (key == "app_image") image = value;
   }
-  out["image"] = image;
-  out["runtime"] = to_string(compiled.runtime);
-
-  json::array volumes;
   std::uint64_t total_quota = 0;
   std::size_t migrated_count = 0;
   for (const auto& v : compiled.volumes) {
-    json::object entry;
-    entry["name"] = v.name;
-    entry["mountpoint"] = v.mountpoint;
-    if (!v.quota.empty()) entry["quota"] = v.quota;
-    bool migrated = input.installed != nullptr && input.installed->find_volume(v.name) != nullptr;
-    migrated_count += migrated ? 1 : 0;
-    entry["migrated"] = migrated;
-    entry["fresh"] = !migrated;
     total_quota += v.quota_bytes;
-    volumes.emplace_back(std::move(entry));
+    migrated_count += input.installed != nullptr && input.installed->find_volume(v.name) != nullptr ? 1 : 0;
   }
-  out["volumes"] = std::move(volumes);
-  out["external_ports"] = port_list(compiled.external_ports);
-  out["internal_ports"] = port_list(compiled.internal_ports);
-  if (input.upgrading_from) out["upgrading_from"] = *input.upgrading_from;
-  out["has_questions"] = !input.definition->questions.empty();
-  json::object disk;
-  disk["total"] = input.disk.total;
-  disk["used"] = input.disk.used;
-  disk["available"] = input.disk.available;
-  out["disk_usage"] = std::move(disk);
-  out["total_quota"] = total_quota;
   // The original keeps 5 % of the disk in reserve.
   std::uint64_t reserve = input.disk.total / 20;
   std::uint64_t usable = input.disk.available > reserve ? input.disk.available - reserve : 0;
-  out["quota_exceeds_disk"] = total_quota > usable;
 
   std::vector<std::string> sentences;
   if (input.upgrading_from) {
@@ -102,17 +71,39 @@ json::object install_preview(const preview_input& input) {
     summary += s;
   }
   summary += ".";
-  out["summary"] = summary;
 
-  if (compiled.runtime == runtime_kind::vm) {
-    json::object vm;
-    for (const auto& [key, value] : compiled.vm) vm[key] = value;
-    out["vm"] = std::move(vm);
-    json::array missing;
-    for (const auto& m : input.vm_host_missing) missing.emplace_back(m);
-    out["vm_host_missing"] = std::move(missing);
-  }
-  return out;
+  return json_string([&](json_writer& w) {
+    w.begin_object().key("repo").value(input.repo).key("name").value(input.name);
+    w.key("version").value(input.version).key("description").value(compiled.description);
+    w.key("image").value(image).key("runtime").value(to_string(compiled.runtime));
+    w.key("volumes").begin_array();
+    for (const auto& v : compiled.volumes) {
+      const bool migrated = input.installed != nullptr && input.installed->find_volume(v.name) != nullptr;
+      w.begin_object().key("name").value(v.name).key("mountpoint").value(v.mountpoint);
+      if (!v.quota.empty()) w.key("quota").value(v.quota);
+      w.key("migrated").value(migrated).key("fresh").value(!migrated).end_object();
+    }
+    w.end_array();
+    w.key("external_ports");
+    write_ports(w, compiled.external_ports);
+    w.key("internal_ports");
+    write_ports(w, compiled.internal_ports);
+    if (input.upgrading_from) w.key("upgrading_from").value(*input.upgrading_from);
+    w.key("has_questions").value(!input.definition->questions.empty());
+    w.key("disk_usage").begin_object().key("total").value(input.disk.total).key("used").value(input.disk.used);
+    w.key("available").value(input.disk.available).end_object();
+    w.key("total_quota").value(total_quota).key("quota_exceeds_disk").value(total_quota > usable);
+    w.key("summary").value(summary);
+    if (compiled.runtime == runtime_kind::vm) {
+      json_members vm;
+      for (const auto& [key, value] : compiled.vm) vm.set_string(key, value);
+      w.key("vm");
+      vm.write(w);
+      w.key("vm_host_missing").value(input.vm_host_missing);
+    }
+    if (!input.upgrade.empty()) w.key("upgrade").raw(input.upgrade);
+    w.end_object();
+  });
 }
 
 std::vector<std::string> line_diff(std::string_view before, std::string_view after) {
@@ -151,7 +142,7 @@ std::vector<std::string> line_diff(std::string_view before, std::string_view aft
   return out;
 }
 
-json::object upgrade_diff(const upgrade_diff_input& input) {
+std::string upgrade_diff(const upgrade_diff_input& input) {
   const install_plan& from = *input.from;
   const install_plan& to = *input.to;
   // Volumes by "<container role>/<name>": the main container's by name alone.
@@ -170,29 +161,22 @@ json::object upgrade_diff(const upgrade_diff_input& input) {
   };
   auto old_volumes = volume_names(from);
   auto new_volumes = volume_names(to);
-  json::array moved;
-  json::array fresh;
-  json::array dropped;
-  for (const auto& v : new_volumes) (old_volumes.contains(v) ? moved : fresh).emplace_back(v);
+  std::vector<std::string> moved;
+  std::vector<std::string> fresh;
+  std::vector<std::string> dropped;
+  for (const auto& v : new_volumes) (old_volumes.contains(v) ? moved : fresh).push_back(v);
   for (const auto& v : old_volumes) {
-    if (!new_volumes.contains(v)) dropped.emplace_back(v);
+    if (!new_volumes.contains(v)) dropped.push_back(v);
   }
-  json::object out;
-  out["volumes"] =
-      json::object{{"moved", std::move(moved)}, {"new", std::move(fresh)}, {"dropped", std::move(dropped)}};
-
   auto difference = [](const auto& left, const auto& right) {
-    json::array only;
+    std::vector<std::decay_t<decltype(*left.begin())>> only;
     for (const auto& x : left) {
-      if (std::find(right.begin(), right.end(), x) == right.end()) only.emplace_back(x);
+      if (std::find(right.begin(), right.end(), x) == right.end()) only.push_back(x);
     }
     return only;
   };
   auto old_ports = from.host_ports();
   auto new_ports = to.host_ports();
-  out["ports"] =
-      json::object{{"added", difference(new_ports, old_ports)}, {"removed", difference(old_ports, new_ports)}};
-
   auto question_keys = [](const package_definition* def) {
     std::vector<std::string> keys;
     if (def != nullptr) {
@@ -202,27 +186,37 @@ json::object upgrade_diff(const upgrade_diff_input& input) {
   };
   auto old_questions = question_keys(input.from_definition);
   auto new_questions = question_keys(input.to_definition);
-  out["questions"] = json::object{{"added", difference(new_questions, old_questions)},
-                                  {"removed", difference(old_questions, new_questions)}};
+  auto numbers = [](json_writer& w, const auto& list) {
+    w.begin_array();
+    for (auto n : list) w.value(static_cast<std::int64_t>(n));
+    w.end_array();
+  };
 
-  // Units pair up by position among their package's containers (names carry the version).
-  json::array units;
-  std::size_t count = std::max(input.from_units.size(), input.to_units.size());
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto* before = i < input.from_units.size() ? &input.from_units[i] : nullptr;
-    const auto* after = i < input.to_units.size() ? &input.to_units[i] : nullptr;
-    auto lines = line_diff(before != nullptr ? before->second : "", after != nullptr ? after->second : "");
-    if (lines.empty()) continue;
-    json::object unit;
-    if (before != nullptr) unit["from"] = before->first;
-    if (after != nullptr) unit["to"] = after->first;
-    json::array diff;
-    for (auto& line : lines) diff.emplace_back(std::move(line));
-    unit["diff"] = std::move(diff);
-    units.emplace_back(std::move(unit));
-  }
-  out["units"] = std::move(units);
-  return out;
+  return json_string([&](json_writer& w) {
+    w.begin_object().key("volumes").begin_object().key("moved").value(moved).key("new").value(fresh);
+    w.key("dropped").value(dropped).end_object();
+    w.key("ports").begin_object().key("added");
+    numbers(w, difference(new_ports, old_ports));
+    w.key("removed");
+    numbers(w, difference(old_ports, new_ports));
+    w.end_object();
+    w.key("questions").begin_object().key("added").value(difference(new_questions, old_questions));
+    w.key("removed").value(difference(old_questions, new_questions)).end_object();
+    // Units pair up by position among their package's containers (names carry the version).
+    w.key("units").begin_array();
+    std::size_t count = std::max(input.from_units.size(), input.to_units.size());
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto* before = i < input.from_units.size() ? &input.from_units[i] : nullptr;
+      const auto* after = i < input.to_units.size() ? &input.to_units[i] : nullptr;
+      auto lines = line_diff(before != nullptr ? before->second : "", after != nullptr ? after->second : "");
+      if (lines.empty()) continue;
+      w.begin_object();
+      if (before != nullptr) w.key("from").value(before->first);
+      if (after != nullptr) w.key("to").value(after->first);
+      w.key("diff").value(lines).end_object();
+    }
+    w.end_array().end_object();
+  });
 }
 
 }  // namespace sc::packages

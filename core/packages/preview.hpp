@@ -3,7 +3,6 @@
 // so templated and named ports appear, and quotas are byte counts — not from raw YAML as the
 // original did. No side effects.
 
-#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,13 +34,15 @@ struct preview_input {
   disk_usage disk;
   // A VM package: what the host lacks to run one (KVM, QEMU), as sentences naming each.
   std::vector<std::string> vm_host_missing;
+  // The upgrade's dry run (upgrade_diff's JSON), placed as "upgrade" when not empty.
+  std::string upgrade;
 };
 
 // {"repo","name","version","description","image","runtime","volumes":[…],"external_ports":[…],
 //  "internal_ports":[…],"upgrading_from"?,"has_questions","disk_usage":{…},"total_quota",
-//  "quota_exceeds_disk","summary","vm"?,"vm_host_missing"?:[…]}. VM packages cannot be installed
+//  "quota_exceeds_disk","summary","vm"?,"vm_host_missing"?:[…],"upgrade"?:{…}}. VM packages cannot be installed
 // (issue 16 keeps them out of scope); the summary says why, naming what the host lacks.
-boost::json::object install_preview(const preview_input& input);
+std::string install_preview(const preview_input& input);
 
 // An upgrade as a dry run (issue 14): what the transaction would do to the installed version.
 struct upgrade_diff_input {
@@ -59,7 +60,7 @@ struct upgrade_diff_input {
 //  "ports":{"added":[…],"removed":[…]},               (host ports)
 //  "questions":{"added":[…],"removed":[…]},
 //  "units":[{"from"?,"to"?,"diff":["-old line","+new line",…]}]}  (only units that differ)
-boost::json::object upgrade_diff(const upgrade_diff_input& input);
+std::string upgrade_diff(const upgrade_diff_input& input);
 
 // The lines of `before` and `after` that differ, as "-line" and "+line" in order (a longest
 // common subsequence over lines; the rest is unchanged).

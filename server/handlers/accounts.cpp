@@ -1,8 +1,6 @@
 // Accounts and sessions (behavior-core.md §5.4–5.5, with DESIGN.md's status codes). Decode with
 // json_body, call the identity service, encode. Who may do what beyond the route's auth level
 // (self-only updates, the immutable admin flag) is decided here, before any work.
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/object.hpp>
 
 #include "server/app.hpp"
 #include "server/handlers/handlers.hpp"
@@ -10,8 +8,6 @@
 #include "server/json_body.hpp"
 
 namespace sc::server::handlers {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -130,25 +126,20 @@ reply account_update(request_context& context) {
 }
 
 reply account_me(request_context& context) {
-  json::monotonic_resource arena;
-  json::object out(&arena);
-  out.emplace("username", context.caller->username);
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string(
+      [&](json_writer& w) { w.begin_object().key("username").value(context.caller->username).end_object(); }));
 }
 
 reply account_sessions(request_context& context) {
-  json::monotonic_resource arena;
-  json::array out(&arena);
-  for (const auto& s : context.services.accounts().sessions_of(context.caller->username)) {
-    json::object entry(&arena);
-    entry.reserve(4);
-    entry.emplace("id", s.id);
-    entry.emplace("username", s.username);
-    entry.emplace("created_at", sessions::format_timestamp(s.created_at));
-    entry.emplace("last_used", sessions::format_timestamp(s.last_used));
-    out.push_back(std::move(entry));
-  }
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_array();
+    for (const auto& s : context.services.accounts().sessions_of(context.caller->username)) {
+      w.begin_object().key("id").value(s.id).key("username").value(s.username);
+      w.key("created_at").value(sessions::format_timestamp(s.created_at));
+      w.key("last_used").value(sessions::format_timestamp(s.last_used)).end_object();
+    }
+    w.end_array();
+  }));
 }
 
 reply account_session_revoke(request_context& context) {

@@ -5,7 +5,6 @@
 // service named by `stop_service` is stopped before and always started again after.
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/json/object.hpp>
 
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/asio/completion.hpp"
@@ -25,7 +24,6 @@
 namespace sc::server::handlers {
 
 namespace asio = boost::asio;
-namespace json = boost::json;
 
 namespace {
 
@@ -72,10 +70,14 @@ reply storage_upload_archive(request_context& context) {
   if (!outcome) co_return http::problem_response(outcome.error());
   log::info("archive unpacked: " + std::to_string(outcome->entries) + " members, " + std::to_string(outcome->bytes) +
             " bytes, " + std::to_string(outcome->skipped) + " skipped (" + outcome->format + ")");
-  json::object body;
-  body["needs_restart"] = true;
-  body["message"] = "archive unpacked successfully";
-  co_return http::json_response(body);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_object()
+        .key("needs_restart")
+        .value(true)
+        .key("message")
+        .value("archive unpacked successfully")
+        .end_object();
+  }));
 }
 
 reply storage_download_archive(request_context& context) {

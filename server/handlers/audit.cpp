@@ -1,8 +1,6 @@
 // POST /audit/log (behavior-core.md §5.9): keyset paging with before_id, newest first by default.
 #include "core/audit.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/object.hpp>
 #include <cstdint>
 #include <limits>
 
@@ -12,8 +10,6 @@
 #include "server/json_body.hpp"
 
 namespace sc::server::handlers {
-
-namespace json = boost::json;
 
 reply audit_log(request_context& context) {
   // Every member is optional; unlike the original (500 "EOF"), an empty body means "no filters".
@@ -35,30 +31,19 @@ reply audit_log(request_context& context) {
   auto page = context.services.audit().list(query);
   if (!page) co_return http::problem_response(page.error());
 
-  json::monotonic_resource arena;
-  json::array entries(&arena);
-  entries.reserve(page->entries.size());
-  for (const auto& e : page->entries) {
-    json::object item(&arena);
-    item.reserve(9);
-    item["id"] = e.id;
-    item["account"] = e.account;
-    item["action"] = e.action;
-    item["path"] = e.path;
-    item["detail"] = e.detail;
-    item["success"] = e.success;
-    item["error"] = e.error;
-    item["created_at"] = e.created_at;
-    item["count"] = e.count;
-    entries.emplace_back(std::move(item));
-  }
   std::size_t total_pages = page->total_count == 0 ? 1 : (page->total_count + query.limit - 1) / query.limit;
-  json::object out(&arena);
-  out["entries"] = std::move(entries);
-  out["has_more"] = page->has_more;
-  out["total_pages"] = total_pages;
-  out["total_count"] = page->total_count;
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_object().key("entries").begin_array();
+    for (const auto& e : page->entries) {
+      w.begin_object().key("id").value(e.id).key("account").value(e.account).key("action").value(e.action);
+      w.key("path").value(e.path).key("detail").value(e.detail).key("success").value(e.success);
+      w.key("error").value(e.error).key("created_at").value(e.created_at).key("count").value(e.count);
+      w.end_object();
+    }
+    w.end_array().key("has_more").value(page->has_more);
+    w.key("total_pages").value(static_cast<std::uint64_t>(total_pages));
+    w.key("total_count").value(page->total_count).end_object();
+  }));
 }
 
 }  // namespace sc::server::handlers

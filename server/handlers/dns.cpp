@@ -2,13 +2,9 @@
 // publishing, and the RBL/DNSBL configuration (stored and validated; see README).
 #include "core/dns.hpp"
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
 #include "adapters/store/dns_store.hpp"
 #include "adapters/store/settings_store.hpp"
+#include "core/json_reader.hpp"
 #include "core/json_writer.hpp"
 #include "server/app.hpp"
 #include "server/dns_service.hpp"
@@ -41,17 +37,17 @@ void write_record(json_writer& writer, const dns::record& r, std::string_view tl
 // The RBL and DNSBL configurations: {"enabled":bool,"zones":[domain…]} in a setting.
 std::string blocklist_config(const store::settings_store& settings, std::string_view key) {
   auto value = settings.get(key);
-  boost::json::object config{{"enabled", false}, {"zones", boost::json::array()}};
-  if (value && !value->empty()) {
-    boost::system::error_code ec;
-    auto parsed = boost::json::parse(*value, ec);
-    if (!ec && parsed.is_object()) {
-      const auto& o = parsed.as_object();
-      if (const auto* e = o.if_contains("enabled"); e != nullptr && e->is_bool()) config["enabled"] = e->as_bool();
-      if (const auto* z = o.if_contains("zones"); z != nullptr && z->is_array()) config["zones"] = z->as_array();
-    }
+  bool enabled = false;
+  std::string zones = "[]";
+  simdjson::dom::element stored;
+  if (value && !value->empty() && json::parse(*value).get(stored) == simdjson::SUCCESS && stored.is_object()) {
+    bool flag = false;
+    if (stored["enabled"].get(flag) == simdjson::SUCCESS) enabled = flag;
+    simdjson::dom::array list;
+    if (stored["zones"].get(list) == simdjson::SUCCESS) zones = simdjson::minify(list);
   }
-  return boost::json::serialize(config);
+  return json_string(
+      [&](json_writer& w) { w.begin_object().key("enabled").value(enabled).key("zones").raw(zones).end_object(); });
 }
 
 http::response set_blocklist_config(request_context& context, std::string_view key) {
@@ -62,10 +58,9 @@ http::response set_blocklist_config(request_context& context, std::string_view k
   if (auto ok = body->finish(); !ok) return http::problem_response(ok.error());
   auto canonical = dns::canonical_blocklist_zones(zones);
   if (!canonical) return http::problem_response(canonical.error());
-  boost::json::array list;
-  for (auto& z : *canonical) list.emplace_back(z);
-  boost::json::object config{{"enabled", enabled}, {"zones", std::move(list)}};
-  std::string text = boost::json::serialize(config);
+  std::string text = json_string([&](json_writer& w) {
+    w.begin_object().key("enabled").value(enabled).key("zones").value(*canonical).end_object();
+  });
   if (auto stored = context.services.system_settings().set(key, text); !stored)
     return http::problem_response(stored.error());
   return http::json_text_response(std::move(text));

@@ -2,14 +2,11 @@
 // stream their progress (SSE, or one JSON result at the end), the rest answer at once. The work
 // is server/lifecycle.cpp's; these decode, call and encode.
 #include <array>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <limits>
 #include <span>
 
 #include "adapters/store/package_store.hpp"
+#include "core/json_writer.hpp"
 #include "core/list.hpp"
 #include "core/packages/definition.hpp"
 #include "core/packages/repository.hpp"
@@ -22,8 +19,6 @@
 #include "server/sse.hpp"
 
 namespace sc::server::handlers {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -73,35 +68,6 @@ package_key read_key(json_body& body, bool repo_required) {
   split_repo(key);
   check_key(body, key, repo_required);
   return key;
-}
-
-// `responses` as strings: numbers and booleans are taken as their JSON text (clients send
-// `"port": 8080`), anything else is a 422.
-result<packages::marker_values> read_responses(std::string_view text) {
-  boost::system::error_code ec;
-  auto parsed = json::parse(text, ec);
-  packages::marker_values out;
-  if (ec || !parsed.is_object()) return out;  // json_body already refused it
-  const json::value* responses = nullptr;
-  for (const auto& member : parsed.as_object()) {
-    if (member.key() == "responses") responses = &member.value();
-  }
-  if (responses == nullptr || responses->is_null()) return out;
-  if (!responses->is_object()) return problem::unprocessable("responses", "must be an object of answers");
-  if (responses->as_object().size() > max_answers) return problem::unprocessable("responses", "too many answers");
-  for (const auto& [k, v] : responses->as_object()) {
-    std::string field = "responses." + std::string(k);
-    if (k.size() > 128) return problem::unprocessable(field, "question key too long");
-    if (v.is_string()) {
-      if (v.as_string().size() > std::size_t{64} * 1024) return problem::unprocessable(field, "answer too long");
-      out[std::string(k)] = std::string(v.as_string());
-    } else if (v.is_int64() || v.is_uint64() || v.is_double() || v.is_bool()) {
-      out[std::string(k)] = json::serialize(v);
-    } else if (!v.is_null()) {
-      return problem::unprocessable(field, "must be a string, a number or a boolean");
-    }
-  }
-  return out;
 }
 
 // Streams the operation's progress (SSE) or waits for its end (one JSON answer).
@@ -162,10 +128,12 @@ reply packages_install(request_context& context) {
   if (body->ok() && !request.import_from_version.empty() && !packages::valid_version(request.import_from_version)) {
     body->reject("import_from_version", "invalid version");
   }
+  // Answers as strings: numbers and booleans are taken as their JSON text.
+  auto answers = body->optional_scalar_map("responses", {.max_items = max_answers});
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  auto responses = read_responses(context.request.body());
-  if (!responses) co_return http::problem_response(responses.error());
-  request.responses = std::move(*responses);
+  if (answers) {
+    for (auto& [question, answer] : *answers) request.responses.insert_or_assign(question, std::move(answer));
+  }
   auto progress = co_await context.services.lifecycle().install(std::move(request));
   if (!progress) co_return http::problem_response(progress.error());
   co_return co_await answer_progress(context, std::move(*progress));
@@ -243,19 +211,12 @@ reply packages_uninstalled_volumes(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto versions = co_await context.services.lifecycle().volumes_of(key.repo, key.effective());
   if (!versions) co_return http::problem_response(versions.error());
-  json::object out;
-  out["has_uninstalled_volumes"] = !versions->uninstalled.empty();
-  if (!versions->uninstalled.empty()) {
-    json::array list;
-    for (const auto& v : versions->uninstalled) list.emplace_back(v);
-    out["uninstalled_versions"] = std::move(list);
-  }
-  if (!versions->installed.empty()) {
-    json::array list;
-    for (const auto& v : versions->installed) list.emplace_back(v);
-    out["installed_versions"] = std::move(list);
-  }
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_object().key("has_uninstalled_volumes").value(!versions->uninstalled.empty());
+    if (!versions->uninstalled.empty()) w.key("uninstalled_versions").value(versions->uninstalled);
+    if (!versions->installed.empty()) w.key("installed_versions").value(versions->installed);
+    w.end_object();
+  }));
 }
 
 // GET /packages/installed: "repo/name@version" for every installed package and dependency.
@@ -272,7 +233,9 @@ reply packages_installed(request_context& context) {
   if (list_detail::is_descending(query.sort_order)) std::reverse(names.begin(), names.end());
   query.sort_by.clear();
   auto page = paginate(names, query, std::span<const list_field<std::string>>(entry_fields));
-  co_return http::json_response(list_envelope(page, [](const std::string& n) { return json::value(n); }));
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    write_list_envelope(w, page, [](json_writer& entry, const std::string& n) { entry.value(n); });
+  }));
 }
 
 reply packages_installed_info(request_context& context) {
@@ -287,52 +250,69 @@ reply packages_installed_info(request_context& context) {
   }
   const auto& main = record->plan.main();
   const bool admin = is_admin(context);
-  json::object out;
-  json::object notes;
-  json::object note_types;
+  json_members notes;
+  json_members note_types;
   for (const auto* list : {&main.notes, &main.secret_notes}) {
     for (const auto& n : *list) {
-      notes[n.label] = admin ? n.value : mask_secrets(n.value, main.secret_answers);
-      if (!n.type.empty()) note_types[n.label] = n.type;
+      notes.set_string(n.label, admin ? n.value : mask_secrets(n.value, main.secret_answers));
+      if (!n.type.empty()) note_types.set_string(n.label, n.type);
     }
   }
+  json_members questions;
+  json_members responses;
   if (admin) {
-    json::object questions;
     if (auto def = packages::parse_definition(record->manifest); def) {
       for (const auto& q : def->questions) {
-        json::object question{{"query", q.query}};
-        if (!q.type.empty()) question["type"] = q.type;
-        if (q.default_value) question["default"] = *q.default_value;
-        if (q.optional) question["optional"] = true;
-        questions[q.key] = std::move(question);
+        questions.set(q.key, json_string([&](json_writer& w) {
+                        w.begin_object().key("query").value(q.query);
+                        if (!q.type.empty()) w.key("type").value(q.type);
+                        if (q.default_value) w.key("default").value(*q.default_value);
+                        if (q.optional) w.key("optional").value(true);
+                        w.end_object();
+                      }));
       }
     }
-    json::object responses;
     for (const auto* answers : {&main.answers, &main.secret_answers}) {
-      for (const auto& [k, v] : *answers) responses[k] = v;
+      for (const auto& [k, v] : *answers) responses.set_string(k, v);
     }
-    out["questions"] = std::move(questions);
-    out["responses"] = std::move(responses);
-  } else {
-    out["questions"] = json::object();
-    out["responses"] = json::object();
   }
-  out["notes"] = std::move(notes);
-  if (!note_types.empty()) out["note_types"] = std::move(note_types);
   // What the package (with its dependencies) uses now; null where systemd has no figure.
   std::vector<std::string> containers;
   for (const auto& c : record->plan.containers) containers.push_back(c.name);
   auto usage = co_await context.services.lifecycle().usage(main.slice, std::move(containers));
-  json::object resources;
-  if (usage) {
-    resources["slice"] = usage->slice;
-    resources["source"] = usage->source.empty() ? json::value(nullptr) : json::value(usage->source);
-    resources["memory_bytes"] = usage->memory_bytes ? json::value(*usage->memory_bytes) : json::value(nullptr);
-    resources["cpu_seconds"] =
-        usage->cpu_nanoseconds ? json::value(static_cast<double>(*usage->cpu_nanoseconds) / 1e9) : json::value(nullptr);
-  }
-  out["resources"] = std::move(resources);
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_object();
+    w.key("questions");
+    questions.write(w);
+    w.key("responses");
+    responses.write(w);
+    w.key("notes");
+    notes.write(w);
+    if (!note_types.empty()) {
+      w.key("note_types");
+      note_types.write(w);
+    }
+    w.key("resources").begin_object();
+    if (usage) {
+      w.key("slice").value(usage->slice);
+      if (usage->source.empty()) {
+        w.key("source").null();
+      } else {
+        w.key("source").value(usage->source);
+      }
+      if (usage->memory_bytes) {
+        w.key("memory_bytes").value(*usage->memory_bytes);
+      } else {
+        w.key("memory_bytes").null();
+      }
+      if (usage->cpu_nanoseconds) {
+        w.key("cpu_seconds").value(static_cast<double>(*usage->cpu_nanoseconds) / 1e9);
+      } else {
+        w.key("cpu_seconds").null();
+      }
+    }
+    w.end_object().end_object();
+  }));
 }
 
 // POST /packages/responses: the installed answers ({} when not installed); secrets masked for
@@ -343,14 +323,15 @@ reply packages_responses(request_context& context) {
   auto key = read_key(*body, false);
   (void)body->optional_string("version", optional_name_rule);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  json::object out;
+  json_members out;
   if (const auto* record = find_record(context, key); record != nullptr) {
     const auto& main = record->plan.main();
-    for (const auto& [k, v] : main.answers) out[k] = v;
-    for (const auto& [k, v] : main.secret_answers)
-      out[k] = is_admin(context) ? v : mask_secrets(v, main.secret_answers);
+    for (const auto& [k, v] : main.answers) out.set_string(k, v);
+    for (const auto& [k, v] : main.secret_answers) {
+      out.set_string(k, is_admin(context) ? v : mask_secrets(v, main.secret_answers));
+    }
   }
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) { out.write(w); }));
 }
 
 reply packages_last_responses(request_context& context) {
@@ -358,14 +339,14 @@ reply packages_last_responses(request_context& context) {
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  json::object out;
+  json_members out;
   if (auto saved = context.services.lifecycle().records().last_answers(key.repo, key.effective()); saved) {
-    for (const auto& [k, v] : saved->answers) out[k] = v;
+    for (const auto& [k, v] : saved->answers) out.set_string(k, v);
     for (const auto& [k, v] : saved->secret_answers) {
-      out[k] = is_admin(context) ? v : mask_secrets(v, saved->secret_answers);
+      out.set_string(k, is_admin(context) ? v : mask_secrets(v, saved->secret_answers));
     }
   }
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) { out.write(w); }));
 }
 
 reply packages_rollback(request_context& context) {
@@ -385,12 +366,14 @@ reply packages_snapshots(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto kept = co_await context.services.lifecycle().snapshots(key.repo, key.effective());
   if (!kept) co_return http::problem_response(kept.error());
-  json::array out;
-  for (const auto& k : *kept) {
-    out.push_back(
-        json::object{{"id", k.id}, {"version", k.version}, {"created_at", k.created_at}, {"size", k.size_bytes}});
-  }
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_array();
+    for (const auto& k : *kept) {
+      w.begin_object().key("id").value(k.id).key("version").value(k.version);
+      w.key("created_at").value(k.created_at).key("size").value(k.size_bytes).end_object();
+    }
+    w.end_array();
+  }));
 }
 
 reply packages_snapshots_remove(request_context& context) {
@@ -418,18 +401,16 @@ reply packages_clear_last_responses(request_context& context) {
 
 // GET /packages/upgrades: a bare array; an instance carries `instance` beside its package name.
 reply packages_upgrades(request_context& context) {
-  json::array out;
-  for (const auto& u : context.services.lifecycle().upgrades()) {
-    json::object entry;
-    entry["repo"] = u.repo;
-    entry["name"] = u.name;
-    if (!u.instance.empty()) entry["instance"] = u.instance;
-    entry["installed_version"] = u.installed_version;
-    entry["latest_version"] = u.latest_version;
-    entry["changed"] = u.changed;
-    out.emplace_back(std::move(entry));
-  }
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_array();
+    for (const auto& u : context.services.lifecycle().upgrades()) {
+      w.begin_object().key("repo").value(u.repo).key("name").value(u.name);
+      if (!u.instance.empty()) w.key("instance").value(u.instance);
+      w.key("installed_version").value(u.installed_version).key("latest_version").value(u.latest_version);
+      w.key("changed").value(u.changed).end_object();
+    }
+    w.end_array();
+  }));
 }
 
 // POST /packages/upgrades/dismiss: takes no fields, so the body ({} by the reference) is not read.

@@ -210,23 +210,21 @@ reply packages_versions(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto versions = context.services.packages().snapshot()->versions(name);
   if (versions.empty()) co_return http::problem_response(problem::not_found("package " + name + " not found"));
-  json::array out;
-  for (auto& v : versions) out.emplace_back(v);
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) { w.value(versions); }));
 }
 
 reply packages_children(request_context& context) {
   auto id = read_identity(context.request.body(), false);
   if (!id) co_return http::problem_response(id.error());
   // Children are the installed instances of a package: "<name>-<instance>" records of it.
-  json::array children;
+  std::vector<std::string> children;
   for (const auto& record : context.services.lifecycle().records().installed()) {
     const auto& ref = record.plan.package;
     if (ref.repo == id->repo && ref.name == id->name && ref.effective_name != ref.name) {
-      children.emplace_back(ref.effective_name.substr(ref.name.size() + 1));
+      children.push_back(ref.effective_name.substr(ref.name.size() + 1));
     }
   }
-  co_return http::json_response(children);
+  co_return http::json_text_response(json_string([&](json_writer& w) { w.value(children); }));
 }
 
 reply packages_questions(request_context& context) {
@@ -329,14 +327,13 @@ reply packages_install_preview(request_context& context) {
     input.disk.available = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     input.disk.used = input.disk.total - static_cast<std::uint64_t>(fs.f_bfree) * fs.f_frsize;
   }
-  auto preview = packages::install_preview(input);
   if (input.upgrading_from && *input.upgrading_from != p->version) {
     // The dry run of the upgrade: what it would move, add, drop and rewrite.
     auto diff = context.services.lifecycle().upgrade_preview(*p, "", input.installed);
     if (!diff) co_return http::problem_response(diff.error());
-    if (!diff->empty()) preview["upgrade"] = std::move(*diff);
+    input.upgrade = std::move(*diff);
   }
-  co_return http::json_response(preview);
+  co_return http::json_text_response(packages::install_preview(input));
 }
 
 }  // namespace sc::server::handlers

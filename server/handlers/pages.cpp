@@ -2,8 +2,6 @@
 // rebuild. The work is server/pages_service.cpp's; these decode, call and encode.
 #include "core/pages.hpp"
 
-#include <boost/json/serialize.hpp>
-
 #include "adapters/store/settings_store.hpp"
 #include "core/list.hpp"
 #include "server/app.hpp"
@@ -32,7 +30,7 @@ pages::page_request read_request(json_body& body) {
 }
 
 http::response page_response(const pages::page& p) {
-  return http::json_response(pages::to_json(p));
+  return http::json_text_response(json_string([&](json_writer& w) { pages::write_json(w, p); }));
 }
 
 }  // namespace
@@ -40,7 +38,8 @@ http::response page_response(const pages::page& p) {
 reply pages_list(request_context& context) {
   list_query query = parse_list_query(context.query);
   auto page = paginate(context.services.pages().all(), query, pages::list_fields());
-  co_return http::json_response(list_envelope(page, [](const pages::page& p) { return pages::to_json(p); }));
+  co_return http::json_text_response(
+      json_string([&](json_writer& w) { write_list_envelope(w, page, pages::write_json); }));
 }
 
 reply pages_create(request_context& context) {

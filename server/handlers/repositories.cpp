@@ -2,8 +2,6 @@
 // taken apart from the URL on the way in and never leave again (GET shows url and username only).
 #include <array>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <cstdlib>
 
 #include "adapters/asio/completion.hpp"
@@ -141,9 +139,7 @@ boost::asio::awaitable<void> refresh_into(catalog& packages, std::shared_ptr<sse
       text += name + ":" + error;
     }
     text += "]";
-    boost::json::object event;
-    event["error"] = text;
-    frame = boost::json::serialize(event);
+    frame = json_string([&](json_writer& w) { w.begin_object().key("error").value(text).end_object(); });
   }
   subscriber->push(std::make_shared<const std::string>(format_sse_event(frame)));
   subscriber->close();
@@ -168,9 +164,9 @@ reply repository_refresh(request_context& context) {
   }
   auto errors = co_await context.services.packages().refresh();
   if (errors.empty()) co_return http::empty_response();
-  boost::json::object out;
-  for (const auto& [name, error] : errors) out[name] = error;
-  co_return http::json_response(out);
+  json_members out;
+  for (const auto& [name, error] : errors) out.set_string(name, error);
+  co_return http::json_text_response(json_string([&](json_writer& w) { out.write(w); }));
 }
 
 }  // namespace sc::server::handlers

@@ -1,9 +1,6 @@
 // Settings (behavior-core.md §5.6) and locales (§5.7). Values come from the in-memory cache.
 #include "core/settings.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/object.hpp>
-
 #include "adapters/store/settings_store.hpp"
 #include "server/app.hpp"
 #include "server/dns_service.hpp"
@@ -11,8 +8,6 @@
 #include "server/json_body.hpp"
 
 namespace sc::server::handlers {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -25,12 +20,11 @@ constexpr string_rule value_rule{.max_length = 65'536, .allow_empty = true, .all
 }  // namespace
 
 reply settings_all(request_context& context) {
-  json::monotonic_resource arena;
-  json::object body(&arena);
-  const auto& values = context.services.system_settings().all();
-  body.reserve(values.size());
-  for (const auto& [key, value] : values) body.emplace(key, value);
-  co_return http::json_response(body);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_object();
+    for (const auto& [key, value] : context.services.system_settings().all()) w.key(key).value(value);
+    w.end_object();
+  }));
 }
 
 reply settings_get(request_context& context) {
@@ -40,11 +34,8 @@ reply settings_get(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto value = context.services.system_settings().get(key);
   if (!value) co_return http::problem_response(problem::not_found("setting \"" + key + "\" not found"));
-  json::monotonic_resource arena;
-  json::object out(&arena);
-  out["key"] = key;
-  out["value"] = *value;
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string(
+      [&](json_writer& w) { w.begin_object().key("key").value(key).key("value").value(*value).end_object(); }));
 }
 
 reply settings_set(request_context& context) {
@@ -77,28 +68,26 @@ reply settings_set(request_context& context) {
 }
 
 reply locales(request_context& context) {
-  json::monotonic_resource arena;
-  json::object body(&arena);
   auto current = context.services.system_settings().get("locale");
-  body["current"] = current && !current->empty() ? *current : std::string_view("en-US");
-  json::array populated(&arena);
-  for (auto code : settings::populated_locales()) populated.emplace_back(code);
-  body["populated"] = std::move(populated);
-  auto list = [&arena](std::span<const settings::locale_info> locales) {
-    json::array out(&arena);
-    out.reserve(locales.size());
-    for (const auto& l : locales) {
-      json::object item(&arena);
-      item["code"] = l.code;
-      item["native_name"] = l.native_name;
-      item["english_name"] = l.english_name;
-      out.emplace_back(std::move(item));
-    }
-    return out;
-  };
-  body["common_languages"] = list(settings::common_languages());
-  body["extended_locales"] = list(settings::extended_locales());
-  co_return http::json_response(body);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_object().key("current").value(current && !current->empty() ? *current : std::string_view("en-US"));
+    w.key("populated").begin_array();
+    for (auto code : settings::populated_locales()) w.value(code);
+    w.end_array();
+    auto list = [&w](std::span<const settings::locale_info> locales) {
+      w.begin_array();
+      for (const auto& l : locales) {
+        w.begin_object().key("code").value(l.code).key("native_name").value(l.native_name);
+        w.key("english_name").value(l.english_name).end_object();
+      }
+      w.end_array();
+    };
+    w.key("common_languages");
+    list(settings::common_languages());
+    w.key("extended_locales");
+    list(settings::extended_locales());
+    w.end_object();
+  }));
 }
 
 }  // namespace sc::server::handlers

@@ -26,18 +26,16 @@ namespace json = boost::json;
 
 reply health(request_context& context) {
   double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
-  json::monotonic_resource arena;
-  json::object body(&arena);
-  body["status"] = "ok";
-  body["uptime_seconds"] = uptime;
-  co_return http::json_response(body);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_object().key("status").value("ok").key("uptime_seconds").value(uptime).end_object();
+  }));
 }
 
 reply ready(request_context& context) {
-  json::object checks;
+  json_members checks;
   std::string down;
   for (const auto& [name, failure] : context.services.readiness()) {
-    checks[name] = failure.empty() ? "ok" : failure;
+    checks.set_string(name, failure.empty() ? std::string_view("ok") : std::string_view(failure));
     if (!failure.empty()) down += (down.empty() ? "" : "; ") + name + ": " + failure;
   }
   if (!down.empty()) {
@@ -47,10 +45,11 @@ reply ready(request_context& context) {
     }
     co_return http::problem_response(p);
   }
-  json::object body;
-  body["status"] = "ready";
-  body["checks"] = std::move(checks);
-  co_return http::json_response(body);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_object().key("status").value("ready").key("checks");
+    checks.write(w);
+    w.end_object();
+  }));
 }
 
 reply metrics_text(request_context& context) {
@@ -164,16 +163,15 @@ reply openapi(request_context& context) {
 reply status_ping(request_context& context) {
   // behavior-core.md §5.1: anonymous callers get the minimal form; a valid session or the local
   // root peer gets the dashboard. Subsystems that do not exist yet report honest zeros.
-  json::monotonic_resource arena;
-  json::object body(&arena);
   app& services = context.services;
   bool needs_setup = services.auth().bootstrap_open();
   if (!context.caller) {
-    body.reserve(3);
-    body["status"] = "ok";
-    if (needs_setup) body["needs_setup"] = true;
-    if (!services.boot_id().empty()) body["boot_id"] = services.boot_id();
-    auto response = http::json_response(body);
+    auto response = http::json_text_response(json_string([&](json_writer& w) {
+      w.begin_object().key("status").value("ok");
+      if (needs_setup) w.key("needs_setup").value(true);
+      if (!services.boot_id().empty()) w.key("boot_id").value(services.boot_id());
+      w.end_object();
+    }));
     response.set(boost::beast::http::field::cache_control, "no-store");
     co_return response;
   }
@@ -182,7 +180,7 @@ reply status_ping(request_context& context) {
   std::time_t t = static_cast<std::time_t>(now);
   std::tm local{};
   ::localtime_r(&t, &local);
-  std::string_view locale = "en-US";
+  std::string locale = "en-US";  // a copy: the settings may change while the reads below wait
   if (auto stored = services.system_settings().get("locale"); stored && !stored->empty()) locale = *stored;
 
   // The parts that wait (btrfs, D-Bus) first: nothing read above is kept across them. A part that
@@ -192,52 +190,56 @@ reply status_ping(request_context& context) {
   struct statvfs disk {};
   const bool have_disk = ::statvfs(services.settings().btrfs_root.c_str(), &disk) == 0;
 
-  body.reserve(24);
-  body["status"] = "ok";
-  body["filesystems"] = volumes ? volumes->filesystems : 0;
-  body["repositories"] = services.packages().repositories().list().size();
-  body["packages"] = services.packages().snapshot()->package_count();
-  body["installed"] = services.lifecycle().records().installed().size();
-  body["accounts"] = ids.all().size();
-  body["admins"] = ids.enabled_admins();
-  auto unit_object = [&arena](const systemd_service::unit_counts& counts) {
-    json::object o(&arena);
-    o["total"] = counts.total;
-    o["active"] = counts.active;
-    o["failed"] = counts.failed;
-    return o;
-  };
-  if (unit_summary) {
-    body["units"] = unit_object(unit_summary->packages);
-    if (unit_summary->system.total != 0) body["system_services"] = unit_object(unit_summary->system);
-  }
-  body["recent_errors"] =
-      store::count_recent_audit_failures(services.database(), sessions::format_timestamp(now - 300));
-  if (needs_setup) body["needs_setup"] = true;
-  if (!context.caller->username.empty()) body["username"] = context.caller->username;
-  body["installed_volumes"] = volumes ? volumes->installed : 0;
-  body["uninstalled_volumes"] = volumes ? volumes->uninstalled : 0;
-  if (have_disk) {
-    json::object usage(&arena);
-    const std::uint64_t block = disk.f_frsize;
-    usage["total"] = static_cast<std::uint64_t>(disk.f_blocks) * block;
-    usage["used"] = static_cast<std::uint64_t>(disk.f_blocks - disk.f_bfree) * block;
-    usage["available"] = static_cast<std::uint64_t>(disk.f_bavail) * block;
-    body["disk_usage"] = std::move(usage);
-  }
   const auto upgrades = services.lifecycle().upgrades();
-  body["upgrades_available"] = upgrades.size();
-  if (services.lifecycle().upgrades_dismissed(upgrades)) body["upgrades_dismissed"] = true;
-  if (auto errors = services.packages().errors(); !errors.empty()) {
-    json::object repository_errors(&arena);
-    for (const auto& [name, error] : errors) repository_errors[name] = error;
-    body["repository_errors"] = std::move(repository_errors);
-  }
-  body["timezone_offset"] = local.tm_gmtoff / 60;
-  body["locale"] = locale;
-  body["proton_enabled"] = false;
-  if (!services.boot_id().empty()) body["boot_id"] = services.boot_id();
-  auto response = http::json_response(body);
+  const auto& caller = *context.caller;
+  auto response = http::json_text_response(json_string([&](json_writer& w) {
+    using count = std::uint64_t;
+    w.begin_object().key("status").value("ok");
+    w.key("filesystems").value(count{volumes ? volumes->filesystems : 0});
+    w.key("repositories").value(count{services.packages().repositories().list().size()});
+    w.key("packages").value(count{services.packages().snapshot()->package_count()});
+    w.key("installed").value(count{services.lifecycle().records().installed().size()});
+    w.key("accounts").value(count{ids.all().size()});
+    w.key("admins").value(count{ids.enabled_admins()});
+    auto units = [&w](const systemd_service::unit_counts& counts) {
+      w.begin_object().key("total").value(count{counts.total}).key("active").value(count{counts.active});
+      w.key("failed").value(count{counts.failed}).end_object();
+    };
+    if (unit_summary) {
+      w.key("units");
+      units(unit_summary->packages);
+      if (unit_summary->system.total != 0) {
+        w.key("system_services");
+        units(unit_summary->system);
+      }
+    }
+    w.key("recent_errors")
+        .value(store::count_recent_audit_failures(services.database(), sessions::format_timestamp(now - 300)));
+    if (needs_setup) w.key("needs_setup").value(true);
+    if (!caller.username.empty()) w.key("username").value(caller.username);
+    w.key("installed_volumes").value(count{volumes ? volumes->installed : 0});
+    w.key("uninstalled_volumes").value(count{volumes ? volumes->uninstalled : 0});
+    if (have_disk) {
+      const std::uint64_t block = disk.f_frsize;
+      w.key("disk_usage").begin_object();
+      w.key("total").value(static_cast<std::uint64_t>(disk.f_blocks) * block);
+      w.key("used").value(static_cast<std::uint64_t>(disk.f_blocks - disk.f_bfree) * block);
+      w.key("available").value(static_cast<std::uint64_t>(disk.f_bavail) * block);
+      w.end_object();
+    }
+    w.key("upgrades_available").value(count{upgrades.size()});
+    if (services.lifecycle().upgrades_dismissed(upgrades)) w.key("upgrades_dismissed").value(true);
+    if (auto errors = services.packages().errors(); !errors.empty()) {
+      json_members repository_errors;
+      for (const auto& [name, error] : errors) repository_errors.set_string(name, error);
+      w.key("repository_errors");
+      repository_errors.write(w);
+    }
+    w.key("timezone_offset").value(static_cast<std::int64_t>(local.tm_gmtoff / 60));
+    w.key("locale").value(locale).key("proton_enabled").value(false);
+    if (!services.boot_id().empty()) w.key("boot_id").value(services.boot_id());
+    w.end_object();
+  }));
   response.set(boost::beast::http::field::cache_control, "no-store");
   co_return response;
 }

@@ -3,12 +3,11 @@
 #include "core/storage.hpp"
 
 #include <algorithm>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 #include <charconv>
 #include <map>
 
 #include "adapters/store/settings_store.hpp"
+#include "core/json_writer.hpp"
 #include "core/list.hpp"
 #include "server/app.hpp"
 #include "server/handlers/handlers.hpp"
@@ -16,8 +15,6 @@
 #include "server/storage_service.hpp"
 
 namespace sc::server::handlers {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -44,14 +41,11 @@ const std::array<list_field<storage::volume_entry>, 5>& volume_fields() {
   return fields;
 }
 
-json::object volume_json(const storage::volume_entry& e) {
-  json::object out;
-  out["name"] = e.name;
-  if (!e.internal_name.empty()) out["internal_name"] = e.internal_name;
-  out["quota"] = e.quota;
-  out["usage"] = e.usage;
-  out["state"] = storage::to_string(e.state);
-  return out;
+void write_volume(json_writer& w, const storage::volume_entry& e) {
+  w.begin_object().key("name").value(e.name);
+  if (!e.internal_name.empty()) w.key("internal_name").value(e.internal_name);
+  w.key("quota").value(e.quota).key("usage").value(e.usage).key("state").value(storage::to_string(e.state));
+  w.end_object();
 }
 
 // Every classified volume under `prefix`, with its quota and usage.
@@ -112,7 +106,7 @@ reply storage_list(request_context& context) {
     std::erase_if(*volumes, [&](const storage::volume_entry& e) { return e.state != *state; });
   }
   auto page = paginate(*volumes, query, std::span<const list_field<storage::volume_entry>>(volume_fields()));
-  co_return http::json_response(list_envelope(page, volume_json));
+  co_return http::json_text_response(json_string([&](json_writer& w) { write_list_envelope(w, page, write_volume); }));
 }
 
 reply storage_create(request_context& context) {
@@ -220,34 +214,31 @@ reply storage_package_volumes(request_context& context) {
     if (group.empty()) ++repos_per_package[v.package];
     group.push_back(&v);
   }
-  std::vector<std::pair<std::string, json::object>> rendered;
+  std::vector<std::pair<std::string, std::string>> rendered;  // label, the group as JSON
   for (auto& [key, members] : groups) {
     const auto& [repo, package] = key;
     std::sort(members.begin(), members.end(),
               [](const auto* a, const auto* b) { return a->version + "/" + a->volume < b->version + "/" + b->volume; });
-    json::object group;
     std::string label = repos_per_package[package] > 1 ? repo + "/" + package : package;
-    group["package"] = label;
-    group["effective_name"] = members.front()->effective_name;
-    group["repo"] = repo;
-    json::array list;
+    std::string group;
+    json_writer w(group);
+    w.begin_object().key("package").value(label);
+    w.key("effective_name").value(members.front()->effective_name).key("repo").value(repo);
+    w.key("volumes").begin_array();
     for (const auto* m : members) {
-      json::object volume;
-      volume["name"] = m->version + "/" + m->volume;
-      volume["internal_name"] = m->internal_name;
-      volume["repo"] = repo;
-      volume["quota"] = m->quota;
-      volume["usage"] = m->usage;
-      volume["state"] = storage::to_string(m->state);
-      list.push_back(std::move(volume));
+      w.begin_object().key("name").value(m->version + "/" + m->volume).key("internal_name").value(m->internal_name);
+      w.key("repo").value(repo).key("quota").value(m->quota).key("usage").value(m->usage);
+      w.key("state").value(storage::to_string(m->state)).end_object();
     }
-    group["volumes"] = std::move(list);
+    w.end_array().end_object();
     rendered.emplace_back(std::move(label), std::move(group));
   }
   std::stable_sort(rendered.begin(), rendered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  json::array out;
-  for (auto& [label, group] : rendered) out.push_back(std::move(group));
-  co_return http::json_response(out);
+  co_return http::json_text_response(json_string([&](json_writer& w) {
+    w.begin_array();
+    for (const auto& entry : rendered) w.raw(entry.second);
+    w.end_array();
+  }));
 }
 
 reply storage_remove_package_volume(request_context& context) {

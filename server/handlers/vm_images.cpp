@@ -98,9 +98,8 @@ reply vm_images_upload(request_context& context) {
   }
   co_await run_upload(context.services.vm_images(), std::move(request), progress, outcome);
   if (!*outcome) co_return http::problem_response(outcome->error());
-  boost::json::object answer;
-  answer["name"] = **outcome;
-  co_return http::json_response(answer);
+  co_return http::json_text_response(
+      json_string([&](json_writer& w) { w.begin_object().key("name").value(**outcome).end_object(); }));
 }
 
 reply vm_images_delete(request_context& context) {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json/serialize.hpp>
+#include "core/json_writer.hpp"
 
 namespace sc {
 namespace {
@@ -120,8 +120,10 @@ TEST(paginate, pages_and_counts) {
 TEST(envelope, has_the_four_keys_in_order_and_empty_array) {
   std::vector<item> none;
   auto page = paginate<item>(none, parse_list_query(params({})), item_fields);
-  auto body = list_envelope(page, [](const item& i) { return boost::json::value(i.name); });
-  EXPECT_EQ(boost::json::serialize(body), R"({"entries":[],"has_more":false,"total_pages":1,"total_count":0})");
+  auto body = json_string([&](json_writer& w) {
+    write_list_envelope(w, page, [](json_writer& entry, const item& i) { entry.value(i.name); });
+  });
+  EXPECT_EQ(body, R"({"entries":[],"has_more":false,"total_pages":1,"total_count":0})");
 }
 
 }  // namespace

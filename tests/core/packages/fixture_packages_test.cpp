@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
 
 #include "core/names.hpp"
 #include "core/packages/compile.hpp"
@@ -85,8 +86,10 @@ TEST_P(fixture_definition, parses_compiles_and_previews) {
                       .upgrading_from = std::nullopt,
                       .installed = nullptr,
                       .disk = {.total = 100ULL << 30, .used = 10ULL << 30, .available = 90ULL << 30},
-                      .vm_host_missing = {}};
-  auto preview = install_preview(input);
+                      .vm_host_missing = {},
+                      .upgrade = {}};
+  auto parsed = boost::json::parse(install_preview(input));
+  const auto& preview = parsed.as_object();
   EXPECT_EQ(preview.at("name").as_string(), file.package);
   EXPECT_EQ(preview.at("runtime").as_string(), "container");
   EXPECT_EQ(preview.at("volumes").as_array().size(), def->volumes.size());

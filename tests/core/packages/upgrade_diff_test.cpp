@@ -2,6 +2,7 @@
 // ports and questions added and removed; the unit files' changed lines.
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/packages/definition.hpp"
@@ -76,7 +77,7 @@ questions:
   input.to_definition = &to.definition;
   input.from_units = {{"web-1.0.service", "[Service]\nExecStart=podman run busybox\n"}};
   input.to_units = {{"web-2.0.service", "[Service]\nExecStart=podman run busybox:2\n"}};
-  auto diff = upgrade_diff(input);
+  auto diff = json::parse(upgrade_diff(input)).as_object();
   EXPECT_EQ(json::serialize(diff.at("volumes")), R"({"moved":["www"],"new":["extra"],"dropped":["old"]})");
   EXPECT_EQ(json::serialize(diff.at("ports")), R"({"added":[18443],"removed":[]})");
   EXPECT_EQ(json::serialize(diff.at("questions")), R"({"added":["admin"],"removed":["greeting"]})");
@@ -88,7 +89,7 @@ questions:
   input.to = &from.plan;
   input.to_definition = &from.definition;
   input.to_units = input.from_units;
-  diff = upgrade_diff(input);
+  diff = json::parse(upgrade_diff(input)).as_object();
   EXPECT_EQ(json::serialize(diff.at("volumes")), R"({"moved":["old","www"],"new":[],"dropped":[]})");
   EXPECT_EQ(json::serialize(diff.at("units")), "[]");
 }
