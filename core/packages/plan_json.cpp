@@ -263,7 +263,8 @@ result<install_plan> plan_from_json(std::string_view public_text, std::string_vi
                                     answers_of(member(so, "answers")), notes_of(member(so, "notes"))};
     }
     element public_root;
-    if (json::parse(public_text).get(public_root) != simdjson::SUCCESS) throw std::runtime_error("the plan is not JSON");
+    if (json::parse(public_text).get(public_root) != simdjson::SUCCESS)
+      throw std::runtime_error("the plan is not JSON");
     auto root = object_of(public_root, "plan");
     if (int_of(root, "version") != format_version) throw std::runtime_error("unknown plan format version");
     install_plan plan;
