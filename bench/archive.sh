@@ -8,8 +8,7 @@
 # duration, or the percentiles also cover idle time.
 # The sandbox btrfs is 2 GiB and shared: everything made here is removed on exit.
 #   bench/archive.sh [size-mib] [upload-health-seconds] [download-health-seconds]
-# SC_BENCH_SERVER=PATH runs another controller binary (an older build, for a before/after in one
-# run); the load generator and the sandbox stay this tree's.
+# SC_BENCH_SERVER=PATH measures another controller build (bench/server.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-512}
@@ -17,11 +16,10 @@ upload_health_seconds=${2:-2}
 download_health_seconds=${3:-15}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD/..} CCACHE_NOHASHDIR=1
 cmake --preset release >/dev/null
-if [ -n "${SC_BENCH_SERVER:-}" ]; then
-  cmake --build --preset release --target http_load >&2
-else
-  cmake --build --preset release --target systemcontroller http_load >&2
-fi
+# shellcheck source=bench/server.sh
+. bench/server.sh
+# shellcheck disable=SC2046  # one target name or none
+cmake --build --preset release --target $(bench_server_targets) http_load >&2
 tools/sandbox up >/dev/null
 # shellcheck disable=SC1091
 . "${SC_SANDBOX_DIR:-/var/tmp/sc-sandbox}/env"
@@ -29,12 +27,8 @@ tools/sandbox up >/dev/null
 work=$(mktemp -d /tmp/sc-archive-bench-XXXXXX)
 volume="bench-archive-$$"
 sock="$work/api.sock"
-server_bin=${SC_BENCH_SERVER:-build/release/server/systemcontroller}
-# Builds from before system services existed have no --system-services (and start none).
-server_flags=(--listen none)
-server_help=$("$server_bin" --help 2>&1 || true)
-if [[ $server_help == *--system-services* ]]; then server_flags+=(--system-services none); fi
-"$server_bin" "${server_flags[@]}" --socket "$sock" --state-dir "$work/state" \
+# shellcheck disable=SC2046  # the flags are separate words
+"$bench_server" $(bench_server_flags) --listen none --socket "$sock" --state-dir "$work/state" \
   --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" 2>"$work/server.log" &
 server=$!
 cleanup() {

@@ -4,6 +4,7 @@
 # p50/p99 latency, the server's CPU time per request (from /proc/PID/stat) and its RSS.
 # Machines are shared and noisy: compare ratios from one run, not absolute numbers across runs.
 #   bench/load.sh [seconds-per-case] [connections]
+# SC_BENCH_SERVER=PATH measures another controller build (bench/server.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-5}
@@ -16,7 +17,10 @@ tools/sandbox up >/dev/null
 
 work=$(mktemp -d /tmp/sc-load-XXXXXX)
 port=${SC_BENCH_PORT:-15309}
-build/release/server/systemcontroller --system-services none --listen "127.0.0.1:$port" --socket "$work/api.sock" --state-dir "$work" \
+# shellcheck source=bench/server.sh
+. bench/server.sh
+# shellcheck disable=SC2046  # the flags are separate words
+"$bench_server" $(bench_server_flags) --listen "127.0.0.1:$port" --socket "$work/api.sock" --state-dir "$work" \
   --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" 2>"$work/server.log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT

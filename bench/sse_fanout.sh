@@ -15,7 +15,10 @@ tools/sandbox up >/dev/null
 . "${SC_SANDBOX_DIR:-/var/tmp/sc-sandbox}/env"
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset release >/dev/null
-cmake --build --preset release --target systemcontroller sse_fanout >&2
+# shellcheck source=bench/server.sh
+. bench/server.sh
+# shellcheck disable=SC2046  # one target name or none
+cmake --build --preset release --target $(bench_server_targets) sse_fanout >&2
 
 # 10,000 viewers need more descriptors than the default soft limit: server and client get the hard one.
 ulimit -n "$(ulimit -Hn)"
@@ -41,7 +44,8 @@ trap cleanup EXIT
 systemctl --user daemon-reload
 systemctl --user start "$unit"
 
-SC_LOG_STREAM_STAMP=1 build/release/server/systemcontroller --system-services none --listen "" --socket "$work/api.sock" --state-dir "$work" \
+# shellcheck disable=SC2046  # the flags are separate words
+SC_LOG_STREAM_STAMP=1 "$bench_server" $(bench_server_flags) --listen "" --socket "$work/api.sock" --state-dir "$work" \
   --bus "$SC_BUS_ADDRESS" --btrfs-root "$SC_BTRFS_ROOT" --max-connections 30000 2>"$work/server.log" &
 server=$!
 for _ in $(seq 200); do [ -S "$work/api.sock" ] && break; sleep 0.05; done
