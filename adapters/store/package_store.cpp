@@ -23,10 +23,6 @@ std::string now() {
   return rfc3339_seconds(std::chrono::system_clock::now());
 }
 
-result<packages::install_plan> read_plan(const std::string& public_text, const std::string& secret_text) {
-  return packages::plan_from_json(public_text, secret_text);
-}
-
 std::vector<std::string> read_strings(const std::string& text) {
   return json::string_array(text).value_or(std::vector<std::string>{});
 }
@@ -83,7 +79,7 @@ result<std::unique_ptr<package_store>> package_store::open(database& db) {
                               "SELECT repo, effective_name, manifest, plan, plan_secrets, disabled, installed_at "
                               "FROM installed_packages ORDER BY repo, effective_name");
     while (records.executeStep()) {
-      auto plan = read_plan(records.getColumn(3).getString(), records.getColumn(4).getString());
+      auto plan = packages::plan_from_json(records.getColumn(3).getString(), records.getColumn(4).getString());
       if (!plan) {
         problem p = plan.error();
         p.internal += " (record " + records.getColumn(0).getString() + "/" + records.getColumn(1).getString() + ")";
@@ -96,7 +92,7 @@ result<std::unique_ptr<package_store>> package_store::open(database& db) {
                           "SELECT id, kind, step, plan, plan_secrets, options, fresh_volumes, started_at, updated_at "
                           "FROM package_operations ORDER BY id");
     while (ops.executeStep()) {
-      auto plan = read_plan(ops.getColumn(3).getString(), ops.getColumn(4).getString());
+      auto plan = packages::plan_from_json(ops.getColumn(3).getString(), ops.getColumn(4).getString());
       if (!plan) {
         problem p = plan.error();
         p.internal += " (operation " + std::to_string(ops.getColumn(0).getInt64()) + ")";
@@ -371,7 +367,7 @@ constexpr std::string_view snapshot_columns =
     "SELECT id, manifest, plan, plan_secrets, disabled, installed_at, created_at FROM package_snapshots ";
 
 result<snapshot_record> read_snapshot(SQLite::Statement& row) {
-  auto plan = read_plan(row.getColumn(2).getString(), row.getColumn(3).getString());
+  auto plan = packages::plan_from_json(row.getColumn(2).getString(), row.getColumn(3).getString());
   if (!plan) {
     problem p = plan.error();
     p.internal += " (snapshot " + std::to_string(row.getColumn(0).getInt64()) + ")";

@@ -315,6 +315,19 @@ reply packages_installed_info(request_context& context) {
   }));
 }
 
+namespace {
+
+// Answers and secret answers as one JSON object, the secrets masked for non-admins.
+http::response answers_response(const packages::marker_values& answers, const packages::marker_values& secrets,
+                                bool admin) {
+  json_members out;
+  for (const auto& [k, v] : answers) out.set_string(k, v);
+  for (const auto& [k, v] : secrets) out.set_string(k, admin ? v : mask_secrets(v, secrets));
+  return http::json_text_response(json_string([&](json_writer& w) { out.write(w); }));
+}
+
+}  // namespace
+
 // POST /packages/responses: the installed answers ({} when not installed); secrets masked for
 // non-admins.
 reply packages_responses(request_context& context) {
@@ -323,15 +336,10 @@ reply packages_responses(request_context& context) {
   auto key = read_key(*body, false);
   (void)body->optional_string("version", optional_name_rule);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  json_members out;
-  if (const auto* record = find_record(context, key); record != nullptr) {
-    const auto& main = record->plan.main();
-    for (const auto& [k, v] : main.answers) out.set_string(k, v);
-    for (const auto& [k, v] : main.secret_answers) {
-      out.set_string(k, is_admin(context) ? v : mask_secrets(v, main.secret_answers));
-    }
-  }
-  co_return http::json_text_response(json_string([&](json_writer& w) { out.write(w); }));
+  const auto* record = find_record(context, key);
+  if (record == nullptr) co_return http::json_text_response("{}");
+  const auto& main = record->plan.main();
+  co_return answers_response(main.answers, main.secret_answers, is_admin(context));
 }
 
 reply packages_last_responses(request_context& context) {
@@ -339,14 +347,9 @@ reply packages_last_responses(request_context& context) {
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  json_members out;
-  if (auto saved = context.services.lifecycle().records().last_answers(key.repo, key.effective()); saved) {
-    for (const auto& [k, v] : saved->answers) out.set_string(k, v);
-    for (const auto& [k, v] : saved->secret_answers) {
-      out.set_string(k, is_admin(context) ? v : mask_secrets(v, saved->secret_answers));
-    }
-  }
-  co_return http::json_text_response(json_string([&](json_writer& w) { out.write(w); }));
+  auto saved = context.services.lifecycle().records().last_answers(key.repo, key.effective());
+  if (!saved) co_return http::json_text_response("{}");
+  co_return answers_response(saved->answers, saved->secret_answers, is_admin(context));
 }
 
 reply packages_rollback(request_context& context) {
