@@ -1,25 +1,8 @@
 #include "server/http.hpp"
 
-#include <boost/json/serialize.hpp>
-
 namespace sc::http {
 
 namespace fields = beast::http;
-
-namespace {
-
-template <class Json>
-response json_body(const Json& body, unsigned version) {
-  response res{fields::status::ok, version};
-  res.set(fields::field::content_type, "application/json");
-  std::string text = boost::json::serialize(body);
-  text.push_back('\n');
-  res.body() = std::move(text);
-  res.prepare_payload();
-  return res;
-}
-
-}  // namespace
 
 std::string format_head(const response& head) {
   // Concatenated by hand: Beast's serializer walks nested buffer views per byte range and was a
@@ -41,22 +24,13 @@ std::string format_head(const response& head) {
   return out;
 }
 
-response json_response(const boost::json::value& body, unsigned version) {
-  return json_body(body, version);
-}
-response json_text_response(std::string body, unsigned version) {
+response json_response(std::string body, unsigned version) {
   response res{fields::status::ok, version};
   res.set(fields::field::content_type, "application/json");
   body.push_back('\n');
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
-}
-response json_response(const boost::json::object& body, unsigned version) {
-  return json_body(body, version);
-}
-response json_response(const boost::json::array& body, unsigned version) {
-  return json_body(body, version);
 }
 
 response empty_response(unsigned version) {

@@ -7,9 +7,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 #include <string>
 
 #include "core/problem.hpp"
@@ -38,13 +35,8 @@ struct peer_info {
   bool local_root() const noexcept { return kind == transport::unix_socket && uid == 0; }
 };
 
-// 200 with a compact JSON body and a trailing newline (the original's framing). The object and
-// array overloads matter: passing an object where a value is expected copies it whole.
-response json_response(const boost::json::value& body, unsigned version = 11);
-response json_response(const boost::json::object& body, unsigned version = 11);
-response json_response(const boost::json::array& body, unsigned version = 11);
-// 200 with JSON already written (core/json_writer.hpp); the trailing newline is added here.
-response json_text_response(std::string body, unsigned version = 11);
+// 200 with JSON written by core/json_writer.hpp, and a trailing newline (the original's framing).
+response json_response(std::string body, unsigned version = 11);
 // 200 with an empty body and no Content-Type ("void" actions).
 response empty_response(unsigned version = 11);
 // 200 with a text body of the given type.

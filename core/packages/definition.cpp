@@ -1,20 +1,18 @@
 #include "core/packages/definition.hpp"
 
+#include <simdjson.h>
 #include <yaml-cpp/yaml.h>
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/string.hpp>
 #include <charconv>
 #include <exception>
+#include <set>
 
+#include "core/json_writer.hpp"
 #include "core/names.hpp"
 #include "core/packages/template.hpp"
 #include "core/packages/version.hpp"
 
 namespace sc::packages {
-
-namespace json = boost::json;
 
 std::string_view to_string(runtime_kind kind) noexcept {
   switch (kind) {
@@ -93,6 +91,7 @@ namespace {
 
 struct converter {
   const parse_limits& limits;
+  json_writer& out;
   std::size_t nodes = 0;
   std::string error;
 
@@ -106,7 +105,7 @@ struct converter {
 
   // Recursion is bounded by `max_depth`; the node count bounds the work an alias bomb can cause,
   // because every visit of a shared (aliased) node counts again.
-  bool convert(const YAML::Node& node, json::value& out, std::size_t depth) {
+  bool convert(const YAML::Node& node, std::size_t depth) {
     if (++nodes > limits.max_nodes)
       return fail("document too large: more than " + std::to_string(limits.max_nodes) + " nodes (aliases expanded)",
                   node.Mark());
@@ -115,38 +114,38 @@ struct converter {
     switch (node.Type()) {
       case YAML::NodeType::Null:
       case YAML::NodeType::Undefined:
-        out = nullptr;
+        out.null();
         return true;
       case YAML::NodeType::Scalar: {
         const std::string& s = node.Scalar();
         if (s.size() > limits.max_scalar_bytes)
           return fail("scalar longer than " + std::to_string(limits.max_scalar_bytes) + " bytes", node.Mark());
-        out = json::string(s);
+        out.value(s);
         return true;
       }
-      case YAML::NodeType::Sequence: {
-        json::array& array = out.emplace_array();
-        array.reserve(node.size());
+      case YAML::NodeType::Sequence:
+        out.begin_array();
         for (const auto& item : node) {
-          array.emplace_back(nullptr);
-          if (!convert(item, array.back(), depth + 1)) return false;
+          if (!convert(item, depth + 1)) return false;
         }
+        out.end_array();
         return true;
-      }
       case YAML::NodeType::Map: {
-        json::object& object = out.emplace_object();
+        out.begin_object();
+        // The scalars live as long as the document's nodes, which outlive this call.
+        std::set<std::string_view> keys;
         for (const auto& entry : node) {
           if (!entry.first.IsScalar()) return fail("map keys must be scalars", entry.first.Mark());
           const std::string& key = entry.first.Scalar();
-          if (object.contains(key)) return fail("duplicate key \"" + key.substr(0, 64) + "\"", entry.first.Mark());
-          json::value value;
-          if (!convert(entry.second, value, depth + 1)) return false;
-          object.emplace(key, std::move(value));
+          if (!keys.insert(key).second) return fail("duplicate key \"" + key.substr(0, 64) + "\"", entry.first.Mark());
+          out.key(key);
+          if (!convert(entry.second, depth + 1)) return false;
         }
+        out.end_object();
         return true;
       }
     }
-    out = nullptr;
+    out.null();
     return true;
   }
 };
@@ -193,7 +192,7 @@ bool flow_nesting_within(std::string_view text, std::size_t max_depth) {
 
 }  // namespace
 
-result<json::value> yaml_to_json(std::string_view yaml, const parse_limits& limits) {
+result<std::string> yaml_to_json(std::string_view yaml, const parse_limits& limits) {
   if (yaml.size() > limits.max_bytes) {
     return problem::unprocessable("definition",
                                   "definition larger than " + std::to_string(limits.max_bytes) + " bytes");
@@ -202,11 +201,12 @@ result<json::value> yaml_to_json(std::string_view yaml, const parse_limits& limi
     return problem::unprocessable("definition",
                                   "document nested deeper than " + std::to_string(limits.max_depth) + " levels");
   }
-  converter conv{limits, 0, {}};
-  json::value out;
+  std::string out;
+  json_writer writer(out);
+  converter conv{limits, writer, 0, {}};
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
-    if (!conv.convert(root, out, 0)) return problem::unprocessable("definition", "invalid YAML: " + conv.error);
+    if (!conv.convert(root, 0)) return problem::unprocessable("definition", "invalid YAML: " + conv.error);
   } catch (const YAML::Exception& e) {
     std::string message = e.msg.empty() ? std::string("malformed document") : e.msg;
     if (!e.mark.is_null()) message += " (line " + std::to_string(e.mark.line + 1) + ")";
@@ -225,6 +225,28 @@ namespace {
 constexpr std::string_view question_types[] = {"",        "port",   "hostname", "volume", "bytes",  "duration",
                                                "archive", "secret", "boolean",  "oauth",  "string", "text"};
 
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+// A member that may be absent.
+using maybe_element = std::optional<element>;
+
+maybe_element member(const object& obj, std::string_view key) {
+  element e;
+  if (obj.at_key(key).get(e) != simdjson::SUCCESS) return std::nullopt;
+  return e;
+}
+
+bool given(const maybe_element& v) {
+  return v && !v->is_null();
+}
+
+std::string_view text_of(element e) {
+  std::string_view s;
+  if (e.get(s) != simdjson::SUCCESS) return {};
+  return s;
+}
+
 struct checker {
   std::vector<field_error> errors;
 
@@ -240,62 +262,61 @@ struct checker {
     return out;
   }
 
-  std::optional<std::string> scalar(const json::value& v, const std::string& path) {
-    if (v.is_string()) return std::string(v.get_string());
+  std::optional<std::string> scalar(element v, const std::string& path) {
+    if (v.is_string()) return std::string(text_of(v));
     if (v.is_null()) return std::string();
     add(path, "must be a scalar");
     return std::nullopt;
   }
 
-  std::string string_field(const json::object& obj, std::string_view key, std::string_view path) {
-    auto* v = obj.if_contains(key);
-    if (v == nullptr) return {};
+  std::string string_field(const object& obj, std::string_view key, std::string_view path) {
+    auto v = member(obj, key);
+    if (!v) return {};
     return scalar(*v, join(path, key)).value_or("");
   }
 
-  std::vector<std::string> string_list(const json::value* v, const std::string& path) {
+  std::vector<std::string> string_list(const maybe_element& v, const std::string& path) {
     std::vector<std::string> out;
-    if (v == nullptr || v->is_null()) return out;
-    if (!v->is_array()) {
+    if (!given(v)) return out;
+    simdjson::dom::array items;
+    if (v->get(items) != simdjson::SUCCESS) {
       add(path, "must be a list of strings");
       return out;
     }
     std::size_t index = 0;
-    for (const auto& item : v->get_array()) {
+    for (element item : items) {
       auto s = scalar(item, path + "[" + std::to_string(index++) + "]");
       if (s) out.push_back(std::move(*s));
     }
     return out;
   }
 
-  string_pairs string_map(const json::value* v, const std::string& path) {
+  string_pairs string_map(const maybe_element& v, const std::string& path) {
     string_pairs out;
-    if (v == nullptr || v->is_null()) return out;
-    if (!v->is_object()) {
-      add(path, "must be a map");
-      return out;
-    }
-    for (const auto& member : v->get_object()) {
-      auto s = scalar(member.value(), join(path, member.key()));
-      if (s) out.emplace_back(std::string(member.key()), std::move(*s));
+    auto obj = object_at(v, path);
+    if (!obj) return out;
+    for (auto field : *obj) {
+      auto s = scalar(field.value, join(path, field.key));
+      if (s) out.emplace_back(std::string(field.key), std::move(*s));
     }
     return out;
   }
 
-  const json::object* object_at(const json::value* v, const std::string& path) {
-    if (v == nullptr || v->is_null()) return nullptr;
-    if (!v->is_object()) {
+  std::optional<object> object_at(const maybe_element& v, const std::string& path) {
+    if (!given(v)) return std::nullopt;
+    object obj;
+    if (v->get(obj) != simdjson::SUCCESS) {
       add(path, "must be a map");
-      return nullptr;
+      return std::nullopt;
     }
-    return &v->get_object();
+    return obj;
   }
 
-  std::optional<bool> boolean(const json::object& obj, std::string_view key, std::string_view path) {
-    auto* v = obj.if_contains(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
+  std::optional<bool> boolean(const object& obj, std::string_view key, std::string_view path) {
+    auto v = member(obj, key);
+    if (!given(v)) return std::nullopt;
     if (v->is_string()) {
-      std::string_view s = v->get_string();
+      std::string_view s = text_of(*v);
       if (s == "true" || s == "True" || s == "TRUE") return true;
       if (s == "false" || s == "False" || s == "FALSE") return false;
     }
@@ -303,11 +324,11 @@ struct checker {
     return std::nullopt;
   }
 
-  std::optional<std::int64_t> integer(const json::object& obj, std::string_view key, std::string_view path) {
-    auto* v = obj.if_contains(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
+  std::optional<std::int64_t> integer(const object& obj, std::string_view key, std::string_view path) {
+    auto v = member(obj, key);
+    if (!given(v)) return std::nullopt;
     if (v->is_string()) {
-      std::string_view s = v->get_string();
+      std::string_view s = text_of(*v);
       std::int64_t n = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
       if (ec == std::errc() && end == s.data() + s.size() && n >= 0 && n <= 4'294'967'295LL) return n;
@@ -316,6 +337,23 @@ struct checker {
     return std::nullopt;
   }
 };
+
+// consume: {from: key} or [{from: key}, …].
+std::vector<std::string> consumed_keys(element consume) {
+  std::vector<std::string> out;
+  auto take = [&out](element v) {
+    object obj;
+    std::string_view from;
+    if (v.get(obj) == simdjson::SUCCESS && obj.at_key("from").get(from) == simdjson::SUCCESS) out.emplace_back(from);
+  };
+  simdjson::dom::array items;
+  if (consume.get(items) == simdjson::SUCCESS) {
+    for (element v : items) take(v);
+  } else {
+    take(consume);
+  }
+  return out;
+}
 
 bool parse_port_number(std::string_view s, int& port) {
   int n = 0;
@@ -355,13 +393,13 @@ bool url_scheme_allowed(std::string_view url) {
   return false;
 }
 
-void check_runtime(checker& c, const json::object& root, package_definition& def) {
-  const json::value* image = root.if_contains("image");
-  const json::value* vm = root.if_contains("vm");
-  const json::value* proton = root.if_contains("proton");
-  bool has_image = image != nullptr && !image->is_null();
-  bool has_vm = vm != nullptr && !vm->is_null();
-  bool has_proton = proton != nullptr && !proton->is_null();
+void check_runtime(checker& c, const object& root, package_definition& def) {
+  auto image = member(root, "image");
+  auto vm = member(root, "vm");
+  auto proton = member(root, "proton");
+  bool has_image = given(image);
+  bool has_vm = given(vm);
+  bool has_proton = given(proton);
   int count = int(has_image) + int(has_vm) + int(has_proton);
   if (count == 0) {
     c.add("image", "no runtime: exactly one of image, vm or proton is required");
@@ -374,9 +412,9 @@ void check_runtime(checker& c, const json::object& root, package_definition& def
   if (has_image) {
     def.runtime = runtime_kind::container;
     if (image->is_string()) {
-      def.image = image->get_string();
+      def.image = text_of(*image);
     } else if (image->is_object()) {
-      const auto& obj = image->get_object();
+      object obj = image->get_object().value_unsafe();
       std::string type = c.string_field(obj, "type", "image");
       if (!type.empty() && type != "oci")
         c.add("image.type", "unknown image type \"" + type.substr(0, 32) + "\" (only oci)");
@@ -400,14 +438,14 @@ void check_runtime(checker& c, const json::object& root, package_definition& def
   }
 }
 
-void check_network(checker& c, const json::object& root, package_definition& def) {
-  const json::object* network = c.object_at(root.if_contains("network"), "network");
-  if (network == nullptr) return;
-  def.network.external = c.string_map(network->if_contains("external"), "network.external");
-  def.network.internal = c.string_map(network->if_contains("internal"), "network.internal");
-  def.network.domains = c.string_list(network->if_contains("domains"), "network.domains");
-  def.network.direct = c.string_list(network->if_contains("direct"), "network.direct");
-  def.network.tls_mode = c.string_map(network->if_contains("tls_mode"), "network.tls_mode");
+void check_network(checker& c, const object& root, package_definition& def) {
+  auto network = c.object_at(member(root, "network"), "network");
+  if (!network) return;
+  def.network.external = c.string_map(member(*network, "external"), "network.external");
+  def.network.internal = c.string_map(member(*network, "internal"), "network.internal");
+  def.network.domains = c.string_list(member(*network, "domains"), "network.domains");
+  def.network.direct = c.string_list(member(*network, "direct"), "network.direct");
+  def.network.tls_mode = c.string_map(member(*network, "tls_mode"), "network.tls_mode");
   std::vector<std::pair<std::string, std::string>> names;
   check_ports(c, def.network.external, "network.external", names);
   check_ports(c, def.network.internal, "network.internal", names);
@@ -439,18 +477,18 @@ void check_network(checker& c, const json::object& root, package_definition& def
   }
 }
 
-void check_volumes(checker& c, const json::object& root, package_definition& def) {
-  const json::object* volumes = c.object_at(root.if_contains("volumes"), "volumes");
-  if (volumes == nullptr) return;
-  for (const auto& member : *volumes) {
-    std::string path = checker::join("volumes", member.key());
+void check_volumes(checker& c, const object& root, package_definition& def) {
+  auto volumes = c.object_at(member(root, "volumes"), "volumes");
+  if (!volumes) return;
+  for (auto field : *volumes) {
+    std::string path = checker::join("volumes", field.key);
     volume_spec v;
-    v.name = member.key();
+    v.name = field.key;
     if (!valid_volume_name(v.name))
       c.add(path, "invalid volume name (letters, digits, '.', '_', '-'; starting with a letter or digit)");
-    const json::object* obj = c.object_at(&member.value(), path);
-    if (obj == nullptr) {
-      if (member.value().is_null()) c.add(path + ".mountpoint", "is required");
+    auto obj = c.object_at(field.value, path);
+    if (!obj) {
+      if (field.value.is_null()) c.add(path + ".mountpoint", "is required");
       continue;
     }
     v.mountpoint = c.string_field(*obj, "mountpoint", path);
@@ -473,18 +511,18 @@ void check_volumes(checker& c, const json::object& root, package_definition& def
   }
 }
 
-void check_questions(checker& c, const json::object& root, package_definition& def) {
-  const json::object* questions = c.object_at(root.if_contains("questions"), "questions");
-  if (questions == nullptr) return;
-  for (const auto& member : *questions) {
-    std::string path = checker::join("questions", member.key());
+void check_questions(checker& c, const object& root, package_definition& def) {
+  auto questions = c.object_at(member(root, "questions"), "questions");
+  if (!questions) return;
+  for (auto field : *questions) {
+    std::string path = checker::join("questions", field.key);
     question_spec q;
-    q.key = member.key();
+    q.key = field.key;
     if (!valid_identifier(q.key))
       c.add(path, "invalid question key (letters, digits and '_', starting with a letter or digit)");
-    const json::object* obj = c.object_at(&member.value(), path);
-    if (obj == nullptr) {
-      if (member.value().is_null()) c.add(path + ".query", "is required");
+    auto obj = c.object_at(field.value, path);
+    if (!obj) {
+      if (field.value.is_null()) c.add(path + ".query", "is required");
       continue;
     }
     q.query = c.string_field(*obj, "query", path);
@@ -493,16 +531,16 @@ void check_questions(checker& c, const json::object& root, package_definition& d
     bool known = false;
     for (auto t : question_types) known |= q.type == t;
     if (!known) c.add(path + ".type", "unknown question type \"" + q.type.substr(0, 32) + "\"");
-    if (auto* d = obj->if_contains("default"); d != nullptr && !d->is_null()) {
+    if (auto d = member(*obj, "default"); given(d)) {
       if (auto s = c.scalar(*d, path + ".default")) q.default_value = std::move(*s);
     }
     q.optional = c.boolean(*obj, "optional", path).value_or(false);
     q.show_if = c.string_field(*obj, "show_if", path);
-    if (auto* o = obj->if_contains("oauth"); o != nullptr && !o->is_null()) {
+    if (auto o = member(*obj, "oauth"); given(o)) {
       if (!o->is_object()) {
         c.add(path + ".oauth", "must be a map");
       } else {
-        q.oauth = *o;
+        q.oauth = simdjson::minify(*o);
       }
     }
     if (q.type == "oauth" && !q.oauth) c.add(path + ".oauth", "is required for type oauth");
@@ -528,16 +566,16 @@ void check_questions(checker& c, const json::object& root, package_definition& d
   }
 }
 
-void check_notes(checker& c, const json::object& root, package_definition& def) {
-  const json::object* notes = c.object_at(root.if_contains("notes"), "notes");
-  if (notes == nullptr) return;
-  for (const auto& member : *notes) {
-    std::string path = checker::join("notes", member.key());
+void check_notes(checker& c, const object& root, package_definition& def) {
+  auto notes = c.object_at(member(root, "notes"), "notes");
+  if (!notes) return;
+  for (auto field : *notes) {
+    std::string path = checker::join("notes", field.key);
     note_spec n;
-    n.label = member.key();
-    if (member.value().is_string()) {
-      n.value = member.value().get_string();
-    } else if (const json::object* obj = c.object_at(&member.value(), path)) {
+    n.label = field.key;
+    if (field.value.is_string()) {
+      n.value = text_of(field.value);
+    } else if (auto obj = c.object_at(field.value, path)) {
       n.value = c.string_field(*obj, "value", path);
       n.type = c.string_field(*obj, "type", path);
       if (n.type != "" && n.type != "url" && n.type != "phone" && n.type != "email") {
@@ -548,16 +586,16 @@ void check_notes(checker& c, const json::object& root, package_definition& def) 
   }
 }
 
-void check_templates(checker& c, const json::object& root, package_definition& def) {
-  const json::object* templates = c.object_at(root.if_contains("templates"), "templates");
-  if (templates == nullptr) return;
-  for (const auto& member : *templates) {
-    std::string path = checker::join("templates", member.key());
+void check_templates(checker& c, const object& root, package_definition& def) {
+  auto templates = c.object_at(member(root, "templates"), "templates");
+  if (!templates) return;
+  for (auto field : *templates) {
+    std::string path = checker::join("templates", field.key);
     template_spec t;
-    t.name = member.key();
+    t.name = field.key;
     if (!valid_volume_name(t.name)) c.add(path, "invalid template name (letters, digits, '.', '_', '-')");
-    const json::object* obj = c.object_at(&member.value(), path);
-    if (obj == nullptr) continue;
+    auto obj = c.object_at(field.value, path);
+    if (!obj) continue;
     t.volume = c.string_field(*obj, "volume", path);
     t.path = c.string_field(*obj, "path", path);
     t.content = c.string_field(*obj, "content", path);
@@ -578,25 +616,28 @@ void check_templates(checker& c, const json::object& root, package_definition& d
   }
 }
 
-void check_dependencies(checker& c, const json::object& root, package_definition& def) {
-  const json::object* deps = c.object_at(root.if_contains("dependencies"), "dependencies");
-  if (deps == nullptr) return;
-  for (const auto& member : *deps) {
-    std::string path = checker::join("dependencies", member.key());
+void check_dependencies(checker& c, const object& root, package_definition& def) {
+  auto deps = c.object_at(member(root, "dependencies"), "dependencies");
+  if (!deps) return;
+  for (auto field : *deps) {
+    std::string path = checker::join("dependencies", field.key);
     dependency_spec d;
-    d.key = member.key();
+    d.key = field.key;
     if (!valid_identifier(d.key)) c.add(path, "invalid dependency key (letters, digits and '_')");
-    const json::object* obj = c.object_at(&member.value(), path);
-    if (obj == nullptr) {
-      if (member.value().is_null()) c.add(path + ".package", "is required");
+    auto obj = c.object_at(field.value, path);
+    if (!obj) {
+      if (field.value.is_null()) c.add(path + ".package", "is required");
       continue;
     }
     d.package = c.string_field(*obj, "package", path);
     d.repo = c.string_field(*obj, "repo", path);
     d.version = c.string_field(*obj, "version", path);
-    d.responses = c.string_map(obj->if_contains("responses"), path + ".responses");
-    if (auto* e = obj->if_contains("expose"); e != nullptr && !e->is_null()) d.expose = *e;
-    if (auto* e = obj->if_contains("consume"); e != nullptr && !e->is_null()) d.consume = *e;
+    d.responses = c.string_map(member(*obj, "responses"), path + ".responses");
+    if (auto e = member(*obj, "expose"); given(e)) d.expose = simdjson::minify(*e);
+    if (auto e = member(*obj, "consume"); given(e)) {
+      d.consume = simdjson::minify(*e);
+      d.consumes = consumed_keys(*e);
+    }
     if (d.package.empty()) {
       c.add(path + ".package", "is required");
     } else if (!valid_package_name(d.package)) {
@@ -608,15 +649,16 @@ void check_dependencies(checker& c, const json::object& root, package_definition
   }
 }
 
-void check_seeding(checker& c, const json::object& root, package_definition& def) {
-  if (auto* list = root.if_contains("archives"); list != nullptr && !list->is_null()) {
-    if (!list->is_array()) {
+void check_seeding(checker& c, const object& root, package_definition& def) {
+  if (auto list = member(root, "archives"); given(list)) {
+    simdjson::dom::array items;
+    if (list->get(items) != simdjson::SUCCESS) {
       c.add("archives", "must be a list");
     } else {
       std::size_t i = 0;
-      for (const auto& item : list->get_array()) {
+      for (element item : items) {
         std::string path = "archives[" + std::to_string(i++) + "]";
-        if (const json::object* obj = c.object_at(&item, path)) {
+        if (auto obj = c.object_at(item, path)) {
           archive_spec a{c.string_field(*obj, "image", path), c.string_field(*obj, "directory", path),
                          c.string_field(*obj, "volume", path)};
           if (a.image.empty()) c.add(path + ".image", "is required");
@@ -628,14 +670,15 @@ void check_seeding(checker& c, const json::object& root, package_definition& def
       }
     }
   }
-  if (auto* list = root.if_contains("git_sources"); list != nullptr && !list->is_null()) {
-    if (!list->is_array()) {
+  if (auto list = member(root, "git_sources"); given(list)) {
+    simdjson::dom::array items;
+    if (list->get(items) != simdjson::SUCCESS) {
       c.add("git_sources", "must be a list");
     } else {
       std::size_t i = 0;
-      for (const auto& item : list->get_array()) {
+      for (element item : items) {
         std::string path = "git_sources[" + std::to_string(i++) + "]";
-        if (const json::object* obj = c.object_at(&item, path)) {
+        if (auto obj = c.object_at(item, path)) {
           git_source_spec g{c.string_field(*obj, "url", path), c.string_field(*obj, "branch", path),
                             c.string_field(*obj, "volume", path)};
           if (g.url.empty()) {
@@ -658,17 +701,26 @@ void check_seeding(checker& c, const json::object& root, package_definition& def
 result<package_definition> parse_definition(std::string_view yaml, const parse_limits& limits) {
   auto document = yaml_to_json(yaml, limits);
   if (!document) return document.error();
+  // A parser of its own: a caller may still be reading a document of the thread's parser
+  // (core/json_reader.hpp), e.g. the request body this YAML came in.
+  simdjson::dom::parser parser;
+  element parsed;
+  if (auto error = parser.parse(*document).get(parsed); error != simdjson::SUCCESS) {
+    return problem::unprocessable("definition", error == simdjson::UTF8_ERROR
+                                                    ? std::string("invalid YAML: text is not valid UTF-8")
+                                                    : std::string("invalid YAML: ") + simdjson::error_message(error));
+  }
   checker c;
   package_definition def;
-  if (!document->is_object()) {
+  object root;
+  if (parsed.get(root) != simdjson::SUCCESS) {
     c.add("definition", "a package definition must be a YAML map");
   } else {
-    const json::object& root = document->get_object();
     check_runtime(c, root, def);
     def.description = c.string_field(root, "description", "");
-    def.entrypoint = c.string_list(root.if_contains("entrypoint"), "entrypoint");
-    def.command = c.string_list(root.if_contains("command"), "command");
-    def.environment = c.string_map(root.if_contains("environment"), "environment");
+    def.entrypoint = c.string_list(member(root, "entrypoint"), "entrypoint");
+    def.command = c.string_list(member(root, "command"), "command");
+    def.environment = c.string_map(member(root, "environment"), "environment");
     for (const auto& [key, value] : def.environment) {
       bool ok = !key.empty() && !(key.front() >= '0' && key.front() <= '9');
       for (char ch : key) ok = ok && (is_alnum(ch) || ch == '_');
@@ -676,8 +728,8 @@ result<package_definition> parse_definition(std::string_view yaml, const parse_l
         c.add("environment." + key.substr(0, 64),
               "invalid variable name (letters, digits and '_', not starting with a digit)");
     }
-    def.supplies = c.string_list(root.if_contains("supplies"), "supplies");
-    def.post_update = c.string_list(root.if_contains("post_update"), "post_update");
+    def.supplies = c.string_list(member(root, "supplies"), "supplies");
+    def.post_update = c.string_list(member(root, "post_update"), "post_update");
     if (def.runtime == runtime_kind::vm && !def.post_update.empty())
       c.add("post_update", "not allowed for vm packages");
     check_network(c, root, def);

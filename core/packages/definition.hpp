@@ -6,7 +6,6 @@
 // Maps keep document order (questions are shown in that order). Values stay raw here: markers
 // (`@name@`) are resolved by compile (core/packages/compile.hpp).
 
-#include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -49,8 +48,8 @@ struct question_spec {
   std::string type;  // "" (free text), port, hostname, volume, bytes, duration, archive, secret, boolean, oauth
   std::optional<std::string> default_value;  // YAML scalars coerced to strings (gitea: default: 2222)
   bool optional = false;
-  std::string show_if;                      // name of a boolean question
-  std::optional<boost::json::value> oauth;  // the flow spec, passed through as given
+  std::string show_if;               // name of a boolean question
+  std::optional<std::string> oauth;  // the flow spec as JSON (a map), passed through as given
 };
 
 struct note_spec {
@@ -72,8 +71,9 @@ struct dependency_spec {
   std::string repo;     // empty: the parent's repository
   std::string version;  // empty: the latest anywhere
   string_pairs responses;
-  std::optional<boost::json::value> expose;
-  std::optional<boost::json::value> consume;
+  std::optional<std::string> expose;   // as JSON, kept as given
+  std::optional<std::string> consume;  // as JSON: {from: key} or [{from: key}, …]
+  std::vector<std::string> consumes;   // the `from` keys of consume
 };
 
 struct archive_spec {
@@ -124,9 +124,9 @@ struct parse_limits {
 // `detail` summarises ("invalid package definition: 3 problems").
 result<package_definition> parse_definition(std::string_view yaml, const parse_limits& limits = {});
 
-// The YAML document as a JSON value (maps in document order, every scalar a string, null for
-// empty), under the same limits. Used by parse_definition and by the tests.
-result<boost::json::value> yaml_to_json(std::string_view yaml, const parse_limits& limits = {});
+// The YAML document as JSON text (maps in document order, every scalar a string, null for empty),
+// under the same limits: written by core/json_writer, read back by parse_definition with simdjson.
+result<std::string> yaml_to_json(std::string_view yaml, const parse_limits& limits = {});
 
 // Rules shared with the compiler and the request handlers.
 bool valid_identifier(std::string_view key) noexcept;    // questions: ^[A-Za-z0-9][A-Za-z0-9_]*$

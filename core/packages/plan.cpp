@@ -1,17 +1,14 @@
 #include "core/packages/plan.hpp"
 
 #include <algorithm>
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 #include <cctype>
 #include <map>
 
+#include "core/json_writer.hpp"
 #include "core/names.hpp"
 #include "core/packages/version.hpp"
 
 namespace sc::packages {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -83,24 +80,6 @@ bool marks_dependency(std::string_view marker, std::string_view key) {
   return rest == "host" || (rest.starts_with("port_") && rest.size() > 5);
 }
 
-// consume: {from: key} or [{from: key}, …].
-std::vector<std::string> consumed_keys(const std::optional<json::value>& consume) {
-  std::vector<std::string> out;
-  if (!consume) return out;
-  auto take = [&](const json::value& v) {
-    if (const auto* obj = v.if_object()) {
-      if (const auto* from = obj->if_contains("from"); from != nullptr && from->is_string())
-        out.emplace_back(from->get_string());
-    }
-  };
-  if (const auto* arr = consume->if_array()) {
-    for (const auto& v : *arr) take(v);
-  } else {
-    take(*consume);
-  }
-  return out;
-}
-
 // Siblings in the order they can be installed: a dependency after every sibling whose
 // @dep_<key>_…@ markers its responses use or that it consumes from; ties alphabetical; self
 // references ignored. nullopt on a cycle.
@@ -117,7 +96,7 @@ std::optional<std::vector<const dependency_spec*>> order_dependencies(const std:
         }
       }
     }
-    for (const auto& from : consumed_keys(d.consume)) {
+    for (const auto& from : d.consumes) {
       if (from != d.key && by_key.contains(from)) set.insert(from);
     }
   }
@@ -295,7 +274,9 @@ struct planner {
     }
     marker_values dependency_markers;
     std::map<std::string, environment_variable> dependency_environment;
-    json::object dep_data;
+    std::string dep_data;  // .Dep of the file templates: a JSON object, a member per dependency
+    json_writer dep_writer(dep_data);
+    dep_writer.begin_object();
     bool ok = true;
     for (const dependency_spec* d : *ordered) {
       std::string dep_prefix = prefix + "dependencies." + d->key + ".";
@@ -349,20 +330,25 @@ struct planner {
         dependency_environment[env_key] = {env_key, value};
       };
       add_marker("host", facts->host);
-      json::object ports;
-      json::object volumes;
+      json_members ports;
+      json_members volumes;
       for (const auto& p : facts->ports) {
         add_marker("port_" + std::to_string(p.container), std::to_string(p.container));
-        ports[std::to_string(p.container)] = std::to_string(p.container);
+        ports.set_string(std::to_string(p.container), std::to_string(p.container));
         if (!p.name.empty()) {
           add_marker("port_" + p.name, std::to_string(p.container));
-          ports[p.name] = std::to_string(p.container);
+          ports.set_string(p.name, std::to_string(p.container));
         }
       }
-      for (const auto& v : facts->volumes) volumes[v.name] = v.mountpoint;
-      dep_data[d->key] = json::object{{"Host", facts->host}, {"Ports", ports}, {"Volumes", volumes}};
+      for (const auto& v : facts->volumes) volumes.set_string(v.name, v.mountpoint);
+      dep_writer.key(d->key).begin_object().key("Host").value(facts->host).key("Ports");
+      ports.write(dep_writer);
+      dep_writer.key("Volumes");
+      volumes.write(dep_writer);
+      dep_writer.end_object();
     }
     if (!ok) return std::nullopt;
+    dep_writer.end_object();
     std::sort(out.requires_containers.begin(), out.requires_containers.end());
     if (!node.dependency_key.empty() && !aliases.contains(node.dependency_key)) {
       aliases.insert(node.dependency_key);
@@ -469,23 +455,40 @@ struct planner {
     }
 
     // Templates, rendered now: every fact they may use (.Dep included) is known.
-    json::object responses;
-    json::object sentinel_responses;
-    for (const auto& [key, value] : compiled->answers) {
-      responses[key] = value;
-      sentinel_responses[key] = sentinels.contains(key) ? std::string(1, secret_sentinel) : value;
+    // The data the templates render against, once with the answers and once with every secret
+    // answer replaced by the sentinel (to find which rendered files carry a secret).
+    auto template_data = [&](bool with_sentinels) {
+      std::string text;
+      json_writer w(text);
+      w.begin_object().key("Responses").begin_object();
+      for (const auto& [key, value] : compiled->answers) {
+        w.key(key);
+        if (with_sentinels && sentinels.contains(key)) {
+          w.value(std::string_view(&secret_sentinel, 1));
+        } else {
+          w.value(value);
+        }
+      }
+      w.end_object();
+      w.key("Package").begin_object();
+      w.key("Name").value(node.ref.name).key("Version").value(node.ref.version).key("Repo").value(node.ref.repo);
+      w.key("Image").value(compiled->image).key("Description").value(compiled->description).end_object();
+      w.key("System").begin_object().key("Hostname").value(request.host_name);
+      w.key("ExternalIP").value(request.external_host).key("InternalIP").value(request.internal_host).end_object();
+      w.key("Dep").raw(dep_data).end_object();
+      return text;
+    };
+    // Parsers of their own: both documents are read together, and the thread's parser
+    // (core/json_reader.hpp) may hold a caller's document.
+    simdjson::dom::parser data_parser;
+    simdjson::dom::parser sentinel_parser;
+    simdjson::dom::element data;
+    simdjson::dom::element sentinel_data;
+    if (data_parser.parse(template_data(false)).get(data) != simdjson::SUCCESS ||
+        sentinel_parser.parse(template_data(true)).get(sentinel_data) != simdjson::SUCCESS) {
+      fail(prefix, "templates", "answers are not valid UTF-8");
+      return std::nullopt;
     }
-    json::object package{{"Name", node.ref.name},
-                         {"Version", node.ref.version},
-                         {"Repo", node.ref.repo},
-                         {"Image", compiled->image},
-                         {"Description", compiled->description}};
-    json::object system{
-        {"Hostname", request.host_name}, {"ExternalIP", request.external_host}, {"InternalIP", request.internal_host}};
-    json::value data =
-        json::object{{"Responses", responses}, {"Package", package}, {"System", system}, {"Dep", dep_data}};
-    json::value sentinel_data =
-        json::object{{"Responses", sentinel_responses}, {"Package", package}, {"System", system}, {"Dep", dep_data}};
     for (std::size_t i = 0; i < compiled->templates.size(); ++i) {
       const auto& t = compiled->templates[i];
       std::string field = "templates." + t.name;

@@ -1,9 +1,7 @@
 #include "core/packages/podman_unit.hpp"
 
-#include <boost/json/array.hpp>
-#include <boost/json/serialize.hpp>
-
 #include "core/ingress.hpp"
+#include "core/json_writer.hpp"
 #include "core/names.hpp"
 #include "core/service_unit.hpp"
 
@@ -66,9 +64,9 @@ std::vector<std::string> podman_run_argv(const planned_container& container, con
     argv.push_back(options.btrfs_root + "/" + v.subvolume + ":" + v.mountpoint + ":rw");
   }
   if (!container.entrypoint.empty()) {
-    boost::json::array entrypoint;
-    for (const auto& e : container.entrypoint) entrypoint.emplace_back(e);
-    argv.push_back("--entrypoint=" + boost::json::serialize(entrypoint));
+    std::string entrypoint;
+    json_writer(entrypoint).value(container.entrypoint);
+    argv.push_back("--entrypoint=" + entrypoint);
   }
   argv.push_back(container.image);
   for (const auto& c : container.command) argv.push_back(c);

@@ -1,15 +1,10 @@
 #include "core/packages/template.hpp"
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 #include <map>
 #include <optional>
 #include <vector>
 
 namespace sc::packages {
-
-namespace json = boost::json;
 
 bool is_marker_name_char(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -180,15 +175,15 @@ result<std::vector<segment>> parse_template(std::string_view content, std::strin
   return out;
 }
 
-void append_value(std::string& out, const json::value* v) {
-  if (v == nullptr || v->is_null()) {
+void append_value(std::string& out, std::optional<simdjson::dom::element> v) {
+  if (!v || v->is_null()) {
     out += "<no value>";
-  } else if (v->is_string()) {
-    out += v->get_string();
-  } else if (v->is_object()) {
+  } else if (std::string_view text; v->get(text) == simdjson::SUCCESS) {
+    out += text;
+  } else if (simdjson::dom::object object; v->get(object) == simdjson::SUCCESS) {
     // Go prints a map as map[k:v …], keys sorted.
-    std::map<std::string_view, const json::value*> sorted;
-    for (const auto& member : v->get_object()) sorted.emplace(member.key(), &member.value());
+    std::map<std::string_view, simdjson::dom::element> sorted;
+    for (auto field : object) sorted.emplace(field.key, field.value);
     out += "map[";
     bool first = true;
     for (const auto& [key, value] : sorted) {
@@ -200,17 +195,15 @@ void append_value(std::string& out, const json::value* v) {
     }
     out.push_back(']');
   } else {
-    out += json::serialize(*v);
+    out += simdjson::minify(*v);
   }
 }
 
-const json::value* lookup(const json::value& root, const std::vector<std::string>& path) {
-  const json::value* at = &root;
-  for (const auto& part : path) {
-    if (at == nullptr || !at->is_object()) return nullptr;
-    at = at->get_object().if_contains(part);
-  }
-  return at;
+// The member `key` of `v` when `v` is an object that has it.
+std::optional<simdjson::dom::element> member(std::optional<simdjson::dom::element> v, std::string_view key) {
+  simdjson::dom::element found;
+  if (!v || v->at_key(key).get(found) != simdjson::SUCCESS) return std::nullopt;
+  return found;
 }
 
 }  // namespace
@@ -221,7 +214,8 @@ result<void> check_file_template(std::string_view content, std::string_view fiel
   return {};
 }
 
-result<std::string> render_file_template(std::string_view content, const json::value& data, std::string_view field) {
+result<std::string> render_file_template(std::string_view content, simdjson::dom::element data,
+                                         std::string_view field) {
   auto parsed = parse_template(content, field);
   if (!parsed) return parsed.error();
   std::string out;
@@ -229,14 +223,9 @@ result<std::string> render_file_template(std::string_view content, const json::v
   for (const auto& seg : *parsed) {
     out += seg.text;
     if (!seg.act || seg.act->comment) continue;
-    const json::value* v = lookup(data, seg.act->path);
-    for (const auto& key : seg.act->keys) {
-      if (v == nullptr || !v->is_object()) {
-        v = nullptr;
-        break;
-      }
-      v = v->get_object().if_contains(key);
-    }
+    std::optional<simdjson::dom::element> v = data;
+    for (const auto& key : seg.act->path) v = member(v, key);
+    for (const auto& key : seg.act->keys) v = member(v, key);
     append_value(out, v);
   }
   return out;

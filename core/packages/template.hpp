@@ -10,7 +10,8 @@
 //    trim markers. Anything else is refused when the definition is parsed, so a package never
 //    fails late on a template it could not have rendered.
 
-#include <boost/json/value.hpp>
+#include <simdjson.h>
+
 #include <functional>
 #include <map>
 #include <string>
@@ -37,7 +38,6 @@ result<void> check_file_template(std::string_view content, std::string_view fiel
 
 // Renders `content` against `data` (a JSON object tree: .Responses, .Package, .System, .Dep).
 // A missing key renders as "<no value>", as Go's text/template does for maps.
-result<std::string> render_file_template(std::string_view content, const boost::json::value& data,
-                                         std::string_view field);
+result<std::string> render_file_template(std::string_view content, simdjson::dom::element data, std::string_view field);
 
 }  // namespace sc::packages

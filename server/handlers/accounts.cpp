@@ -22,7 +22,7 @@ http::response account_response(const accounts::account& a) {
   std::string body;
   json_writer writer(body);
   accounts::write_json(writer, a);
-  return http::json_text_response(std::move(body));
+  return http::json_response(std::move(body));
 }
 
 // Decodes `{"username": string}`.
@@ -51,7 +51,7 @@ reply account_authenticate(request_context& context) {
   writer.begin_object().key("token").value(login->token).key("account");
   accounts::write_json(writer, login->account);
   writer.end_object();
-  auto response = http::json_text_response(std::move(reply_body));
+  auto response = http::json_response(std::move(reply_body));
   response.set(boost::beast::http::field::cache_control, "no-store");
   co_return response;
 }
@@ -93,7 +93,7 @@ reply account_list(request_context& context) {
   json_writer writer(body);
   write_list_envelope(writer, page,
                       [&directory](json_writer& w, const accounts::account& a) { w.raw(directory.account_json(a)); });
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply account_update(request_context& context) {
@@ -126,12 +126,12 @@ reply account_update(request_context& context) {
 }
 
 reply account_me(request_context& context) {
-  co_return http::json_text_response(json_string(
+  co_return http::json_response(json_string(
       [&](json_writer& w) { w.begin_object().key("username").value(context.caller->username).end_object(); }));
 }
 
 reply account_sessions(request_context& context) {
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_array();
     for (const auto& s : context.services.accounts().sessions_of(context.caller->username)) {
       w.begin_object().key("id").value(s.id).key("username").value(s.username);

@@ -70,7 +70,7 @@ reply storage_upload_archive(request_context& context) {
   if (!outcome) co_return http::problem_response(outcome.error());
   log::info("archive unpacked: " + std::to_string(outcome->entries) + " members, " + std::to_string(outcome->bytes) +
             " bytes, " + std::to_string(outcome->skipped) + " skipped (" + outcome->format + ")");
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_object()
         .key("needs_restart")
         .value(true)

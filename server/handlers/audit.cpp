@@ -32,7 +32,7 @@ reply audit_log(request_context& context) {
   if (!page) co_return http::problem_response(page.error());
 
   std::size_t total_pages = page->total_count == 0 ? 1 : (page->total_count + query.limit - 1) / query.limit;
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_object().key("entries").begin_array();
     for (const auto& e : page->entries) {
       w.begin_object().key("id").value(e.id).key("account").value(e.account).key("action").value(e.action);

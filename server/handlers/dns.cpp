@@ -63,14 +63,14 @@ http::response set_blocklist_config(request_context& context, std::string_view k
   });
   if (auto stored = context.services.system_settings().set(key, text); !stored)
     return http::problem_response(stored.error());
-  return http::json_text_response(std::move(text));
+  return http::json_response(std::move(text));
 }
 
 http::response list_entries(request_context& context, std::string_view list) {
   std::string body;
   json_writer writer(body);
   writer.begin_object().key("entries").value(context.services.dns().records().list(list)).end_object();
-  return http::json_text_response(std::move(body));
+  return http::json_response(std::move(body));
 }
 
 // {"entry": …} added to or removed from a list; `allow_domain` for the DNSBL allowlist.
@@ -108,7 +108,7 @@ reply dns_status(request_context& context) {
   writer.key("host_address").value(dns.host_address());
   writer.key("server").value("knot");
   writer.end_object();
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply dns_records(request_context& context) {
@@ -120,7 +120,7 @@ reply dns_records(request_context& context) {
   for (const auto& r : dns.records().records()) write_record(writer, r, tld, false);
   for (const auto& r : dns.package_records()) write_record(writer, r, tld, true);
   writer.end_array();
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply dns_records_add(request_context& context) {
@@ -136,7 +136,7 @@ reply dns_records_add(request_context& context) {
   std::string out;
   json_writer writer(out);
   write_record(writer, *added, context.services.dns().tld(), false);
-  co_return http::json_text_response(std::move(out));
+  co_return http::json_response(std::move(out));
 }
 
 reply dns_records_remove(request_context& context) {
@@ -151,14 +151,14 @@ reply dns_records_remove(request_context& context) {
   std::string out;
   json_writer writer(out);
   writer.begin_object().key("removed").value(static_cast<std::int64_t>(*removed)).end_object();
-  co_return http::json_text_response(std::move(out));
+  co_return http::json_response(std::move(out));
 }
 
 reply dns_tld_get(request_context& context) {
   std::string out;
   json_writer writer(out);
   writer.begin_object().key("tld").value(context.services.dns().tld()).end_object();
-  co_return http::json_text_response(std::move(out));
+  co_return http::json_response(std::move(out));
 }
 
 reply dns_tld_set(request_context& context) {
@@ -172,7 +172,7 @@ reply dns_tld_set(request_context& context) {
   std::string out;
   json_writer writer(out);
   writer.begin_object().key("tld").value(*set).end_object();
-  co_return http::json_text_response(std::move(out));
+  co_return http::json_response(std::move(out));
 }
 
 reply dns_setup(request_context& context) {
@@ -184,7 +184,7 @@ reply dns_setup(request_context& context) {
   } else if (auto written = co_await dns.publish(); !written) {
     co_return http::problem_response(written.error());
   }
-  co_return http::json_text_response(R"({"status":"ok"})");
+  co_return http::json_response(R"({"status":"ok"})");
 }
 
 reply dns_services(request_context& context) {
@@ -201,7 +201,7 @@ reply dns_services(request_context& context) {
     writer.end_object();
   }
   writer.end_array();
-  co_return http::json_text_response(std::move(out));
+  co_return http::json_response(std::move(out));
 }
 
 reply dns_services_set(request_context& context) {
@@ -216,13 +216,13 @@ reply dns_services_set(request_context& context) {
 }
 
 reply dns_rbl_get(request_context& context) {
-  co_return http::json_text_response(blocklist_config(context.services.system_settings(), "dns_rbl_config"));
+  co_return http::json_response(blocklist_config(context.services.system_settings(), "dns_rbl_config"));
 }
 reply dns_rbl_set(request_context& context) {
   co_return set_blocklist_config(context, "dns_rbl_config");
 }
 reply dns_dnsbl_get(request_context& context) {
-  co_return http::json_text_response(blocklist_config(context.services.system_settings(), "dns_dnsbl_config"));
+  co_return http::json_response(blocklist_config(context.services.system_settings(), "dns_dnsbl_config"));
 }
 reply dns_dnsbl_set(request_context& context) {
   co_return set_blocklist_config(context, "dns_dnsbl_config");

@@ -188,7 +188,7 @@ reply packages_rebuild_git(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto done = co_await context.services.lifecycle().rebuild_git(key.repo, key.effective(), version);
   if (!done) co_return http::problem_response(done.error());
-  co_return http::json_text_response("{}");
+  co_return http::json_response("{}");
 }
 
 reply packages_disable(request_context& context) {
@@ -211,7 +211,7 @@ reply packages_uninstalled_volumes(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto versions = co_await context.services.lifecycle().volumes_of(key.repo, key.effective());
   if (!versions) co_return http::problem_response(versions.error());
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_object().key("has_uninstalled_volumes").value(!versions->uninstalled.empty());
     if (!versions->uninstalled.empty()) w.key("uninstalled_versions").value(versions->uninstalled);
     if (!versions->installed.empty()) w.key("installed_versions").value(versions->installed);
@@ -233,7 +233,7 @@ reply packages_installed(request_context& context) {
   if (list_detail::is_descending(query.sort_order)) std::reverse(names.begin(), names.end());
   query.sort_by.clear();
   auto page = paginate(names, query, std::span<const list_field<std::string>>(entry_fields));
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     write_list_envelope(w, page, [](json_writer& entry, const std::string& n) { entry.value(n); });
   }));
 }
@@ -280,7 +280,7 @@ reply packages_installed_info(request_context& context) {
   std::vector<std::string> containers;
   for (const auto& c : record->plan.containers) containers.push_back(c.name);
   auto usage = co_await context.services.lifecycle().usage(main.slice, std::move(containers));
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_object();
     w.key("questions");
     questions.write(w);
@@ -323,7 +323,7 @@ http::response answers_response(const packages::marker_values& answers, const pa
   json_members out;
   for (const auto& [k, v] : answers) out.set_string(k, v);
   for (const auto& [k, v] : secrets) out.set_string(k, admin ? v : mask_secrets(v, secrets));
-  return http::json_text_response(json_string([&](json_writer& w) { out.write(w); }));
+  return http::json_response(json_string([&](json_writer& w) { out.write(w); }));
 }
 
 }  // namespace
@@ -337,7 +337,7 @@ reply packages_responses(request_context& context) {
   (void)body->optional_string("version", optional_name_rule);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   const auto* record = find_record(context, key);
-  if (record == nullptr) co_return http::json_text_response("{}");
+  if (record == nullptr) co_return http::json_response("{}");
   const auto& main = record->plan.main();
   co_return answers_response(main.answers, main.secret_answers, is_admin(context));
 }
@@ -348,7 +348,7 @@ reply packages_last_responses(request_context& context) {
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto saved = context.services.lifecycle().records().last_answers(key.repo, key.effective());
-  if (!saved) co_return http::json_text_response("{}");
+  if (!saved) co_return http::json_response("{}");
   co_return answers_response(saved->answers, saved->secret_answers, is_admin(context));
 }
 
@@ -369,7 +369,7 @@ reply packages_snapshots(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto kept = co_await context.services.lifecycle().snapshots(key.repo, key.effective());
   if (!kept) co_return http::problem_response(kept.error());
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_array();
     for (const auto& k : *kept) {
       w.begin_object().key("id").value(k.id).key("version").value(k.version);
@@ -404,7 +404,7 @@ reply packages_clear_last_responses(request_context& context) {
 
 // GET /packages/upgrades: a bare array; an instance carries `instance` beside its package name.
 reply packages_upgrades(request_context& context) {
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_array();
     for (const auto& u : context.services.lifecycle().upgrades()) {
       w.begin_object().key("repo").value(u.repo).key("name").value(u.name);

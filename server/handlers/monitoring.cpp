@@ -12,8 +12,8 @@ namespace beast = boost::beast;
 
 reply monitoring_status(request_context& context) {
   auto* monitoring = context.services.monitoring();
-  if (monitoring == nullptr) co_return http::json_text_response(R"({"status":"disabled"})");
-  co_return http::json_text_response(co_await monitoring->status(context.services.services()));
+  if (monitoring == nullptr) co_return http::json_response(R"({"status":"disabled"})");
+  co_return http::json_response(co_await monitoring->status(context.services.services()));
 }
 
 // /monitoring/grafana/{path}: public per the reference. The upstream is fixed (Prometheus on

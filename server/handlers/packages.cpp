@@ -4,8 +4,6 @@
 #include <sys/statvfs.h>
 
 #include <array>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 #include <map>
 
 #include "adapters/podman/podman.hpp"
@@ -27,8 +25,6 @@
 #include "server/lifecycle.hpp"
 
 namespace sc::server::handlers {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -103,7 +99,7 @@ http::response package_page(request_context& context, bool featured_only) {
   body.reserve(128 + page.entries.size() * 160);
   json_writer writer(body);
   write_list_envelope(writer, page, write_entry);
-  return http::json_text_response(std::move(body));
+  return http::json_response(std::move(body));
 }
 
 // {"repo","name","version"} with every member checked before anything reaches a lookup.
@@ -134,21 +130,21 @@ result<identity> read_identity(std::string_view text, bool need_version, bool re
   return id;
 }
 
-json::object question_json(const packages::question_spec& q) {
-  json::object out;
-  out["query"] = q.query;
-  if (!q.type.empty()) out["type"] = q.type;
-  if (q.default_value) out["default"] = *q.default_value;
-  if (q.optional) out["optional"] = true;
-  if (!q.show_if.empty()) out["show_if"] = q.show_if;
-  if (q.oauth) out["oauth"] = *q.oauth;
-  return out;
-}
-
-json::object questions_json(const packages::package_definition& def) {
-  json::object out;
-  for (const auto& q : def.questions) out[q.key] = question_json(q);
-  return out;
+// The questions of a definition, by key, as GET /packages/questions answers them.
+std::string questions_json(const packages::package_definition& def) {
+  return json_string([&def](json_writer& w) {
+    w.begin_object();
+    for (const auto& q : def.questions) {
+      w.key(q.key).begin_object().key("query").value(q.query);
+      if (!q.type.empty()) w.key("type").value(q.type);
+      if (q.default_value) w.key("default").value(*q.default_value);
+      if (q.optional) w.key("optional").value(true);
+      if (!q.show_if.empty()) w.key("show_if").value(q.show_if);
+      if (q.oauth) w.key("oauth").raw(*q.oauth);
+      w.end_object();
+    }
+    w.end_object();
+  });
 }
 
 problem package_not_found(const identity& id) {
@@ -199,7 +195,7 @@ reply packages_by_repo(request_context& context) {
     w.end_object();
   }
   w.end_array();
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply packages_versions(request_context& context) {
@@ -210,7 +206,7 @@ reply packages_versions(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto versions = context.services.packages().snapshot()->versions(name);
   if (versions.empty()) co_return http::problem_response(problem::not_found("package " + name + " not found"));
-  co_return http::json_text_response(json_string([&](json_writer& w) { w.value(versions); }));
+  co_return http::json_response(json_string([&](json_writer& w) { w.value(versions); }));
 }
 
 reply packages_children(request_context& context) {
@@ -224,7 +220,7 @@ reply packages_children(request_context& context) {
       children.push_back(ref.effective_name.substr(ref.name.size() + 1));
     }
   }
-  co_return http::json_text_response(json_string([&](json_writer& w) { w.value(children); }));
+  co_return http::json_response(json_string([&](json_writer& w) { w.value(children); }));
 }
 
 reply packages_questions(request_context& context) {
@@ -262,7 +258,7 @@ reply packages_timezones(request_context& context) {
   std::string body;
   json_writer w(body);
   w.value(*zones);
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply packages_install_preview(request_context& context) {
@@ -333,7 +329,7 @@ reply packages_install_preview(request_context& context) {
     if (!diff) co_return http::problem_response(diff.error());
     input.upgrade = std::move(*diff);
   }
-  co_return http::json_text_response(packages::install_preview(input));
+  co_return http::json_response(packages::install_preview(input));
 }
 
 }  // namespace sc::server::handlers

@@ -30,7 +30,7 @@ pages::page_request read_request(json_body& body) {
 }
 
 http::response page_response(const pages::page& p) {
-  return http::json_text_response(json_string([&](json_writer& w) { pages::write_json(w, p); }));
+  return http::json_response(json_string([&](json_writer& w) { pages::write_json(w, p); }));
 }
 
 }  // namespace
@@ -38,8 +38,7 @@ http::response page_response(const pages::page& p) {
 reply pages_list(request_context& context) {
   list_query query = parse_list_query(context.query);
   auto page = paginate(context.services.pages().all(), query, pages::list_fields());
-  co_return http::json_text_response(
-      json_string([&](json_writer& w) { write_list_envelope(w, page, pages::write_json); }));
+  co_return http::json_response(json_string([&](json_writer& w) { write_list_envelope(w, page, pages::write_json); }));
 }
 
 reply pages_create(request_context& context) {

@@ -56,7 +56,7 @@ reply repository_list(request_context& context) {
     if (!r.error.empty()) w.key("error").value(r.error);
     w.end_object();
   });
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply repository_add(request_context& context) {
@@ -166,7 +166,7 @@ reply repository_refresh(request_context& context) {
   if (errors.empty()) co_return http::empty_response();
   json_members out;
   for (const auto& [name, error] : errors) out.set_string(name, error);
-  co_return http::json_text_response(json_string([&](json_writer& w) { out.write(w); }));
+  co_return http::json_response(json_string([&](json_writer& w) { out.write(w); }));
 }
 
 }  // namespace sc::server::handlers

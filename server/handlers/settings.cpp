@@ -20,7 +20,7 @@ constexpr string_rule value_rule{.max_length = 65'536, .allow_empty = true, .all
 }  // namespace
 
 reply settings_all(request_context& context) {
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_object();
     for (const auto& [key, value] : context.services.system_settings().all()) w.key(key).value(value);
     w.end_object();
@@ -34,7 +34,7 @@ reply settings_get(request_context& context) {
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto value = context.services.system_settings().get(key);
   if (!value) co_return http::problem_response(problem::not_found("setting \"" + key + "\" not found"));
-  co_return http::json_text_response(json_string(
+  co_return http::json_response(json_string(
       [&](json_writer& w) { w.begin_object().key("key").value(key).key("value").value(*value).end_object(); }));
 }
 
@@ -69,7 +69,7 @@ reply settings_set(request_context& context) {
 
 reply locales(request_context& context) {
   auto current = context.services.system_settings().get("locale");
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_object().key("current").value(current && !current->empty() ? *current : std::string_view("en-US"));
     w.key("populated").begin_array();
     for (auto code : settings::populated_locales()) w.value(code);

@@ -1,7 +1,6 @@
 #include <sys/statvfs.h>
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/object.hpp>
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -22,11 +21,9 @@
 
 namespace sc::server::handlers {
 
-namespace json = boost::json;
-
 reply health(request_context& context) {
   double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - context.services.started()).count();
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_object().key("status").value("ok").key("uptime_seconds").value(uptime).end_object();
   }));
 }
@@ -45,7 +42,7 @@ reply ready(request_context& context) {
     }
     co_return http::problem_response(p);
   }
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_object().key("status").value("ready").key("checks");
     checks.write(w);
     w.end_object();
@@ -106,58 +103,76 @@ std::string operation_id(std::string_view method, std::string_view path) {
 }  // namespace
 
 reply openapi(request_context& context) {
-  json::object paths;
-  const json::object problem_content{
-      {"application/problem+json", json::object{{"schema", json::object{{"$ref", "#/components/schemas/problem"}}}}}};
+  // The routes by path, in the order each path first appears in the table.
+  std::vector<std::pair<std::string_view, std::vector<const route*>>> paths;
   for (const route& r : context.services.routes().routes()) {
-    std::string method(boost::beast::http::to_string(r.method));
-    for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    json::object operation;
-    operation["operationId"] = operation_id(method, r.path);
-    operation["summary"] = r.summary;
+    auto item = std::find_if(paths.begin(), paths.end(), [&r](const auto& p) { return p.first == r.path; });
+    if (item == paths.end()) item = paths.insert(paths.end(), {r.path, {}});
+    item->second.push_back(&r);
+  }
+  auto problem_content = [](json_writer& w) {
+    w.key("content").begin_object().key("application/problem+json").begin_object();
+    w.key("schema").begin_object().key("$ref").value("#/components/schemas/problem").end_object();
+    w.end_object().end_object();
+  };
+  auto write_operation = [&problem_content](json_writer& w, const route& r, std::string_view method) {
+    w.begin_object().key("operationId").value(operation_id(method, r.path)).key("summary").value(r.summary);
     if (r.path.ends_with(rest_of_path)) {
-      operation["parameters"] = json::array{json::object{{"name", "path"},
-                                                         {"in", "path"},
-                                                         {"required", true},
-                                                         {"description", "the rest of the path, passed on"},
-                                                         {"schema", json::object{{"type", "string"}}}}};
+      w.key("parameters").begin_array().begin_object();
+      w.key("name").value("path").key("in").value("path").key("required").value(true);
+      w.key("description").value("the rest of the path, passed on");
+      w.key("schema").begin_object().key("type").value("string").end_object();
+      w.end_object().end_array();
     }
-    operation["x-auth-level"] = to_string(r.auth);
+    w.key("x-auth-level").value(to_string(r.auth));
     // Public routes say so (no requirement); the others take the session token. The local root
     // peer on the Unix socket needs none (x-auth-level says who may call).
-    operation["security"] =
-        r.auth == auth_level::public_access ? json::array{} : json::array{json::object{{"bearer", json::array{}}}};
-    json::object responses;
-    responses["200"] = json::object{{"description", "success"}};
-    responses["4XX"] =
-        json::object{{"description", "the request was refused (problem+json)"}, {"content", problem_content}};
-    responses["default"] = json::object{{"description", "problem"}, {"content", problem_content}};
-    operation["responses"] = std::move(responses);
-    auto& item = paths[r.path];
-    if (!item.is_object()) item = json::object{};
-    item.as_object()[method] = std::move(operation);
-  }
-  json::object problem_schema{{"type", "object"},
-                              {"required", json::array{"type", "title", "status", "detail"}},
-                              {"properties", json::object{{"type", json::object{{"type", "string"}}},
-                                                          {"title", json::object{{"type", "string"}}},
-                                                          {"status", json::object{{"type", "integer"}}},
-                                                          {"detail", json::object{{"type", "string"}}},
-                                                          {"errors", json::object{{"type", "array"}}}}}};
-  json::object document{
-      {"openapi", "3.1.0"},
-      {"info", json::object{{"title", "Town OS systemcontroller"},
-                            {"version", "0.1.0"},
-                            {"description",
-                             "The control plane of a Town OS home server: accounts, storage, "
-                             "packages, units, logs and settings."}}},
-      {"servers", json::array{json::object{{"url", "/"}, {"description", "this controller"}}}},
-      {"security", json::array{json::object{{"bearer", json::array{}}}}},
-      {"paths", std::move(paths)},
-      {"components", json::object{{"schemas", json::object{{"problem", std::move(problem_schema)}}},
-                                  {"securitySchemes",
-                                   json::object{{"bearer", json::object{{"type", "http"}, {"scheme", "bearer"}}}}}}}};
-  co_return http::json_response(document);
+    w.key("security").begin_array();
+    if (r.auth != auth_level::public_access) w.begin_object().key("bearer").begin_array().end_array().end_object();
+    w.end_array();
+    w.key("responses").begin_object();
+    w.key("200").begin_object().key("description").value("success").end_object();
+    w.key("4XX").begin_object().key("description").value("the request was refused (problem+json)");
+    problem_content(w);
+    w.end_object();
+    w.key("default").begin_object().key("description").value("problem");
+    problem_content(w);
+    w.end_object();
+    w.end_object().end_object();
+  };
+  co_return http::json_response(json_string([&](json_writer& w) {
+    w.begin_object().key("openapi").value("3.1.0");
+    w.key("info").begin_object().key("title").value("Town OS systemcontroller").key("version").value("0.1.0");
+    w.key("description")
+        .value("The control plane of a Town OS home server: accounts, storage, packages, units, logs and settings.");
+    w.end_object();
+    w.key("servers").begin_array().begin_object();
+    w.key("url").value("/").key("description").value("this controller").end_object().end_array();
+    w.key("security").begin_array().begin_object().key("bearer").begin_array().end_array().end_object().end_array();
+    w.key("paths").begin_object();
+    for (const auto& [path, routes] : paths) {
+      w.key(path).begin_object();
+      for (const route* r : routes) {
+        std::string method(boost::beast::http::to_string(r->method));
+        for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        w.key(method);
+        write_operation(w, *r, method);
+      }
+      w.end_object();
+    }
+    w.end_object();
+    w.key("components").begin_object().key("schemas").begin_object().key("problem").begin_object();
+    w.key("type").value("object").key("required").value(std::vector<std::string>{"type", "title", "status", "detail"});
+    w.key("properties").begin_object();
+    for (auto [name, type] : {std::pair{"type", "string"}, std::pair{"title", "string"}, std::pair{"status", "integer"},
+                              std::pair{"detail", "string"}, std::pair{"errors", "array"}}) {
+      w.key(name).begin_object().key("type").value(type).end_object();
+    }
+    w.end_object().end_object().end_object();
+    w.key("securitySchemes").begin_object().key("bearer").begin_object();
+    w.key("type").value("http").key("scheme").value("bearer").end_object().end_object();
+    w.end_object().end_object();
+  }));
 }
 
 reply status_ping(request_context& context) {
@@ -166,7 +181,7 @@ reply status_ping(request_context& context) {
   app& services = context.services;
   bool needs_setup = services.auth().bootstrap_open();
   if (!context.caller) {
-    auto response = http::json_text_response(json_string([&](json_writer& w) {
+    auto response = http::json_response(json_string([&](json_writer& w) {
       w.begin_object().key("status").value("ok");
       if (needs_setup) w.key("needs_setup").value(true);
       if (!services.boot_id().empty()) w.key("boot_id").value(services.boot_id());
@@ -192,7 +207,7 @@ reply status_ping(request_context& context) {
 
   const auto upgrades = services.lifecycle().upgrades();
   const auto& caller = *context.caller;
-  auto response = http::json_text_response(json_string([&](json_writer& w) {
+  auto response = http::json_response(json_string([&](json_writer& w) {
     using count = std::uint64_t;
     w.begin_object().key("status").value("ok");
     w.key("filesystems").value(count{volumes ? volumes->filesystems : 0});

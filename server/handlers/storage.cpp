@@ -106,7 +106,7 @@ reply storage_list(request_context& context) {
     std::erase_if(*volumes, [&](const storage::volume_entry& e) { return e.state != *state; });
   }
   auto page = paginate(*volumes, query, std::span<const list_field<storage::volume_entry>>(volume_fields()));
-  co_return http::json_text_response(json_string([&](json_writer& w) { write_list_envelope(w, page, write_volume); }));
+  co_return http::json_response(json_string([&](json_writer& w) { write_list_envelope(w, page, write_volume); }));
 }
 
 reply storage_create(request_context& context) {
@@ -234,7 +234,7 @@ reply storage_package_volumes(request_context& context) {
     rendered.emplace_back(std::move(label), std::move(group));
   }
   std::stable_sort(rendered.begin(), rendered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  co_return http::json_text_response(json_string([&](json_writer& w) {
+  co_return http::json_response(json_string([&](json_writer& w) {
     w.begin_array();
     for (const auto& entry : rendered) w.raw(entry.second);
     w.end_array();

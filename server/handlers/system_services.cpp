@@ -29,7 +29,7 @@ reply system_services_list(request_context& context) {
     writer.end_object();
   }
   writer.end_array();
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply system_services_status(request_context& context) {
@@ -51,7 +51,7 @@ reply system_services_status(request_context& context) {
   }
   auto done = co_await context.services.services().set_status(std::move(key), std::move(action));
   if (!done) co_return http::problem_response(done.error());
-  co_return http::json_text_response(R"({"status":"ok"})");
+  co_return http::json_response(R"({"status":"ok"})");
 }
 
 reply system_services_refresh(request_context& context) {
@@ -62,7 +62,7 @@ reply system_services_refresh(request_context& context) {
   writer.begin_object().key("status").value("ok");
   if (!errors->empty()) writer.key("errors").value(*errors);
   writer.end_object();
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 }  // namespace sc::server::handlers

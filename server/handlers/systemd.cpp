@@ -170,7 +170,7 @@ reply systemd_units(request_context& context) {
   std::string body;
   json_writer writer(body);
   write_list_envelope(writer, page, write_unit);
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply systemd_status(request_context& context) {
@@ -220,7 +220,7 @@ reply systemd_logs_tail(request_context& context) {
   writer.key("cursor").value(found->empty() ? std::string_view("") : std::string_view(found->front().cursor));
   writer.key("end_cursor").value(found->empty() ? std::string_view("") : std::string_view(found->back().cursor));
   writer.end_object();
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply systemd_logs(request_context& context) {

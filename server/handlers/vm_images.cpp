@@ -61,7 +61,7 @@ reply vm_images_list(request_context& context) {
     writer.begin_object().key("name").value(image.name).key("size").value(image.size).end_object();
   }
   writer.end_array();
-  co_return http::json_text_response(std::move(body));
+  co_return http::json_response(std::move(body));
 }
 
 reply vm_images_upload(request_context& context) {
@@ -98,7 +98,7 @@ reply vm_images_upload(request_context& context) {
   }
   co_await run_upload(context.services.vm_images(), std::move(request), progress, outcome);
   if (!*outcome) co_return http::problem_response(outcome->error());
-  co_return http::json_text_response(
+  co_return http::json_response(
       json_string([&](json_writer& w) { w.begin_object().key("name").value(**outcome).end_object(); }));
 }
 

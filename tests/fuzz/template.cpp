@@ -4,7 +4,8 @@
 // that passed its check never fails late); every refusal is a 422 naming the field.
 #include "core/packages/template.hpp"
 
-#include <boost/json/parse.hpp>
+#include <simdjson.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,10 +15,11 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   sc::fuzz::input in(data, size);
   std::string_view content = in.piece('\0');
-  boost::system::error_code ec;
-  boost::json::value values = boost::json::parse(in.rest(), ec);
-  if (ec || !values.is_object()) {
-    values = boost::json::parse(R"({"Responses":{"a":"1"},"Dep":{"db":{"Host":"h","Ports":{"sql":"5432"}}}})");
+  static simdjson::dom::parser parser;
+  simdjson::dom::element values;
+  if (parser.parse(in.rest().data(), in.rest().size()).get(values) != simdjson::SUCCESS || !values.is_object()) {
+    std::string_view fallback = R"({"Responses":{"a":"1"},"Dep":{"db":{"Host":"h","Ports":{"sql":"5432"}}}})";
+    values = parser.parse(fallback.data(), fallback.size()).value_unsafe();
   }
 
   auto checked = sc::packages::check_file_template(content, "t");

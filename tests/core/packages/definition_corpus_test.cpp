@@ -236,5 +236,30 @@ TEST(definition_corpus, answers_get_the_originals_messages) {
   EXPECT_TRUE(has_error(p, "b", "question has no response")) << dump(p);
 }
 
+TEST(definition_corpus, pass_through_maps_are_kept_as_json) {
+  auto def = parse_definition(
+      "image: nginx\nquestions:\n  token:\n    query: Token?\n    type: oauth\n    oauth:\n      provider: plex\n"
+      "      scopes: [read, \"a\\\"b\"]\n      port: 32400\n      empty:\n"
+      "dependencies:\n  db:\n    package: postgres\n    expose: {host: h}\n    consume: [{from: cache}, {other: x}, "
+      "{from: [1]}]\n  cache:\n    package: redis\n    consume: {from: db}\n");
+  ASSERT_TRUE(def) << dump(def.error());
+  ASSERT_TRUE(def->questions.at(0).oauth);
+  // Every scalar a string, null for empty, in document order.
+  EXPECT_EQ(*def->questions.at(0).oauth, R"({"provider":"plex","scopes":["read","a\"b"],"port":"32400","empty":null})");
+  const auto& db = def->dependencies.at(0);
+  EXPECT_EQ(db.expose.value_or(""), R"({"host":"h"})");
+  EXPECT_EQ(db.consume.value_or(""), R"([{"from":"cache"},{"other":"x"},{"from":["1"]}])");
+  EXPECT_EQ(db.consumes, std::vector<std::string>{"cache"});
+  EXPECT_EQ(def->dependencies.at(1).consumes, std::vector<std::string>{"db"});
+  EXPECT_FALSE(def->dependencies.at(1).expose);
+}
+
+TEST(definition_corpus, invalid_utf8_is_refused) {
+  auto def = parse_definition("image: nginx\ndescription: \"caf\xC3\"\n");
+  ASSERT_FALSE(def);
+  EXPECT_EQ(def.error().status, 422);
+  EXPECT_NE(def.error().detail.find("UTF-8"), std::string::npos) << dump(def.error());
+}
+
 }  // namespace
 }  // namespace sc::packages

@@ -1,7 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <boost/json/parse.hpp>
-
 #include "core/packages/questions.hpp"
 #include "core/packages/template.hpp"
 #include "core/packages/version.hpp"
@@ -47,8 +45,9 @@ TEST(markers, substitution_and_escapes) {
 }
 
 TEST(file_templates, render_fields_index_and_trim) {
-  auto data = boost::json::parse(
-      R"({"Responses":{"pw":"s3cret"},"Dep":{"db":{"Host":"db-host","Ports":{"sql":"5432"}}},"Package":{"Name":"app"}})");
+  simdjson::dom::parser parser;
+  simdjson::dom::element data = parser.parse(std::string(
+      R"({"Responses":{"pw":"s3cret"},"Dep":{"db":{"Host":"db-host","Ports":{"sql":"5432"}}},"Package":{"Name":"app"}})"));
   auto out = render_file_template(
       "host={{.Dep.db.Host}} port={{index .Dep.db.Ports \"sql\"}}\n{{- /* c */ -}}\n pw={{ .Responses.pw }} "
       "{{.Responses.missing}}",
