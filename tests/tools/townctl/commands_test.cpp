@@ -4,15 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json/serialize.hpp>
 #include <set>
 
 #include "server/router.hpp"
 
 namespace sc::townctl {
 namespace {
-
-namespace json = boost::json;
 
 std::vector<std::string> words(std::initializer_list<const char*> list) {
   return {list.begin(), list.end()};
@@ -58,7 +55,7 @@ TEST(townctl_commands, install_takes_a_package_reference_and_answers) {
       find("packages", "install"),
       words({"default/gitea@2.0", "--answer", "sshport=2222", "--answer=name=a=b", "--reuse-volumes"}), args);
   ASSERT_FALSE(error) << error->message;
-  EXPECT_EQ(json::serialize(args.body),
+  EXPECT_EQ(args.body.json(),
             R"({"repo":"default","name":"gitea","version":"2.0","responses":{"sshport":"2222","name":"a=b"},)"
             R"("reuse_volumes":true})");
 }
@@ -71,11 +68,11 @@ TEST(townctl_commands, get_arguments_go_to_the_query_and_nested_names_nest) {
   parsed_args modify;
   ASSERT_FALSE(
       parse_arguments(find("storage", "modify"), words({"data", "--new-name", "media", "--quota", "10"}), modify));
-  EXPECT_EQ(json::serialize(modify.body), R"({"name":"data","filesystem":{"name":"media","quota":10}})");
+  EXPECT_EQ(modify.body.json(), R"({"name":"data","filesystem":{"name":"media","quota":10}})");
 
   parsed_args start;
   ASSERT_FALSE(parse_arguments(find("units", "start"), words({"a.service"}), start));
-  EXPECT_EQ(json::serialize(start.body), R"({"name":"a.service","action":"start"})");
+  EXPECT_EQ(start.body.json(), R"({"name":"a.service","action":"start"})");
 }
 
 TEST(townctl_commands, usage_errors_are_named) {
@@ -107,25 +104,25 @@ TEST(townctl_commands, pages_commands_name_their_page_and_its_source) {
   ASSERT_FALSE(parse_arguments(
       find("pages", "create"),
       words({"docs", "--source-type", "git", "--repo-url", "file:///srv/docs", "--domain", "docs.home"}), create));
-  EXPECT_EQ(json::serialize(create.body),
+  EXPECT_EQ(create.body.json(),
             R"({"name":"docs","source_type":"git","repo_url":"file:///srv/docs","domain":"docs.home"})");
   parsed_args list;
   ASSERT_FALSE(parse_arguments(find("pages", "list"), words({"--sort-by", "domain"}), list));
   EXPECT_EQ(target_of("/pages", list.query), "/pages?sort_by=domain");
   parsed_args upload;
   ASSERT_FALSE(parse_arguments(find("pages", "upload"), words({"blog", "./site"}), upload));
-  EXPECT_EQ(json::serialize(upload.body), R"({"name":"blog"})");
+  EXPECT_EQ(upload.body.json(), R"({"name":"blog"})");
   EXPECT_EQ(upload.local.at("source"), "./site");
   parsed_args rebuild;
   ASSERT_FALSE(parse_arguments(find("pages", "rebuild"), words({"docs"}), rebuild));
-  EXPECT_EQ(json::serialize(rebuild.body), R"({"name":"docs"})");
+  EXPECT_EQ(rebuild.body.json(), R"({"name":"docs"})");
 }
 
 TEST(townctl_commands, extra_members_reach_any_field) {
   parsed_args args;
   ASSERT_FALSE(parse_arguments(find("dns", "add"),
                                words({"www", "A", "10.0.0.1", "--set", "comment=x", "--data", R"({"ttl":60})"}), args));
-  EXPECT_EQ(json::serialize(args.body), R"({"name":"www","type":"A","value":"10.0.0.1","comment":"x","ttl":60})");
+  EXPECT_EQ(args.body.json(), R"({"name":"www","type":"A","value":"10.0.0.1","comment":"x","ttl":60})");
 }
 
 TEST(townctl_commands, completion_lists_groups_commands_and_options) {
