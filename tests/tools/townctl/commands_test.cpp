@@ -125,6 +125,56 @@ TEST(townctl_commands, extra_members_reach_any_field) {
   EXPECT_EQ(args.body.json(), R"({"name":"www","type":"A","value":"10.0.0.1","comment":"x","ttl":60})");
 }
 
+TEST(townctl_commands, data_members_stay_in_place_and_later_options_add_to_them) {
+  // --data's objects take later dotted options; a key given twice is one member, in its first
+  // place with its last value; numbers as boost::json wrote them.
+  parsed_args update;
+  ASSERT_FALSE(parse_arguments(find("account", "update"),
+                               words({"bob", "--data", R"({"fields":{"phone":"1"},"n":1.5,"d":{"k":1,"k":2}})",
+                                      "--email", "e@x", "--set", "username=alice", "--set", "fields.phone=2"}),
+                               update));
+  EXPECT_EQ(update.body.json(), R"({"username":"alice","fields":{"phone":"2","email":"e@x"},"n":1.5E0,"d":{"k":2}})");
+  EXPECT_EQ(update.body.string_member("username"), "alice");
+  EXPECT_FALSE(update.body.string_member("fields"));
+  EXPECT_FALSE(update.body.string_member("n"));
+
+  // Repeated options append to an array, --data's included; answers add to an object.
+  parsed_args download;
+  ASSERT_FALSE(parse_arguments(find("storage", "download"),
+                               words({"vol", "--data", R"({"paths":["a\"b"]})", "--path", "c", "--path", "d"}),
+                               download));
+  EXPECT_EQ(download.body.json(), R"({"subvolume":"vol","paths":["a\"b","c","d"]})");
+  parsed_args fresh;
+  ASSERT_FALSE(parse_arguments(find("storage", "download"), words({"vol", "--path", "c"}), fresh));
+  EXPECT_EQ(fresh.body.json(), R"({"subvolume":"vol","paths":["c"]})");
+  parsed_args install;
+  ASSERT_FALSE(parse_arguments(find("packages", "install"),
+                               words({"gitea", "--data", R"({"responses":{"a":"1"},"x.y":true})", "--answer", "b.c=2"}),
+                               install));
+  EXPECT_EQ(install.body.json(), R"({"name":"gitea","responses":{"a":"1","b.c":"2"},"x.y":true})");
+  // A member that is not what an option needs is replaced, in its place.
+  parsed_args replaced;
+  ASSERT_FALSE(parse_arguments(find("packages", "install"),
+                               words({"gitea", "--data", R"({"responses":[1],"fields":"x"})", "--answer", "a=1"}),
+                               replaced));
+  EXPECT_EQ(replaced.body.json(), R"({"name":"gitea","responses":{"a":"1"},"fields":"x"})");
+
+  parsed_args upload;
+  ASSERT_FALSE(parse_arguments(find("storage", "upload"),
+                               words({"vol", "./dir", "--subpath", "s", "--data", R"({"n":1,"extra":"e"})"}), upload));
+  std::vector<std::pair<std::string, std::string>> fields = {{"subvolume", "vol"}, {"subpath", "s"}, {"extra", "e"}};
+  EXPECT_EQ(upload.body.string_members(), fields);
+
+  parsed_args empty;
+  ASSERT_FALSE(parse_arguments(find("repository", "refresh"), {}, empty));
+  EXPECT_EQ(empty.body.json(), "{}");
+  parsed_args bad;
+  auto error = parse_arguments(find("storage", "create"), words({"a", "--data", "{\"name\":\"\xff\"}"}), bad);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->message, "--data takes a JSON object");
+  EXPECT_TRUE(parse_arguments(find("storage", "create"), words({"a", "--data", "[1]"}), bad));
+}
+
 TEST(townctl_commands, completion_lists_groups_commands_and_options) {
   auto script = bash_completion();
   EXPECT_NE(script.find("complete -o filenames -F _townctl townctl"), std::string::npos);
