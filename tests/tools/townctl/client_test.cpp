@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json/parse.hpp>
-
 #include "tools/townctl/cli/render.hpp"
 
 namespace sc::client {
@@ -91,17 +89,23 @@ TEST(package_ref, parses_repo_name_and_version) {
   EXPECT_FALSE(package_ref::parse("/x"));
 }
 
+// `json` parsed and rendered for people.
+std::string human(std::string_view json, std::string_view columns = {}) {
+  auto document = json_document::parse(json);
+  EXPECT_TRUE(document) << json;
+  return document ? townctl::render_human(document->root(), columns) : std::string();
+}
+
 TEST(render, lists_become_tables_and_objects_lines) {
-  auto page = boost::json::parse(
+  const std::string page =
       R"({"entries":[{"name":"data","quota":10,"state":"user","extra":{"x":1}},{"name":"media","quota":2048,)"
-      R"("state":"user"}],"has_more":true,"total_pages":2,"total_count":3})");
-  EXPECT_EQ(townctl::render_human(page, "name,state,quota"),
+      R"("state":"user"}],"has_more":true,"total_pages":2,"total_count":3})";
+  EXPECT_EQ(human(page, "name,state,quota"),
             "NAME   STATE  QUOTA\ndata   user   10\nmedia  user   2048\n(2 of 3; more with --offset)\n");
-  EXPECT_EQ(townctl::render_human(page, ""),
+  EXPECT_EQ(human(page, ""),
             "NAME   QUOTA  STATE\ndata   10     user\nmedia  2048   user\n(2 of 3; more with --offset)\n");
-  EXPECT_EQ(townctl::render_human(boost::json::parse(R"(["a","b"])"), ""), "a\nb\n");
-  EXPECT_EQ(townctl::render_human(boost::json::parse(R"({"status":"ok","n":{"a":true}})"), ""),
-            "status: ok\nn:\n  a: yes\n");
+  EXPECT_EQ(human(R"(["a","b"])"), "a\nb\n");
+  EXPECT_EQ(human(R"({"status":"ok","n":{"a":true}})"), "status: ok\nn:\n  a: yes\n");
 }
 
 TEST(render, progress_has_escape_codes_only_on_a_terminal) {

@@ -4,15 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json/serialize.hpp>
 #include <set>
 
 #include "server/router.hpp"
 
 namespace sc::townctl {
 namespace {
-
-namespace json = boost::json;
 
 std::vector<std::string> words(std::initializer_list<const char*> list) {
   return {list.begin(), list.end()};
@@ -58,7 +55,7 @@ TEST(townctl_commands, install_takes_a_package_reference_and_answers) {
       find("packages", "install"),
       words({"default/gitea@2.0", "--answer", "sshport=2222", "--answer=name=a=b", "--reuse-volumes"}), args);
   ASSERT_FALSE(error) << error->message;
-  EXPECT_EQ(json::serialize(args.body),
+  EXPECT_EQ(args.body.json(),
             R"({"repo":"default","name":"gitea","version":"2.0","responses":{"sshport":"2222","name":"a=b"},)"
             R"("reuse_volumes":true})");
 }
@@ -71,11 +68,11 @@ TEST(townctl_commands, get_arguments_go_to_the_query_and_nested_names_nest) {
   parsed_args modify;
   ASSERT_FALSE(
       parse_arguments(find("storage", "modify"), words({"data", "--new-name", "media", "--quota", "10"}), modify));
-  EXPECT_EQ(json::serialize(modify.body), R"({"name":"data","filesystem":{"name":"media","quota":10}})");
+  EXPECT_EQ(modify.body.json(), R"({"name":"data","filesystem":{"name":"media","quota":10}})");
 
   parsed_args start;
   ASSERT_FALSE(parse_arguments(find("units", "start"), words({"a.service"}), start));
-  EXPECT_EQ(json::serialize(start.body), R"({"name":"a.service","action":"start"})");
+  EXPECT_EQ(start.body.json(), R"({"name":"a.service","action":"start"})");
 }
 
 TEST(townctl_commands, usage_errors_are_named) {
@@ -107,25 +104,75 @@ TEST(townctl_commands, pages_commands_name_their_page_and_its_source) {
   ASSERT_FALSE(parse_arguments(
       find("pages", "create"),
       words({"docs", "--source-type", "git", "--repo-url", "file:///srv/docs", "--domain", "docs.home"}), create));
-  EXPECT_EQ(json::serialize(create.body),
+  EXPECT_EQ(create.body.json(),
             R"({"name":"docs","source_type":"git","repo_url":"file:///srv/docs","domain":"docs.home"})");
   parsed_args list;
   ASSERT_FALSE(parse_arguments(find("pages", "list"), words({"--sort-by", "domain"}), list));
   EXPECT_EQ(target_of("/pages", list.query), "/pages?sort_by=domain");
   parsed_args upload;
   ASSERT_FALSE(parse_arguments(find("pages", "upload"), words({"blog", "./site"}), upload));
-  EXPECT_EQ(json::serialize(upload.body), R"({"name":"blog"})");
+  EXPECT_EQ(upload.body.json(), R"({"name":"blog"})");
   EXPECT_EQ(upload.local.at("source"), "./site");
   parsed_args rebuild;
   ASSERT_FALSE(parse_arguments(find("pages", "rebuild"), words({"docs"}), rebuild));
-  EXPECT_EQ(json::serialize(rebuild.body), R"({"name":"docs"})");
+  EXPECT_EQ(rebuild.body.json(), R"({"name":"docs"})");
 }
 
 TEST(townctl_commands, extra_members_reach_any_field) {
   parsed_args args;
   ASSERT_FALSE(parse_arguments(find("dns", "add"),
                                words({"www", "A", "10.0.0.1", "--set", "comment=x", "--data", R"({"ttl":60})"}), args));
-  EXPECT_EQ(json::serialize(args.body), R"({"name":"www","type":"A","value":"10.0.0.1","comment":"x","ttl":60})");
+  EXPECT_EQ(args.body.json(), R"({"name":"www","type":"A","value":"10.0.0.1","comment":"x","ttl":60})");
+}
+
+TEST(townctl_commands, data_members_stay_in_place_and_later_options_add_to_them) {
+  // --data's objects take later dotted options; a key given twice is one member, in its first
+  // place with its last value; numbers as boost::json wrote them.
+  parsed_args update;
+  ASSERT_FALSE(parse_arguments(find("account", "update"),
+                               words({"bob", "--data", R"({"fields":{"phone":"1"},"n":1.5,"d":{"k":1,"k":2}})",
+                                      "--email", "e@x", "--set", "username=alice", "--set", "fields.phone=2"}),
+                               update));
+  EXPECT_EQ(update.body.json(), R"({"username":"alice","fields":{"phone":"2","email":"e@x"},"n":1.5E0,"d":{"k":2}})");
+  EXPECT_EQ(update.body.string_member("username"), "alice");
+  EXPECT_FALSE(update.body.string_member("fields"));
+  EXPECT_FALSE(update.body.string_member("n"));
+
+  // Repeated options append to an array, --data's included; answers add to an object.
+  parsed_args download;
+  ASSERT_FALSE(parse_arguments(find("storage", "download"),
+                               words({"vol", "--data", R"({"paths":["a\"b"]})", "--path", "c", "--path", "d"}),
+                               download));
+  EXPECT_EQ(download.body.json(), R"({"subvolume":"vol","paths":["a\"b","c","d"]})");
+  parsed_args fresh;
+  ASSERT_FALSE(parse_arguments(find("storage", "download"), words({"vol", "--path", "c"}), fresh));
+  EXPECT_EQ(fresh.body.json(), R"({"subvolume":"vol","paths":["c"]})");
+  parsed_args install;
+  ASSERT_FALSE(parse_arguments(find("packages", "install"),
+                               words({"gitea", "--data", R"({"responses":{"a":"1"},"x.y":true})", "--answer", "b.c=2"}),
+                               install));
+  EXPECT_EQ(install.body.json(), R"({"name":"gitea","responses":{"a":"1","b.c":"2"},"x.y":true})");
+  // A member that is not what an option needs is replaced, in its place.
+  parsed_args replaced;
+  ASSERT_FALSE(parse_arguments(find("packages", "install"),
+                               words({"gitea", "--data", R"({"responses":[1],"fields":"x"})", "--answer", "a=1"}),
+                               replaced));
+  EXPECT_EQ(replaced.body.json(), R"({"name":"gitea","responses":{"a":"1"},"fields":"x"})");
+
+  parsed_args upload;
+  ASSERT_FALSE(parse_arguments(find("storage", "upload"),
+                               words({"vol", "./dir", "--subpath", "s", "--data", R"({"n":1,"extra":"e"})"}), upload));
+  std::vector<std::pair<std::string, std::string>> fields = {{"subvolume", "vol"}, {"subpath", "s"}, {"extra", "e"}};
+  EXPECT_EQ(upload.body.string_members(), fields);
+
+  parsed_args empty;
+  ASSERT_FALSE(parse_arguments(find("repository", "refresh"), {}, empty));
+  EXPECT_EQ(empty.body.json(), "{}");
+  parsed_args bad;
+  auto error = parse_arguments(find("storage", "create"), words({"a", "--data", "{\"name\":\"\xff\"}"}), bad);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->message, "--data takes a JSON object");
+  EXPECT_TRUE(parse_arguments(find("storage", "create"), words({"a", "--data", "[1]"}), bad));
 }
 
 TEST(townctl_commands, completion_lists_groups_commands_and_options) {

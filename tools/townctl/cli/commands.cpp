@@ -1,14 +1,11 @@
 #include "tools/townctl/cli/commands.hpp"
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
 #include <cctype>
 
 #include "tools/townctl/client/client.hpp"
 
 namespace sc::townctl {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -871,17 +868,127 @@ std::string bash_completion() {
          "complete -o filenames -F _townctl townctl\n";
 }
 
-void set_member(json::object& body, std::string_view name, json::value value) {
-  json::object* at = &body;
-  while (true) {
-    auto dot = name.find('.');
-    if (dot == std::string_view::npos) break;
-    auto& child = (*at)[name.substr(0, dot)];
-    if (!child.is_object()) child = json::object();
-    at = &child.as_object();
-    name = name.substr(dot + 1);
+request_body::member& request_body::at(std::string_view key) {
+  for (auto& m : members_) {
+    if (m.key == key) return m;
   }
-  (*at)[name] = std::move(value);
+  member& added = members_.emplace_back();
+  added.key = std::string(key);
+  return added;
+}
+
+request_body::member& request_body::nested_at(std::string_view name) {
+  request_body* at_object = this;
+  for (auto dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.')) {
+    member& child = at_object->at(name.substr(0, dot));
+    if (child.type != member::kind::object) {
+      child.type = member::kind::object;
+      child.value.clear();
+    }
+    at_object = &child.object;
+    name.remove_prefix(dot + 1);
+  }
+  return at_object->at(name);
+}
+
+void request_body::set_json(std::string_view name, std::string json) {
+  member& leaf = nested_at(name);
+  leaf.type = member::kind::json;
+  leaf.value = std::move(json);
+  leaf.object = {};
+}
+
+void request_body::set_string(std::string_view name, std::string_view text) {
+  member& leaf = nested_at(name);
+  leaf.type = member::kind::string;
+  leaf.value = std::string(text);
+  leaf.object = {};
+}
+
+void request_body::append_string(std::string_view key, std::string_view text) {
+  member& list = at(key);
+  if (list.type != member::kind::json || !list.value.starts_with('[')) {
+    list.type = member::kind::json;
+    list.value = "[]";
+    list.object = {};
+  }
+  std::string item = list.value == "[]" ? "" : ",";
+  append_json_string(item, text);
+  list.value.insert(list.value.size() - 1, item);
+}
+
+void request_body::set_entry(std::string_view key, std::string_view entry, std::string_view text) {
+  member& object = at(key);
+  if (object.type != member::kind::object) {
+    object.type = member::kind::object;
+    object.value.clear();
+  }
+  member& leaf = object.object.at(entry);
+  leaf.type = member::kind::string;
+  leaf.value = std::string(text);
+  leaf.object = {};
+}
+
+void request_body::assign(member& target, simdjson::dom::element value) {
+  target.object = {};
+  simdjson::dom::object nested;
+  if (value.get(nested) == simdjson::SUCCESS) {
+    target.type = member::kind::object;
+    target.value.clear();
+    target.object.merge(nested);
+  } else if (value.is_string()) {
+    target.type = member::kind::string;
+    target.value = std::string(value.get_string().value_unsafe());
+  } else {
+    target.type = member::kind::json;
+    target.value = client::json_text(value);
+  }
+}
+
+void request_body::merge(simdjson::dom::object object) {
+  for (const auto& [key, value] : client::members(object)) assign(at(key), value);
+}
+
+bool request_body::contains(std::string_view key) const {
+  return std::any_of(members_.begin(), members_.end(), [key](const member& m) { return m.key == key; });
+}
+
+std::optional<std::string> request_body::string_member(std::string_view key) const {
+  for (const auto& m : members_) {
+    if (m.key == key) return m.type == member::kind::string ? std::optional<std::string>(m.value) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, std::string>> request_body::string_members() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& m : members_) {
+    if (m.type == member::kind::string) out.emplace_back(m.key, m.value);
+  }
+  return out;
+}
+
+void request_body::write(json_writer& writer) const {
+  writer.begin_object();
+  for (const auto& m : members_) {
+    writer.key(m.key);
+    switch (m.type) {
+      case member::kind::json:
+        writer.raw(m.value);
+        break;
+      case member::kind::string:
+        writer.value(m.value);
+        break;
+      case member::kind::object:
+        m.object.write(writer);
+        break;
+    }
+  }
+  writer.end_object();
+}
+
+std::string request_body::json() const {
+  return json_string([this](json_writer& writer) { write(writer); });
 }
 
 std::string target_of(std::string_view path, const std::vector<std::pair<std::string, std::string>>& query) {
@@ -930,7 +1037,7 @@ std::optional<usage_error> place(const command& c, const argument& a, const std:
     if (in_query) {
       out.query.emplace_back(std::string(name), text);
     } else {
-      set_member(out.body, name, json::value(json::string(text)));
+      out.body.set_string(name, text);
     }
   };
   switch (a.kind) {
@@ -949,7 +1056,7 @@ std::optional<usage_error> place(const command& c, const argument& a, const std:
       if (in_query) {
         out.query.emplace_back(std::string(a.name), std::to_string(number));
       } else {
-        set_member(out.body, a.name, json::value(number));
+        out.body.set_json(a.name, std::to_string(number));
       }
       break;
     }
@@ -957,7 +1064,7 @@ std::optional<usage_error> place(const command& c, const argument& a, const std:
       if (in_query) {
         out.query.emplace_back(std::string(a.name), "true");
       } else {
-        set_member(out.body, a.name, json::value(true));
+        out.body.set_json(a.name, "true");
       }
       break;
     case arg_kind::list: {
@@ -965,14 +1072,7 @@ std::optional<usage_error> place(const command& c, const argument& a, const std:
         out.query.emplace_back(std::string(a.name), value);
         break;
       }
-      json::object* at = &out.body;
-      std::string_view leaf = a.name;
-      json::value* existing = at->if_contains(leaf);
-      if (existing == nullptr || !existing->is_array()) {
-        set_member(out.body, a.name, json::array());
-        existing = out.body.if_contains(leaf);
-      }
-      existing->as_array().emplace_back(json::string(value));
+      out.body.append_string(a.name, value);
       break;
     }
     case arg_kind::answers: {
@@ -980,9 +1080,7 @@ std::optional<usage_error> place(const command& c, const argument& a, const std:
       if (equals == std::string::npos || equals == 0) {
         return usage_error{command::option_of(a) + " takes KEY=VALUE, not '" + value + "'"};
       }
-      auto& answers = out.body[a.name];
-      if (!answers.is_object()) answers = json::object();
-      answers.as_object()[value.substr(0, equals)] = value.substr(equals + 1);
+      out.body.set_entry(a.name, std::string_view(value).substr(0, equals), std::string_view(value).substr(equals + 1));
       break;
     }
     case arg_kind::package: {
@@ -1072,13 +1170,15 @@ std::optional<usage_error> parse_arguments(const command& c, const std::vector<s
           if (c.method == "GET") {
             out.query.emplace_back(key, value.substr(equals + 1));
           } else {
-            set_member(out.body, key, json::value(json::string(value.substr(equals + 1))));
+            out.body.set_string(key, std::string_view(value).substr(equals + 1));
           }
         } else {
-          boost::system::error_code ec;
-          auto parsed = json::parse(value, ec);
-          if (ec || !parsed.is_object()) return usage_error{"--data takes a JSON object"};
-          for (const auto& member : parsed.as_object()) out.body[member.key()] = member.value();
+          auto parsed = client::json_document::parse(value);
+          simdjson::dom::object members;
+          if (!parsed || parsed->root().get(members) != simdjson::SUCCESS) {
+            return usage_error{"--data takes a JSON object"};
+          }
+          out.body.merge(members);
         }
         continue;
       }
@@ -1116,8 +1216,9 @@ std::optional<usage_error> parse_arguments(const command& c, const std::vector<s
     return usage_error{"townctl " + c.display_name() + " needs " + what};
   }
   if (!c.fixed.empty()) {
-    auto fixed = json::parse(c.fixed);
-    for (const auto& member : fixed.as_object()) out.body[member.key()] = member.value();
+    auto fixed = client::json_document::parse(c.fixed);
+    simdjson::dom::object members;
+    if (fixed && fixed->root().get(members) == simdjson::SUCCESS) out.body.merge(members);
   }
   return std::nullopt;
 }

@@ -4,12 +4,15 @@
 // sends are all derived from this table (tests/tools/townctl_commands_test.cpp checks that every
 // route has a command). No I/O here.
 
-#include <boost/json/object.hpp>
+#include <simdjson.h>
+
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/json_writer.hpp"
 
 namespace sc::townctl {
 
@@ -80,10 +83,53 @@ std::string command_usage(const command& c);
 // The bash completion script (`complete -F _townctl townctl`), from the table.
 std::string bash_completion();
 
+// A request body built from a command line. A member keeps the place where it was first set and
+// the value it was last set to (--set and --data may set one again); a dotted name nests.
+class request_body {
+ public:
+  // `name` ("fields.password") set to the string `text`; a member in the way that is not an
+  // object becomes an empty one.
+  void set_string(std::string_view name, std::string_view text);
+  // The same with a value already written as JSON (a number, true).
+  void set_json(std::string_view name, std::string json);
+  // `text` appended to the array member `key` (not nested), which becomes [] when it is not one.
+  void append_string(std::string_view key, std::string_view text);
+  // `entry` set to `text` in the object member `key` (neither nested), which becomes {} when it is
+  // not one.
+  void set_entry(std::string_view key, std::string_view entry, std::string_view text);
+  // Each member of `object` set under its own key, dots and all, replacing what was there; an
+  // object stays one that later settings can add to.
+  void merge(simdjson::dom::object object);
+
+  bool contains(std::string_view key) const;
+  // The member `key` (not nested) when it is a string.
+  std::optional<std::string> string_member(std::string_view key) const;
+  // The members that are strings, in order (the form fields of an upload).
+  std::vector<std::pair<std::string, std::string>> string_members() const;
+  // Compact JSON, as sent: "{}" when empty.
+  std::string json() const;
+  void write(json_writer& writer) const;
+
+ private:
+  struct member;
+  member& at(std::string_view key);          // found, or appended as null
+  member& nested_at(std::string_view name);  // through a dotted name, making the objects on the way
+  static void assign(member& target, simdjson::dom::element value);
+  std::vector<member> members_;
+};
+
+struct request_body::member {
+  enum class kind { json, string, object };
+  std::string key;
+  kind type = kind::json;
+  std::string value = "null";  // the JSON text (json) or the string (string)
+  request_body object;         // (object)
+};
+
 // A command line parsed against a command: JSON members (nested by dotted names) or query
 // parameters, plus the options every command takes.
 struct parsed_args {
-  boost::json::object body;                                // POST commands
+  request_body body;                                       // POST commands
   std::vector<std::pair<std::string, std::string>> query;  // GET commands
   std::map<std::string, std::string> local;                // options the client itself uses (follow, output)
   std::vector<std::string> secrets;                        // names of secret arguments to prompt for
@@ -97,9 +143,6 @@ struct usage_error {
 // `args` are the words after the command's name. Secret arguments are not read here (their names
 // are listed in `secrets` for the caller to prompt for). Errors are usage errors (exit 2).
 std::optional<usage_error> parse_arguments(const command& c, const std::vector<std::string>& args, parsed_args& out);
-
-// Sets `name` ("fields.password") in `body` to `value`, creating the nested objects.
-void set_member(boost::json::object& body, std::string_view name, boost::json::value value);
 
 // The request target: the command's path plus the query string of `query` (percent-encoded).
 std::string target_of(std::string_view path, const std::vector<std::pair<std::string, std::string>>& query);

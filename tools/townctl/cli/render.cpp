@@ -1,30 +1,33 @@
 #include "tools/townctl/cli/render.hpp"
 
 #include <algorithm>
-#include <boost/json/serialize.hpp>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
+#include <optional>
+
+#include "tools/townctl/client/json.hpp"
 
 namespace sc::townctl {
 
-namespace json = boost::json;
+using simdjson::dom::element;
 
 namespace {
 
-std::string cell(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::string:
-      return std::string(v.as_string());
-    case json::kind::null:
+std::string cell(element v) {
+  switch (v.type()) {
+    case simdjson::dom::element_type::STRING:
+      return std::string(v.get_string().value_unsafe());
+    case simdjson::dom::element_type::NULL_VALUE:
       return "";
-    case json::kind::bool_:
-      return v.as_bool() ? "yes" : "no";
+    case simdjson::dom::element_type::BOOL:
+      return v.get_bool().value_unsafe() ? "yes" : "no";
     default:
-      return json::serialize(v);
+      return client::json_text(v);
   }
 }
 
-bool scalar(const json::value& v) {
+bool scalar(element v) {
   return !v.is_object() && !v.is_array();
 }
 
@@ -39,14 +42,14 @@ std::vector<std::string> split_columns(std::string_view columns) {
   return out;
 }
 
-std::string object_lines(const json::object& object, const std::string& indent) {
+std::string object_lines(simdjson::dom::object object, const std::string& indent) {
   std::string out;
-  for (const auto& member : object) {
-    const auto& v = member.value();
-    if (v.is_object() && !v.as_object().empty() && indent.size() < 4) {
-      out += indent + std::string(member.key()) + ":\n" + object_lines(v.as_object(), indent + "  ");
+  for (const auto& [key, v] : client::members(object)) {
+    simdjson::dom::object nested;
+    if (v.get(nested) == simdjson::SUCCESS && nested.size() != 0 && indent.size() < 4) {
+      out += indent + std::string(key) + ":\n" + object_lines(nested, indent + "  ");
     } else {
-      out += indent + std::string(member.key()) + ": " + cell(v) + "\n";
+      out += indent + std::string(key) + ": " + cell(v) + "\n";
     }
   }
   return out;
@@ -83,62 +86,65 @@ std::string render_table(const std::vector<std::string>& header, const std::vect
   return out;
 }
 
-std::string render_human(const json::value& answer, std::string_view columns) {
-  const json::array* entries = nullptr;
-  const json::object* envelope = nullptr;
-  if (answer.is_array()) {
-    entries = &answer.as_array();
-  } else if (answer.is_object()) {
-    const auto* found = answer.as_object().if_contains("entries");
-    if (found != nullptr && found->is_array()) {
-      entries = &found->as_array();
-      envelope = &answer.as_object();
+std::string render_human(element answer, std::string_view columns) {
+  simdjson::dom::array entries;
+  bool listed = answer.get(entries) == simdjson::SUCCESS;
+  std::optional<simdjson::dom::object> envelope;
+  simdjson::dom::object object;
+  if (!listed && answer.get(object) == simdjson::SUCCESS) {
+    auto found = client::find_member(object, "entries");
+    if (found && found->get(entries) == simdjson::SUCCESS) {
+      listed = true;
+      envelope = object;
     }
   }
-  if (entries == nullptr) {
+  if (!listed) {
     if (answer.is_null()) return "";
-    if (answer.is_object()) return object_lines(answer.as_object(), "");
+    if (answer.is_object()) return object_lines(object, "");
     if (answer.is_string()) {
-      std::string text(answer.as_string());
+      std::string text(answer.get_string().value_unsafe());
       if (!text.empty() && text.back() != '\n') text += '\n';
       return text;
     }
     return cell(answer) + "\n";
   }
   std::string out;
-  bool objects = std::any_of(entries->begin(), entries->end(), [](const json::value& v) { return v.is_object(); });
+  bool objects = std::any_of(entries.begin(), entries.end(), [](element v) { return v.is_object(); });
   if (!objects) {
-    for (const auto& entry : *entries) out += cell(entry) + "\n";
+    for (element entry : entries) out += cell(entry) + "\n";
   } else {
     std::vector<std::string> header = split_columns(columns);
     if (header.empty()) {
-      for (const auto& entry : *entries) {
-        if (!entry.is_object()) continue;
-        for (const auto& member : entry.as_object()) {
-          std::string key(member.key());
-          if (scalar(member.value()) && std::find(header.begin(), header.end(), key) == header.end() &&
-              header.size() < 8) {
+      for (element entry : entries) {
+        simdjson::dom::object fields;
+        if (entry.get(fields) != simdjson::SUCCESS) continue;
+        for (const auto& [name, value] : client::members(fields)) {
+          std::string key(name);
+          if (scalar(value) && std::find(header.begin(), header.end(), key) == header.end() && header.size() < 8) {
             header.push_back(key);
           }
         }
       }
     }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& entry : *entries) {
+    for (element entry : entries) {
       std::vector<std::string> row;
+      simdjson::dom::object fields;
+      bool is_object = entry.get(fields) == simdjson::SUCCESS;
       for (const auto& column : header) {
-        const json::value* v = entry.is_object() ? entry.as_object().if_contains(column) : nullptr;
-        row.push_back(v == nullptr ? std::string() : cell(*v));
+        auto v = is_object ? client::find_member(fields, column) : std::nullopt;
+        row.push_back(v ? cell(*v) : std::string());
       }
       rows.push_back(std::move(row));
     }
     out = render_table(header, rows);
   }
-  if (envelope != nullptr) {
-    const auto* more = envelope->if_contains("has_more");
-    const auto* count = envelope->if_contains("total_count");
-    if (more != nullptr && more->is_bool() && more->as_bool() && count != nullptr) {
-      out += "(" + std::to_string(entries->size()) + " of " + cell(*count) + "; more with --offset)\n";
+  if (envelope) {
+    auto more = client::find_member(*envelope, "has_more");
+    auto count = client::find_member(*envelope, "total_count");
+    if (more && more->is_bool() && more->get_bool().value_unsafe() && count) {
+      auto shown = static_cast<std::size_t>(std::distance(entries.begin(), entries.end()));
+      out += "(" + std::to_string(shown) + " of " + cell(*count) + "; more with --offset)\n";
     }
   }
   return out;
@@ -207,12 +213,12 @@ std::string step_line(std::size_t index, std::size_t total, std::string_view ste
   return "\r" + bar(fraction, 30) + " " + label + "\x1b[K";
 }
 
-std::string journal_line(const json::value& entry) {
-  if (!entry.is_object()) return cell(entry) + "\n";
-  const auto& object = entry.as_object();
+std::string journal_line(element entry) {
+  simdjson::dom::object object;
+  if (entry.get(object) != simdjson::SUCCESS) return cell(entry) + "\n";
   auto member = [&object](std::string_view key) {
-    const auto* v = object.if_contains(key);
-    return v == nullptr ? std::string() : cell(*v);
+    auto v = client::find_member(object, key);
+    return v ? cell(*v) : std::string();
   };
   std::string unit = member("SystemdUnit");
   if (unit.empty()) unit = member("SyslogIdentifier");

@@ -3,7 +3,8 @@
 // bar for operations and transfers. Pure functions of their input (the terminal decision is the
 // caller's): no escape codes unless `terminal` is true.
 
-#include <boost/json/value.hpp>
+#include <simdjson.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -15,7 +16,7 @@ namespace sc::townctl {
 // A JSON answer for people. Lists (the {"entries":…} envelope or a bare array) of objects become
 // a table with `columns` (comma-separated; "" = the scalar members of the first entries), with a
 // "page x of y" footer when there is more; arrays of scalars one per line; objects KEY: VALUE.
-std::string render_human(const boost::json::value& answer, std::string_view columns);
+std::string render_human(simdjson::dom::element answer, std::string_view columns);
 
 // A text table: a header row, then rows, columns padded to their widest cell.
 std::string render_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
@@ -36,6 +37,6 @@ std::size_t expected_steps(std::string_view operation);
 std::string step_line(std::size_t index, std::size_t total, std::string_view step, bool terminal);
 
 // A journal entry of /systemd/logs as one line: "2026-01-02T03:04:05Z unit: message".
-std::string journal_line(const boost::json::value& entry);
+std::string journal_line(simdjson::dom::element entry);
 
 }  // namespace sc::townctl

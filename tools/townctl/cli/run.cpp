@@ -5,9 +5,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -18,13 +17,13 @@
 #include "adapters/archive/byte_pipe.hpp"
 #include "adapters/archive/pack.hpp"
 #include "core/defaults.hpp"
+#include "core/json_writer.hpp"
 #include "tools/townctl/cli/commands.hpp"
 #include "tools/townctl/cli/render.hpp"
 #include "tools/townctl/client/client.hpp"
 
 namespace sc::townctl {
 
-namespace json = boost::json;
 namespace fs = std::filesystem;
 using client::api_error;
 using client::blocking_client;
@@ -100,7 +99,8 @@ std::string config_dir() {
   return std::string(home != nullptr ? home : "/root") + "/.config/townctl";
 }
 
-json::object read_credentials() {
+// The file's JSON; null when there is none or it is not an object.
+client::json_document read_credentials() {
   std::string path = config_dir() + "/credentials.json";
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return {};
@@ -113,15 +113,52 @@ json::object read_credentials() {
     if (text.size() > std::size_t{1} << 20) break;
   }
   ::close(fd);
-  boost::system::error_code ec;
-  auto parsed = json::parse(text, ec);
-  if (ec || !parsed.is_object()) return {};
-  return parsed.as_object();
+  auto parsed = client::json_document::parse(text);
+  if (!parsed || !parsed->root().is_object()) return {};
+  return std::move(*parsed);
+}
+
+// The token kept for `origin` ("" when none).
+std::string token_of(const client::json_document& credentials, const std::string& origin) {
+  simdjson::dom::object tokens;
+  if (credentials.root().get(tokens) != simdjson::SUCCESS) return {};
+  return client::string_member(tokens, origin);
+}
+
+// `credentials` with the token of `origin` set to `token`, or taken out when it is nullopt; the
+// other members as they were read. Taken out, its place goes to the last member: Boost.JSON's
+// erase did that, and the file keeps the order townctl wrote before.
+std::string credentials_text(const client::json_document& credentials, const std::string& origin,
+                             const std::optional<std::string>& token) {
+  std::vector<std::pair<std::string, std::string>> tokens;  // each member's key and JSON text
+  simdjson::dom::object kept;
+  if (credentials.root().get(kept) == simdjson::SUCCESS) {
+    for (const auto& [key, value] : client::members(kept)) tokens.emplace_back(key, client::json_text(value));
+  }
+  auto found =
+      std::find_if(tokens.begin(), tokens.end(), [&origin](const auto& member) { return member.first == origin; });
+  if (token) {
+    std::string text;
+    append_json_string(text, *token);
+    if (found == tokens.end()) {
+      tokens.emplace_back(origin, std::move(text));
+    } else {
+      found->second = std::move(text);
+    }
+  } else if (found != tokens.end()) {
+    if (found != tokens.end() - 1) *found = std::move(tokens.back());
+    tokens.pop_back();
+  }
+  return json_string([&tokens](json_writer& writer) {
+    writer.begin_object();
+    for (const auto& [key, text] : tokens) writer.key(key).raw(text);
+    writer.end_object();
+  });
 }
 
 // Written to a 0600 temp file in the same 0700 directory, then renamed over the old one: the token
 // is never readable by others, not even for a moment, and a crash leaves the old file whole.
-bool write_credentials(const json::object& credentials) {
+bool write_credentials(const std::string& credentials) {
   std::string dir = config_dir();
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -130,7 +167,7 @@ bool write_credentials(const json::object& credentials) {
   std::string temp = path + ".tmp" + std::to_string(::getpid());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return false;
-  std::string text = json::serialize(credentials) + "\n";
+  std::string text = credentials + "\n";
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
   if (ok) ok = ::rename(temp.c_str(), path.c_str()) == 0;
@@ -173,13 +210,12 @@ int print_answer(const client::reply& answer, const command& c, const globals& g
     if (answer.body.back() != '\n' && (is_json || stdout_terminal())) out("\n");
     return exit_ok;
   }
-  boost::system::error_code ec;
-  auto parsed = json::parse(answer.body, ec);
-  if (ec) {
+  auto parsed = client::json_document::parse(answer.body);
+  if (!parsed) {
     out(answer.body + "\n");
     return exit_ok;
   }
-  out(render_human(parsed, c.columns));
+  out(render_human(parsed->root(), c.columns));
   return exit_ok;
 }
 
@@ -187,17 +223,14 @@ int run_request(blocking_client& controller, const command& c, const parsed_args
   client::request what;
   what.method = std::string(c.method);
   what.target = target_of(c.path, args.query);
-  if (c.method != "GET") what.body = json::serialize(args.body);
+  if (c.method != "GET") what.body = args.body.json();
   auto answer = client::as_result(controller.send(std::move(what)));
   if (!answer) return fail(answer.error());
   return print_answer(*answer, c, g);
 }
 
 int run_raw_call(blocking_client& controller, const command& c, const parsed_args& args, const globals& g) {
-  auto member = [&args](std::string_view key) {
-    const auto* v = args.body.if_contains(key);
-    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-  };
+  auto member = [&args](std::string_view key) { return args.body.string_member(key).value_or(std::string()); };
   client::request what;
   what.method = member("method");
   for (auto& ch : what.method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -217,7 +250,7 @@ int run_progress(blocking_client& controller, const command& c, const parsed_arg
   client::request what;
   what.method = "POST";
   what.target = std::string(c.path);
-  what.body = json::serialize(args.body);
+  what.body = args.body.json();
   what.accept = "text/event-stream";
   bool terminal = stdout_terminal() && !g.json_output;
   std::size_t total = expected_steps(c.name);
@@ -279,11 +312,12 @@ int run_logs(blocking_client& controller, const command& c, const parsed_args& a
     auto answer = client::as_result(controller.send(std::move(what)));
     if (!answer) return fail(answer.error());
     if (g.json_output) return print_answer(*answer, c, g);
-    boost::system::error_code ec;
-    auto parsed = json::parse(answer->body, ec);
-    if (ec || !parsed.is_object()) return print_answer(*answer, c, g);
-    if (const auto* entries = parsed.as_object().if_contains("entries"); entries != nullptr && entries->is_array()) {
-      for (const auto& entry : entries->as_array()) out(journal_line(entry));
+    auto parsed = client::json_document::parse(answer->body);
+    simdjson::dom::object envelope;
+    if (!parsed || parsed->root().get(envelope) != simdjson::SUCCESS) return print_answer(*answer, c, g);
+    simdjson::dom::array entries;
+    if (auto found = client::find_member(envelope, "entries"); found && found->get(entries) == simdjson::SUCCESS) {
+      for (simdjson::dom::element entry : entries) out(journal_line(entry));
     }
     return exit_ok;
   }
@@ -312,9 +346,8 @@ int run_logs(blocking_client& controller, const command& c, const parsed_args& a
         out(event.data + "\n");
         return true;
       }
-      boost::system::error_code ec;
-      auto entry = json::parse(event.data, ec);
-      out(ec ? event.data + "\n" : journal_line(entry));
+      auto entry = client::json_document::parse(event.data);
+      out(entry ? journal_line(entry->root()) : event.data + "\n");
       return true;
     });
     if (!streamed) {
@@ -416,10 +449,8 @@ int run_upload(blocking_client& controller, const command& c, const parsed_args&
   std::random_device random;
   std::string boundary = "townctl-" + std::to_string(random()) + std::to_string(random());
   std::string head;
-  for (const auto& member : args.body) {
-    if (!member.value().is_string()) continue;
-    head += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + std::string(member.key()) + "\"\r\n\r\n" +
-            std::string(member.value().as_string()) + "\r\n";
+  for (const auto& [name, value] : args.body.string_members()) {
+    head += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
   }
   std::string quoted;
   for (char ch : filename) quoted += (ch == '"' || ch == '\\' || ch == '\r' || ch == '\n') ? '_' : ch;
@@ -488,7 +519,7 @@ int run_download(blocking_client& controller, const command& c, const parsed_arg
   client::request what;
   what.method = "POST";
   what.target = std::string(c.path);
-  what.body = json::serialize(args.body);
+  what.body = args.body.json();
   what.accept = "*/*";
   bool terminal = stderr_terminal();
   std::uint64_t received = 0;
@@ -528,15 +559,13 @@ int run_login(blocking_client& controller, const parsed_args& args, const global
     err("townctl: login is for TCP (--url http://HOST:PORT); on the Unix socket root is the local administrator\n");
     return exit_usage;
   }
-  const auto* user = args.body.if_contains("username");
-  std::string username = user != nullptr && user->is_string() ? std::string(user->as_string()) : std::string();
+  std::string username = args.body.string_member("username").value_or(std::string());
   auto password = read_secret("Password for " + username + ": ");
   if (!password) return usage("no password on stdin", "login");
   auto session = controller.authenticate(username, *password);
   if (!session) return fail(session.error());
   auto credentials = read_credentials();
-  credentials[controller.where().describe()] = session->token;
-  if (!write_credentials(credentials)) {
+  if (!write_credentials(credentials_text(credentials, controller.where().describe(), session->token))) {
     err("townctl: cannot write " + config_dir() + "/credentials.json\n");
     return exit_failed;
   }
@@ -546,8 +575,11 @@ int run_login(blocking_client& controller, const parsed_args& args, const global
 
 int run_logout(const client::endpoint& where) {
   auto credentials = read_credentials();
-  if (credentials.erase(where.describe()) == 0) return exit_ok;
-  if (!write_credentials(credentials)) {
+  simdjson::dom::object tokens;
+  if (credentials.root().get(tokens) != simdjson::SUCCESS || !client::find_member(tokens, where.describe())) {
+    return exit_ok;
+  }
+  if (!write_credentials(credentials_text(credentials, where.describe(), std::nullopt))) {
     err("townctl: cannot write " + config_dir() + "/credentials.json\n");
     return exit_failed;
   }
@@ -644,8 +676,7 @@ int run(int argc, const char* const* argv) {
     if (!parsed) return usage(parsed.error().detail, "");
     where = std::move(*parsed);
     if (chosen->kind != action::login) {
-      auto credentials = read_credentials();
-      where.token = client::string_member(credentials, where.describe());
+      where.token = token_of(read_credentials(), where.describe());
     }
   } else {
     std::string socket = g.socket;
@@ -660,7 +691,7 @@ int run(int argc, const char* const* argv) {
   for (const auto& name : args.secrets) {
     auto secret = read_secret(std::string(name == "fields.password" ? "New password" : "Password") + ": ");
     if (!secret) return usage("no " + name + " on stdin", chosen->display_name());
-    set_member(args.body, name, json::value(json::string(*secret)));
+    args.body.set_string(name, *secret);
   }
 
   blocking_client controller(where);

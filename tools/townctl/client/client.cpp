@@ -2,96 +2,73 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <exception>
 
 namespace sc::client {
 
 namespace asio = boost::asio;
-namespace json = boost::json;
+using simdjson::dom::element;
 
-// ---- field access
+// ---- typed entries
 
-std::string string_member(const json::object& object, std::string_view key) {
-  const auto* found = object.if_contains(key);
-  if (found == nullptr) return {};
-  if (found->is_string()) return std::string(found->as_string());
-  if (found->is_null()) return {};
-  return json::serialize(*found);
-}
-
-std::int64_t integer_member(const json::object& object, std::string_view key) {
-  const auto* found = object.if_contains(key);
-  if (found == nullptr) return 0;
-  if (found->is_int64()) return found->as_int64();
-  if (found->is_uint64()) return static_cast<std::int64_t>(found->as_uint64());
-  if (found->is_double()) return static_cast<std::int64_t>(found->as_double());
-  return 0;
-}
-
-bool boolean_member(const json::object& object, std::string_view key) {
-  const auto* found = object.if_contains(key);
-  return found != nullptr && found->is_bool() && found->as_bool();
-}
-
-package_entry to_package_entry(const json::object& object) {
+package_entry to_package_entry(simdjson::dom::object object) {
   return {string_member(object, "repo"),
           string_member(object, "name"),
           string_member(object, "version"),
           string_member(object, "description"),
           boolean_member(object, "installed"),
           string_member(object, "installed_version"),
-          object};
+          json_text(object)};
 }
 
-filesystem to_filesystem(const json::object& object) {
+filesystem to_filesystem(simdjson::dom::object object) {
   return {string_member(object, "name"), string_member(object, "state"), integer_member(object, "quota"),
-          integer_member(object, "usage"), object};
+          integer_member(object, "usage"), json_text(object)};
 }
 
-repository to_repository(const json::object& object) {
-  return {string_member(object, "name"), string_member(object, "url"), string_member(object, "error"), object};
+repository to_repository(simdjson::dom::object object) {
+  return {string_member(object, "name"), string_member(object, "url"), string_member(object, "error"),
+          json_text(object)};
 }
 
-unit to_unit(const json::object& object) {
+unit to_unit(simdjson::dom::object object) {
   return {string_member(object, "Name"),
           string_member(object, "Description"),
           string_member(object, "LoadState"),
           string_member(object, "ActiveState"),
           string_member(object, "SubState"),
           string_member(object, "package_identifier"),
-          object};
+          json_text(object)};
 }
 
-account to_account(const json::object& object) {
+account to_account(simdjson::dom::object object) {
   return {string_member(object, "username"), string_member(object, "email"),     string_member(object, "real_name"),
-          boolean_member(object, "admin"),   boolean_member(object, "disabled"), object};
+          boolean_member(object, "admin"),   boolean_member(object, "disabled"), json_text(object)};
 }
 
-journal_entry to_journal_entry(const json::object& object) {
+journal_entry to_journal_entry(simdjson::dom::object object) {
   std::string unit = string_member(object, "SystemdUnit");
   if (unit.empty()) unit = string_member(object, "SyslogIdentifier");
   return {string_member(object, "Cursor"),  string_member(object, "RealtimeTimestamp"), std::move(unit),
-          string_member(object, "Message"), string_member(object, "Priority"),          object};
+          string_member(object, "Message"), string_member(object, "Priority"),          json_text(object)};
 }
 
 install_step to_install_step(std::string_view frame) {
   install_step out;
-  boost::system::error_code ec;
-  auto parsed = json::parse(frame, ec);
-  if (ec || !parsed.is_object()) {
+  auto parsed = json_document::parse(frame);
+  simdjson::dom::object object;
+  if (!parsed || parsed->root().get(object) != simdjson::SUCCESS) {
     out.error = "unreadable progress frame";
     return out;
   }
-  const auto& object = parsed.as_object();
   out.step = string_member(object, "step");
   out.done = boolean_member(object, "done");
   out.error = string_member(object, "error");
   out.reason = string_member(object, "reason");
-  if (const auto* journal = object.if_contains("journal"); journal != nullptr && journal->is_array()) {
-    for (const auto& line : journal->as_array()) {
-      if (line.is_string()) out.journal.emplace_back(line.as_string());
+  simdjson::dom::array journal;
+  if (auto found = find_member(object, "journal"); found && found->get(journal) == simdjson::SUCCESS) {
+    for (element line : journal) {
+      if (line.is_string()) out.journal.emplace_back(line.get_string().value_unsafe());
     }
   }
   return out;
@@ -147,35 +124,42 @@ std::string query_string(const list_query& query) {
 
 namespace {
 
-json::object list_body(const list_query& query) {
-  json::object body;
-  if (query.limit) body["limit"] = *query.limit;
-  if (query.offset) body["offset"] = *query.offset;
-  if (!query.search.empty()) body["search"] = query.search;
-  if (!query.sort_by.empty()) body["sort_by"] = query.sort_by;
-  if (!query.sort_order.empty()) body["sort_order"] = query.sort_order;
-  return body;
+std::string list_body(const list_query& query) {
+  return json_string([&query](json_writer& body) {
+    body.begin_object();
+    if (query.limit) body.key("limit").value(*query.limit);
+    if (query.offset) body.key("offset").value(*query.offset);
+    if (!query.search.empty()) body.key("search").value(query.search);
+    if (!query.sort_by.empty()) body.key("sort_by").value(query.sort_by);
+    if (!query.sort_order.empty()) body.key("sort_order").value(query.sort_order);
+    body.end_object();
+  });
+}
+
+// {"name":…,key:…}: the bodies of the small POST calls.
+std::string named_body(std::string_view name, std::string_view key, std::string_view value) {
+  return json_string(
+      [&](json_writer& body) { body.begin_object().key("name").value(name).key(key).value(value).end_object(); });
 }
 
 // A list answer: the envelope, or a bare array (older endpoints).
 template <class T, class Convert>
-list_page<T> to_page(const json::value& answer, Convert convert) {
+list_page<T> to_page(element answer, Convert convert) {
   list_page<T> page;
-  const json::array* entries = nullptr;
-  if (answer.is_array()) {
-    entries = &answer.as_array();
-  } else if (answer.is_object()) {
-    const auto& object = answer.as_object();
-    if (const auto* found = object.if_contains("entries"); found != nullptr && found->is_array()) {
-      entries = &found->as_array();
-    }
-    page.has_more = boolean_member(object, "has_more");
-    page.total_pages = integer_member(object, "total_pages");
-    page.total_count = integer_member(object, "total_count");
+  simdjson::dom::array entries;
+  bool listed = answer.get(entries) == simdjson::SUCCESS;
+  simdjson::dom::object envelope;
+  if (!listed && answer.get(envelope) == simdjson::SUCCESS) {
+    auto found = find_member(envelope, "entries");
+    listed = found && found->get(entries) == simdjson::SUCCESS;
+    page.has_more = boolean_member(envelope, "has_more");
+    page.total_pages = integer_member(envelope, "total_pages");
+    page.total_count = integer_member(envelope, "total_count");
   }
-  if (entries != nullptr) {
-    for (const auto& entry : *entries) {
-      if (entry.is_object()) page.entries.push_back(convert(entry.as_object()));
+  if (listed) {
+    for (element entry : entries) {
+      simdjson::dom::object object;
+      if (entry.get(object) == simdjson::SUCCESS) page.entries.push_back(convert(object));
     }
     if (page.total_count == 0) page.total_count = static_cast<std::int64_t>(page.entries.size());
   }
@@ -210,23 +194,20 @@ result<reply> blocking_client::send(request what) {
   return run(loop_->io, client::send(where_, std::move(what), bounds_));
 }
 
-result<json::value> blocking_client::call(std::string_view method, std::string_view path, const json::value& body) {
+result<json_document> blocking_client::call(std::string_view method, std::string_view path, std::string body) {
   request what;
   what.method = std::string(method);
   what.target = std::string(path);
-  if (!body.is_null()) {
-    what.body = json::serialize(body);
-  } else if (method == "POST") {
-    what.body = "{}";
-  }
+  what.body = std::move(body);
+  if (what.body.empty() && method == "POST") what.body = "{}";
   auto answer = as_result(send(std::move(what)));
   if (!answer) return answer.error();
-  if (answer->body.empty()) return json::value(nullptr);
-  if (answer->content_type.find("json") == std::string::npos) return json::value(json::string(answer->body));
-  boost::system::error_code ec;
-  auto parsed = json::parse(answer->body, ec);
-  if (ec) return api_error(502, "the answer is not valid JSON: " + ec.message());
-  return parsed;
+  if (answer->body.empty()) return json_document();
+  if (answer->content_type.find("json") == std::string::npos) return json_document::string(answer->body);
+  std::string failure;
+  auto parsed = json_document::parse(answer->body, &failure);
+  if (!parsed) return api_error(502, "the answer is not valid JSON: " + failure);
+  return std::move(*parsed);
 }
 
 result<void> blocking_client::receive(request what, head_callback on_head, bytes_callback on_bytes) {
@@ -245,11 +226,12 @@ result<status_summary> blocking_client::status() {
   auto answer = call("GET", "/status/ping");
   if (!answer) return answer.error();
   status_summary out;
-  if (answer->is_object()) {
-    out.raw = answer->as_object();
-    out.status = string_member(out.raw, "status");
-    out.needs_setup = boolean_member(out.raw, "needs_setup");
-    out.username = string_member(out.raw, "username");
+  simdjson::dom::object object;
+  if (answer->root().get(object) == simdjson::SUCCESS) {
+    out.raw = json_text(object);
+    out.status = string_member(object, "status");
+    out.needs_setup = boolean_member(object, "needs_setup");
+    out.username = string_member(object, "username");
   }
   return out;
 }
@@ -257,28 +239,37 @@ result<status_summary> blocking_client::status() {
 result<list_page<package_entry>> blocking_client::packages(const list_query& query) {
   auto answer = call("GET", "/packages" + query_string(query));
   if (!answer) return answer.error();
-  return to_page<package_entry>(*answer, to_package_entry);
+  return to_page<package_entry>(answer->root(), to_package_entry);
 }
 
 result<std::vector<std::string>> blocking_client::installed_packages(const list_query& query) {
   auto answer = call("GET", "/packages/installed" + query_string(query));
   if (!answer) return answer.error();
   std::vector<std::string> out;
-  const json::value* entries = answer->is_object() ? answer->as_object().if_contains("entries") : &*answer;
-  if (entries != nullptr && entries->is_array()) {
-    for (const auto& entry : entries->as_array()) {
-      if (entry.is_string()) out.emplace_back(entry.as_string());
+  // The envelope's entries, or a bare array.
+  element entries = answer->root();
+  bool found = true;
+  simdjson::dom::object envelope;
+  if (entries.get(envelope) == simdjson::SUCCESS) {
+    auto member = find_member(envelope, "entries");
+    found = member.has_value();
+    if (member) entries = *member;
+  }
+  simdjson::dom::array array;
+  if (found && entries.get(array) == simdjson::SUCCESS) {
+    for (element entry : array) {
+      if (entry.is_string()) out.emplace_back(entry.get_string().value_unsafe());
     }
   }
   return out;
 }
 
-result<void> blocking_client::progress(const std::string& path, const json::value& body,
+result<void> blocking_client::progress(const std::string& path, std::string body,
                                        const std::function<void(const install_step&)>& on_step) {
   request what;
   what.method = "POST";
   what.target = path;
-  what.body = json::serialize(body);
+  what.body = std::move(body);
   sse_parser parser;
   std::optional<api_error> failed;
   bool finished = false;
@@ -302,39 +293,50 @@ result<void> blocking_client::progress(const std::string& path, const json::valu
 
 result<void> blocking_client::install(const package_ref& ref, const std::map<std::string, std::string>& answers,
                                       const std::function<void(const install_step&)>& on_step) {
-  json::object body;
-  if (!ref.repo.empty()) body["repo"] = ref.repo;
-  body["name"] = ref.name;
-  if (!ref.version.empty()) body["version"] = ref.version;
-  json::object responses;
-  for (const auto& [key, value] : answers) responses[key] = value;
-  body["responses"] = std::move(responses);
-  return progress("/packages/install", body, on_step);
+  std::string body = json_string([&ref, &answers](json_writer& writer) {
+    writer.begin_object();
+    if (!ref.repo.empty()) writer.key("repo").value(ref.repo);
+    writer.key("name").value(ref.name);
+    if (!ref.version.empty()) writer.key("version").value(ref.version);
+    writer.key("responses").begin_object();
+    for (const auto& [key, value] : answers) writer.key(key).value(value);
+    writer.end_object();
+    writer.end_object();
+  });
+  return progress("/packages/install", std::move(body), on_step);
 }
 
 result<void> blocking_client::uninstall(const package_ref& ref, bool purge_volumes,
                                         const std::function<void(const install_step&)>& on_step) {
-  json::object body;
-  if (!ref.repo.empty()) body["repo"] = ref.repo;
-  body["name"] = ref.name;
-  if (purge_volumes) body["purge_volumes"] = true;
-  return progress("/packages/uninstall", body, on_step);
+  std::string body = json_string([&ref, purge_volumes](json_writer& writer) {
+    writer.begin_object();
+    if (!ref.repo.empty()) writer.key("repo").value(ref.repo);
+    writer.key("name").value(ref.name);
+    if (purge_volumes) writer.key("purge_volumes").value(true);
+    writer.end_object();
+  });
+  return progress("/packages/uninstall", std::move(body), on_step);
 }
 
 result<list_page<filesystem>> blocking_client::filesystems(const list_query& query) {
   auto answer = call("POST", "/storage", list_body(query));
   if (!answer) return answer.error();
-  return to_page<filesystem>(*answer, to_filesystem);
+  return to_page<filesystem>(answer->root(), to_filesystem);
 }
 
 result<void> blocking_client::create_filesystem(const std::string& name, std::int64_t quota) {
-  auto answer = call("POST", "/storage/create", json::object{{"name", name}, {"quota", quota}});
+  std::string body = json_string([&name, quota](json_writer& writer) {
+    writer.begin_object().key("name").value(name).key("quota").value(quota).end_object();
+  });
+  auto answer = call("POST", "/storage/create", std::move(body));
   if (!answer) return answer.error();
   return {};
 }
 
 result<void> blocking_client::remove_filesystem(const std::string& name) {
-  auto answer = call("POST", "/storage/remove", json::object{{"name", name}});
+  std::string body =
+      json_string([&name](json_writer& writer) { writer.begin_object().key("name").value(name).end_object(); });
+  auto answer = call("POST", "/storage/remove", std::move(body));
   if (!answer) return answer.error();
   return {};
 }
@@ -342,11 +344,11 @@ result<void> blocking_client::remove_filesystem(const std::string& name) {
 result<std::vector<repository>> blocking_client::repositories() {
   auto answer = call("GET", "/repository");
   if (!answer) return answer.error();
-  return to_page<repository>(*answer, to_repository).entries;
+  return to_page<repository>(answer->root(), to_repository).entries;
 }
 
 result<void> blocking_client::add_repository(const std::string& name, const std::string& url) {
-  auto answer = call("POST", "/repository/add", json::object{{"name", name}, {"url", url}});
+  auto answer = call("POST", "/repository/add", named_body(name, "url", url));
   if (!answer) return answer.error();
   return {};
 }
@@ -354,11 +356,11 @@ result<void> blocking_client::add_repository(const std::string& name, const std:
 result<list_page<unit>> blocking_client::units(const list_query& query) {
   auto answer = call("GET", "/systemd/units" + query_string(query));
   if (!answer) return answer.error();
-  return to_page<unit>(*answer, to_unit);
+  return to_page<unit>(answer->root(), to_unit);
 }
 
 result<void> blocking_client::unit_action(const std::string& name, const std::string& action) {
-  auto answer = call("POST", "/systemd/status", json::object{{"name", name}, {"action", action}});
+  auto answer = call("POST", "/systemd/status", named_body(name, "action", action));
   if (!answer) return answer.error();
   return {};
 }
@@ -367,10 +369,13 @@ result<std::vector<journal_entry>> blocking_client::logs_tail(const std::string&
   auto answer = call("GET", "/systemd/logs/tail?unit=" + percent_encode(unit) + "&lines=" + std::to_string(lines));
   if (!answer) return answer.error();
   std::vector<journal_entry> out;
-  if (!answer->is_object()) return out;
-  if (const auto* entries = answer->as_object().if_contains("entries"); entries != nullptr && entries->is_array()) {
-    for (const auto& entry : entries->as_array()) {
-      if (entry.is_object()) out.push_back(to_journal_entry(entry.as_object()));
+  simdjson::dom::object envelope;
+  if (answer->root().get(envelope) != simdjson::SUCCESS) return out;
+  simdjson::dom::array entries;
+  if (auto found = find_member(envelope, "entries"); found && found->get(entries) == simdjson::SUCCESS) {
+    for (element entry : entries) {
+      simdjson::dom::object object;
+      if (entry.get(object) == simdjson::SUCCESS) out.push_back(to_journal_entry(object));
     }
   }
   return out;
@@ -384,10 +389,10 @@ result<void> blocking_client::follow_logs(const std::string& unit, int lines, st
   what.last_event_id = last_cursor;
   sse_parser parser;
   return events(std::move(what), parser, [&](const sse_event& event) {
-    boost::system::error_code ec;
-    auto parsed = json::parse(event.data, ec);
-    if (ec || !parsed.is_object()) return true;
-    auto entry = to_journal_entry(parsed.as_object());
+    auto parsed = json_document::parse(event.data);
+    simdjson::dom::object object;
+    if (!parsed || parsed->root().get(object) != simdjson::SUCCESS) return true;
+    auto entry = to_journal_entry(object);
     if (!event.id.empty()) last_cursor = event.id;
     return on_entry(entry);
   });
@@ -397,15 +402,18 @@ result<std::map<std::string, std::string>> blocking_client::settings() {
   auto answer = call("GET", "/settings");
   if (!answer) return answer.error();
   std::map<std::string, std::string> out;
-  if (answer->is_object()) {
-    for (const auto& member : answer->as_object())
-      out[std::string(member.key())] = string_member(answer->as_object(), member.key());
+  simdjson::dom::object object;
+  if (answer->root().get(object) == simdjson::SUCCESS) {
+    for (const auto& [key, value] : members(object)) out[std::string(key)] = text_of(value);
   }
   return out;
 }
 
 result<void> blocking_client::set_setting(const std::string& key, const std::string& value) {
-  auto answer = call("POST", "/settings/set", json::object{{"key", key}, {"value", value}});
+  std::string body = json_string([&key, &value](json_writer& writer) {
+    writer.begin_object().key("key").value(key).key("value").value(value).end_object();
+  });
+  auto answer = call("POST", "/settings/set", std::move(body));
   if (!answer) return answer.error();
   return {};
 }
@@ -413,17 +421,22 @@ result<void> blocking_client::set_setting(const std::string& key, const std::str
 result<list_page<account>> blocking_client::accounts(const list_query& query) {
   auto answer = call("GET", "/account" + query_string(query));
   if (!answer) return answer.error();
-  return to_page<account>(*answer, to_account);
+  return to_page<account>(answer->root(), to_account);
 }
 
 result<session_token> blocking_client::authenticate(const std::string& username, const std::string& password) {
-  auto answer = call("POST", "/account/authenticate", json::object{{"username", username}, {"password", password}});
+  std::string body = json_string([&username, &password](json_writer& writer) {
+    writer.begin_object().key("username").value(username).key("password").value(password).end_object();
+  });
+  auto answer = call("POST", "/account/authenticate", std::move(body));
   if (!answer) return answer.error();
   session_token out;
-  if (answer->is_object()) {
-    out.token = string_member(answer->as_object(), "token");
-    if (const auto* who = answer->as_object().if_contains("account"); who != nullptr && who->is_object()) {
-      out.who = to_account(who->as_object());
+  simdjson::dom::object object;
+  if (answer->root().get(object) == simdjson::SUCCESS) {
+    out.token = string_member(object, "token");
+    simdjson::dom::object who;
+    if (auto found = find_member(object, "account"); found && found->get(who) == simdjson::SUCCESS) {
+      out.who = to_account(who);
     }
   }
   if (out.token.empty()) return api_error(502, "the login answer carries no token");

@@ -8,9 +8,9 @@
 //   auto any = controller.call("POST", "/dns/records/add", record);  // every other endpoint
 //
 // Every typed call is a thin wrapper of `call` over the same route the table in server/routes.cpp
-// has; each keeps the whole JSON entry in `raw`, so a field the struct lacks is not lost.
+// has; each keeps the whole JSON entry in `raw` (as JSON text), so a field the struct lacks is not
+// lost.
 
-#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/townctl/client/json.hpp"
 #include "tools/townctl/client/transport.hpp"
 
 namespace sc::client {
@@ -45,7 +46,7 @@ struct status_summary {  // GET /status/ping
   std::string status;
   bool needs_setup = false;
   std::string username;
-  boost::json::object raw;
+  std::string raw;  // the whole entry as compact JSON
 };
 
 struct package_entry {  // GET /packages
@@ -55,7 +56,7 @@ struct package_entry {  // GET /packages
   std::string description;
   bool installed = false;
   std::string installed_version;
-  boost::json::object raw;
+  std::string raw;  // the whole entry as compact JSON
 };
 
 struct package_ref {  // "default/gitea@2.0"
@@ -79,14 +80,14 @@ struct filesystem {  // POST /storage
   std::string state;
   std::int64_t quota = 0;
   std::int64_t usage = 0;
-  boost::json::object raw;
+  std::string raw;  // the whole entry as compact JSON
 };
 
 struct repository {  // GET /repository
   std::string name;
   std::string url;
   std::string error;
-  boost::json::object raw;
+  std::string raw;  // the whole entry as compact JSON
 };
 
 struct unit {  // GET /systemd/units
@@ -96,7 +97,7 @@ struct unit {  // GET /systemd/units
   std::string active_state;
   std::string sub_state;
   std::string package_identifier;
-  boost::json::object raw;
+  std::string raw;  // the whole entry as compact JSON
 };
 
 struct account {  // GET /account
@@ -105,7 +106,7 @@ struct account {  // GET /account
   std::string real_name;
   bool admin = false;
   bool disabled = false;
-  boost::json::object raw;
+  std::string raw;  // the whole entry as compact JSON
 };
 
 struct session_token {  // POST /account/authenticate
@@ -119,20 +120,15 @@ struct journal_entry {    // GET /systemd/logs/tail and the /systemd/logs stream
   std::string unit;
   std::string message;
   std::string priority;
-  boost::json::object raw;
+  std::string raw;  // the whole entry as compact JSON
 };
 
-// Field access that tolerates absent and mistyped members (a newer or older server).
-std::string string_member(const boost::json::object& object, std::string_view key);
-std::int64_t integer_member(const boost::json::object& object, std::string_view key);
-bool boolean_member(const boost::json::object& object, std::string_view key);
-
-package_entry to_package_entry(const boost::json::object& object);
-filesystem to_filesystem(const boost::json::object& object);
-repository to_repository(const boost::json::object& object);
-unit to_unit(const boost::json::object& object);
-account to_account(const boost::json::object& object);
-journal_entry to_journal_entry(const boost::json::object& object);
+package_entry to_package_entry(simdjson::dom::object object);
+filesystem to_filesystem(simdjson::dom::object object);
+repository to_repository(simdjson::dom::object object);
+unit to_unit(simdjson::dom::object object);
+account to_account(simdjson::dom::object object);
+journal_entry to_journal_entry(simdjson::dom::object object);
 install_step to_install_step(std::string_view frame);
 
 class blocking_client {
@@ -147,10 +143,10 @@ class blocking_client {
   // ---- generic: every endpoint
   // The answer whatever its status (transport failures are errors).
   result<reply> send(request what);
-  // `method` `path` with `body` as JSON (null: no body for GET, "{}" for POST); a 2xx answer's
-  // JSON (null when empty, a string when it is not JSON), otherwise its problem.
-  result<boost::json::value> call(std::string_view method, std::string_view path,
-                                  const boost::json::value& body = nullptr);
+  // `method` `path` with `body`, JSON text ("": no body for GET, "{}" for POST); a 2xx answer's
+  // JSON (null when empty, a string when it is not JSON, with U+FFFD for bytes that are not
+  // UTF-8), otherwise its problem. The document is the caller's: later calls leave it as it is.
+  result<json_document> call(std::string_view method, std::string_view path, std::string body = {});
   result<void> receive(request what, head_callback on_head, bytes_callback on_bytes);
   result<void> events(request what, sse_parser& parser, event_callback on_event);
   result<reply> upload(request what, body_source source);
@@ -185,7 +181,7 @@ class blocking_client {
   result<session_token> authenticate(const std::string& username, const std::string& password);
 
  private:
-  result<void> progress(const std::string& path, const boost::json::value& body,
+  result<void> progress(const std::string& path, std::string body,
                         const std::function<void(const install_step&)>& on_step);
   struct loop;
   std::unique_ptr<loop> loop_;

@@ -1,11 +1,8 @@
 #include "tools/townctl/client/error.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
+#include "tools/townctl/client/json.hpp"
 
 namespace sc::client {
-
-namespace json = boost::json;
 
 error_class api_error::classify() const noexcept {
   if (status == 0 || status >= 500) return error_class::unavailable;
@@ -28,10 +25,10 @@ void throw_exception_from_error(const api_error& e, const boost::source_location
 }
 
 namespace {
-std::string member_string(const json::object& object, std::string_view key) {
-  const auto* found = object.if_contains(key);
-  if (found == nullptr || !found->is_string()) return {};
-  return std::string(found->as_string());
+std::string member_string(simdjson::dom::object object, std::string_view key) {
+  auto found = find_member(object, key);
+  if (!found || !found->is_string()) return {};
+  return std::string(found->get_string().value_unsafe());
 }
 }  // namespace
 
@@ -39,28 +36,30 @@ api_error parse_problem(int status, std::string_view body) {
   api_error error(status, {});
   error.type = "about:blank#" + std::to_string(status);
   error.title = std::string(reason_phrase(status));
-  boost::system::error_code ec;
-  auto parsed = json::parse(body, ec);
-  if (ec || !parsed.is_object()) {
+  auto parsed = json_document::parse(body);
+  simdjson::dom::object object;
+  if (!parsed || parsed->root().get(object) != simdjson::SUCCESS) {
     error.detail = error.title;
     return error;
   }
-  const auto& object = parsed.as_object();
   if (auto type = member_string(object, "type"); !type.empty()) error.type = std::move(type);
   if (auto title = member_string(object, "title"); !title.empty()) error.title = std::move(title);
   error.detail = member_string(object, "detail");
   // The original's plain `{"error": "..."}` bodies (refresh failures and the like).
   if (error.detail.empty()) error.detail = member_string(object, "error");
   if (error.detail.empty()) error.detail = error.title;
-  if (const auto* errors = object.if_contains("errors"); errors != nullptr && errors->is_array()) {
-    for (const auto& item : errors->as_array()) {
-      if (!item.is_object()) continue;
-      error.errors.push_back({member_string(item.as_object(), "field"), member_string(item.as_object(), "message")});
+  simdjson::dom::array errors;
+  if (auto found = find_member(object, "errors"); found && found->get(errors) == simdjson::SUCCESS) {
+    for (simdjson::dom::element item : errors) {
+      simdjson::dom::object field;
+      if (item.get(field) != simdjson::SUCCESS) continue;
+      error.errors.push_back({member_string(field, "field"), member_string(field, "message")});
     }
   }
-  if (const auto* journal = object.if_contains("journal"); journal != nullptr && journal->is_array()) {
-    for (const auto& line : journal->as_array()) {
-      if (line.is_string()) error.journal.emplace_back(line.as_string());
+  simdjson::dom::array journal;
+  if (auto found = find_member(object, "journal"); found && found->get(journal) == simdjson::SUCCESS) {
+    for (simdjson::dom::element line : journal) {
+      if (line.is_string()) error.journal.emplace_back(line.get_string().value_unsafe());
     }
   }
   return error;
