@@ -148,7 +148,11 @@ json_writer& json_writer::value(double number_value) {
   if (!std::isfinite(number_value)) return null();
   separate();
   char digits[32];
-  auto end = std::to_chars(digits, digits + sizeof digits, number_value).ptr;
+  // The shortest form spells a large integral double as a run of digits ("33917578575732350976"),
+  // which integer-first readers (simdjson) refuse past 64 bits: from 2^53 up it is scientific.
+  char* end = std::fabs(number_value) >= 9007199254740992.0
+                  ? std::to_chars(digits, digits + sizeof digits, number_value, std::chars_format::scientific).ptr
+                  : std::to_chars(digits, digits + sizeof digits, number_value).ptr;
   out_.append(digits, static_cast<std::size_t>(end - digits));
   need_comma_ = true;
   return *this;

@@ -1,6 +1,7 @@
 #pragma once
-// A streaming JSON writer for hot responses: appends compact JSON straight into a string, with the
-// same bytes boost::json::serialize produces (same escaping, no spaces). Building a boost::json
+// The one JSON writer: appends compact JSON straight into a string, with the bytes
+// boost::json::serialize produced (same escaping, no spaces) except doubles, which are the shortest
+// text that reads back as the same double ("1.5", not "1.5E0"). Building a boost::json
 // DOM and serialising it cost ~8k instructions per account in GET /account (callgrind); writing
 // directly is a fraction of that. The caller is responsible for well-formedness (keys inside
 // objects, values inside arrays); the writer only places the commas.

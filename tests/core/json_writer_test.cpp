@@ -1,8 +1,11 @@
 #include "core/json_writer.hpp"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
+#include <bit>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 #include <limits>
 #include <random>
 
@@ -81,6 +84,28 @@ TEST(json_writer, doubles_are_shortest_round_trip_and_non_finite_ones_null) {
   writer.begin_array().value(1.5).value(0.1).value(2.0).value(-1e300).value(std::numeric_limits<double>::quiet_NaN());
   writer.value(std::numeric_limits<double>::infinity()).end_array();
   EXPECT_EQ(out, "[1.5,0.1,2,-1e+300,null,null]");
+}
+
+TEST(json_writer, large_integral_doubles_are_scientific_so_the_parser_reads_them_back) {
+  // Shortest plain digits would be "-33917578575732350976": past 64 bits, which simdjson refuses.
+  std::mt19937_64 random(5);
+  simdjson::dom::parser parser;
+  for (double number : {-3.3917578575732351e+19, 9007199254740992.0, 1.8446744073709552e19, 9007199254740991.0}) {
+    std::string out = sc::json_string([number](sc::json_writer& w) { w.value(number); });
+    double read_back = 0;
+    ASSERT_EQ(parser.parse(out).get(read_back), simdjson::SUCCESS) << out;
+    EXPECT_EQ(read_back, number) << out;
+  }
+  EXPECT_EQ(sc::json_string([](sc::json_writer& w) { w.value(9007199254740991.0); }), "9007199254740991");
+  EXPECT_EQ(sc::json_string([](sc::json_writer& w) { w.value(-3.3917578575732351e+19); }), "-3.391757857573235e+19");
+  for (int i = 0; i < 20000; ++i) {
+    auto number = std::bit_cast<double>(random());
+    if (!std::isfinite(number)) continue;
+    std::string out = sc::json_string([number](sc::json_writer& w) { w.value(number); });
+    double read_back = 0;
+    ASSERT_EQ(parser.parse(out).get(read_back), simdjson::SUCCESS) << out;
+    ASSERT_EQ(read_back, number) << out;
+  }
 }
 
 TEST(json_writer, members_set_twice_keep_their_first_place_and_last_value) {

@@ -122,7 +122,7 @@ void write_json(json_writer& writer, simdjson::dom::element value) {
       writer.value(value.get_uint64().value_unsafe());
       break;
     case simdjson::dom::element_type::DOUBLE:
-      writer.raw(number_text(value.get_double().value_unsafe()));
+      writer.value(value.get_double().value_unsafe());
       break;
     case simdjson::dom::element_type::STRING:
       writer.value(value.get_string().value_unsafe());
@@ -151,26 +151,6 @@ std::string json_text(simdjson::dom::element value) {
 
 std::string json_text(simdjson::dom::object object) {
   return json_string([object](json_writer& writer) { write_json(writer, object); });
-}
-
-std::string number_text(double number) {
-  // std::to_chars finds the same shortest digits as the Ryu d2s Boost.JSON used ("1.2345e+02");
-  // only the exponent is spelled differently ("E2"). A parsed document holds no NaN or infinity.
-  char digits[32];
-  auto end = std::to_chars(digits, digits + sizeof digits, number, std::chars_format::scientific).ptr;
-  std::string_view text(digits, static_cast<std::size_t>(end - digits));
-  auto e = text.find('e');
-  if (e == std::string_view::npos) return std::string(text);
-  std::string out(text.substr(0, e));
-  out += 'E';
-  std::string_view exponent = text.substr(e + 1);
-  if (!exponent.empty() && (exponent.front() == '+' || exponent.front() == '-')) {
-    if (exponent.front() == '-') out += '-';
-    exponent.remove_prefix(1);
-  }
-  while (exponent.size() > 1 && exponent.front() == '0') exponent.remove_prefix(1);
-  out += exponent;
-  return out;
 }
 
 std::string text_of(simdjson::dom::element value) {

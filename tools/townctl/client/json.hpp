@@ -6,7 +6,7 @@
 // townctl prints what it reads (tables, KEY: VALUE lines, JSON written back), and scripts read
 // that output, so reading and writing back keep what townctl did when it read with Boost.JSON: at
 // most 32 levels of nesting, a key given twice counts once, at its first place with its last
-// value, and numbers are written back as Boost.JSON wrote them ("1.5E0"; integers as they are).
+// value. Doubles are written back as json_writer writes them, as the server does.
 
 #include <simdjson.h>
 
@@ -47,14 +47,12 @@ std::vector<std::pair<std::string_view, simdjson::dom::element>> members(simdjso
 // The value of member `key` (its last when given more than once), or nullopt.
 std::optional<simdjson::dom::element> find_member(simdjson::dom::object object, std::string_view key);
 
-// `value` written as compact JSON, in the bytes Boost.JSON wrote for it.
+// `value` written as compact JSON: as Boost.JSON wrote it, but doubles as the server writes them
+// (json_writer: the shortest text that reads back as the same double, "1.5" and not "1.5E0").
 void write_json(json_writer& writer, simdjson::dom::element value);
 void write_json(json_writer& writer, simdjson::dom::object object);
 std::string json_text(simdjson::dom::element value);
 std::string json_text(simdjson::dom::object object);
-// A double as Boost.JSON wrote it: the shortest digits that read back as the same
-// double, in scientific notation ("1.2345E2", "1E-7", "0E0").
-std::string number_text(double number);
 
 // A string as itself, null as "", anything else as its JSON text.
 std::string text_of(simdjson::dom::element value);
