@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "adapters/archive/byte_pipe.hpp"
@@ -31,6 +32,17 @@ asio::awaitable<std::size_t> produce(std::shared_ptr<byte_pipe> pipe, std::size_
   }
   pipe->close_producer();
   co_return accepted;
+}
+
+// Regression for the archive_extract fuzz finding fixed in eb1936d: a mutated 7z made a read fail
+// with no error message set, archive_error_string returned NULL, and building the problem's
+// std::string from it crashed the server (SEGV). The NULL case, reproduced directly.
+TEST(archive_error_text, a_failure_without_a_message_still_has_text) {
+  std::unique_ptr<struct archive, int (*)(struct archive*)> reader(archive_read_new(), archive_read_free);
+  ASSERT_EQ(archive_error_string(reader.get()), nullptr);
+  EXPECT_EQ(sc::archive::error_text(reader.get()), "unknown archive error");
+  archive_set_error(reader.get(), EINVAL, "bad header");
+  EXPECT_EQ(sc::archive::error_text(reader.get()), "bad header");
 }
 
 TEST(byte_pipe, loop_producer_and_thread_consumer_keep_order_and_bound_the_queue) {
