@@ -34,6 +34,18 @@ std::optional<bool> bool_member(std::string_view text, std::string_view key) {
   return value;
 }
 
+std::optional<simdjson::dom::element> member(simdjson::dom::object object, std::string_view key) {
+  simdjson::dom::element found;
+  if (object.at_key(key).get(found) != simdjson::SUCCESS) return std::nullopt;
+  return found;
+}
+
+std::optional<simdjson::dom::element> member(simdjson::dom::element value, std::string_view key) {
+  simdjson::dom::element found;
+  if (value.at_key(key).get(found) != simdjson::SUCCESS) return std::nullopt;
+  return found;
+}
+
 std::uint64_t parse_generation() noexcept {
   return generation;
 }

@@ -28,6 +28,10 @@ std::optional<std::vector<std::string>> string_array(std::string_view text);
 // records kept as JSON text.
 std::optional<bool> bool_member(std::string_view text, std::string_view key);
 
+// The member `key` of an object; nullopt when there is none (or `value` is not an object).
+std::optional<simdjson::dom::element> member(simdjson::dom::object object, std::string_view key);
+std::optional<simdjson::dom::element> member(simdjson::dom::element value, std::string_view key);
+
 // How many parses this thread has made.
 std::uint64_t parse_generation() noexcept;
 

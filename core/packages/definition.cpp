@@ -7,6 +7,7 @@
 #include <exception>
 #include <set>
 
+#include "core/json_reader.hpp"
 #include "core/json_writer.hpp"
 #include "core/names.hpp"
 #include "core/packages/template.hpp"
@@ -231,11 +232,7 @@ using simdjson::dom::object;
 // A member that may be absent.
 using maybe_element = std::optional<element>;
 
-maybe_element member(const object& obj, std::string_view key) {
-  element e;
-  if (obj.at_key(key).get(e) != simdjson::SUCCESS) return std::nullopt;
-  return e;
-}
+using json::member;
 
 bool given(const maybe_element& v) {
   return v && !v->is_null();

@@ -4,6 +4,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/json_reader.hpp"
+
 namespace sc::packages {
 
 bool is_marker_name_char(char c) noexcept {
@@ -199,13 +201,6 @@ void append_value(std::string& out, std::optional<simdjson::dom::element> v) {
   }
 }
 
-// The member `key` of `v` when `v` is an object that has it.
-std::optional<simdjson::dom::element> member(std::optional<simdjson::dom::element> v, std::string_view key) {
-  simdjson::dom::element found;
-  if (!v || v->at_key(key).get(found) != simdjson::SUCCESS) return std::nullopt;
-  return found;
-}
-
 }  // namespace
 
 result<void> check_file_template(std::string_view content, std::string_view field) {
@@ -224,8 +219,8 @@ result<std::string> render_file_template(std::string_view content, simdjson::dom
     out += seg.text;
     if (!seg.act || seg.act->comment) continue;
     std::optional<simdjson::dom::element> v = data;
-    for (const auto& key : seg.act->path) v = member(v, key);
-    for (const auto& key : seg.act->keys) v = member(v, key);
+    for (const auto& key : seg.act->path) v = v ? json::member(*v, key) : std::nullopt;
+    for (const auto& key : seg.act->keys) v = v ? json::member(*v, key) : std::nullopt;
     append_value(out, v);
   }
   return out;
