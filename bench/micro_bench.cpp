@@ -151,10 +151,13 @@ void json_parse_body_dom(benchmark::State& state) {
 BENCHMARK(json_parse_body_dom);
 
 void json_parse_body_decoder(benchmark::State& state) {
+  using namespace sc::schema;
+  const type create_request = request(
+      {{"username", string({.max_length = 64})}, {"email", string({.max_length = 256})}, optional("admin", boolean())});
   for (auto _ : state) {
-    auto body = sc::server::json_body::parse(create_body);
-    std::string username = body->string("username", {.max_length = 64});
-    std::string email = body->string("email", {.max_length = 256});
+    auto body = sc::server::json_body::parse(create_body, create_request);
+    std::string username = body->string("username");
+    std::string email = body->string("email");
     std::optional<bool> admin = body->optional_boolean("admin");
     benchmark::DoNotOptimize(username);
     benchmark::DoNotOptimize(email);

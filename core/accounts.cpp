@@ -255,6 +255,20 @@ void write_json(json_writer& writer, const account& a) {
   writer.end_object();
 }
 
+schema::type account_schema() {
+  using namespace schema;
+  return component("account", object({{"username", string()},
+                                      {"email", string()},
+                                      {"phone", string()},
+                                      {"real_name", string()},
+                                      {"admin", boolean()},
+                                      {"disabled", boolean()},
+                                      {"grants", array(string())},
+                                      {"networks", array(string())},
+                                      {"created_at", format(string(), "date-time")},
+                                      {"updated_at", format(string(), "date-time")}}));
+}
+
 namespace {
 std::string_view joined_grants(const account& a) {
   return a.grants.empty() ? std::string_view{} : a.grants.front();

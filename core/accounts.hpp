@@ -26,6 +26,7 @@
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
 #include "core/problem.hpp"
+#include "core/schema.hpp"
 
 namespace sc::accounts {
 
@@ -114,6 +115,8 @@ inline bool is_enabled_admin(const account& a) noexcept {
 // The account JSON, fields in the exact order of behavior-core.md §5.5; grants is always an array.
 // Written straight into the response (core/json_writer.hpp); password_hash is never written.
 void write_json(json_writer& writer, const account& a);
+// What write_json writes (the "account" component of /openapi.json).
+schema::type account_schema();
 
 // Searchable/sortable fields of GET /account. password_hash is listed as secret: never searched,
 // never sortable.

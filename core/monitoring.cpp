@@ -97,6 +97,15 @@ void write_json(json_writer& w, const scrape_target& target) {
   w.end_object();
 }
 
+schema::type scrape_target_schema() {
+  using namespace schema;
+  return component("monitoring_scrape_target", object({{"job", string()},
+                                                       {"instance", string()},
+                                                       {"health", string()},
+                                                       optional("last_error", string()),
+                                                       optional("scrape_url", string())}));
+}
+
 result<std::string> proxied_target(std::string_view path, std::string_view query) {
   if (!path.starts_with(proxy_prefix)) return problem::bad_request("not a monitoring path");
   std::string_view rest = path.substr(proxy_prefix.size() - 1);  // keeps the leading '/'

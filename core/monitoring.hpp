@@ -9,6 +9,7 @@
 
 #include "core/json_writer.hpp"
 #include "core/problem.hpp"
+#include "core/schema.hpp"
 
 namespace sc::monitoring {
 
@@ -42,6 +43,8 @@ struct targets {
 };
 result<targets> parse_targets(std::string_view body);
 void write_json(json_writer& w, const scrape_target& target);
+// The shape write_json writes.
+schema::type scrape_target_schema();
 
 // The upstream request target for a proxied request: `path` is the request's path (starting with
 // proxy_prefix), `query` its raw query ("" for none). The prefix is stripped ("/monitoring/grafana/

@@ -257,4 +257,21 @@ void write_json(json_writer& w, const page& p) {
   w.end_object();
 }
 
+schema::type json_schema() {
+  using namespace schema;
+  auto timestamp = format(string(), "date-time");
+  return component("static_page", object({{"name", string()},
+                                          {"source_type", enumeration({"archive", "container_image", "git"})},
+                                          {"repo_url", string()},
+                                          {"branch", string()},
+                                          {"image", string()},
+                                          {"image_directory", string()},
+                                          {"domain", string()},
+                                          {"status", enumeration({status_pending, status_active, status_error})},
+                                          {"error", describe(string(), "why provisioning failed; empty otherwise")},
+                                          {"network", string()},
+                                          {"created_at", timestamp},
+                                          {"updated_at", timestamp}}));
+}
+
 }  // namespace sc::pages

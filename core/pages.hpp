@@ -24,6 +24,7 @@
 #include "core/json_writer.hpp"
 #include "core/list.hpp"
 #include "core/problem.hpp"
+#include "core/schema.hpp"
 
 namespace sc::pages {
 
@@ -88,5 +89,7 @@ bool source_changed(const page& before, const page& after) noexcept;
 // created_at, updated_at, image) and one page's JSON.
 std::span<const list_field<page>> list_fields();
 void write_json(json_writer& w, const page& p);
+// The shape write_json writes (the "static_page" component).
+schema::type json_schema();
 
 }  // namespace sc::pages

@@ -158,6 +158,7 @@ asio::awaitable<http::response> app::route_request(request_context& context) {
     co_return http::problem_response(problem::not_found("Not Found"), version);
   }
   context.route_index = found.index;
+  context.matched = found.found;
   const route& r = *found.found;
 
   // Who is calling: the local root peer needs no token; otherwise a Bearer token (exact prefix).

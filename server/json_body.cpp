@@ -1,9 +1,11 @@
 #include "server/json_body.hpp"
 
 #include <cstdlib>
+#include <limits>
 
 #include "core/json_reader.hpp"
 #include "core/log.hpp"
+#include "server/router.hpp"
 
 namespace sc::server {
 
@@ -14,9 +16,44 @@ struct json_body::errors {
   bool missing_or_malformed = false;
 };
 
+namespace {
+
+std::string_view kind_name(schema::kind k) {
+  switch (k) {
+    case schema::kind::string:
+      return "string";
+    case schema::kind::integer:
+      return "integer";
+    case schema::kind::number:
+      return "number";
+    case schema::kind::boolean:
+      return "boolean";
+    case schema::kind::array:
+      return "array";
+    case schema::kind::object:
+      return "object";
+    case schema::kind::map:
+      return "map";
+    case schema::kind::one_of:
+      return "one_of";
+    case schema::kind::any:
+      break;
+  }
+  return "any";
+}
+
+// Stands in for a declaration that is missing, in release builds (debug builds stop instead).
+const schema::node& undeclared() {
+  static const schema::node fallback{.k = schema::kind::any, .text = {.max_length = 1024}, .closed = false};
+  return fallback;
+}
+
+}  // namespace
+
 struct json_body::node {
   dom::object object;
-  std::string prefix;  // "" at the root, "fields." below
+  const schema::node* shape = nullptr;  // this object's declaration
+  std::string prefix;                   // "" at the root, "fields." below
   std::shared_ptr<errors> sink;
   std::uint64_t generation = 0;
 
@@ -28,6 +65,28 @@ struct json_body::node {
     }
   }
   std::string name(std::string_view field) const { return prefix + std::string(field); }
+  // The declaration of member `field`, which the handler reads as `k` (any: whatever it is),
+  // required or not. A mismatch is a programming error: the document would not say what the decoder
+  // does.
+  const schema::node& declared(std::string_view field, schema::kind k, std::optional<bool> required) const {
+    const schema::member* m = shape ? shape->find(field) : nullptr;
+    const char* wrong = nullptr;
+    if (m == nullptr || !m->value) {
+      wrong = "is not declared";
+    } else if (k != schema::kind::any && m->value->k != k) {
+      wrong = "is declared as another type";
+    } else if (required && m->required != *required) {
+      wrong = m->required ? "is declared required but read as optional" : "is declared optional but read as required";
+    }
+    if (wrong == nullptr) return *m->value;
+    log::error("json_body: request member " + name(field) + " (read as " + std::string(kind_name(k)) + ") " + wrong +
+               " in the route's contract");
+#ifndef NDEBUG
+    std::abort();
+#else
+    return undeclared();
+#endif
+  }
   // The member, exact name first, then case-insensitively (Go's encoding/json matching).
   std::optional<dom::element> find(std::string_view field) const {
     check_alive();
@@ -40,7 +99,9 @@ struct json_body::node {
     sink->missing_or_malformed = true;
     sink->list.push_back({name(field), "is required"});
   }
-  void invalid(std::string_view field, std::string message) { sink->list.push_back({name(field), std::move(message)}); }
+  void invalid(std::string_view field, std::string message) {
+    sink->list.push_back({name(field), std::move(message)});
+  }
 
   std::optional<std::string> text(std::string_view field, dom::element value, const string_rule& rule) {
     std::string_view s;
@@ -95,7 +156,17 @@ json_body::json_body(json_body&&) noexcept = default;
 json_body& json_body::operator=(json_body&&) noexcept = default;
 json_body::~json_body() = default;
 
-result<json_body> json_body::parse(std::string_view text) {
+result<json_body> json_body::parse(const request_context& context) {
+  static const schema::type none;
+  if (context.matched == nullptr) return parse(context.request.body(), none);
+  const contract& c = contract_of(*context.matched);
+  std::string_view text = context.request.body();
+  // Routes whose members are all optional take an empty body as "no filters" (the original: 500 "EOF").
+  if (c.request_optional && text.find_first_not_of(" \t\r\n") == std::string_view::npos) text = "{}";
+  return parse(text, c.request);
+}
+
+result<json_body> json_body::parse(std::string_view text, const schema::type& declared) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     problem p = problem::bad_request("request body is empty; send a JSON object");
     return p;
@@ -108,12 +179,14 @@ result<json_body> json_body::parse(std::string_view text) {
   if (root.get_object().get(n->object) != simdjson::SUCCESS) {
     return problem::bad_request("request body must be a JSON object");
   }
+  n->shape = declared.get();
   n->sink = std::make_shared<errors>();
   n->generation = json::parse_generation();
   return json_body(std::move(n));
 }
 
 bool json_body::has(std::string_view field) const {
+  node_->declared(field, schema::kind::any, std::nullopt);
   auto value = node_->find(field);
   return value && !value->is_null();
 }
@@ -125,7 +198,12 @@ std::vector<std::string> json_body::keys() const {
   return out;
 }
 
-std::string json_body::string(std::string_view field, string_rule rule) {
+std::string json_body::string(std::string_view field) {
+  return string_as(field, node_->declared(field, schema::kind::string, true));
+}
+
+std::string json_body::string_as(std::string_view field, const schema::node& d) {
+  const string_rule rule = d.text;
   auto value = node_->find(field);
   if (!value || value->is_null()) {
     node_->missing(field);
@@ -135,6 +213,7 @@ std::string json_body::string(std::string_view field, string_rule rule) {
 }
 
 bool json_body::boolean(std::string_view field) {
+  node_->declared(field, schema::kind::boolean, true);
   auto value = node_->find(field);
   if (!value || value->is_null()) {
     node_->missing(field);
@@ -145,7 +224,18 @@ bool json_body::boolean(std::string_view field) {
   return b;
 }
 
-std::int64_t json_body::integer(std::string_view field, std::int64_t min, std::int64_t max) {
+namespace {
+constexpr std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t highest = std::numeric_limits<std::int64_t>::max();
+}  // namespace
+
+std::int64_t json_body::integer(std::string_view field) {
+  return integer_as(field, node_->declared(field, schema::kind::integer, true));
+}
+
+std::int64_t json_body::integer_as(std::string_view field, const schema::node& d) {
+  const std::int64_t min = d.minimum.value_or(lowest);
+  const std::int64_t max = d.maximum.value_or(highest);
   auto value = node_->find(field);
   if (!value || value->is_null()) {
     node_->missing(field);
@@ -154,13 +244,19 @@ std::int64_t json_body::integer(std::string_view field, std::int64_t min, std::i
   return node_->number(field, *value, min, max).value_or(0);
 }
 
-std::optional<std::string> json_body::optional_string(std::string_view field, string_rule rule) {
+std::optional<std::string> json_body::optional_string(std::string_view field) {
+  return optional_string_as(field, node_->declared(field, schema::kind::string, false));
+}
+
+std::optional<std::string> json_body::optional_string_as(std::string_view field, const schema::node& d) {
+  const string_rule rule = d.text;
   auto value = node_->find(field);
   if (!value || value->is_null()) return std::nullopt;
   return node_->text(field, *value, rule);
 }
 
 std::optional<bool> json_body::optional_boolean(std::string_view field) {
+  node_->declared(field, schema::kind::boolean, false);
   auto value = node_->find(field);
   if (!value || value->is_null()) return std::nullopt;
   bool b = false;
@@ -171,14 +267,33 @@ std::optional<bool> json_body::optional_boolean(std::string_view field) {
   return b;
 }
 
-std::optional<std::int64_t> json_body::optional_integer(std::string_view field, std::int64_t min, std::int64_t max) {
-  auto value = node_->find(field);
-  if (!value || value->is_null()) return std::nullopt;
-  return node_->number(field, *value, min, max);
+std::optional<std::int64_t> json_body::optional_integer(std::string_view field) {
+  return optional_integer_as(field, node_->declared(field, schema::kind::integer, false));
 }
 
-std::optional<std::vector<std::string>> json_body::optional_string_list(std::string_view field, string_rule rule,
-                                                                        std::size_t max_items) {
+std::optional<std::int64_t> json_body::optional_integer_as(std::string_view field, const schema::node& d) {
+  auto value = node_->find(field);
+  if (!value || value->is_null()) return std::nullopt;
+  return node_->number(field, *value, d.minimum.value_or(lowest), d.maximum.value_or(highest));
+}
+
+std::optional<std::vector<std::string>> json_body::optional_string_list(std::string_view field) {
+  return optional_string_list_as(field, node_->declared(field, schema::kind::array, false));
+}
+
+std::vector<std::string> json_body::string_list(std::string_view field) {
+  const schema::node& d = node_->declared(field, schema::kind::array, true);
+  if (!has(field)) {
+    node_->missing(field);
+    return {};
+  }
+  return optional_string_list_as(field, d).value_or(std::vector<std::string>{});
+}
+
+std::optional<std::vector<std::string>> json_body::optional_string_list_as(std::string_view field,
+                                                                           const schema::node& d) {
+  const string_rule rule = d.items ? d.items->text : undeclared().text;
+  const std::size_t max_items = d.max_items != 0 ? d.max_items : 256;
   auto value = node_->find(field);
   if (!value || value->is_null()) return std::nullopt;
   dom::array items;
@@ -206,8 +321,27 @@ std::optional<std::vector<std::string>> json_body::optional_string_list(std::str
   return out;
 }
 
-std::optional<std::vector<std::pair<std::string, std::string>>> json_body::optional_scalar_map(std::string_view field,
-                                                                                               scalar_map_rule rule) {
+schema::type scalar_map(std::size_t max_items, std::size_t max_key_length, std::size_t max_value_length) {
+  auto values = schema::one_of({schema::string({.max_length = max_value_length}), schema::number(), schema::boolean()});
+  return schema::map(std::move(values), max_items, max_key_length);
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> json_body::optional_scalar_map(std::string_view field) {
+  return optional_scalar_map_as(field, node_->declared(field, schema::kind::map, false));
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> json_body::optional_scalar_map_as(
+    std::string_view field, const schema::node& d) {
+  struct {
+    std::size_t max_items = 256;
+    std::size_t max_key_length = 128;
+    std::size_t max_value_length = std::size_t{64} * 1024;
+  } rule;
+  if (d.max_items != 0) rule.max_items = d.max_items;
+  if (d.max_key_length != 0) rule.max_key_length = d.max_key_length;
+  if (d.items && !d.items->alternatives.empty() && d.items->alternatives.front()->text.max_length != 0) {
+    rule.max_value_length = d.items->alternatives.front()->text.max_length;
+  }
   auto value = node_->find(field);
   if (!value || value->is_null()) return std::nullopt;
   dom::object members;
@@ -246,9 +380,15 @@ std::optional<std::vector<std::pair<std::string, std::string>>> json_body::optio
 }
 
 std::optional<json_body> json_body::optional_object(std::string_view field) {
+  return child(field, false);
+}
+
+std::optional<json_body> json_body::child(std::string_view field, bool required) {
+  const schema::node& d = node_->declared(field, schema::kind::object, required);
   auto value = node_->find(field);
   if (!value || value->is_null()) return std::nullopt;
   auto child = std::make_unique<node>();
+  child->shape = &d;
   if (value->get_object().get(child->object) != simdjson::SUCCESS) {
     node_->invalid(field, "must be an object");
     return std::nullopt;
@@ -260,14 +400,17 @@ std::optional<json_body> json_body::optional_object(std::string_view field) {
 }
 
 std::optional<json_body> json_body::object(std::string_view field) {
-  if (!has(field)) {
+  auto found = node_->find(field);
+  if (!found || found->is_null()) {
+    node_->declared(field, schema::kind::object, true);
     node_->missing(field);
     return std::nullopt;
   }
-  return optional_object(field);
+  return child(field, true);
 }
 
 std::optional<std::string> json_body::raw(std::string_view field) const {
+  node_->declared(field, schema::kind::any, std::nullopt);
   auto value = node_->find(field);
   if (!value) return std::nullopt;
   return simdjson::minify(*value);

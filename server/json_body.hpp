@@ -1,13 +1,19 @@
 #pragma once
-// Decoding of JSON request bodies, shared by every handler that takes one.
+// Decoding of JSON request bodies, shared by every handler that takes one. The body is read by its
+// route's declared request (route::contract, core/schema.hpp): each member's type, presence and
+// limits come from that one declaration, which /openapi.json also publishes.
 //
 // Usage (collect every field, then check once):
 //
-//   auto body = json_body::parse(context.request.body());
+//   auto body = json_body::parse(context);
 //   if (!body) co_return http::problem_response(body.error());
-//   std::string username = body->string("username", {.max_length = 64});
-//   std::optional<bool> admin = body->optional_boolean("admin");
+//   std::string username = body->string("username");           // declared {"username", string(...)}
+//   std::optional<bool> admin = body->optional_boolean("admin"); // declared optional("admin", boolean())
 //   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
+//
+// Reading a member the declaration lacks, as another type, or a required member as optional (or the
+// reverse) is a programming error: logged, and fatal in debug builds (every test run), so the
+// document cannot drift from the decoder.
 //
 // Failures, all problem+json naming the field in `errors[].field` (nested members as "fields.email"):
 //   * empty body, malformed JSON, or a top-level value that is not an object → 400;
@@ -34,19 +40,20 @@
 #include <vector>
 
 #include "core/problem.hpp"
+#include "core/schema.hpp"
 
 namespace sc::server {
 
-struct string_rule {
-  std::size_t max_length = 1024;  // bytes
-  bool allow_empty = true;        // false: "" is a 422 "must not be empty"
-  bool allow_newlines = false;    // true: TAB, LF and CR pass; other control characters never do
-};
+struct request_context;
+using schema::string_rule;
 
 class json_body {
  public:
-  // 400 for an empty body, malformed JSON, or a top-level value that is not an object.
-  static result<json_body> parse(std::string_view text);
+  // 400 for an empty body, malformed JSON, or a top-level value that is not an object. `declared`
+  // is the request's object declaration.
+  static result<json_body> parse(std::string_view text, const schema::type& declared);
+  // The request's body, read by its route's declared request.
+  static result<json_body> parse(const request_context& context);
 
   json_body(json_body&&) noexcept;
   json_body& operator=(json_body&&) noexcept;
@@ -58,31 +65,23 @@ class json_body {
   std::vector<std::string> keys() const;
 
   // Required members: on failure an error is recorded and an empty value returned.
-  std::string string(std::string_view field, string_rule rule = {});
+  std::string string(std::string_view field);
   bool boolean(std::string_view field);
-  std::int64_t integer(std::string_view field, std::int64_t min = std::numeric_limits<std::int64_t>::min(),
-                       std::int64_t max = std::numeric_limits<std::int64_t>::max());
+  std::int64_t integer(std::string_view field);
+  // An array of strings (declared array(string(rule), max_items)); each element obeys the rule.
+  std::vector<std::string> string_list(std::string_view field);
 
   // Optional members: nullopt when absent or null; wrong type etc. recorded as errors.
-  std::optional<std::string> optional_string(std::string_view field, string_rule rule = {});
+  std::optional<std::string> optional_string(std::string_view field);
   std::optional<bool> optional_boolean(std::string_view field);
-  std::optional<std::int64_t> optional_integer(std::string_view field,
-                                               std::int64_t min = std::numeric_limits<std::int64_t>::min(),
-                                               std::int64_t max = std::numeric_limits<std::int64_t>::max());
-  // An array of strings; each element obeys `rule`; more than `max_items` elements is a 422.
-  std::optional<std::vector<std::string>> optional_string_list(std::string_view field, string_rule rule = {},
-                                                               std::size_t max_items = 256);
-  // An object of strings, numbers and booleans as (member, text) pairs in document order: a number
-  // or boolean as its JSON text (clients send `"port": 8080`); null members are left out; any
-  // other type, more than `max_items` members, a name over `max_key_length` or a string over
-  // `max_value_length` bytes is a 422. nullopt when absent, null or refused.
-  struct scalar_map_rule {
-    std::size_t max_items = 256;
-    std::size_t max_key_length = 128;
-    std::size_t max_value_length = std::size_t{64} * 1024;
-  };
-  std::optional<std::vector<std::pair<std::string, std::string>>> optional_scalar_map(std::string_view field,
-                                                                                      scalar_map_rule rule);
+  std::optional<std::int64_t> optional_integer(std::string_view field);
+  // An array of strings (declared array(string(rule), max_items)); each element obeys the rule.
+  std::optional<std::vector<std::string>> optional_string_list(std::string_view field);
+  // An object of strings, numbers and booleans (declared scalar_map(...)) as (member, text) pairs
+  // in document order: a number or boolean as its JSON text (clients send `"port": 8080`); null
+  // members are left out; any other type, too many members, a name or a string too long is a 422.
+  // nullopt when absent, null or refused.
+  std::optional<std::vector<std::pair<std::string, std::string>>> optional_scalar_map(std::string_view field);
   // A nested object (errors inside it are named "<field>.<member>"); nullopt when absent or null.
   std::optional<json_body> optional_object(std::string_view field);
   // A required nested object.
@@ -103,9 +102,22 @@ class json_body {
  private:
   struct node;
   struct errors;
+  std::optional<json_body> child(std::string_view field, bool required);
+  std::string string_as(std::string_view field, const schema::node& declared);
+  std::int64_t integer_as(std::string_view field, const schema::node& declared);
+  std::optional<std::string> optional_string_as(std::string_view field, const schema::node& declared);
+  std::optional<std::int64_t> optional_integer_as(std::string_view field, const schema::node& declared);
+  std::optional<std::vector<std::string>> optional_string_list_as(std::string_view field, const schema::node& declared);
+  std::optional<std::vector<std::pair<std::string, std::string>>> optional_scalar_map_as(std::string_view field,
+                                                                                         const schema::node& declared);
   explicit json_body(std::unique_ptr<node> n);
   std::unique_ptr<node> node_;
 };
+
+// A map of scalars for json_body::optional_scalar_map: at most `max_items` members, names of at most
+// `max_key_length` bytes, strings of at most `max_value_length`.
+schema::type scalar_map(std::size_t max_items = 256, std::size_t max_key_length = 128,
+                        std::size_t max_value_length = std::size_t{64} * 1024);
 
 // True when `text` holds a control character (< 0x20 or 0x7F); TAB/LF/CR pass when `allow_newlines`.
 bool has_control_characters(std::string_view text, bool allow_newlines = false) noexcept;

@@ -85,4 +85,9 @@ router::match router::find(http::verb method, std::string_view path) const {
   return m;
 }
 
+const contract& contract_of(const route& r) {
+  static const contract none{};
+  return r.contract != nullptr ? r.contract() : none;
+}
+
 }  // namespace sc::server

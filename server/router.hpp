@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "core/query.hpp"
+#include "core/schema.hpp"
 #include "server/http.hpp"
 
 namespace sc::server {
 
 class app;
 struct connection;
+struct route;
 class body_stream;
 
 enum class auth_level {
@@ -61,6 +63,7 @@ struct request_context {
   std::size_t route_index = static_cast<std::size_t>(-1);  // set by the dispatcher, for metrics
   // Routes with `streams_body`: the body, still on the socket (`request.body()` is empty).
   body_stream* body = nullptr;
+  const route* matched = nullptr;  // set by the dispatcher: the route being served
 };
 
 using handler = boost::asio::awaitable<http::response> (*)(request_context& context);
@@ -77,12 +80,29 @@ inline constexpr std::chrono::milliseconds no_handler_deadline{0};
 // the OpenAPI document declares the segment as a path parameter. Exact paths win over prefixes.
 inline constexpr std::string_view rest_of_path = "{path}";
 
+// What a route takes and answers, declared once (core/schema.hpp): the request decoder
+// (server/json_body) reads the body by `request`, /openapi.json writes all of it, and the contract
+// tests validate what the server answers against the document.
+struct contract {
+  schema::type request{};                            // the JSON body; null: the route reads none
+  bool request_optional = false;                     // an empty body reads as {} (every member optional)
+  schema::type response{};                           // the 200 body when it is JSON
+  std::string_view media_type = "application/json";  // the 200 body's media type; "": no body
+  std::vector<schema::event> events{};               // events of the stream (text/event-stream) it may answer with
+  // Statuses answered with a problem beyond those every route may answer (400, 413, 431 from the
+  // transport; 500, 503, 504) and those its auth level (401, 403) and its body (422) imply.
+  std::vector<int> problems{};
+};
+// A function returning a contract built once (function-local static: no static-order question).
+using contract_fn = const contract& (*)();
+
 struct route {
   http::verb method;
   std::string_view path;
   auth_level auth;
   handler fn;
-  std::string_view summary;  // one line for the OpenAPI document
+  std::string_view summary;        // one line for the OpenAPI document
+  contract_fn contract = nullptr;  // its request, response and stream events (null: none declared)
   // The handler pulls the body itself from `request_context::body` (large uploads): the connection
   // reads only the header, and the handler enforces its own size limit.
   bool streams_body = false;
@@ -109,6 +129,9 @@ class router {
   std::unordered_map<std::string_view, std::vector<std::size_t>> by_path_;
   std::vector<std::pair<std::string_view, std::vector<std::size_t>>> by_prefix_;  // longest first
 };
+
+// The route's contract; an empty one for a route declared without (tests' own tables).
+const contract& contract_of(const route& r);
 
 // The application's route table (server/routes.cpp).
 std::vector<route> build_routes();

@@ -106,6 +106,35 @@ std::string install_preview(const preview_input& input) {
   });
 }
 
+schema::type install_preview_schema() {
+  using namespace schema;
+  auto ports = array(object({{"external", integer()}, {"internal", integer()}, optional("name", string())}));
+  return component(
+      "package_install_preview",
+      object({{"repo", string()},
+              {"name", string()},
+              {"version", string()},
+              {"description", string()},
+              {"image", string()},
+              {"runtime", enumeration({"container", "vm", "proton"})},
+              {"volumes", array(object({{"name", string()},
+                                        {"mountpoint", string()},
+                                        optional("quota", string()),
+                                        {"migrated", boolean()},
+                                        {"fresh", boolean()}}))},
+              {"external_ports", ports},
+              {"internal_ports", ports},
+              optional("upgrading_from", string()),
+              {"has_questions", boolean()},
+              {"disk_usage", object({{"total", integer(0)}, {"used", integer(0)}, {"available", integer(0)}})},
+              {"total_quota", integer(0)},
+              {"quota_exceeds_disk", boolean()},
+              {"summary", string()},
+              optional("vm", map(string())),
+              optional("vm_host_missing", array(string())),
+              optional("upgrade", upgrade_diff_schema())}));
+}
+
 std::vector<std::string> line_diff(std::string_view before, std::string_view after) {
   auto split = [](std::string_view text) {
     std::vector<std::string_view> lines;
@@ -217,6 +246,18 @@ std::string upgrade_diff(const upgrade_diff_input& input) {
     }
     w.end_array().end_object();
   });
+}
+
+schema::type upgrade_diff_schema() {
+  using namespace schema;
+  auto added_removed = [](const type& item) { return object({{"added", array(item)}, {"removed", array(item)}}); };
+  return component(
+      "package_upgrade_diff",
+      object({{"volumes", object({{"moved", array(string())}, {"new", array(string())}, {"dropped", array(string())}})},
+              {"ports", added_removed(integer())},
+              {"questions", added_removed(string())},
+              {"units",
+               array(object({optional("from", string()), optional("to", string()), {"diff", array(string())}}))}}));
 }
 
 }  // namespace sc::packages

@@ -12,6 +12,7 @@
 
 #include "core/packages/compile.hpp"
 #include "core/packages/plan.hpp"
+#include "core/schema.hpp"
 
 namespace sc::packages {
 
@@ -43,6 +44,8 @@ struct preview_input {
 //  "quota_exceeds_disk","summary","vm"?,"vm_host_missing"?:[…],"upgrade"?:{…}}. VM packages cannot be installed
 // (issue 16 keeps them out of scope); the summary says why, naming what the host lacks.
 std::string install_preview(const preview_input& input);
+// What install_preview writes (POST /packages/install-preview).
+schema::type install_preview_schema();
 
 // An upgrade as a dry run (issue 14): what the transaction would do to the installed version.
 struct upgrade_diff_input {
@@ -61,6 +64,7 @@ struct upgrade_diff_input {
 //  "questions":{"added":[…],"removed":[…]},
 //  "units":[{"from"?,"to"?,"diff":["-old line","+new line",…]}]}  (only units that differ)
 std::string upgrade_diff(const upgrade_diff_input& input);
+schema::type upgrade_diff_schema();
 
 // The lines of `before` and `after` that differ, as "-line" and "+line" in order (a longest
 // common subsequence over lines; the rest is unchanged).

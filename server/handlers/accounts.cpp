@@ -25,11 +25,15 @@ http::response account_response(const accounts::account& a) {
   return http::json_response(std::move(body));
 }
 
-// Decodes `{"username": string}`.
+// The request of the routes that name one account: `{"username": string}`.
+schema::type username_request() {
+  return schema::request({{"username", schema::string(username_rule)}});
+}
+
 result<std::string> username_body(const request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) return body.error();
-  std::string username = body->string("username", username_rule);
+  std::string username = body->string("username");
   if (auto ok = body->finish(); !ok) return ok.error();
   return username;
 }
@@ -37,10 +41,10 @@ result<std::string> username_body(const request_context& context) {
 }  // namespace
 
 reply account_authenticate(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string username = body->string("username", username_rule);
-  std::string password = body->string("password", password_rule);
+  std::string username = body->string("username");
+  std::string password = body->string("password");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
   auto login =
@@ -57,17 +61,17 @@ reply account_authenticate(request_context& context) {
 }
 
 reply account_create(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   accounts::new_account request;
-  request.username = body->string("username", username_rule);
-  request.password = body->string("password", password_rule);
-  request.email = body->string("email", contact_rule);
-  request.phone = body->string("phone", contact_rule);
-  request.real_name = body->string("real_name", contact_rule);
+  request.username = body->string("username");
+  request.password = body->string("password");
+  request.email = body->string("email");
+  request.phone = body->string("phone");
+  request.real_name = body->string("real_name");
   request.admin = body->optional_boolean("admin").value_or(false);
-  request.grants = body->optional_string_list("grants", name_rule, 16).value_or(std::vector<std::string>{});
-  request.networks = body->optional_string_list("networks", name_rule, 256).value_or(std::vector<std::string>{});
+  request.grants = body->optional_string_list("grants").value_or(std::vector<std::string>{});
+  request.networks = body->optional_string_list("networks").value_or(std::vector<std::string>{});
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
   bool caller_admin = context.caller && context.caller->admin;
@@ -97,19 +101,19 @@ reply account_list(request_context& context) {
 }
 
 reply account_update(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string username = body->string("username", username_rule);
+  std::string username = body->string("username");
   accounts::account_changes changes;
   bool admin_present = false;
   if (auto fields = body->object("fields")) {
     admin_present = fields->has("admin");
-    changes.password = fields->optional_string("password", password_rule);
-    changes.email = fields->optional_string("email", contact_rule);
-    changes.phone = fields->optional_string("phone", contact_rule);
-    changes.real_name = fields->optional_string("real_name", contact_rule);
-    changes.grants = fields->optional_string_list("grants", name_rule, 16);
-    changes.networks = fields->optional_string_list("networks", name_rule, 256);
+    changes.password = fields->optional_string("password");
+    changes.email = fields->optional_string("email");
+    changes.phone = fields->optional_string("phone");
+    changes.real_name = fields->optional_string("real_name");
+    changes.grants = fields->optional_string_list("grants");
+    changes.networks = fields->optional_string_list("networks");
   }
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
@@ -143,9 +147,9 @@ reply account_sessions(request_context& context) {
 }
 
 reply account_session_revoke(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string session_id = body->string("session_id", name_rule);
+  std::string session_id = body->string("session_id");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   if (auto revoked = context.services.accounts().revoke(*context.caller, session_id); !revoked) {
     co_return http::problem_response(revoked.error());
@@ -170,5 +174,90 @@ reply account_enable(request_context& context) {
   }
   co_return http::empty_response();
 }
+
+namespace contracts {
+
+const contract& account_authenticate() {
+  using namespace schema;
+  static const contract c{
+      .request = request({{"username", string(username_rule)}, {"password", string(password_rule)}}),
+      .response = object({{"token", string()}, {"account", accounts::account_schema()}}),
+      .problems = {401, 429}};
+  return c;
+}
+
+const contract& account_create() {
+  using namespace schema;
+  static const contract c{.request = request({{"username", string(username_rule)},
+                                              {"password", string(password_rule)},
+                                              {"email", string(contact_rule)},
+                                              {"phone", string(contact_rule)},
+                                              {"real_name", string(contact_rule)},
+                                              optional("admin", boolean()),
+                                              optional("grants", array(string(name_rule), 16)),
+                                              optional("networks", array(string(name_rule), 256))}),
+                          .response = accounts::account_schema(),
+                          .problems = {409, 429}};
+  return c;
+}
+
+const contract& account_get() {
+  static const contract c{.request = username_request(), .response = accounts::account_schema(), .problems = {404}};
+  return c;
+}
+
+const contract& account_list() {
+  static const contract c{.response = schema::page(accounts::account_schema())};
+  return c;
+}
+
+const contract& account_update() {
+  using namespace schema;
+  static const contract c{
+      .request = request(
+          {{"username", string(username_rule)},
+           {"fields", request({optional("admin", any("refused (403): set only at creation")),
+                               optional("password", string(password_rule)), optional("email", string(contact_rule)),
+                               optional("phone", string(contact_rule)), optional("real_name", string(contact_rule)),
+                               optional("grants", array(string(name_rule), 16)),
+                               optional("networks", array(string(name_rule), 256))})}}),
+      .response = accounts::account_schema(),
+      .problems = {404, 429}};
+  return c;
+}
+
+const contract& account_me() {
+  using namespace schema;
+  static const contract c{.response = object({{"username", string()}})};
+  return c;
+}
+
+const contract& account_sessions() {
+  using namespace schema;
+  static const contract c{
+      .response = array(component("account_session", object({{"id", string()},
+                                                             {"username", string()},
+                                                             {"created_at", format(string(), "date-time")},
+                                                             {"last_used", format(string(), "date-time")}})))};
+  return c;
+}
+
+const contract& account_session_revoke() {
+  using namespace schema;
+  static const contract c{.request = request({{"session_id", string(name_rule)}}), .media_type = "", .problems = {404}};
+  return c;
+}
+
+const contract& account_disable() {
+  static const contract c{.request = username_request(), .media_type = "", .problems = {404}};
+  return c;
+}
+
+const contract& account_enable() {
+  static const contract c{.request = username_request(), .media_type = "", .problems = {404}};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

@@ -81,14 +81,13 @@ reply storage_upload_archive(request_context& context) {
 }
 
 reply storage_download_archive(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string subvolume = body->string("subvolume", {.max_length = 4096});
-  auto paths = body->optional_string_list("paths", {.max_length = 4096}, 1024).value_or(std::vector<std::string>{});
-  std::string stop_service = body->optional_string("stop_service", {.max_length = 255}).value_or("");
-  std::string format_text = body->optional_string("format", {.max_length = 16}).value_or("");
-  std::string filename =
-      body->optional_string("filename", {.max_length = 1024, .allow_empty = true, .allow_newlines = true}).value_or("");
+  std::string subvolume = body->string("subvolume");
+  auto paths = body->optional_string_list("paths").value_or(std::vector<std::string>{});
+  std::string stop_service = body->optional_string("stop_service").value_or("");
+  std::string format_text = body->optional_string("format").value_or("");
+  std::string filename = body->optional_string("filename").value_or("");
   auto format = storage::parse_archive_format(format_text);
   if (!format) body->reject("format", "must be tar.gz, tar.bz2 or tar.xz");
   std::vector<std::string> members;

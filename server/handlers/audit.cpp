@@ -2,7 +2,6 @@
 #include "core/audit.hpp"
 
 #include <cstdint>
-#include <limits>
 
 #include "adapters/store/audit_store.hpp"
 #include "server/app.hpp"
@@ -13,17 +12,15 @@ namespace sc::server::handlers {
 
 reply audit_log(request_context& context) {
   // Every member is optional; unlike the original (500 "EOF"), an empty body means "no filters".
-  std::string_view text = context.request.body();
-  auto body = json_body::parse(text.find_first_not_of(" \t\r\n") == std::string_view::npos ? "{}" : text);
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
-  std::int64_t before_id = body->optional_integer("before_id", 0, max).value_or(0);
-  std::int64_t offset = body->optional_integer("offset", 0, 1'000'000'000).value_or(0);
-  std::int64_t limit = body->optional_integer("limit", std::numeric_limits<std::int64_t>::min(), max).value_or(0);
-  std::string account = body->optional_string("account", {.max_length = 256}).value_or("");
-  std::string sort_by = body->optional_string("sort_by", {.max_length = 64}).value_or("");
-  std::string sort_order = body->optional_string("sort_order", {.max_length = 64}).value_or("");
-  std::string search = body->optional_string("search", {.max_length = 256}).value_or("");
+  std::int64_t before_id = body->optional_integer("before_id").value_or(0);
+  std::int64_t offset = body->optional_integer("offset").value_or(0);
+  std::int64_t limit = body->optional_integer("limit").value_or(0);
+  std::string account = body->optional_string("account").value_or("");
+  std::string sort_by = body->optional_string("sort_by").value_or("");
+  std::string sort_order = body->optional_string("sort_order").value_or("");
+  std::string search = body->optional_string("search").value_or("");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
   auto query =
@@ -45,5 +42,30 @@ reply audit_log(request_context& context) {
     w.key("total_count").value(page->total_count).end_object();
   }));
 }
+
+namespace contracts {
+
+const contract& audit_log() {
+  using namespace schema;
+  static const contract c{
+      .request =
+          request({optional("before_id", integer(0)), optional("offset", integer(0, 1'000'000'000)),
+                   optional("limit", integer()), optional("account", string({.max_length = 256})),
+                   optional("sort_by", string({.max_length = 64})), optional("sort_order", string({.max_length = 64})),
+                   optional("search", string({.max_length = 256}))}),
+      .request_optional = true,
+      .response = page(component("audit_entry", object({{"id", integer()},
+                                                        {"account", string()},
+                                                        {"action", string()},
+                                                        {"path", string()},
+                                                        {"detail", string()},
+                                                        {"success", boolean()},
+                                                        {"error", string()},
+                                                        {"created_at", format(string(), "date-time")},
+                                                        {"count", integer(1)}})))};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

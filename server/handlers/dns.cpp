@@ -19,9 +19,19 @@ namespace {
 constexpr string_rule name_rule{.max_length = 300, .allow_empty = true, .allow_newlines = false};
 constexpr string_rule value_rule{.max_length = dns::max_txt_length + 1, .allow_empty = false, .allow_newlines = false};
 constexpr string_rule entry_rule{.max_length = 300, .allow_empty = false, .allow_newlines = false};
+constexpr string_rule type_rule{.max_length = 8, .allow_empty = false};
 
 std::string full_name(std::string_view owner, std::string_view tld) {
   return owner == "@" ? std::string(tld) : std::string(owner) + "." + std::string(tld);
+}
+
+schema::type record_schema() {
+  using namespace schema;
+  return component("dns_record", object({{"name", string()},
+                                         {"type", enumeration({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR"})},
+                                         {"value", string()},
+                                         {"ttl", integer(dns::min_ttl, dns::max_ttl)},
+                                         {"source", enumeration({"package", "manual"})}}));
 }
 
 void write_record(json_writer& writer, const dns::record& r, std::string_view tld, bool package) {
@@ -35,6 +45,16 @@ void write_record(json_writer& writer, const dns::record& r, std::string_view tl
 }
 
 // The RBL and DNSBL configurations: {"enabled":bool,"zones":[domain…]} in a setting.
+schema::type blocklist_schema() {
+  using namespace schema;
+  return component("dns_blocklist", object({{"enabled", schema::boolean()}, {"zones", array(string())}}));
+}
+
+schema::type blocklist_request() {
+  using namespace schema;
+  return request({{"enabled", schema::boolean()}, optional("zones", array(string(entry_rule), 64))});
+}
+
 std::string blocklist_config(const store::settings_store& settings, std::string_view key) {
   auto value = settings.get(key);
   bool enabled = false;
@@ -51,10 +71,10 @@ std::string blocklist_config(const store::settings_store& settings, std::string_
 }
 
 http::response set_blocklist_config(request_context& context, std::string_view key) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) return http::problem_response(body.error());
   bool enabled = body->boolean("enabled");
-  auto zones = body->optional_string_list("zones", entry_rule, 64).value_or(std::vector<std::string>{});
+  auto zones = body->optional_string_list("zones").value_or(std::vector<std::string>{});
   if (auto ok = body->finish(); !ok) return http::problem_response(ok.error());
   auto canonical = dns::canonical_blocklist_zones(zones);
   if (!canonical) return http::problem_response(canonical.error());
@@ -66,6 +86,16 @@ http::response set_blocklist_config(request_context& context, std::string_view k
   return http::json_response(std::move(text));
 }
 
+schema::type list_schema() {
+  using namespace schema;
+  return component("dns_list", object({{"entries", array(string())}}));
+}
+
+schema::type entry_request() {
+  using namespace schema;
+  return request({{"entry", string(entry_rule)}});
+}
+
 http::response list_entries(request_context& context, std::string_view list) {
   std::string body;
   json_writer writer(body);
@@ -75,9 +105,9 @@ http::response list_entries(request_context& context, std::string_view list) {
 
 // {"entry": …} added to or removed from a list; `allow_domain` for the DNSBL allowlist.
 http::response change_list(request_context& context, std::string_view list, bool allow_domain, bool add) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) return http::problem_response(body.error());
-  std::string entry = body->string("entry", entry_rule);
+  std::string entry = body->string("entry");
   if (auto ok = body->finish(); !ok) return http::problem_response(ok.error());
   auto canonical = allow_domain ? dns::canonical_allowlist_entry(entry) : dns::canonical_network(entry, "entry");
   if (!canonical) return http::problem_response(canonical.error());
@@ -124,12 +154,12 @@ reply dns_records(request_context& context) {
 }
 
 reply dns_records_add(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
-  std::string type = body->string("type", {.max_length = 8, .allow_empty = false});
-  std::string value = body->string("value", value_rule);
-  std::int64_t ttl = body->optional_integer("ttl", 0, std::numeric_limits<std::int32_t>::max()).value_or(0);
+  std::string name = body->string("name");
+  std::string type = body->string("type");
+  std::string value = body->string("value");
+  std::int64_t ttl = body->optional_integer("ttl").value_or(0);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto added = co_await context.services.dns().add(std::move(name), std::move(type), std::move(value), ttl);
   if (!added) co_return http::problem_response(added.error());
@@ -140,11 +170,11 @@ reply dns_records_add(request_context& context) {
 }
 
 reply dns_records_remove(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
-  std::string type = body->string("type", {.max_length = 8, .allow_empty = false});
-  std::string value = body->optional_string("value", {.max_length = dns::max_txt_length + 1}).value_or("");
+  std::string name = body->string("name");
+  std::string type = body->string("type");
+  std::string value = body->optional_string("value").value_or("");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto removed = co_await context.services.dns().remove(std::move(name), std::move(type), std::move(value));
   if (!removed) co_return http::problem_response(removed.error());
@@ -162,9 +192,9 @@ reply dns_tld_get(request_context& context) {
 }
 
 reply dns_tld_set(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string tld = body->string("tld", {.max_length = 64, .allow_empty = false});
+  std::string tld = body->string("tld");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto set = co_await context.services.dns().set_tld(std::move(tld));
   if (!set) co_return http::problem_response(set.error());
@@ -205,12 +235,11 @@ reply dns_services(request_context& context) {
 }
 
 reply dns_services_set(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  auto excluded = body->optional_string_list("excluded", entry_rule, 1024);
-  if (!excluded && body->ok()) body->require("excluded");
+  std::vector<std::string> excluded = body->string_list("excluded");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  auto set = co_await context.services.dns().set_excluded(std::move(*excluded));
+  auto set = co_await context.services.dns().set_excluded(std::move(excluded));
   if (!set) co_return http::problem_response(set.error());
   co_return co_await dns_services(context);
 }
@@ -245,5 +274,147 @@ reply dns_dnsbl_allowlist_add(request_context& context) {
 reply dns_dnsbl_allowlist_remove(request_context& context) {
   co_return change_list(context, "dnsbl_allowlist", true, false);
 }
+
+namespace contracts {
+
+namespace {
+
+schema::type tld_schema() {
+  using namespace schema;
+  return object({{"tld", string()}});
+}
+
+schema::type published_names_schema() {
+  using namespace schema;
+  return array(component(
+      "dns_published_name",
+      object({{"service", string()}, {"hostname", describe(string(), "\"\" when none")}, {"published", boolean()}})));
+}
+
+}  // namespace
+
+const contract& dns_status() {
+  using namespace schema;
+  static const contract c{.response = object({{"enabled", boolean()},
+                                              {"running", boolean()},
+                                              {"tld", string()},
+                                              {"record_count", integer(0)},
+                                              {"listen", string()},
+                                              {"host_address", string()},
+                                              {"server", enumeration({"knot"})}})};
+  return c;
+}
+
+const contract& dns_records() {
+  static const contract c{.response = schema::array(record_schema())};
+  return c;
+}
+
+const contract& dns_records_add() {
+  using namespace schema;
+  static const contract c{.request = request({{"name", string(name_rule)},
+                                              {"type", string(type_rule)},
+                                              {"value", string(value_rule)},
+                                              optional("ttl", integer(0, std::numeric_limits<std::int32_t>::max()))}),
+                          .response = record_schema(),
+                          .problems = {409, 429}};
+  return c;
+}
+
+const contract& dns_records_remove() {
+  using namespace schema;
+  static const contract c{.request = request({{"name", string(name_rule)},
+                                              {"type", string(type_rule)},
+                                              optional("value", string({.max_length = dns::max_txt_length + 1}))}),
+                          .response = object({{"removed", integer(1)}}),
+                          .problems = {404, 409, 429}};
+  return c;
+}
+
+const contract& dns_tld_get() {
+  static const contract c{.response = tld_schema()};
+  return c;
+}
+
+const contract& dns_tld_set() {
+  using namespace schema;
+  static const contract c{.request = request({{"tld", string({.max_length = 64, .allow_empty = false})}}),
+                          .response = tld_schema(),
+                          .problems = {429}};
+  return c;
+}
+
+const contract& dns_setup() {
+  using namespace schema;
+  // Restarting the served DNS server goes through the system services (409 while they are being
+  // applied, 422 when the unit does not start).
+  static const contract c{.response = object({{"status", enumeration({"ok"})}}), .problems = {404, 409, 422, 429}};
+  return c;
+}
+
+const contract& dns_services() {
+  static const contract c{.response = published_names_schema()};
+  return c;
+}
+
+const contract& dns_services_set() {
+  using namespace schema;
+  static const contract c{.request = request({{"excluded", array(string(entry_rule), 1024)}}),
+                          .response = published_names_schema(),
+                          .problems = {429}};
+  return c;
+}
+
+const contract& dns_rbl_get() {
+  static const contract c{.response = blocklist_schema()};
+  return c;
+}
+
+const contract& dns_rbl_set() {
+  static const contract c{.request = blocklist_request(), .response = blocklist_schema()};
+  return c;
+}
+
+const contract& dns_dnsbl_get() {
+  static const contract c{.response = blocklist_schema()};
+  return c;
+}
+
+const contract& dns_dnsbl_set() {
+  static const contract c{.request = blocklist_request(), .response = blocklist_schema()};
+  return c;
+}
+
+const contract& dns_rbl_local() {
+  static const contract c{.response = list_schema()};
+  return c;
+}
+
+const contract& dns_rbl_local_add() {
+  static const contract c{.request = entry_request(), .response = list_schema(), .problems = {409}};
+  return c;
+}
+
+const contract& dns_rbl_local_remove() {
+  static const contract c{.request = entry_request(), .response = list_schema(), .problems = {404}};
+  return c;
+}
+
+const contract& dns_dnsbl_allowlist() {
+  static const contract c{.response = list_schema()};
+  return c;
+}
+
+const contract& dns_dnsbl_allowlist_add() {
+  static const contract c{.request = entry_request(), .response = list_schema(), .problems = {409}};
+  return c;
+}
+
+const contract& dns_dnsbl_allowlist_remove() {
+  static const contract c{.request = entry_request(), .response = list_schema(), .problems = {404}};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

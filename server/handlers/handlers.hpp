@@ -132,4 +132,121 @@ reply pages_update(request_context& context);
 reply pages_remove(request_context& context);
 reply pages_rebuild(request_context& context);
 
+// What each route takes and answers (route::contract), defined beside its handler.
+namespace contracts {
+// server/handlers/status.cpp
+const contract& health();
+const contract& ready();
+const contract& metrics_text();
+const contract& openapi();
+const contract& tls_ca_certificate();
+const contract& status_ping();
+// server/handlers/accounts.cpp
+const contract& account_authenticate();
+const contract& account_create();
+const contract& account_get();
+const contract& account_list();
+const contract& account_update();
+const contract& account_me();
+const contract& account_sessions();
+const contract& account_session_revoke();
+const contract& account_disable();
+const contract& account_enable();
+// server/handlers/settings.cpp
+const contract& settings_all();
+const contract& settings_get();
+const contract& settings_set();
+const contract& locales();
+// server/handlers/audit.cpp
+const contract& audit_log();
+// server/handlers/repositories.cpp
+const contract& repository_list();
+const contract& repository_add();
+const contract& repository_remove();
+const contract& repository_move();
+const contract& repository_refresh();
+// server/handlers/packages.cpp
+const contract& packages_list();
+const contract& packages_by_repo();
+const contract& packages_featured();
+const contract& packages_timezones();
+const contract& packages_versions();
+const contract& packages_children();
+const contract& packages_manifest();
+const contract& packages_questions();
+const contract& packages_questions_identity();
+const contract& packages_install_preview();
+// server/handlers/installs.cpp
+const contract& packages_install();
+const contract& packages_uninstall();
+const contract& packages_disable();
+const contract& packages_enable();
+const contract& packages_rebuild_git();
+const contract& packages_purge_volumes();
+const contract& packages_purge_uninstalled_volumes();
+const contract& packages_uninstalled_volumes();
+const contract& packages_installed();
+const contract& packages_installed_info();
+const contract& packages_responses();
+const contract& packages_last_responses();
+const contract& packages_clear_last_responses();
+const contract& packages_rollback();
+const contract& packages_snapshots();
+const contract& packages_snapshots_remove();
+const contract& packages_upgrades();
+const contract& packages_upgrades_dismiss();
+// server/handlers/storage.cpp
+const contract& storage_list();
+const contract& storage_create();
+const contract& storage_modify();
+const contract& storage_remove();
+const contract& storage_package_volumes();
+const contract& storage_remove_package_volume();
+const contract& storage_upload_archive();
+const contract& storage_download_archive();
+// server/handlers/systemd.cpp
+const contract& systemd_units();
+const contract& systemd_status();
+const contract& systemd_logs_tail();
+const contract& systemd_logs();
+// server/handlers/system_services.cpp
+const contract& system_services_list();
+const contract& system_services_status();
+const contract& system_services_refresh();
+// server/handlers/monitoring.cpp
+const contract& monitoring_status();
+const contract& monitoring_proxy();
+// server/handlers/dns.cpp
+const contract& dns_status();
+const contract& dns_records();
+const contract& dns_records_add();
+const contract& dns_records_remove();
+const contract& dns_tld_get();
+const contract& dns_tld_set();
+const contract& dns_setup();
+const contract& dns_services();
+const contract& dns_services_set();
+const contract& dns_rbl_get();
+const contract& dns_rbl_set();
+const contract& dns_dnsbl_get();
+const contract& dns_dnsbl_set();
+const contract& dns_rbl_local();
+const contract& dns_rbl_local_add();
+const contract& dns_rbl_local_remove();
+const contract& dns_dnsbl_allowlist();
+const contract& dns_dnsbl_allowlist_add();
+const contract& dns_dnsbl_allowlist_remove();
+// server/handlers/vm_images.cpp
+const contract& vm_images_list();
+const contract& vm_images_upload();
+const contract& vm_images_delete();
+// server/handlers/pages.cpp
+const contract& pages_list();
+const contract& pages_create();
+const contract& pages_upload();
+const contract& pages_update();
+const contract& pages_remove();
+const contract& pages_rebuild();
+}  // namespace contracts
+
 }  // namespace sc::server::handlers

@@ -23,6 +23,8 @@ namespace sc::server::handlers {
 namespace {
 
 constexpr string_rule optional_name_rule{.max_length = 64, .allow_empty = true, .allow_newlines = false};
+// `name` may be "repo/name" (64 + 1 + 64); rebuild-git's `version` takes the same.
+constexpr string_rule qualified_name_rule{.max_length = 129, .allow_empty = false, .allow_newlines = false};
 constexpr std::size_t max_answers = 256;
 constexpr std::array<list_field<std::string>, 1> entry_fields = {{
     {"name", [](const std::string& e) -> list_value { return std::string_view(e); }, false},
@@ -60,17 +62,47 @@ void check_key(json_body& body, const package_key& key, bool repo_required) {
   if (key.effective().size() > 64) body.reject("instance", "name and instance together exceed 64 characters");
 }
 
+// The request of a route that reads a key (read_key), with its own `more` members. `repo` is read
+// as optional (a client may send "repo/name" in `name`) even where the route requires it.
+schema::type key_request(bool repo_required, std::vector<schema::member> more = {}) {
+  using namespace schema;
+  auto repo = string(optional_name_rule);
+  if (repo_required) repo = describe(repo, "required, here or in `name` as repo/name");
+  std::vector<member> members{
+      optional("repo", repo), {"name", string(qualified_name_rule)}, optional("instance", string(optional_name_rule))};
+  members.insert(members.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  return request(std::move(members));
+}
+
 package_key read_key(json_body& body, bool repo_required) {
   package_key key;
-  key.repo = body.optional_string("repo", optional_name_rule).value_or("");
-  key.name = body.string("name", {.max_length = 129, .allow_empty = false, .allow_newlines = false});
-  key.instance = body.optional_string("instance", optional_name_rule).value_or("");
+  key.repo = body.optional_string("repo").value_or("");
+  key.name = body.string("name");
+  key.instance = body.optional_string("instance").value_or("");
   split_repo(key);
   check_key(body, key, repo_required);
   return key;
 }
 
-// Streams the operation's progress (SSE) or waits for its end (one JSON answer).
+// The frames operation_progress (server/lifecycle.cpp) publishes for an install, upgrade, rollback
+// or uninstall, all unnamed events: steps, then done or error.
+schema::type progress_schema() {
+  using namespace schema;
+  auto step =
+      object({{"step", enumeration({"preparing_upgrade", "snapshotting", "migrating_volumes", "provisioning_volumes",
+                                    "seeding_data", "installing_dependencies", "applying_templates",
+                                    "installing_services", "starting", "restoring_volumes", "saving_install",
+                                    "rolling_back", "stopping_services", "uninstalling_dependencies"})}});
+  auto rolled_back = object({{"step", enumeration({"rolled_back"})},
+                             {"reason", string()},
+                             {"journal", describe(array(string()), "the new version's last journal lines")}});
+  auto done = object({{"done", boolean()}});
+  auto failed = object({{"error", string()}, optional("journal", array(string()))});
+  return component("package_progress",
+                   one_of({std::move(step), std::move(rolled_back), std::move(done), std::move(failed)}));
+}
+
+// Streams the operation's progress (SSE) or waits for its end (200 with no body, or its problem).
 boost::asio::awaitable<http::response> answer_progress(request_context& context,
                                                        std::shared_ptr<operation_progress> progress) {
   if (context.request[boost::beast::http::field::accept].find("text/event-stream") != std::string_view::npos) {
@@ -111,25 +143,25 @@ const store::install_record* find_record(request_context& context, const package
 }  // namespace
 
 reply packages_install(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   install_request request;
   auto key = read_key(*body, false);
   request.repo = key.repo;
   request.name = key.name;
   request.instance = key.instance;
-  request.version = body->optional_string("version", optional_name_rule).value_or("");
+  request.version = body->optional_string("version").value_or("");
   request.reuse_volumes = body->optional_boolean("reuse_volumes").value_or(false);
   request.skip_response_reuse = body->optional_boolean("skip_response_reuse").value_or(false);
   if (body->ok() && !request.version.empty() && !packages::valid_version(request.version)) {
     body->reject("version", "invalid version");
   }
-  request.import_from_version = body->optional_string("import_from_version", optional_name_rule).value_or("");
+  request.import_from_version = body->optional_string("import_from_version").value_or("");
   if (body->ok() && !request.import_from_version.empty() && !packages::valid_version(request.import_from_version)) {
     body->reject("import_from_version", "invalid version");
   }
   // Answers as strings: numbers and booleans are taken as their JSON text.
-  auto answers = body->optional_scalar_map("responses", {.max_items = max_answers});
+  auto answers = body->optional_scalar_map("responses");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   if (answers) {
     for (auto& [question, answer] : *answers) request.responses.insert_or_assign(question, std::move(answer));
@@ -140,11 +172,11 @@ reply packages_install(request_context& context) {
 }
 
 reply packages_uninstall(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, false);
   uninstall_request request{key.repo, key.name, key.instance, body->optional_boolean("purge_volumes").value_or(false)};
-  (void)body->optional_string("version", optional_name_rule);
+  (void)body->optional_string("version");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto progress = co_await context.services.lifecycle().uninstall(std::move(request));
   if (!progress) co_return http::problem_response(progress.error());
@@ -153,7 +185,7 @@ reply packages_uninstall(request_context& context) {
 
 namespace {
 boost::asio::awaitable<http::response> set_disabled(request_context& context, bool disabled) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, false);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
@@ -168,7 +200,7 @@ boost::asio::awaitable<http::response> set_disabled(request_context& context, bo
 }
 
 boost::asio::awaitable<http::response> purge(request_context& context, bool installed_too) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
@@ -180,10 +212,10 @@ boost::asio::awaitable<http::response> purge(request_context& context, bool inst
 
 // behavior-ops.md §6.5: repo, name and version are all required; the answer is `{}`.
 reply packages_rebuild_git(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
-  std::string version = body->string("version", {.max_length = 129, .allow_empty = false, .allow_newlines = false});
+  std::string version = body->string("version");
   if (body->ok() && !packages::valid_version(version)) body->reject("version", "invalid version");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto done = co_await context.services.lifecycle().rebuild_git(key.repo, key.effective(), version);
@@ -205,7 +237,7 @@ reply packages_purge_uninstalled_volumes(request_context& context) {
 }
 
 reply packages_uninstalled_volumes(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
@@ -238,11 +270,34 @@ reply packages_installed(request_context& context) {
   }));
 }
 
+namespace {
+
+// What packages_installed_info writes. Non-admins get empty questions and responses, and the
+// notes with secrets masked.
+schema::type installed_info_schema() {
+  using namespace schema;
+  auto question = object({{"query", string()},
+                          optional("type", string()),
+                          optional("default", string()),
+                          optional("optional", boolean())});
+  auto resources =
+      object({optional("slice", string()), optional("source", nullable(enumeration({"systemd", "podman"}))),
+              optional("memory_bytes", nullable(integer(0))), optional("cpu_seconds", nullable(number()))});
+  return component("installed_package_info",
+                   object({{"questions", map(question)},
+                           {"responses", map(string())},
+                           {"notes", map(string())},
+                           optional("note_types", map(string())),
+                           {"resources", describe(resources, "empty when the figures could not be read")}}));
+}
+
+}  // namespace
+
 reply packages_installed_info(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, false);
-  (void)body->optional_string("version", optional_name_rule);
+  (void)body->optional_string("version");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   const auto* record = find_record(context, key);
   if (record == nullptr) {
@@ -331,10 +386,10 @@ http::response answers_response(const packages::marker_values& answers, const pa
 // POST /packages/responses: the installed answers ({} when not installed); secrets masked for
 // non-admins.
 reply packages_responses(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, false);
-  (void)body->optional_string("version", optional_name_rule);
+  (void)body->optional_string("version");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   const auto* record = find_record(context, key);
   if (record == nullptr) co_return http::json_response("{}");
@@ -343,7 +398,7 @@ reply packages_responses(request_context& context) {
 }
 
 reply packages_last_responses(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
@@ -353,7 +408,7 @@ reply packages_last_responses(request_context& context) {
 }
 
 reply packages_rollback(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
@@ -363,7 +418,7 @@ reply packages_rollback(request_context& context) {
 }
 
 reply packages_snapshots(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
@@ -380,10 +435,10 @@ reply packages_snapshots(request_context& context) {
 }
 
 reply packages_snapshots_remove(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
-  auto id = body->integer("id", 1, std::numeric_limits<std::int64_t>::max());
+  auto id = body->integer("id");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   if (auto removed = co_await context.services.lifecycle().remove_snapshot(key.repo, key.effective(), id); !removed) {
     co_return http::problem_response(removed.error());
@@ -392,7 +447,7 @@ reply packages_snapshots_remove(request_context& context) {
 }
 
 reply packages_clear_last_responses(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
   auto key = read_key(*body, true);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
@@ -423,5 +478,147 @@ reply packages_upgrades_dismiss(request_context& context) {
   }
   co_return http::empty_response();
 }
+
+namespace contracts {
+
+// The lifecycle routes answer 200 with no body, or (Accept: text/event-stream) the progress
+// stream; a failed operation is the one answer's problem, whatever its status. 502: git refused a
+// seeded volume's remote.
+
+const contract& packages_install() {
+  using namespace schema;
+  static const contract c{
+      .request = key_request(false, {optional("version", string(optional_name_rule)),
+                                     optional("reuse_volumes", boolean()), optional("skip_response_reuse", boolean()),
+                                     optional("import_from_version", string(optional_name_rule)),
+                                     optional("responses", scalar_map(max_answers))}),
+      .media_type = "",
+      .events = {{"", progress_schema(), "progress steps, then the end: done or error"}},
+      .problems = {404, 409, 502}};
+  return c;
+}
+
+const contract& packages_uninstall() {
+  using namespace schema;
+  static const contract c{.request = key_request(false, {optional("purge_volumes", boolean()),
+                                                         optional("version", string(optional_name_rule))}),
+                          .media_type = "",
+                          .events = {{"", progress_schema(), "progress steps, then the end: done or error"}},
+                          .problems = {404, 409}};
+  return c;
+}
+
+const contract& packages_disable() {
+  static const contract c{.request = key_request(false), .media_type = "", .problems = {404, 409}};
+  return c;
+}
+
+const contract& packages_enable() {
+  static const contract c{.request = key_request(false), .media_type = "", .problems = {404, 409}};
+  return c;
+}
+
+const contract& packages_rebuild_git() {
+  using namespace schema;
+  static const contract c{.request = key_request(true, {{"version", string(qualified_name_rule)}}),
+                          .response = object({}),
+                          .problems = {404, 409, 502}};
+  return c;
+}
+
+const contract& packages_purge_volumes() {
+  static const contract c{.request = key_request(true), .media_type = "", .problems = {404, 409}};
+  return c;
+}
+
+const contract& packages_purge_uninstalled_volumes() {
+  static const contract c{.request = key_request(true), .media_type = "", .problems = {404, 409}};
+  return c;
+}
+
+const contract& packages_uninstalled_volumes() {
+  using namespace schema;
+  static const contract c{.request = key_request(true),
+                          .response = object({{"has_uninstalled_volumes", boolean()},
+                                              optional("uninstalled_versions", array(string())),
+                                              optional("installed_versions", array(string()))}),
+                          .problems = {404, 409}};
+  return c;
+}
+
+const contract& packages_installed() {
+  static const contract c{.response = schema::page(schema::describe(schema::string(), "repo/name@version"))};
+  return c;
+}
+
+const contract& packages_installed_info() {
+  using namespace schema;
+  static const contract c{.request = key_request(false, {optional("version", string(optional_name_rule))}),
+                          .response = installed_info_schema(),
+                          .problems = {404}};
+  return c;
+}
+
+const contract& packages_responses() {
+  using namespace schema;
+  static const contract c{.request = key_request(false, {optional("version", string(optional_name_rule))}),
+                          .response = map(string())};
+  return c;
+}
+
+const contract& packages_last_responses() {
+  static const contract c{.request = key_request(true), .response = schema::map(schema::string())};
+  return c;
+}
+
+const contract& packages_clear_last_responses() {
+  static const contract c{.request = key_request(true), .media_type = ""};
+  return c;
+}
+
+const contract& packages_rollback() {
+  static const contract c{.request = key_request(true),
+                          .media_type = "",
+                          .events = {{"", progress_schema(), "progress steps, then the end: done or error"}},
+                          .problems = {404, 409, 502}};
+  return c;
+}
+
+const contract& packages_snapshots() {
+  using namespace schema;
+  static const contract c{
+      .request = key_request(true),
+      .response = array(component(
+          "package_snapshot",
+          object({{"id", integer(1)}, {"version", string()}, {"created_at", string()}, {"size", integer(0)}}))),
+      .problems = {404}};
+  return c;
+}
+
+const contract& packages_snapshots_remove() {
+  using namespace schema;
+  static const contract c{.request = key_request(true, {{"id", integer(1, std::numeric_limits<std::int64_t>::max())}}),
+                          .media_type = "",
+                          .problems = {404, 409}};
+  return c;
+}
+
+const contract& packages_upgrades() {
+  using namespace schema;
+  static const contract c{.response = array(component("package_upgrade", object({{"repo", string()},
+                                                                                 {"name", string()},
+                                                                                 optional("instance", string()),
+                                                                                 {"installed_version", string()},
+                                                                                 {"latest_version", string()},
+                                                                                 {"changed", boolean()}})))};
+  return c;
+}
+
+const contract& packages_upgrades_dismiss() {
+  static const contract c{.media_type = ""};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

@@ -54,4 +54,34 @@ reply monitoring_proxy(request_context& context) {
   co_return out;
 }
 
+namespace contracts {
+
+const contract& monitoring_status() {
+  using namespace schema;
+  // The report server/monitoring_service.cpp status() writes.
+  static const contract c{
+      .response = one_of(
+          {object({{"status", enumeration({"disabled"})}}),
+           component("monitoring_status", object({{"backend", string()},
+                                                  {"prometheus", boolean()},
+                                                  {"node_exporter", boolean()},
+                                                  {"monitoring_ui", boolean()},
+                                                  optional("grafana", boolean()),
+                                                  {"disk_devices", array(string())},
+                                                  optional("scrape_targets_error", string()),
+                                                  optional("scrape_targets", array(monitoring::scrape_target_schema())),
+                                                  optional("down_jobs", array(string()))}))})};
+  return c;
+}
+
+const contract& monitoring_proxy() {
+  using namespace schema;
+  // Prometheus's answer, status and body, passed on: mostly its API's JSON (what the UI's pages
+  // ask for), else the UI's pages and assets. 502 and 504 when Prometheus fails to answer.
+  static const contract c{.response = any("whatever Prometheus answers"), .problems = {502}};
+  return c;
+}
+
+}  // namespace contracts
+
 }  // namespace sc::server::handlers

@@ -68,6 +68,22 @@ std::optional<std::string> installed_version_of(request_context& context, std::s
   return context.services.lifecycle().installed_version(repo, name);
 }
 
+// An entry of package_page: `installed_version` and `changed` only when installed.
+schema::type package_entry_schema() {
+  using namespace schema;
+  return component(
+      "package_list_entry",
+      object({{"repo", string()},
+              {"name", string()},
+              {"version", string()},
+              optional("description", string()),
+              optional("supplies", array(string())),
+              {"installed", boolean()},
+              optional("installed_version", string()),
+              optional("changed", describe(boolean(), "the repository's definition of the installed version changed")),
+              optional("featured", boolean())}));
+}
+
 http::response package_page(request_context& context, bool featured_only) {
   auto snapshot = context.services.packages().snapshot();
   auto installed = installed_states(context, *snapshot);
@@ -109,18 +125,27 @@ struct identity {
   std::string version;
 };
 
-result<identity> read_identity(std::string_view text, bool need_version, bool repo_optional = false) {
-  auto body = json_body::parse(text);
+// The request read_identity reads, with the same flags: each route that calls it declares this.
+schema::type identity_request(bool need_version, bool repo_optional = false) {
+  using namespace schema;
+  std::vector<member> members;
+  if (repo_optional) {
+    members.push_back(optional("repo", string({.max_length = 64})));
+  } else {
+    members.emplace_back("repo", string(name_rule));
+  }
+  members.emplace_back("name", string(name_rule));
+  if (need_version) members.emplace_back("version", string(name_rule));
+  return request(std::move(members));
+}
+
+result<identity> read_identity(const request_context& context, bool need_version, bool repo_optional = false) {
+  auto body = json_body::parse(context);
   if (!body) return body.error();
   identity id;
-  if (repo_optional) {
-    id.repo =
-        body->optional_string("repo", {.max_length = 64, .allow_empty = true, .allow_newlines = false}).value_or("");
-  } else {
-    id.repo = body->string("repo", name_rule);
-  }
-  id.name = body->string("name", name_rule);
-  if (need_version) id.version = body->string("version", name_rule);
+  id.repo = repo_optional ? body->optional_string("repo").value_or("") : body->string("repo");
+  id.name = body->string("name");
+  if (need_version) id.version = body->string("version");
   if (body->ok()) {
     if (!id.repo.empty() && !packages::valid_repository_name(id.repo)) body->reject("repo", "invalid repository name");
     if (!packages::valid_package_name(id.name)) body->reject("name", "invalid package name");
@@ -128,6 +153,18 @@ result<identity> read_identity(std::string_view text, bool need_version, bool re
   }
   if (auto ok = body->finish(); !ok) return ok.error();
   return id;
+}
+
+// What questions_json writes: the questions by key.
+schema::type questions_schema() {
+  using namespace schema;
+  return map(
+      component("package_question", object({{"query", string()},
+                                            optional("type", string()),
+                                            optional("default", string()),
+                                            optional("optional", boolean()),
+                                            optional("show_if", string()),
+                                            optional("oauth", any("the flow spec, as the definition gives it"))})));
 }
 
 // The questions of a definition, by key, as GET /packages/questions answers them.
@@ -199,9 +236,9 @@ reply packages_by_repo(request_context& context) {
 }
 
 reply packages_versions(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
+  std::string name = body->string("name");
   if (body->ok() && !packages::valid_package_name(name)) body->reject("name", "invalid package name");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto versions = context.services.packages().snapshot()->versions(name);
@@ -210,7 +247,7 @@ reply packages_versions(request_context& context) {
 }
 
 reply packages_children(request_context& context) {
-  auto id = read_identity(context.request.body(), false);
+  auto id = read_identity(context, false);
   if (!id) co_return http::problem_response(id.error());
   // Children are the installed instances of a package: "<name>-<instance>" records of it.
   std::vector<std::string> children;
@@ -224,9 +261,9 @@ reply packages_children(request_context& context) {
 }
 
 reply packages_questions(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
+  std::string name = body->string("name");
   if (body->ok() && !packages::valid_package_name(name)) body->reject("name", "invalid package name");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto snapshot = context.services.packages().snapshot();
@@ -236,7 +273,7 @@ reply packages_questions(request_context& context) {
 }
 
 reply packages_questions_identity(request_context& context) {
-  auto id = read_identity(context.request.body(), true);
+  auto id = read_identity(context, true);
   if (!id) co_return http::problem_response(id.error());
   auto snapshot = context.services.packages().snapshot();
   const catalog_package* p = snapshot->find(id->repo, id->name, id->version);
@@ -245,7 +282,7 @@ reply packages_questions_identity(request_context& context) {
 }
 
 reply packages_manifest(request_context& context) {
-  auto id = read_identity(context.request.body(), true);
+  auto id = read_identity(context, true);
   if (!id) co_return http::problem_response(id.error());
   auto snapshot = context.services.packages().snapshot();
   const catalog_package* p = snapshot->find(id->repo, id->name, id->version);
@@ -262,7 +299,7 @@ reply packages_timezones(request_context& context) {
 }
 
 reply packages_install_preview(request_context& context) {
-  auto id = read_identity(context.request.body(), true, true);
+  auto id = read_identity(context, true, true);
   if (!id) co_return http::problem_response(id.error());
   auto snapshot = context.services.packages().snapshot();
   const catalog_package* p = id->repo.empty() ? snapshot->find_any_repo(id->name, id->version)
@@ -331,5 +368,71 @@ reply packages_install_preview(request_context& context) {
   }
   co_return http::json_response(packages::install_preview(input));
 }
+
+namespace contracts {
+
+const contract& packages_list() {
+  static const contract c{.response = schema::page(package_entry_schema())};
+  return c;
+}
+
+const contract& packages_by_repo() {
+  using namespace schema;
+  static const contract c{
+      .response =
+          array(object({{"repo", string()},
+                        {"packages", array(object({{"repo", string()}, {"name", string()}, {"version", string()}}))},
+                        optional("featured", array(string()))}))};
+  return c;
+}
+
+const contract& packages_featured() {
+  static const contract c{.response = schema::page(package_entry_schema())};
+  return c;
+}
+
+const contract& packages_timezones() {
+  static const contract c{.response = schema::array(schema::string())};
+  return c;
+}
+
+const contract& packages_versions() {
+  using namespace schema;
+  static const contract c{
+      .request = request({{"name", string(name_rule)}}), .response = array(string()), .problems = {404}};
+  return c;
+}
+
+const contract& packages_children() {
+  using namespace schema;
+  static const contract c{.request = identity_request(false), .response = array(string())};
+  return c;
+}
+
+const contract& packages_manifest() {
+  static const contract c{.request = identity_request(true), .media_type = "text/x-yaml", .problems = {404}};
+  return c;
+}
+
+const contract& packages_questions() {
+  using namespace schema;
+  static const contract c{
+      .request = request({{"name", string(name_rule)}}), .response = questions_schema(), .problems = {404}};
+  return c;
+}
+
+const contract& packages_questions_identity() {
+  static const contract c{.request = identity_request(true), .response = questions_schema(), .problems = {404}};
+  return c;
+}
+
+// 409: the upgrade's dry run plans the new version against the installed packages (names, ports).
+const contract& packages_install_preview() {
+  static const contract c{
+      .request = identity_request(true, true), .response = packages::install_preview_schema(), .problems = {404, 409}};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

@@ -23,6 +23,7 @@ namespace {
 constexpr string_rule name_rule{.max_length = 64, .allow_empty = true, .allow_newlines = false};
 constexpr string_rule url_rule{.max_length = 2048, .allow_empty = false, .allow_newlines = false};
 constexpr string_rule credential_rule{.max_length = 1024, .allow_empty = true, .allow_newlines = false};
+constexpr std::int64_t max_position = 1'000'000;
 
 struct repository_row {
   std::string name;
@@ -38,6 +39,14 @@ constexpr std::array<list_field<repository_row>, 4> repository_fields = {{
     {"username", [](const repository_row& r) -> list_value { return std::string_view(r.username); }, false},
     {"error", [](const repository_row& r) -> list_value { return std::string_view(r.error); }, false},
 }};
+
+// An entry of the list: `username` is "" when none; `error` only after a failed refresh.
+schema::type repository_schema() {
+  using namespace schema;
+  return component(
+      "package_repository",
+      object({{"name", string()}, {"url", string()}, {"username", string()}, optional("error", string())}));
+}
 
 }  // namespace
 
@@ -60,12 +69,12 @@ reply repository_list(request_context& context) {
 }
 
 reply repository_add(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->optional_string("name", name_rule).value_or("");
-  std::string url = body->string("url", url_rule);
-  std::string username = body->optional_string("username", credential_rule).value_or("");
-  std::string password = body->optional_string("password", credential_rule).value_or("");
+  std::string name = body->optional_string("name").value_or("");
+  std::string url = body->string("url");
+  std::string username = body->optional_string("username").value_or("");
+  std::string password = body->optional_string("password").value_or("");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
   if (username.empty() != password.empty()) {
@@ -99,9 +108,9 @@ reply repository_add(request_context& context) {
 }
 
 reply repository_remove(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
+  std::string name = body->string("name");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   if (auto removed = co_await context.services.packages().remove(name); !removed)
     co_return http::problem_response(removed.error());
@@ -109,10 +118,10 @@ reply repository_remove(request_context& context) {
 }
 
 reply repository_move(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
-  std::int64_t position = body->integer("position", -1'000'000, 1'000'000);
+  std::string name = body->string("name");
+  std::int64_t position = body->integer("position");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   if (auto moved = context.services.packages().move(name, position); !moved)
     co_return http::problem_response(moved.error());
@@ -145,6 +154,13 @@ boost::asio::awaitable<void> refresh_into(catalog& packages, std::shared_ptr<sse
   subscriber->close();
 }
 
+// The frames refresh_into sends, all unnamed events.
+schema::type refresh_event_schema() {
+  using namespace schema;
+  return one_of({object({{"step", enumeration({"refreshing"})}}), object({{"done", boolean()}}),
+                 object({{"error", describe(string(), "refresh errors: map[name:error ...]")}})});
+}
+
 }  // namespace
 
 // The reference's shape: an empty body on success, else a JSON object of name → error. A client
@@ -168,5 +184,49 @@ reply repository_refresh(request_context& context) {
   for (const auto& [name, error] : errors) out.set_string(name, error);
   co_return http::json_response(json_string([&](json_writer& w) { out.write(w); }));
 }
+
+namespace contracts {
+
+const contract& repository_list() {
+  static const contract c{.response = schema::page(repository_schema())};
+  return c;
+}
+
+// A clone git refuses is the client's 422 (on "url"); its timeout stays a 504.
+const contract& repository_add() {
+  using namespace schema;
+  static const contract c{.request = request({optional("name", string(name_rule)),
+                                              {"url", string(url_rule)},
+                                              optional("username", string(credential_rule)),
+                                              optional("password", string(credential_rule))}),
+                          .media_type = "",
+                          .problems = {409}};
+  return c;
+}
+
+const contract& repository_remove() {
+  using namespace schema;
+  static const contract c{.request = request({{"name", string(name_rule)}}), .media_type = "", .problems = {404}};
+  return c;
+}
+
+const contract& repository_move() {
+  using namespace schema;
+  static const contract c{
+      .request = request({{"name", string(name_rule)}, {"position", integer(-max_position, max_position)}}),
+      .media_type = "",
+      .problems = {404}};
+  return c;
+}
+
+// 200 with no body when every repository refreshed, else the errors by repository name; a client
+// asking for text/event-stream gets refresh_into's stream instead.
+const contract& repository_refresh() {
+  static const contract c{.response = schema::map(schema::string()),
+                          .events = {{"", refresh_event_schema(), "a refreshing step, then the end: done or error"}}};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

@@ -28,9 +28,9 @@ reply settings_all(request_context& context) {
 }
 
 reply settings_get(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string key = body->string("key", key_rule);
+  std::string key = body->string("key");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto value = context.services.system_settings().get(key);
   if (!value) co_return http::problem_response(problem::not_found("setting \"" + key + "\" not found"));
@@ -39,10 +39,10 @@ reply settings_get(request_context& context) {
 }
 
 reply settings_set(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string key = body->string("key", key_rule);
-  std::string value = body->string("value", value_rule);
+  std::string key = body->string("key");
+  std::string value = body->string("value");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto stored = settings::validate(key, value);
   if (!stored) co_return http::problem_response(stored.error());
@@ -89,5 +89,42 @@ reply locales(request_context& context) {
     w.end_object();
   }));
 }
+
+namespace contracts {
+
+const contract& settings_all() {
+  static const contract c{.response = schema::map(schema::string())};
+  return c;
+}
+
+const contract& settings_get() {
+  using namespace schema;
+  static const contract c{.request = request({{"key", string(key_rule)}}),
+                          .response = object({{"key", string()}, {"value", string()}}),
+                          .problems = {404}};
+  return c;
+}
+
+const contract& settings_set() {
+  using namespace schema;
+  static const contract c{.request = request({{"key", string(key_rule)}, {"value", string(value_rule)}}),
+                          .media_type = ""};
+  return c;
+}
+
+const contract& locales() {
+  using namespace schema;
+  static const contract c{.response = [] {
+    type locale =
+        component("locale_info", object({{"code", string()}, {"native_name", string()}, {"english_name", string()}}));
+    return object({{"current", string()},
+                   {"populated", array(string())},
+                   {"common_languages", array(locale)},
+                   {"extended_locales", array(locale)}});
+  }()};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

@@ -102,6 +102,151 @@ std::string operation_id(std::string_view method, std::string_view path) {
 
 }  // namespace
 
+namespace {
+
+// The problem+json body (core/problem.cpp, RFC 9457) every refusal and failure carries.
+schema::type problem_schema() {
+  using namespace schema;
+  return component(
+      "problem",
+      object({{"type", string()},
+              {"title", string()},
+              {"status", integer(400, 599)},
+              {"detail", string()},
+              optional("errors", array(object({{"field", string()}, {"message", string()}}))),
+              optional("journal", describe(array(string()), "the unit's last journal lines, when a unit failed")),
+              optional("instance", describe(string(), "5xx: this request's URN, also in the server's log line"))}));
+}
+
+std::string_view reason(int status) {
+  switch (status) {
+    case 400:
+      return "the request is malformed or a required member is missing";
+    case 401:
+      return "no valid session token";
+    case 403:
+      return "the caller may not do this";
+    case 404:
+      return "the named thing does not exist";
+    case 409:
+      return "the request conflicts with the current state";
+    case 411:
+      return "the body needs a Content-Length";
+    case 413:
+      return "the body is too large";
+    case 415:
+      return "the body's media type is not accepted";
+    case 431:
+      return "the request header is too large";
+    case 422:
+      return "a member breaks a rule (errors[] names each)";
+    case 429:
+      return "too many attempts; retry after the Retry-After seconds";
+    case 502:
+      return "an upstream (a repository, a registry, a service) failed";
+    case 503:
+      return "a part the route needs is down (see /ready)";
+    case 504:
+      return "the route's deadline passed";
+    default:
+      break;
+  }
+  return "the request failed";
+}
+
+// Statuses the route may answer with a problem, in order: the transport's for any request (400
+// malformed, 413 too large, 431 header too large), 403 (the grant fence), those of its auth level
+// and its body, its own, and 500/503/504 (a fault, a part down, a deadline).
+std::vector<int> problem_statuses(const route& r, const contract& c) {
+  std::vector<int> out = c.problems;
+  out.insert(out.end(), {400, 413, 431});
+  if (c.request || r.streams_body) out.push_back(422);
+  // An account holding grants is fenced in on every route it may not use, public ones too.
+  out.push_back(403);
+  switch (r.auth) {
+    case auth_level::public_access:
+      break;
+    case auth_level::authenticated:
+      out.push_back(401);
+      break;
+    case auth_level::admin:
+    case auth_level::bootstrap_or_admin:
+    case auth_level::local_only:
+    case auth_level::admin_or_metrics:
+      out.insert(out.end(), {401, 403});
+      break;
+  }
+  out.insert(out.end(), {500, 503, 504});
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void write_operation(json_writer& w, const route& r, std::string_view method, schema::component_set& components) {
+  const contract& c = contract_of(r);
+  w.begin_object().key("operationId").value(operation_id(method, r.path)).key("summary").value(r.summary);
+  if (r.path.ends_with(rest_of_path)) {
+    w.key("parameters").begin_array().begin_object();
+    w.key("name").value("path").key("in").value("path").key("required").value(true);
+    w.key("description").value("the rest of the path, passed on");
+    w.key("schema").begin_object().key("type").value("string").end_object();
+    w.end_object().end_array();
+  }
+  if (c.request) {
+    w.key("requestBody").begin_object().key("required").value(!c.request_optional).key("content").begin_object();
+    w.key("application/json").begin_object().key("schema");
+    schema::write(w, c.request, components);
+    w.end_object().end_object().end_object();
+  } else if (r.streams_body) {
+    w.key("requestBody").begin_object().key("required").value(true).key("content").begin_object();
+    w.key("multipart/form-data").begin_object().key("schema").begin_object().key("type").value("object");
+    w.end_object().end_object().end_object().end_object();
+  }
+  w.key("x-auth-level").value(to_string(r.auth));
+  // Public routes say so (no requirement); the others take the session token. The local root
+  // peer on the Unix socket needs none (x-auth-level says who may call).
+  w.key("security").begin_array();
+  if (r.auth != auth_level::public_access) w.begin_object().key("bearer").begin_array().end_array().end_object();
+  w.end_array();
+  w.key("responses").begin_object();
+  w.key("200").begin_object().key("description").value(c.events.empty() ? "success" : "success, or a stream of events");
+  w.key("content").begin_object();
+  if (!c.media_type.empty()) {
+    w.key(c.media_type).begin_object().key("schema");
+    if (c.response) {
+      schema::write(w, c.response, components);
+    } else {
+      w.begin_object().key("type").value("string").end_object();
+    }
+    w.end_object();
+  }
+  if (!c.events.empty()) {
+    // OpenAPI 3.1 has no words for a stream's events: the body is text, and x-events gives each
+    // event's name and the shape of its data (one JSON value per `data:` line).
+    w.key("text/event-stream").begin_object().key("schema").begin_object().key("type").value("string");
+    w.key("description").value("Server-Sent Events; x-events gives the shape of each event's data").end_object();
+    w.key("x-events").begin_array();
+    for (const schema::event& e : c.events) {
+      w.begin_object().key("event").value(e.name.empty() ? "message" : e.name);
+      if (!e.description.empty()) w.key("description").value(e.description);
+      w.key("data");
+      schema::write(w, e.data, components);
+      w.end_object();
+    }
+    w.end_array().end_object();
+  }
+  w.end_object().end_object();
+  for (int status : problem_statuses(r, c)) {
+    w.key(std::to_string(status)).begin_object().key("description").value(reason(status));
+    w.key("content").begin_object().key("application/problem+json").begin_object();
+    w.key("schema").begin_object().key("$ref").value("#/components/schemas/problem").end_object();
+    w.end_object().end_object().end_object();
+  }
+  w.end_object().end_object();
+}
+
+}  // namespace
+
 reply openapi(request_context& context) {
   // The routes by path, in the order each path first appears in the table.
   std::vector<std::pair<std::string_view, std::vector<const route*>>> paths;
@@ -110,37 +255,8 @@ reply openapi(request_context& context) {
     if (item == paths.end()) item = paths.insert(paths.end(), {r.path, {}});
     item->second.push_back(&r);
   }
-  auto problem_content = [](json_writer& w) {
-    w.key("content").begin_object().key("application/problem+json").begin_object();
-    w.key("schema").begin_object().key("$ref").value("#/components/schemas/problem").end_object();
-    w.end_object().end_object();
-  };
-  auto write_operation = [&problem_content](json_writer& w, const route& r, std::string_view method) {
-    w.begin_object().key("operationId").value(operation_id(method, r.path)).key("summary").value(r.summary);
-    if (r.path.ends_with(rest_of_path)) {
-      w.key("parameters").begin_array().begin_object();
-      w.key("name").value("path").key("in").value("path").key("required").value(true);
-      w.key("description").value("the rest of the path, passed on");
-      w.key("schema").begin_object().key("type").value("string").end_object();
-      w.end_object().end_array();
-    }
-    w.key("x-auth-level").value(to_string(r.auth));
-    // Public routes say so (no requirement); the others take the session token. The local root
-    // peer on the Unix socket needs none (x-auth-level says who may call).
-    w.key("security").begin_array();
-    if (r.auth != auth_level::public_access) w.begin_object().key("bearer").begin_array().end_array().end_object();
-    w.end_array();
-    w.key("responses").begin_object();
-    w.key("200").begin_object().key("description").value("success").end_object();
-    w.key("4XX").begin_object().key("description").value("the request was refused (problem+json)");
-    problem_content(w);
-    w.end_object();
-    w.key("default").begin_object().key("description").value("problem");
-    problem_content(w);
-    w.end_object();
-    w.end_object().end_object();
-  };
   co_return http::json_response(json_string([&](json_writer& w) {
+    schema::component_set components{{"problem", problem_schema()}};
     w.begin_object().key("openapi").value("3.1.0");
     w.key("info").begin_object().key("title").value("Town OS systemcontroller").key("version").value("0.1.0");
     w.key("description")
@@ -156,19 +272,14 @@ reply openapi(request_context& context) {
         std::string method(boost::beast::http::to_string(r->method));
         for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         w.key(method);
-        write_operation(w, *r, method);
+        write_operation(w, *r, method, components);
       }
       w.end_object();
     }
     w.end_object();
-    w.key("components").begin_object().key("schemas").begin_object().key("problem").begin_object();
-    w.key("type").value("object").key("required").value(std::vector<std::string>{"type", "title", "status", "detail"});
-    w.key("properties").begin_object();
-    for (auto [name, type] : {std::pair{"type", "string"}, std::pair{"title", "string"}, std::pair{"status", "integer"},
-                              std::pair{"detail", "string"}, std::pair{"errors", "array"}}) {
-      w.key(name).begin_object().key("type").value(type).end_object();
-    }
-    w.end_object().end_object().end_object();
+    w.key("components").begin_object().key("schemas").begin_object();
+    schema::write_components(w, components);
+    w.end_object();
     w.key("securitySchemes").begin_object().key("bearer").begin_object();
     w.key("type").value("http").key("scheme").value("bearer").end_object().end_object();
     w.end_object().end_object();
@@ -258,5 +369,76 @@ reply status_ping(request_context& context) {
   response.set(boost::beast::http::field::cache_control, "no-store");
   co_return response;
 }
+
+namespace contracts {
+
+const contract& health() {
+  using namespace schema;
+  static const contract c{.response = object({{"status", enumeration({"ok"})}, {"uptime_seconds", number()}})};
+  return c;
+}
+
+const contract& ready() {
+  using namespace schema;
+  static const contract c{
+      .response =
+          object({{"status", enumeration({"ready"})},
+                  {"checks", describe(map(enumeration({"ok"})), "every part checked (one down makes this a 503)")}})};
+  return c;
+}
+
+const contract& metrics_text() {
+  static const contract c{.media_type = "text/plain"};
+  return c;
+}
+
+const contract& openapi() {
+  static const contract c{.response = schema::any("the OpenAPI 3.1 document")};
+  return c;
+}
+
+const contract& tls_ca_certificate() {
+  static const contract c{.media_type = "application/x-x509-ca-cert"};
+  return c;
+}
+
+const contract& status_ping() {
+  using namespace schema;
+  static const contract c{.response = [] {
+    type counts = component("status_unit_counts",
+                            object({{"total", integer(0)}, {"active", integer(0)}, {"failed", integer(0)}}));
+    type anonymous =
+        object({{"status", enumeration({"ok"})}, optional("needs_setup", boolean()), optional("boot_id", string())});
+    // units and disk_usage are left out while their part is down (its reason is in /ready).
+    type dashboard = object(
+        {{"status", enumeration({"ok"})},
+         {"filesystems", integer(0)},
+         {"repositories", integer(0)},
+         {"packages", integer(0)},
+         {"installed", integer(0)},
+         {"accounts", integer(0)},
+         {"admins", integer(0)},
+         optional("units", counts),
+         optional("system_services", counts),
+         {"recent_errors", integer(0)},
+         optional("needs_setup", boolean()),
+         optional("username", string()),
+         {"installed_volumes", integer(0)},
+         {"uninstalled_volumes", integer(0)},
+         optional("disk_usage", object({{"total", integer(0)}, {"used", integer(0)}, {"available", integer(0)}})),
+         {"upgrades_available", integer(0)},
+         optional("upgrades_dismissed", boolean()),
+         optional("repository_errors", map(string())),
+         {"timezone_offset", describe(integer(), "minutes east of UTC")},
+         {"locale", string()},
+         {"proton_enabled", boolean()},
+         optional("boot_id", string())});
+    return one_of(
+        {describe(anonymous, "without a session"), describe(dashboard, "with a session, or the local root peer")});
+  }()};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

@@ -41,6 +41,36 @@ const std::array<list_field<storage::volume_entry>, 5>& volume_fields() {
   return fields;
 }
 
+const schema::type& volume_state_schema() {
+  static const schema::type t = schema::enumeration({"user", "installed", "uninstalled"});
+  return t;
+}
+
+// What write_volume writes.
+schema::type volume_schema() {
+  using namespace schema;
+  return component("storage_volume", object({{"name", string()},
+                                             optional("internal_name", string()),
+                                             {"quota", describe(integer(0), "bytes; 0: unlimited")},
+                                             {"usage", describe(integer(0), "referenced bytes")},
+                                             {"state", volume_state_schema()}}));
+}
+
+// One group storage_package_volumes writes.
+schema::type package_group_schema() {
+  using namespace schema;
+  auto volume = component("storage_package_volume", object({{"name", string()},
+                                                            {"internal_name", string()},
+                                                            {"repo", string()},
+                                                            {"quota", integer(0)},
+                                                            {"usage", integer(0)},
+                                                            {"state", volume_state_schema()}}));
+  return component("storage_package_group", object({{"package", string()},
+                                                    {"effective_name", string()},
+                                                    {"repo", string()},
+                                                    {"volumes", array(std::move(volume))}}));
+}
+
 void write_volume(json_writer& w, const storage::volume_entry& e) {
   w.begin_object().key("name").value(e.name);
   if (!e.internal_name.empty()) w.key("internal_name").value(e.internal_name);
@@ -69,18 +99,19 @@ boost::asio::awaitable<result<std::vector<storage::volume_entry>>> classified_vo
 }  // namespace
 
 reply storage_list(request_context& context) {
-  auto body = json_body::parse(context.request.body().empty() ? std::string_view("{}") : context.request.body());
+  // The body is optional here (request_optional): none lists everything.
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->optional_string("name", name_rule).value_or("");
-  std::string state_text = body->optional_string("state", {.max_length = 32}).value_or("");
+  std::string name = body->optional_string("name").value_or("");
+  std::string state_text = body->optional_string("state").value_or("");
   list_query query;
-  query.sort_by = body->optional_string("sort_by", {.max_length = 64}).value_or("");
-  query.sort_order = body->optional_string("sort_order", {.max_length = 64}).value_or("");
-  auto limit = body->optional_integer("limit", std::numeric_limits<std::int64_t>::min(), 100'000).value_or(0);
+  query.sort_by = body->optional_string("sort_by").value_or("");
+  query.sort_order = body->optional_string("sort_order").value_or("");
+  auto limit = body->optional_integer("limit").value_or(0);
   auto offset = body->optional_integer("offset").value_or(0);
   query.limit = limit <= 0 ? 20 : static_cast<std::size_t>(limit);
   query.offset = offset <= 0 ? 0 : static_cast<std::size_t>(offset);
-  std::string search = body->optional_string("search", {.max_length = 256}).value_or("");
+  std::string search = body->optional_string("search").value_or("");
   std::transform(search.begin(), search.end(), search.begin(), [](unsigned char c) { return std::tolower(c); });
   query.search = std::move(search);
   std::optional<storage::volume_state> state;
@@ -110,10 +141,10 @@ reply storage_list(request_context& context) {
 }
 
 reply storage_create(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
-  auto quota = body->optional_integer("quota", 0, max_quota).value_or(0);
+  std::string name = body->string("name");
+  auto quota = body->optional_integer("quota").value_or(0);
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto path = storage::user_volume_path(name, "name");
   if (!path) co_return http::problem_response(path.error());
@@ -127,14 +158,14 @@ reply storage_create(request_context& context) {
 }
 
 reply storage_modify(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
+  std::string name = body->string("name");
   std::string new_name;
   std::int64_t quota = 0;
   if (auto fs = body->object("filesystem")) {
-    new_name = fs->optional_string("name", name_rule).value_or("");
-    quota = fs->optional_integer("quota", 0, max_quota).value_or(0);
+    new_name = fs->optional_string("name").value_or("");
+    quota = fs->optional_integer("quota").value_or(0);
   }
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
 
@@ -173,9 +204,9 @@ reply storage_modify(request_context& context) {
 }
 
 reply storage_remove(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", name_rule);
+  std::string name = body->string("name");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   if (name.empty()) co_return http::problem_response(problem::unprocessable("name", "cannot modify root filesystem"));
   auto path = storage::user_volume_path(name, "name");
@@ -189,13 +220,10 @@ reply storage_remove(request_context& context) {
 }
 
 reply storage_package_volumes(request_context& context) {
-  bool include_uninstalled = false;
-  if (!context.request.body().empty()) {
-    auto body = json_body::parse(context.request.body());
-    if (!body) co_return http::problem_response(body.error());
-    include_uninstalled = body->optional_boolean("include_uninstalled").value_or(false);
-    if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
-  }
+  auto body = json_body::parse(context);  // request_optional: none means {}
+  if (!body) co_return http::problem_response(body.error());
+  const bool include_uninstalled = body->optional_boolean("include_uninstalled").value_or(false);
+  if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   std::vector<storage::volume_entry> volumes;
   for (std::string_view root : {"installed/", "uninstalled/"}) {
     if (root == "uninstalled/" && !include_uninstalled) continue;
@@ -242,9 +270,9 @@ reply storage_package_volumes(request_context& context) {
 }
 
 reply storage_remove_package_volume(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string internal_name = body->string("internal_name", name_rule);
+  std::string internal_name = body->string("internal_name");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   if (!storage::is_package_path(internal_name)) {
     // The original answers this one case with plain JSON (§1.1); every error here is problem+json.
@@ -259,5 +287,85 @@ reply storage_remove_package_volume(request_context& context) {
   }
   co_return http::empty_response();
 }
+
+namespace contracts {
+
+const contract& storage_list() {
+  using namespace schema;
+  static const contract c{
+      .request = request(
+          {optional("name", describe(string(name_rule), "a name prefix")),
+           optional("state", string({.max_length = 32})), optional("sort_by", string({.max_length = 64})),
+           optional("sort_order", string({.max_length = 64})), optional("limit", integer(std::nullopt, 100'000)),
+           optional("offset", integer()), optional("search", string({.max_length = 256}))}),
+      .request_optional = true,
+      .response = page(volume_schema())};
+  return c;
+}
+
+const contract& storage_create() {
+  using namespace schema;
+  static const contract c{.request = request({{"name", string(name_rule)}, optional("quota", integer(0, max_quota))}),
+                          .media_type = "",
+                          .problems = {404, 409}};
+  return c;
+}
+
+const contract& storage_modify() {
+  using namespace schema;
+  static const contract c{
+      .request = request(
+          {{"name", string(name_rule)},
+           {"filesystem", request({optional("name", string(name_rule)), optional("quota", integer(0, max_quota))})}}),
+      .media_type = "",
+      .problems = {404, 409}};
+  return c;
+}
+
+const contract& storage_remove() {
+  using namespace schema;
+  static const contract c{.request = request({{"name", string(name_rule)}}), .media_type = "", .problems = {404, 409}};
+  return c;
+}
+
+const contract& storage_package_volumes() {
+  using namespace schema;
+  static const contract c{.request = request({optional("include_uninstalled", boolean())}),
+                          .request_optional = true,
+                          .response = array(package_group_schema())};
+  return c;
+}
+
+const contract& storage_remove_package_volume() {
+  using namespace schema;
+  static const contract c{
+      .request = request({{"internal_name", string(name_rule)}}), .media_type = "", .problems = {404, 409}};
+  return c;
+}
+
+const contract& storage_upload_archive() {
+  using namespace schema;
+  // The body is a multipart form (subvolume, subpath, stop_service, then the archive), not JSON.
+  static const contract c{.response = object({{"needs_restart", boolean()}, {"message", string()}}),
+                          .problems = {404, 408, 409, 415}};
+  return c;
+}
+
+const contract& storage_download_archive() {
+  using namespace schema;
+  static const contract c{
+      .request =
+          request({{"subvolume", string({.max_length = 4096})},
+                   optional("paths", array(string({.max_length = 4096}), 1024)),
+                   optional("stop_service", string({.max_length = 255})),
+                   optional("format", string({.max_length = 16})),
+                   optional("filename", string({.max_length = 1024, .allow_empty = true, .allow_newlines = true}))}),
+      // The default format's; tar.bz2 is sent as application/x-bzip2, tar.xz as application/x-xz.
+      .media_type = "application/gzip",
+      .problems = {404, 409}};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

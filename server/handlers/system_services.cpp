@@ -33,7 +33,7 @@ reply system_services_list(request_context& context) {
 }
 
 reply system_services_status(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   // §5.8: every decode failure of this route is a 400 ("invalid request: …").
   if (!body) {
     problem p = body.error();
@@ -41,8 +41,8 @@ reply system_services_status(request_context& context) {
     p.detail = "invalid request: " + p.detail;
     co_return http::problem_response(p);
   }
-  std::string key = body->string("key", {.max_length = 64});
-  std::string action = body->string("action", {.max_length = 32});
+  std::string key = body->string("key");
+  std::string action = body->string("action");
   if (auto ok = body->finish(); !ok) {
     problem p = ok.error();
     p.status = 400;
@@ -64,5 +64,45 @@ reply system_services_refresh(request_context& context) {
   writer.end_object();
   co_return http::json_response(std::move(body));
 }
+
+namespace contracts {
+
+const contract& system_services_list() {
+  using namespace schema;
+  static const contract c{.response = array(component("system_service", object({{"Name", string()},
+                                                                                {"Description", string()},
+                                                                                {"LoadState", string()},
+                                                                                {"ActiveState", string()},
+                                                                                {"SubState", string()},
+                                                                                {"UnitFileState", string()},
+                                                                                {"key", string()},
+                                                                                {"display_name", string()},
+                                                                                {"image", string()},
+                                                                                {"port", string()}})))};
+  return c;
+}
+
+const contract& system_services_status() {
+  using namespace schema;
+  // 404 when no service is configured; 409 while the services are being applied (or the unit is
+  // masked); 422 when the unit does not start.
+  static const contract c{
+      .request = request({{"key", string({.max_length = 64})}, {"action", string({.max_length = 32})}}),
+      .response = object({{"status", enumeration({"ok"})}}),
+      .problems = {404, 409, 429}};
+  return c;
+}
+
+const contract& system_services_refresh() {
+  using namespace schema;
+  static const contract c{
+      .response = object(
+          {{"status", enumeration({"ok"})},
+           optional("errors", describe(string(), "each service that failed, \"<key>: <why>\"; joined by \"; \""))}),
+      .problems = {409}};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

@@ -73,6 +73,63 @@ void write_unit(json_writer& w, const unit_row& u) {
   w.end_object();
 }
 
+schema::type unit_schema() {
+  using namespace schema;
+  return component("systemd_unit", object({{"Name", string()},
+                                           {"Description", string()},
+                                           {"LoadState", string()},
+                                           {"ActiveState", string()},
+                                           {"SubState", string()},
+                                           {"UnitFileState", string()},
+                                           optional("package_identifier", string()),
+                                           optional("display_identifier", string()),
+                                           optional("package_description", string()),
+                                           optional("is_dependency", boolean()),
+                                           optional("nc_failed", boolean()),
+                                           optional("nc_active", boolean())}));
+}
+
+// The entry server/journal_json.cpp write_journal_entry writes (the tail and the live stream).
+schema::type journal_entry_schema() {
+  using namespace schema;
+  std::vector<member> members{
+      {"Cursor", string()}, {"RealtimeTimestamp", format(string(), "date-time")}, {"MonotonicTimestamp", integer(0)}};
+  for (const char* field : {"Message",
+                            "MessageID",
+                            "Priority",
+                            "CodeFile",
+                            "CodeLine",
+                            "CodeFunc",
+                            "Errno",
+                            "SyslogFacility",
+                            "SyslogIdentifier",
+                            "SyslogPID",
+                            "PID",
+                            "UID",
+                            "GID",
+                            "Comm",
+                            "Exe",
+                            "Cmdline",
+                            "CapEffective",
+                            "AuditSession",
+                            "AuditLoginUID",
+                            "SystemdCGroup",
+                            "SystemdSession",
+                            "SystemdUnit",
+                            "SystemdUserUnit",
+                            "SystemdOwnerUID",
+                            "SystemdSlice",
+                            "SELinuxContext",
+                            "SourceRealtimeTimestamp",
+                            "BootID",
+                            "MachineID",
+                            "Hostname",
+                            "Transport"}) {
+    members.emplace_back(field, string());
+  }
+  return component("journal_entry", object(std::move(members)));
+}
+
 // A job that ended other than "done" is the unit's failure, not the client's and not ours.
 problem job_problem(std::string_view action, std::string_view name, std::string_view job_result) {
   return problem(502, std::string(action) + " of " + std::string(name) + " finished with job result \"" +
@@ -174,10 +231,10 @@ reply systemd_units(request_context& context) {
 }
 
 reply systemd_status(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string name = body->string("name", {.max_length = 256});
-  std::string action_text = body->string("action", {.max_length = 32});
+  std::string name = body->string("name");
+  std::string action_text = body->string("action");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto action = units::parse_unit_action(action_text);
   if (!action) co_return http::problem_response(action.error());
@@ -237,5 +294,44 @@ reply systemd_logs(request_context& context) {
   if (!served) co_return http::problem_response(served.error());
   co_return http::empty_response();
 }
+
+namespace contracts {
+
+const contract& systemd_units() {
+  static const contract c{.response = schema::page(unit_schema())};
+  return c;
+}
+
+const contract& systemd_status() {
+  using namespace schema;
+  // 404 for a unit systemd does not know, 409 for a masked one, 502 for a job that did not end
+  // "done".
+  static const contract c{
+      .request = request({{"name", string({.max_length = 256})}, {"action", string({.max_length = 32})}}),
+      .media_type = "",
+      .problems = {404, 409, 502}};
+  return c;
+}
+
+const contract& systemd_logs_tail() {
+  using namespace schema;
+  // 422 for a query parameter out of its rules; 429 when the journal scans are all taken.
+  static const contract c{.response = object({{"entries", array(journal_entry_schema())},
+                                              {"cursor", describe(string(), "the first entry's; \"\" when none")},
+                                              {"end_cursor", describe(string(), "the last entry's; \"\" when none")}}),
+                          .problems = {422, 429}};
+  return c;
+}
+
+const contract& systemd_logs() {
+  // server/log_stream.cpp: one unnamed event per entry (its id the entry's cursor); keepalives and
+  // the slow-reader notice are comments.
+  static const contract c{.media_type = "",
+                          .events = {{"", journal_entry_schema(), "a journal entry; the event's id is its cursor"}},
+                          .problems = {422}};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

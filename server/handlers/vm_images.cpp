@@ -49,6 +49,18 @@ asio::awaitable<void> run_upload(vm_image_store& store, vm_image_store::upload_r
   }
 }
 
+// The frames operation_progress (server/lifecycle.cpp) publishes for an upload (vm_image_store::upload
+// names the steps), all unnamed events.
+schema::type progress_schema() {
+  using namespace schema;
+  auto step = object({{"step", enumeration({"downloading", "inspecting", "converting"})},
+                      optional("bytes", describe(integer(0), "downloaded so far")),
+                      optional("total", describe(integer(0), "the announced length"))});
+  auto done = object({{"done", boolean()}});
+  auto failed = object({{"error", string()}, optional("journal", array(string()))});
+  return one_of({std::move(step), std::move(done), std::move(failed)});
+}
+
 }  // namespace
 
 reply vm_images_list(request_context& context) {
@@ -65,10 +77,10 @@ reply vm_images_list(request_context& context) {
 }
 
 reply vm_images_upload(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string url_text = body->string("url", {.max_length = vm_images::max_url_length, .allow_newlines = false});
-  std::string requested = body->optional_string("name", {.max_length = 255, .allow_newlines = false}).value_or("");
+  std::string url_text = body->string("url");
+  std::string requested = body->optional_string("name").value_or("");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto url = vm_images::parse_fetch_url(url_text);
   if (!url) co_return http::problem_response(url.error());
@@ -103,9 +115,9 @@ reply vm_images_upload(request_context& context) {
 }
 
 reply vm_images_delete(request_context& context) {
-  auto body = json_body::parse(context.request.body());
+  auto body = json_body::parse(context);
   if (!body) co_return http::problem_response(body.error());
-  std::string requested = body->string("name", {.max_length = 4096, .allow_newlines = false});
+  std::string requested = body->string("name");
   if (auto ok = body->finish(); !ok) co_return http::problem_response(ok.error());
   auto name = vm_images::existing_image_name(requested);
   if (!name) co_return http::problem_response(name.error());
@@ -113,5 +125,34 @@ reply vm_images_delete(request_context& context) {
   if (!removed) co_return http::problem_response(removed.error());
   co_return http::empty_response();
 }
+
+namespace contracts {
+
+const contract& vm_images_list() {
+  using namespace schema;
+  static const contract c{
+      .response = array(component("vm_image", object({{"name", string()}, {"size", describe(integer(0), "bytes")}}))),
+      .problems = {404, 422}};
+  return c;
+}
+
+const contract& vm_images_upload() {
+  using namespace schema;
+  static const contract c{.request = request({{"url", string({.max_length = vm_images::max_url_length})},
+                                              optional("name", string({.max_length = 255}))}),
+                          .response = object({{"name", string()}}),
+                          .events = {{"", progress_schema(), "progress (step), then the end: done or error"}},
+                          .problems = {404, 409, 502}};
+  return c;
+}
+
+const contract& vm_images_delete() {
+  using namespace schema;
+  static const contract c{
+      .request = request({{"name", string({.max_length = 4096})}}), .media_type = "", .problems = {404, 409}};
+  return c;
+}
+
+}  // namespace contracts
 
 }  // namespace sc::server::handlers

@@ -117,5 +117,29 @@ TEST(router, the_application_table_is_unique_and_every_level_is_named) {
   EXPECT_GT(seen.size(), 40u);
 }
 
+// Issue 17: every route declares what it answers (a JSON schema, another media type, or no body); a GET reads
+// no body; a stream names its events. (That a POST's body is declared is json_body's check: reading
+// an undeclared member stops a debug build.)
+TEST(router, every_route_declares_its_contract) {
+  router table(build_routes());
+  for (const route& r : table.routes()) {
+    ASSERT_NE(r.contract, nullptr) << r.path;
+    const contract& c = r.contract();
+    if (c.media_type == "application/json") {
+      EXPECT_NE(c.response, nullptr) << r.path << " declares no response";
+    }
+    if (c.media_type.empty()) {
+      EXPECT_EQ(c.response, nullptr) << r.path << " declares a body and no media type";
+    }
+    if (r.method == http::verb::get) {
+      EXPECT_EQ(c.request, nullptr) << r.path << ": a GET has no body";
+    }
+    for (const auto& e : c.events) EXPECT_NE(e.data, nullptr) << r.path << " event " << e.name;
+    if (r.deadline == no_handler_deadline) {
+      EXPECT_FALSE(c.events.empty()) << r.path << " streams undeclared events";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sc::server
