@@ -17,6 +17,7 @@
 #include <string_view>
 #include <thread>
 
+#include "tests/support/contract.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
@@ -282,6 +283,31 @@ TEST_F(http_server, the_local_ca_certificate_is_public_pem) {
   EXPECT_EQ(text.str(), reply.body);
   auto paths = body_json(request(port(), "GET", "/openapi.json")).at("paths").as_object();
   EXPECT_EQ(paths.at("/tls/ca.crt").at("get").at("x-auth-level").as_string(), "public");
+}
+
+// Issue 17: the contract check every reply goes through (tests/support/contract) does fail on drift:
+// a member the schema lacks, a missing one, a wrong type, an undeclared status or stream event.
+TEST_F(http_server, the_contract_check_finds_a_reply_that_drifted_from_the_document) {
+  auto fetch = [this] { return request(port(), "GET", "/openapi.json"); };
+  auto health = request(port(), "GET", "/health");
+  ASSERT_EQ(health.status, 200);
+  EXPECT_TRUE(contract_differences("GET", "/health", health, fetch).empty());
+  auto drifted = [&](std::string body, int status = 200) {
+    http_reply reply = health;
+    reply.status = status;
+    reply.body = std::move(body);
+    auto found = contract_differences("GET", "/health", reply, fetch);
+    return found.empty() ? std::string() : found.front();
+  };
+  EXPECT_NE(drifted(R"({"status":"ok","uptime_seconds":1,"extra":true})").find("body.extra is not declared"),
+            std::string::npos);
+  EXPECT_NE(drifted(R"({"status":"ok"})").find("lacks the required member uptime_seconds"), std::string::npos);
+  EXPECT_NE(drifted(R"({"status":"ok","uptime_seconds":"1"})").find("body.uptime_seconds is string"),
+            std::string::npos);
+  EXPECT_NE(drifted(R"({"status":"fine","uptime_seconds":1})").find("is not one of"), std::string::npos);
+  EXPECT_NE(drifted("{}", 409).find("the status is not declared"), std::string::npos);
+  EXPECT_NE(event_differences("GET", "/systemd/logs", "", R"({"MESSAGE":1})", fetch).size(), 0u);
+  EXPECT_NE(event_differences("GET", "/systemd/logs", "surprise", "{}", fetch).size(), 0u);
 }
 
 // Issue 17: the document passes Redocly CLI's recommended rules with no error (tools/deps installs

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/contract.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/sandbox.hpp"
 #include "tests/support/server_process.hpp"
@@ -47,6 +48,7 @@ std::string url_encode(const std::string& text) {
 // One SSE event as a client sees it.
 struct sse_event {
   std::string id;
+  std::string event;  // the `event:` name; empty: "message"
   std::string data;
 };
 
@@ -55,7 +57,9 @@ class sse_stream {
  public:
   sse_stream(const std::string& socket_path, const std::string& target,
              const std::map<std::string, std::string>& headers = {})
-      : connection_(raw_connection::unix_socket(socket_path)) {
+      : connection_(raw_connection::unix_socket(socket_path)),
+        socket_path_(socket_path),
+        path_(target.substr(0, target.find('?'))) {
     if (!connection_.send(format_request("GET", target, "", headers, true))) ADD_FAILURE() << "send failed";
   }
   // The status line and headers (waits up to `deadline`).
@@ -133,12 +137,26 @@ class sse_stream {
       std::string line = block.substr(start, line_end - start);
       start = line_end + 1;
       if (line.starts_with("id: ")) e.id = line.substr(4);
+      if (line.starts_with("event: ")) e.event = line.substr(7);
       if (line.starts_with("data: ")) e.data += line.substr(6);
       if (line.starts_with(":")) ++comments_;
+    }
+    // Issue 17: every event is one the document declares, with data of the declared shape.
+    if (!e.data.empty()) {
+      auto fetch = [this] {
+        auto document = raw_connection::unix_socket(socket_path_);
+        document.send(format_request("GET", "/openapi.json", "", {}));
+        return document.read_reply().value_or(http_reply{});
+      };
+      for (const auto& difference : event_differences("GET", path_, e.event, e.data, fetch)) {
+        ADD_FAILURE() << "contract: " << difference;
+      }
     }
     return e;
   }
   raw_connection connection_;
+  std::string socket_path_;
+  std::string path_;
   std::string head_;
   std::string buffer_;
   std::vector<sse_event> pending_;

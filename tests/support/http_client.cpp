@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tests/support/contract.hpp"
+
 namespace sc::test {
 
 std::string http_reply::header(const std::string& name) const {
@@ -183,16 +185,28 @@ http_reply exchange(raw_connection connection, const std::string& bytes) {
   return *reply;
 }
 
+// The server's OpenAPI document, which check_contract validates replies against.
+http_reply openapi_document(raw_connection connection) {
+  if (!connection.connected() || !connection.send(format_request("GET", "/openapi.json", {}, {}))) return {};
+  auto reply = connection.read_reply();
+  return reply ? *reply : http_reply{};
+}
+
 }  // namespace
 
 http_reply request(unsigned short port, const std::string& method, const std::string& target, const std::string& body,
                    const std::map<std::string, std::string>& headers) {
-  return exchange(raw_connection::tcp(port), format_request(method, target, body, headers));
+  http_reply reply = exchange(raw_connection::tcp(port), format_request(method, target, body, headers));
+  check_contract(method, target, reply, [port] { return openapi_document(raw_connection::tcp(port)); });
+  return reply;
 }
 
 http_reply request_unix(const std::string& socket_path, const std::string& method, const std::string& target,
                         const std::string& body, const std::map<std::string, std::string>& headers) {
-  return exchange(raw_connection::unix_socket(socket_path), format_request(method, target, body, headers));
+  http_reply reply = exchange(raw_connection::unix_socket(socket_path), format_request(method, target, body, headers));
+  check_contract(method, target, reply,
+                 [&socket_path] { return openapi_document(raw_connection::unix_socket(socket_path)); });
+  return reply;
 }
 
 http_reply try_request_unix(const std::string& socket_path, const std::string& method, const std::string& target,
@@ -201,7 +215,10 @@ http_reply try_request_unix(const std::string& socket_path, const std::string& m
   auto connection = raw_connection::unix_socket(socket_path);
   if (!connection.connected() || !connection.send(format_request(method, target, body, headers))) return {};
   auto reply = connection.read_reply(deadline);
-  return reply ? *reply : http_reply{};
+  if (!reply) return {};
+  check_contract(method, target, *reply,
+                 [&socket_path] { return openapi_document(raw_connection::unix_socket(socket_path)); });
+  return *reply;
 }
 
 std::string bootstrap_admin(unsigned short port) {
