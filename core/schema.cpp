@@ -15,26 +15,11 @@ node copy(const type& t) {
   return t ? *t : node{};
 }
 
+// The JSON Schema type keyword; none for `any` and `one_of`.
 std::string_view type_name(kind k) {
-  switch (k) {
-    case kind::string:
-      return "string";
-    case kind::integer:
-      return "integer";
-    case kind::number:
-      return "number";
-    case kind::boolean:
-      return "boolean";
-    case kind::array:
-      return "array";
-    case kind::object:
-    case kind::map:
-      return "object";
-    case kind::any:
-    case kind::one_of:
-      break;
-  }
-  return {};
+  if (k == kind::map) return "object";
+  if (k == kind::any || k == kind::one_of) return {};
+  return to_string(k);
 }
 
 // The schema itself, never a $ref to it (components are written here once).
@@ -107,6 +92,30 @@ void write_body(json_writer& w, const node& n, component_set& components) {
 }
 
 }  // namespace
+
+std::string_view to_string(kind k) noexcept {
+  switch (k) {
+    case kind::string:
+      return "string";
+    case kind::integer:
+      return "integer";
+    case kind::number:
+      return "number";
+    case kind::boolean:
+      return "boolean";
+    case kind::array:
+      return "array";
+    case kind::object:
+      return "object";
+    case kind::map:
+      return "map";
+    case kind::one_of:
+      return "one_of";
+    case kind::any:
+      break;
+  }
+  return "any";
+}
 
 const member* node::find(std::string_view name) const noexcept {
   for (const auto& m : members) {

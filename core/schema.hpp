@@ -30,6 +30,7 @@
 namespace sc::schema {
 
 enum class kind : std::uint8_t { any, string, integer, number, boolean, array, object, map, one_of };
+std::string_view to_string(kind k) noexcept;  // "string", …, "map", "one_of", "any"
 
 struct node;
 using type = std::shared_ptr<const node>;

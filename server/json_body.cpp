@@ -18,30 +18,6 @@ struct json_body::errors {
 
 namespace {
 
-std::string_view kind_name(schema::kind k) {
-  switch (k) {
-    case schema::kind::string:
-      return "string";
-    case schema::kind::integer:
-      return "integer";
-    case schema::kind::number:
-      return "number";
-    case schema::kind::boolean:
-      return "boolean";
-    case schema::kind::array:
-      return "array";
-    case schema::kind::object:
-      return "object";
-    case schema::kind::map:
-      return "map";
-    case schema::kind::one_of:
-      return "one_of";
-    case schema::kind::any:
-      break;
-  }
-  return "any";
-}
-
 // Stands in for a declaration that is missing, in release builds (debug builds stop instead).
 const schema::node& undeclared() {
   static const schema::node fallback{.k = schema::kind::any, .text = {.max_length = 1024}, .closed = false};
@@ -79,8 +55,8 @@ struct json_body::node {
       wrong = m->required ? "is declared required but read as optional" : "is declared optional but read as required";
     }
     if (wrong == nullptr) return *m->value;
-    log::error("json_body: request member " + name(field) + " (read as " + std::string(kind_name(k)) + ") " + wrong +
-               " in the route's contract");
+    log::error("json_body: request member " + name(field) + " (read as " + std::string(schema::to_string(k)) + ") " +
+               wrong + " in the route's contract");
 #ifndef NDEBUG
     std::abort();
 #else

@@ -376,13 +376,11 @@ const contract& dns_rbl_set() {
 }
 
 const contract& dns_dnsbl_get() {
-  static const contract c{.response = blocklist_schema()};
-  return c;
+  return dns_rbl_get();  // the same shapes
 }
 
 const contract& dns_dnsbl_set() {
-  static const contract c{.request = blocklist_request(), .response = blocklist_schema()};
-  return c;
+  return dns_rbl_set();  // the same shapes
 }
 
 const contract& dns_rbl_local() {
@@ -401,18 +399,15 @@ const contract& dns_rbl_local_remove() {
 }
 
 const contract& dns_dnsbl_allowlist() {
-  static const contract c{.response = list_schema()};
-  return c;
+  return dns_rbl_local();  // the same shapes
 }
 
 const contract& dns_dnsbl_allowlist_add() {
-  static const contract c{.request = entry_request(), .response = list_schema(), .problems = {409}};
-  return c;
+  return dns_rbl_local_add();  // the same shapes
 }
 
 const contract& dns_dnsbl_allowlist_remove() {
-  static const contract c{.request = entry_request(), .response = list_schema(), .problems = {404}};
-  return c;
+  return dns_rbl_local_remove();  // the same shapes
 }
 
 }  // namespace contracts
