@@ -201,13 +201,13 @@ type page(type entry) {
                  {"total_count", integer(0)}});
 }
 
-type component(std::string name, type t) {
+type component(std::string name, const type& t) {
   node n = copy(t);
   n.component = std::move(name);
   return make(std::move(n));
 }
 
-type describe(type t, std::string_view description) {
+type describe(const type& t, std::string_view description) {
   node n = copy(t);
   n.description = std::string(description);
   return make(std::move(n));
@@ -221,7 +221,7 @@ type nullable(type t) {
   return make(std::move(n));
 }
 
-type format(type t, std::string_view name) {
+type format(const type& t, std::string_view name) {
   node n = copy(t);
   n.format = std::string(name);
   return make(std::move(n));

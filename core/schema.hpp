@@ -96,10 +96,10 @@ type one_of(std::vector<type> alternatives);
 type page(type entry);
 
 // Modifiers: each returns a copy of `t` with the change.
-type component(std::string name, type t);
-type describe(type t, std::string_view description);
+type component(std::string name, const type& t);
+type describe(const type& t, std::string_view description);
 type nullable(type t);
-type format(type t, std::string_view format);
+type format(const type& t, std::string_view format);
 
 member optional(std::string name, type t);
 
